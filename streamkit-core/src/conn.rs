@@ -1,0 +1,529 @@
+//! One connection between two peers (SSH or in-process) and the channels on it.
+//!
+//! Both transports share the channel logic in `channel.rs`; this module routes
+//! incoming transport events to channels and implements channel open, accept,
+//! the hello exchange and SSH channel reuse (docs/PROTOCOL.md).
+
+use crate::channel::{lock, ChanInner, ChanParams, Channel, Tx};
+use crate::error::{Error, Result};
+use crate::peer::PeerInner;
+use crate::proto::{close_code, Ctl, CtlReader, VERSION};
+use bytes::Bytes;
+use russh::ChannelId;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use tokio::sync::Notify;
+
+/// Most idle SSH channels kept for reuse per connection.
+const MAX_IDLE_SSH_CHANNELS: usize = 1024;
+
+pub(crate) enum SshHandle {
+    Client(Arc<russh::client::Handle<crate::ssh::ClientHandler>>),
+    Server(russh::server::Handle),
+}
+
+struct Slot {
+    tx: Arc<Tx>,
+    owner: bool,
+    control: bool,
+    ctl: CtlReader,
+    cur: Option<Arc<ChanInner>>,
+}
+
+#[derive(Default)]
+pub(crate) struct SshState {
+    pub(crate) handle: OnceLock<SshHandle>,
+    slots: Mutex<HashMap<ChannelId, Slot>>,
+    idle: Mutex<Vec<ChannelId>>,
+}
+
+pub(crate) enum ConnKind {
+    Ssh(SshState),
+    Inproc(Mutex<Weak<Conn>>),
+}
+
+/// Limits copied from the peer's options when the connection was made.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    pub window: usize,
+    pub max_frame: usize,
+    pub backlog: usize,
+    pub max_channels: usize,
+}
+
+pub(crate) struct Conn {
+    pub(crate) peer: Weak<PeerInner>,
+    pub(crate) local_name: String,
+    remote_name: Mutex<String>,
+    pub(crate) is_client: bool,
+    pub(crate) describe: String,
+    pub(crate) kind: ConnKind,
+    chans: Mutex<HashMap<u64, Arc<ChanInner>>>,
+    next_id: AtomicU64,
+    remote_window: AtomicUsize,
+    pub(crate) limits: Limits,
+    closed: AtomicBool,
+    hello_done: AtomicBool,
+    events: Notify,
+    pub(crate) rt: tokio::runtime::Handle,
+}
+
+impl fmt::Debug for Conn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Conn").field("remote", &self.remote_name()).field("via", &self.describe).finish()
+    }
+}
+
+impl Conn {
+    pub(crate) fn new(
+        peer: &Arc<PeerInner>,
+        local_name: String,
+        is_client: bool,
+        describe: String,
+        kind: ConnKind,
+        limits: Limits,
+    ) -> Arc<Conn> {
+        Arc::new(Conn {
+            peer: Arc::downgrade(peer),
+            local_name,
+            remote_name: Mutex::new(String::new()),
+            is_client,
+            describe,
+            kind,
+            chans: Mutex::new(HashMap::new()),
+            next_id: AtomicU64::new(if is_client { 1 } else { 2 }),
+            remote_window: AtomicUsize::new(0),
+            limits,
+            closed: AtomicBool::new(false),
+            hello_done: AtomicBool::new(false),
+            events: Notify::new(),
+            rt: tokio::runtime::Handle::current(),
+        })
+    }
+
+    pub(crate) fn remote_name(&self) -> String {
+        lock(&self.remote_name).clone()
+    }
+
+    pub(crate) fn set_remote_name(&self, n: &str) {
+        *lock(&self.remote_name) = n.to_string();
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn is_established(&self) -> bool {
+        self.hello_done.load(Ordering::Acquire) && !self.is_closed()
+    }
+
+    pub(crate) fn channel_count(&self) -> usize {
+        lock(&self.chans).len()
+    }
+
+    /// Wait until the hello exchange completed (true) or the connection closed (false).
+    pub(crate) async fn wait_hello(&self) -> bool {
+        loop {
+            let n = self.events.notified();
+            tokio::pin!(n);
+            n.as_mut().enable();
+            if self.is_closed() {
+                return false;
+            }
+            if self.hello_done.load(Ordering::Acquire) {
+                return true;
+            }
+            n.await;
+        }
+    }
+
+    /// Wait until the connection is closed.
+    pub(crate) async fn wait_closed(&self) {
+        loop {
+            let n = self.events.notified();
+            tokio::pin!(n);
+            n.as_mut().enable();
+            if self.is_closed() {
+                return;
+            }
+            n.await;
+        }
+    }
+
+    pub(crate) fn mark_hello(&self, remote: &str, window: usize) {
+        self.set_remote_name(remote);
+        self.remote_window.store(window, Ordering::Release);
+        self.hello_done.store(true, Ordering::Release);
+        self.events.notify_waiters();
+    }
+
+    fn params(self: &Arc<Self>, id: u64, service: String, headers: Vec<String>, tx: Arc<Tx>, slot: Option<ChannelId>) -> ChanParams {
+        ChanParams {
+            id,
+            service,
+            headers,
+            local_peer: self.local_name.clone(),
+            remote_peer: self.remote_name(),
+            tx,
+            conn: Arc::downgrade(self),
+            max_frame: self.limits.max_frame,
+            window: self.limits.window,
+            remote_window: self.remote_window.load(Ordering::Acquire),
+            backlog: self.limits.backlog,
+            slot,
+        }
+    }
+
+    /// Open a channel (top-level when `parent` is 0).
+    pub(crate) async fn open(self: &Arc<Self>, parent: u64, service: &str, headers: &[String]) -> Result<Channel> {
+        if self.is_closed() {
+            return Err(Error::closed(format!("connection to {} is closed", self.remote_name())));
+        }
+        if self.channel_count() >= self.limits.max_channels {
+            return Err(Error::invalid(format!(
+                "too many open channels on the connection to {} (MAX_CHANNELS = {})",
+                self.remote_name(),
+                self.limits.max_channels
+            )));
+        }
+        let id = self.next_id.fetch_add(2, Ordering::Relaxed);
+        match &self.kind {
+            ConnKind::Inproc(other) => {
+                let other = lock(other).upgrade().ok_or_else(|| Error::closed("in-process peer is gone"))?;
+                self.open_inproc(&other, id, parent, service, headers)
+            }
+            ConnKind::Ssh(ssh) => {
+                let (slot_id, tx) = self.take_ssh_channel(ssh).await?;
+                let chan = ChanInner::new(self.params(id, service.to_string(), headers.to_vec(), tx.clone(), Some(slot_id)));
+                {
+                    let mut slots = lock(&ssh.slots);
+                    if let Some(s) = slots.get_mut(&slot_id) {
+                        s.cur = Some(chan.clone());
+                    }
+                }
+                lock(&self.chans).insert(id, chan.clone());
+                let r = tx
+                    .ctl(Ctl::Open { version: VERSION, id, parent, service: service.to_string(), headers: headers.to_vec() })
+                    .await;
+                if let Err(e) = r {
+                    chan.fail_with(e.clone(), close_code::NORMAL, false);
+                    return Err(e);
+                }
+                Ok(Channel::from_inner(chan))
+            }
+        }
+    }
+
+    async fn take_ssh_channel(self: &Arc<Self>, ssh: &SshState) -> Result<(ChannelId, Arc<Tx>)> {
+        loop {
+            let idle = lock(&ssh.idle).pop();
+            let Some(id) = idle else { break };
+            if let Some(s) = lock(&ssh.slots).get(&id) {
+                if s.cur.is_none() {
+                    return Ok((id, s.tx.clone()));
+                }
+            }
+        }
+        let handle = ssh.handle.get().ok_or_else(|| Error::closed("connection is not established"))?;
+        let (id, tx) = match handle {
+            SshHandle::Client(h) => {
+                let ch = h.channel_open_session().await.map_err(|e| self.lost_err(e))?;
+                let id = ch.id();
+                let (r, w) = ch.split();
+                drop(r);
+                (id, Arc::new(Tx::SshClient(w)))
+            }
+            SshHandle::Server(h) => {
+                let ch = h.channel_open_session().await.map_err(|e| self.lost_err(e))?;
+                let id = ch.id();
+                let (r, w) = ch.split();
+                drop(r);
+                (id, Arc::new(Tx::SshServer(w)))
+            }
+        };
+        self.add_slot(id, tx.clone(), true, false);
+        Ok((id, tx))
+    }
+
+    fn lost_err(&self, e: russh::Error) -> Error {
+        Error::closed(format!("connection to {} failed: {e}", self.remote_name()))
+    }
+
+    fn open_inproc(self: &Arc<Self>, other: &Arc<Conn>, id: u64, parent: u64, service: &str, headers: &[String]) -> Result<Channel> {
+        let tx_a = Arc::new(Tx::Inproc(Mutex::new(Weak::new())));
+        let tx_b = Arc::new(Tx::Inproc(Mutex::new(Weak::new())));
+        let a = ChanInner::new(self.params(id, service.to_string(), headers.to_vec(), tx_a.clone(), None));
+        let b = ChanInner::new(other.params(id, service.to_string(), headers.to_vec(), tx_b.clone(), None));
+        if let Tx::Inproc(w) = &*tx_a {
+            *lock(w) = Arc::downgrade(&b);
+        }
+        if let Tx::Inproc(w) = &*tx_b {
+            *lock(w) = Arc::downgrade(&a);
+        }
+        lock(&self.chans).insert(id, a.clone());
+        let ca = Channel::from_inner(a);
+        other.accept_incoming(b, parent);
+        Ok(ca)
+    }
+
+    /// Deliver a channel opened by the remote to the peer's or its parent's accept queue.
+    fn accept_incoming(self: &Arc<Self>, chan: Arc<ChanInner>, parent: u64) {
+        let refuse = |chan: &Arc<ChanInner>, why: String| {
+            tracing::warn!(remote = %self.remote_name(), "refusing channel {}: {why}", chan.id);
+            chan.fail_with(Error::closed(why), close_code::REFUSED, true);
+        };
+        if self.channel_count() >= self.limits.max_channels {
+            refuse(&chan, format!("too many channels on this connection (MAX_CHANNELS = {})", self.limits.max_channels));
+            return;
+        }
+        lock(&self.chans).insert(chan.id, chan.clone());
+        let target = if parent == 0 {
+            None
+        } else {
+            match lock(&self.chans).get(&parent).cloned() {
+                Some(p) => Some(p),
+                None => {
+                    refuse(&chan, format!("unknown parent channel {parent}"));
+                    return;
+                }
+            }
+        };
+        let handle = Channel::from_inner(chan.clone());
+        let pushed = match &target {
+            Some(p) => p.children.push(handle),
+            None => match self.peer.upgrade() {
+                Some(peer) => peer.accept_q.push(handle),
+                None => Err((handle, "peer is gone")),
+            },
+        };
+        if let Err((handle, why)) = pushed {
+            refuse(&chan, why.to_string());
+            drop(handle);
+        }
+    }
+
+    /// Called by a channel once both sides have closed it.
+    pub(crate) fn channel_finished(&self, chan: &ChanInner) {
+        {
+            let mut chans = lock(&self.chans);
+            if chans.get(&chan.id).is_some_and(|c| std::ptr::eq(&**c, chan)) {
+                chans.remove(&chan.id);
+            }
+        }
+        let ConnKind::Ssh(ssh) = &self.kind else { return };
+        let Some(slot_id) = chan.slot else { return };
+        let mut retire = None;
+        {
+            let mut slots = lock(&ssh.slots);
+            if let Some(s) = slots.get_mut(&slot_id) {
+                if s.cur.as_ref().is_some_and(|c| std::ptr::eq(&**c, chan)) {
+                    s.cur = None;
+                    if s.owner {
+                        let mut idle = lock(&ssh.idle);
+                        if idle.len() < MAX_IDLE_SSH_CHANNELS {
+                            idle.push(slot_id);
+                        } else {
+                            retire = slots.remove(&slot_id).map(|s| s.tx);
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(tx) = retire {
+            self.rt.spawn(async move { tx.close_ssh().await });
+        }
+    }
+
+    pub(crate) fn add_slot(&self, id: ChannelId, tx: Arc<Tx>, owner: bool, control: bool) {
+        if let ConnKind::Ssh(ssh) = &self.kind {
+            lock(&ssh.slots).insert(id, Slot { tx, owner, control, ctl: CtlReader::default(), cur: None });
+        }
+    }
+
+    fn slot_cur(&self, id: ChannelId) -> Option<Arc<ChanInner>> {
+        let ConnKind::Ssh(ssh) = &self.kind else { return None };
+        lock(&ssh.slots).get(&id).and_then(|s| s.cur.clone())
+    }
+
+    /// Incoming SSH channel data (stream 0) or error-stream data (stream 1).
+    pub(crate) fn ssh_data(&self, id: ChannelId, stream: u8, data: &[u8]) {
+        match self.slot_cur(id) {
+            Some(c) => c.on_data(stream, Bytes::copy_from_slice(data)),
+            None => tracing::debug!("dropping {} bytes for SSH channel {id} with no streamkit channel", data.len()),
+        }
+    }
+
+    /// Incoming bytes of the control stream of SSH channel `id`.
+    pub(crate) fn ssh_ctl(self: &Arc<Self>, id: ChannelId, data: &[u8]) {
+        let ConnKind::Ssh(ssh) = &self.kind else { return };
+        let (msgs, err, tx, control) = {
+            let mut slots = lock(&ssh.slots);
+            let Some(s) = slots.get_mut(&id) else { return };
+            s.ctl.push(data);
+            let mut msgs = Vec::new();
+            let mut err = None;
+            loop {
+                match s.ctl.next() {
+                    Ok(Some(m)) => msgs.push(m),
+                    Ok(None) => break,
+                    Err(e) => {
+                        err = Some(e);
+                        break;
+                    }
+                }
+            }
+            (msgs, err, s.tx.clone(), s.control)
+        };
+        for m in msgs {
+            match m {
+                Ctl::Hello { version, name, window } => self.on_hello(id, &tx, version, &name, window as usize),
+                _ if control => tracing::warn!(remote = %self.remote_name(), "ignoring {m:?} on the control channel"),
+                Ctl::Open { version, id: cid, parent, service, headers } => {
+                    if let Some(cur) = self.slot_cur(id) {
+                        cur.protocol_violation("OPEN received on an SSH channel whose streamkit channel is still open");
+                        continue;
+                    }
+                    if !self.hello_done.load(Ordering::Acquire) {
+                        tracing::warn!("OPEN before HELLO: closing connection");
+                        self.close("protocol error: OPEN before HELLO");
+                        return;
+                    }
+                    let chan = ChanInner::new(self.params(cid, service, headers, tx.clone(), Some(id)));
+                    if let Some(s) = lock(&ssh.slots).get_mut(&id) {
+                        s.cur = Some(chan.clone());
+                    }
+                    if version != VERSION {
+                        chan.fail_with(
+                            Error::protocol(format!("unsupported channel version {version}")),
+                            close_code::PROTOCOL,
+                            true,
+                        );
+                        continue;
+                    }
+                    if cid == 0 || lock(&self.chans).contains_key(&cid) {
+                        chan.fail_with(Error::protocol(format!("bad or duplicate channel id {cid}")), close_code::PROTOCOL, true);
+                        continue;
+                    }
+                    self.accept_incoming(chan, parent);
+                }
+                other => match self.slot_cur(id) {
+                    Some(c) => c.on_ctl(other),
+                    None => tracing::debug!("control message {other:?} for SSH channel {id} with no streamkit channel"),
+                },
+            }
+        }
+        if let Some(e) = err {
+            // The control stream of this SSH channel can no longer be parsed:
+            // fail its streamkit channel and retire the SSH channel. Other
+            // channels are unaffected.
+            tracing::warn!(remote = %self.remote_name(), "malformed control message: {}", e.0);
+            if let Some(c) = self.slot_cur(id) {
+                c.fail_with(Error::protocol(format!("malformed control message: {}", e.0)), close_code::PROTOCOL, false);
+            }
+            lock(&ssh.slots).remove(&id);
+            self.rt.spawn(async move { tx.close_ssh().await });
+        }
+    }
+
+    fn on_hello(self: &Arc<Self>, id: ChannelId, tx: &Arc<Tx>, version: u8, name: &str, window: usize) {
+        if self.hello_done.load(Ordering::Acquire) {
+            tracing::warn!("duplicate HELLO ignored");
+            return;
+        }
+        if version != VERSION {
+            self.close(&format!("unsupported protocol version {version}"));
+            return;
+        }
+        if window < 1024 {
+            self.close("HELLO window too small");
+            return;
+        }
+        if let ConnKind::Ssh(ssh) = &self.kind {
+            if let Some(s) = lock(&ssh.slots).get_mut(&id) {
+                s.control = true;
+            }
+        }
+        if self.is_client {
+            self.mark_hello(name, window);
+            return;
+        }
+        // server: the name must be the authenticated SSH user name
+        let authed = self.remote_name();
+        if authed != name {
+            tracing::warn!("HELLO name {name:?} differs from the authenticated user {authed:?}: closing");
+            self.close("HELLO name does not match the authenticated user");
+            return;
+        }
+        tx.ctl_nowait(
+            &self.rt,
+            Ctl::Hello { version: VERSION, name: self.local_name.clone(), window: self.limits.window as u32 },
+        );
+        self.mark_hello(name, window);
+        if let Some(peer) = self.peer.upgrade() {
+            peer.add_conn(self.clone());
+        }
+    }
+
+    /// The remote closed an SSH channel.
+    pub(crate) fn ssh_channel_closed(&self, id: ChannelId) {
+        let ConnKind::Ssh(ssh) = &self.kind else { return };
+        let slot = lock(&ssh.slots).remove(&id);
+        if let Some(Slot { cur: Some(c), .. }) = slot {
+            c.fail_with(Error::closed("the remote closed the SSH channel"), close_code::NORMAL, false);
+        }
+    }
+
+    /// The connection is gone (or being closed): fail every channel.
+    pub(crate) fn on_lost(&self, reason: &str) {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let remote = self.remote_name();
+        tracing::debug!(%remote, "connection closed: {reason}");
+        let chans: Vec<_> = lock(&self.chans).drain().map(|(_, c)| c).collect();
+        let e = Error::closed(format!("connection to {remote} lost: {reason}"));
+        for c in chans {
+            c.fail_with(e.clone(), close_code::SHUTDOWN, false);
+        }
+        if let ConnKind::Ssh(ssh) = &self.kind {
+            lock(&ssh.slots).clear();
+            lock(&ssh.idle).clear();
+        }
+        if let ConnKind::Inproc(o) = &self.kind {
+            let other = lock(o).upgrade();
+            if let Some(o) = other {
+                o.on_lost(reason);
+            }
+        }
+        if let Some(peer) = self.peer.upgrade() {
+            peer.remove_conn(self);
+        }
+        self.events.notify_waiters();
+    }
+
+    /// Close the connection (disconnect the SSH session).
+    pub(crate) fn close(&self, reason: &str) {
+        if let ConnKind::Ssh(ssh) = &self.kind {
+            if let Some(h) = ssh.handle.get() {
+                let reason_s = reason.to_string();
+                match h {
+                    SshHandle::Client(h) => {
+                        let h = h.clone();
+                        self.rt.spawn(async move {
+                            let _ = h.disconnect(russh::Disconnect::ByApplication, &reason_s, "en").await;
+                        });
+                    }
+                    SshHandle::Server(h) => {
+                        let h = h.clone();
+                        self.rt.spawn(async move {
+                            let _ = h.disconnect(russh::Disconnect::ByApplication, reason_s, "en".into()).await;
+                        });
+                    }
+                }
+            }
+        }
+        self.on_lost(reason);
+    }
+}

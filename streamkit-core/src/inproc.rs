@@ -1,0 +1,53 @@
+//! `inproc://NAME`: peers in one process linked directly in memory (no
+//! sockets, no SSH, no encryption). Trust checks do not apply.
+
+use crate::channel::lock;
+use crate::conn::{Conn, ConnKind};
+use crate::error::{Error, Result};
+use crate::peer::PeerInner;
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex, Weak};
+
+static REGISTRY: LazyLock<Mutex<HashMap<String, Weak<PeerInner>>>> = LazyLock::new(Default::default);
+
+pub(crate) fn bind(name: &str, peer: &Arc<PeerInner>) -> Result<()> {
+    let mut r = lock(&REGISTRY);
+    if let Some(w) = r.get(name) {
+        if w.upgrade().is_some_and(|p| !p.is_shut()) {
+            return Err(Error::invalid(format!("inproc://{name} is already bound in this process")));
+        }
+    }
+    r.insert(name.to_string(), Arc::downgrade(peer));
+    Ok(())
+}
+
+pub(crate) fn unbind(name: &str, peer: &PeerInner) {
+    let mut r = lock(&REGISTRY);
+    if r.get(name).is_some_and(|w| std::ptr::eq(w.as_ptr(), peer)) {
+        r.remove(name);
+    }
+}
+
+/// Link `client` to the peer bound at `inproc://name`.
+pub(crate) fn connect(client: &Arc<PeerInner>, name: &str) -> Result<Arc<Conn>> {
+    let server = lock(&REGISTRY)
+        .get(name)
+        .and_then(|w| w.upgrade())
+        .filter(|p| !p.is_shut())
+        .ok_or_else(|| Error::Io(format!("nothing is bound at inproc://{name}")))?;
+    let cs = client.settings_for_inproc()?;
+    let ss = server.settings_for_inproc()?;
+    let c = Conn::new(client, cs.0.clone(), true, format!("inproc://{name}"), ConnKind::Inproc(Mutex::new(Weak::new())), cs.1);
+    let s = Conn::new(&server, ss.0.clone(), false, format!("inproc://{name}"), ConnKind::Inproc(Mutex::new(Weak::new())), ss.1);
+    if let ConnKind::Inproc(w) = &c.kind {
+        *lock(w) = Arc::downgrade(&s);
+    }
+    if let ConnKind::Inproc(w) = &s.kind {
+        *lock(w) = Arc::downgrade(&c);
+    }
+    c.mark_hello(&ss.0, ss.1.window);
+    s.mark_hello(&cs.0, cs.1.window);
+    // The two Conns keep each other alive only through the peers' tables.
+    server.add_conn(s);
+    Ok(c)
+}

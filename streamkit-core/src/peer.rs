@@ -1,0 +1,659 @@
+//! Peers: bind, connect, accept and open channels.
+
+use crate::channel::{lock, AcceptQueue, Channel};
+use crate::conn::{Conn, Limits};
+use crate::endpoint::Endpoint;
+use crate::error::{Error, Result};
+use crate::keys::{self, TrustSet};
+use crate::options::{Options, PeerOption};
+use crate::ssh::{self, ConnSettings};
+use russh::keys::PrivateKey;
+use std::collections::HashMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+struct Listener {
+    task: Option<JoinHandle<()>>,
+    unix_path: Option<PathBuf>,
+    inproc: Option<String>,
+}
+
+struct Connector {
+    cancel: CancellationToken,
+    current: Arc<Mutex<Option<Arc<Conn>>>>,
+}
+
+pub(crate) struct PeerInner {
+    opts: Mutex<Options>,
+    key: Mutex<Option<Arc<PrivateKey>>>,
+    conns: Mutex<Vec<Arc<Conn>>>,
+    listeners: Mutex<HashMap<String, Listener>>,
+    connectors: Mutex<HashMap<String, Connector>>,
+    pub(crate) accept_q: AcceptQueue,
+    rr: AtomicUsize,
+    shut: AtomicBool,
+}
+
+impl PeerInner {
+    pub(crate) fn is_shut(&self) -> bool {
+        self.shut.load(Ordering::Acquire)
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.is_shut() {
+            Err(Error::closed("peer is shut down"))
+        } else {
+            Ok(())
+        }
+    }
+
+    fn identity(&self) -> Result<Arc<PrivateKey>> {
+        let mut k = lock(&self.key);
+        if let Some(k) = &*k {
+            return Ok(k.clone());
+        }
+        let opt = lock(&self.opts).private_key.clone();
+        let key = Arc::new(keys::load_identity(opt.as_deref())?);
+        *k = Some(key.clone());
+        Ok(key)
+    }
+
+    fn limits(o: &Options) -> Limits {
+        Limits {
+            window: o.channel_window as usize,
+            max_frame: o.max_frame_size as usize,
+            backlog: o.accept_backlog as usize,
+            max_channels: o.max_channels as usize,
+        }
+    }
+
+    pub(crate) fn settings(&self) -> Result<ConnSettings> {
+        let key = self.identity()?;
+        let o = lock(&self.opts).clone();
+        let trusted = keys::load_authorized(o.authorized_keys.as_deref())?;
+        let known_hosts = keys::load_known_hosts(o.known_hosts.as_deref())?;
+        Ok(ConnSettings {
+            name: o.name.clone(),
+            trust: Arc::new(TrustSet::new(trusted, key.public_key().clone())),
+            key,
+            known_hosts,
+            limits: Self::limits(&o),
+            handshake_timeout: Duration::from_millis(o.handshake_timeout as u64),
+            keepalive: (o.keepalive_interval > 0)
+                .then(|| (Duration::from_millis(o.keepalive_interval as u64), o.keepalive_count as usize)),
+        })
+    }
+
+    pub(crate) fn settings_for_inproc(&self) -> Result<(String, Limits)> {
+        self.check_open()?;
+        let o = lock(&self.opts);
+        Ok((o.name.clone(), Self::limits(&o)))
+    }
+
+    pub(crate) fn add_conn(&self, c: Arc<Conn>) {
+        if self.is_shut() {
+            c.close("peer is shut down");
+            return;
+        }
+        lock(&self.conns).push(c);
+    }
+
+    pub(crate) fn remove_conn(&self, c: &Conn) {
+        lock(&self.conns).retain(|x| !std::ptr::eq(&**x, c));
+    }
+
+    fn peers(&self) -> Vec<String> {
+        let mut v: Vec<String> =
+            lock(&self.conns).iter().filter(|c| c.is_established()).map(|c| c.remote_name()).collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    fn conn_for(&self, name: &str) -> Option<Arc<Conn>> {
+        let conns = lock(&self.conns);
+        let mut best: Option<&Arc<Conn>> = None;
+        for c in conns.iter().filter(|c| c.is_established() && c.remote_name() == name) {
+            if best.is_none_or(|b| c.channel_count() < b.channel_count()) {
+                best = Some(c);
+            }
+        }
+        best.cloned()
+    }
+
+    /// Stop everything (also used when the last handle is dropped).
+    fn shutdown_now(&self) -> bool {
+        if self.shut.swap(true, Ordering::AcqRel) {
+            return false;
+        }
+        for (_, c) in lock(&self.connectors).drain() {
+            c.cancel.cancel();
+        }
+        let listeners: Vec<Listener> = lock(&self.listeners).drain().map(|(_, l)| l).collect();
+        for l in listeners {
+            self.stop_listener(l);
+        }
+        let conns: Vec<Arc<Conn>> = lock(&self.conns).drain(..).collect();
+        for c in conns {
+            c.close("peer shut down");
+        }
+        self.accept_q.close(Error::closed("peer is shut down"));
+        true
+    }
+
+    fn stop_listener(&self, l: Listener) {
+        if let Some(t) = l.task {
+            t.abort();
+        }
+        if let Some(p) = l.unix_path {
+            let _ = std::fs::remove_file(p);
+        }
+        if let Some(n) = l.inproc {
+            crate::inproc::unbind(&n, self);
+        }
+    }
+}
+
+struct PeerHandle {
+    inner: Arc<PeerInner>,
+}
+
+impl Drop for PeerHandle {
+    fn drop(&mut self) {
+        self.inner.shutdown_now();
+    }
+}
+
+/// A streamkit peer: binds and connects like a ZeroMQ socket; every
+/// connection is a mutually authenticated SSH connection (or an in-memory
+/// link for `inproc://`), and channels are opened to peers by name.
+///
+/// `Peer` is a cheap clonable handle. When the last handle is dropped the
+/// peer shuts down.
+///
+/// ```no_run
+/// # async fn demo() -> streamkit_core::Result<()> {
+/// use streamkit_core::{Peer, PeerOption};
+/// let server = Peer::new();
+/// server.set_option_str(PeerOption::Name, "server")?;
+/// let client = Peer::new();
+/// // trust each other
+/// server.set_option_str(PeerOption::AuthorizedKeys, &client.public_key()?)?;
+/// client.set_option_str(PeerOption::AuthorizedKeys, &server.public_key()?)?;
+/// let ep = server.bind("tcp://127.0.0.1:0").await?;
+/// client.connect(&ep).await?;
+/// let ch = client.open("server", "greeting", &[]).await?;
+/// ch.write_frame(b"hi").await?;
+/// let incoming = server.accept().await?;
+/// assert_eq!(incoming.read_frame().await?.as_deref(), Some(&b"hi"[..]));
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Peer {
+    h: Arc<PeerHandle>,
+}
+
+impl fmt::Debug for Peer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Peer").field("name", &self.name()).finish()
+    }
+}
+
+impl Default for Peer {
+    fn default() -> Self {
+        Peer::new()
+    }
+}
+
+fn backoff(interval: i64, max: i64, attempt: u32) -> Duration {
+    let base = interval.max(1) as f64;
+    let d = if max <= 0 {
+        base
+    } else {
+        (base * 2f64.powi(attempt.min(30) as i32)).min(max as f64)
+    };
+    // +-20% jitter
+    let j = 0.8 + 0.4 * (rand::random::<u32>() as f64 / u32::MAX as f64);
+    Duration::from_millis((d * j).max(1.0) as u64)
+}
+
+impl Peer {
+    /// A new peer with default options (a random UUID name, the user's
+    /// ~/.ssh identity or a fresh ed25519 key). Needs no runtime.
+    pub fn new() -> Peer {
+        Peer {
+            h: Arc::new(PeerHandle {
+                inner: Arc::new(PeerInner {
+                    opts: Mutex::new(Options::default()),
+                    key: Mutex::new(None),
+                    conns: Mutex::new(Vec::new()),
+                    listeners: Mutex::new(HashMap::new()),
+                    connectors: Mutex::new(HashMap::new()),
+                    accept_q: AcceptQueue::new(1024),
+                    rr: AtomicUsize::new(0),
+                    shut: AtomicBool::new(false),
+                }),
+            }),
+        }
+    }
+
+    fn i(&self) -> &Arc<PeerInner> {
+        &self.h.inner
+    }
+
+    /// Set a string option (PRIVATE_KEY, AUTHORIZED_KEYS, NAME, KNOWN_HOSTS).
+    /// Keys are checked now, so a bad key fails here with a message naming it.
+    /// Changes apply to connections made afterwards.
+    pub fn set_option_str(&self, opt: PeerOption, v: &str) -> Result<()> {
+        let i = self.i();
+        i.check_open()?;
+        match opt {
+            PeerOption::PrivateKey if !v.is_empty() => {
+                let k = keys::load_identity(Some(v))?;
+                lock(&i.opts).set_str(opt, v)?;
+                *lock(&i.key) = Some(Arc::new(k));
+                Ok(())
+            }
+            PeerOption::PrivateKey => {
+                lock(&i.opts).set_str(opt, v)?;
+                *lock(&i.key) = None;
+                Ok(())
+            }
+            PeerOption::AuthorizedKeys if !v.is_empty() => {
+                keys::load_authorized(Some(v))?;
+                lock(&i.opts).set_str(opt, v)
+            }
+            PeerOption::KnownHosts if !v.is_empty() => {
+                keys::load_known_hosts(Some(v))?;
+                lock(&i.opts).set_str(opt, v)
+            }
+            _ => lock(&i.opts).set_str(opt, v),
+        }
+    }
+
+    /// Set an integer option.
+    pub fn set_option_int(&self, opt: PeerOption, v: i64) -> Result<()> {
+        self.i().check_open()?;
+        lock(&self.i().opts).set_int(opt, v)
+    }
+
+    /// Get a string option.
+    pub fn get_option_str(&self, opt: PeerOption) -> Result<String> {
+        lock(&self.i().opts).get_str(opt)
+    }
+
+    /// Get an integer option.
+    pub fn get_option_int(&self, opt: PeerOption) -> Result<i64> {
+        lock(&self.i().opts).get_int(opt)
+    }
+
+    /// This peer's public key as one OpenSSH line (`ssh-ed25519 AAAA...`).
+    pub fn public_key(&self) -> Result<String> {
+        Ok(keys::public_line(self.i().identity()?.public_key()))
+    }
+
+    /// This peer's name.
+    pub fn name(&self) -> String {
+        lock(&self.i().opts).name.clone()
+    }
+
+    /// True once [`Peer::shutdown`] was called.
+    pub fn is_shutdown(&self) -> bool {
+        self.i().is_shut()
+    }
+
+    /// Bind an endpoint and accept connections on it. Returns the endpoint
+    /// actually bound (the real port for `tcp://HOST:0`).
+    pub async fn bind(&self, endpoint: &str) -> Result<String> {
+        let i = self.i().clone();
+        i.check_open()?;
+        let ep = Endpoint::parse(endpoint)?;
+        if let Endpoint::Inproc(name) = &ep {
+            crate::inproc::bind(name, &i)?;
+            let bound = ep.to_string();
+            lock(&i.listeners).insert(bound.clone(), Listener { task: None, unix_path: None, inproc: Some(name.clone()) });
+            return Ok(bound);
+        }
+        // Validate keys now so a bad key is reported by bind, not per connection.
+        i.settings()?;
+        let (bound, task, unix_path) = match &ep {
+            Endpoint::Tcp { host, port } => {
+                let l = tokio::net::TcpListener::bind((host.as_str(), *port))
+                    .await
+                    .map_err(|e| Error::Io(format!("cannot bind {endpoint}: {e}")))?;
+                let addr = l.local_addr()?;
+                let bound = Endpoint::Tcp { host: addr.ip().to_string(), port: addr.port() }.to_string();
+                let weak = Arc::downgrade(&i);
+                let task = tokio::spawn(async move {
+                    loop {
+                        let Ok((s, from)) = l.accept().await else {
+                            tokio::time::sleep(Duration::from_millis(10)).await;
+                            continue;
+                        };
+                        let _ = s.set_nodelay(true);
+                        let Some(peer) = weak.upgrade() else { return };
+                        spawn_serve(peer, from.to_string(), s);
+                    }
+                });
+                (bound, task, None)
+            }
+            Endpoint::Unix(path) => {
+                let l = match tokio::net::UnixListener::bind(path) {
+                    Ok(l) => l,
+                    Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+                        // A stale socket file from a dead process can be replaced.
+                        if tokio::net::UnixStream::connect(path).await.is_ok() {
+                            return Err(Error::Io(format!("cannot bind {endpoint}: address in use")));
+                        }
+                        let _ = std::fs::remove_file(path);
+                        tokio::net::UnixListener::bind(path)
+                            .map_err(|e| Error::Io(format!("cannot bind {endpoint}: {e}")))?
+                    }
+                    Err(e) => return Err(Error::Io(format!("cannot bind {endpoint}: {e}"))),
+                };
+                let weak = Arc::downgrade(&i);
+                let from = ep.to_string();
+                let task = tokio::spawn(async move {
+                    loop {
+                        let Ok((s, _)) = l.accept().await else {
+                            tokio::time::sleep(Duration::from_millis(10)).await;
+                            continue;
+                        };
+                        let Some(peer) = weak.upgrade() else { return };
+                        spawn_serve(peer, from.clone(), s);
+                    }
+                });
+                (ep.to_string(), task, Some(path.clone()))
+            }
+            Endpoint::Inproc(_) => unreachable_inproc()?,
+        };
+        let mut ls = lock(&i.listeners);
+        if i.is_shut() {
+            task.abort();
+            return Err(Error::closed("peer is shut down"));
+        }
+        ls.insert(bound.clone(), Listener { task: Some(task), unix_path, inproc: None });
+        if bound != endpoint {
+            // remember the requested spelling too, so unbind(requested) works
+            ls.insert(endpoint.to_string(), Listener { task: None, unix_path: None, inproc: None });
+        }
+        Ok(bound)
+    }
+
+    /// Stop accepting on an endpoint given to (or returned by) `bind`.
+    /// Connections already made stay up.
+    pub async fn unbind(&self, endpoint: &str) -> Result<()> {
+        let i = self.i();
+        i.check_open()?;
+        Endpoint::parse(endpoint)?;
+        let l = lock(&i.listeners).remove(endpoint);
+        match l {
+            Some(l) => {
+                i.stop_listener(l);
+                // remove a twin entry (requested vs bound spelling)
+                let twins: Vec<String> = lock(&i.listeners)
+                    .iter()
+                    .filter(|(_, v)| v.task.is_none() && v.inproc.is_none())
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                let _ = twins;
+                Ok(())
+            }
+            None => Err(Error::invalid(format!("endpoint {endpoint} is not bound by this peer"))),
+        }
+    }
+
+    /// Connect to a bound peer. Retries per RECONNECT_INTERVAL until
+    /// CONNECT_TIMEOUT; returns once both sides know each other's name.
+    /// If the connection later drops it is re-established in the background.
+    pub async fn connect(&self, endpoint: &str) -> Result<()> {
+        let i = self.i().clone();
+        i.check_open()?;
+        let ep = Endpoint::parse(endpoint)?;
+        if !matches!(ep, Endpoint::Inproc(_)) {
+            i.settings()?;
+        }
+        if let Some(c) = lock(&i.connectors).get(endpoint) {
+            if lock(&c.current).as_ref().is_some_and(|c| c.is_established()) {
+                return Ok(());
+            }
+        }
+        let (interval, connect_timeout) = {
+            let o = lock(&i.opts);
+            (o.reconnect_interval, o.connect_timeout)
+        };
+        let cancel = CancellationToken::new();
+        let current = Arc::new(Mutex::new(None));
+        let last_err: Arc<Mutex<Option<Error>>> = Arc::new(Mutex::new(None));
+        let (tx, rx) = oneshot::channel::<Result<()>>();
+        {
+            let mut cs = lock(&i.connectors);
+            if let Some(old) = cs.insert(endpoint.to_string(), Connector { cancel: cancel.clone(), current: current.clone() }) {
+                old.cancel.cancel();
+            }
+        }
+        let weak = Arc::downgrade(&i);
+        tokio::spawn(connector_loop(weak, ep.clone(), cancel.clone(), current, last_err.clone(), tx));
+        let res = if connect_timeout == 0 {
+            rx.await.unwrap_or_else(|_| Err(Error::closed("peer shut down while connecting")))
+        } else {
+            match tokio::time::timeout(Duration::from_millis(connect_timeout as u64), rx).await {
+                Ok(r) => r.unwrap_or_else(|_| Err(Error::closed("peer shut down while connecting"))),
+                Err(_) => {
+                    let why = lock(&last_err).as_ref().map(|e| format!(": last error: {e}")).unwrap_or_default();
+                    Err(Error::Timeout(format!(
+                        "could not connect to {endpoint} within {connect_timeout} ms (CONNECT_TIMEOUT){why}"
+                    )))
+                }
+            }
+        };
+        if res.is_err() {
+            cancel.cancel();
+            let mut cs = lock(&i.connectors);
+            if cs.get(endpoint).is_some_and(|c| c.cancel.is_cancelled()) {
+                cs.remove(endpoint);
+            }
+        }
+        let _ = interval;
+        res
+    }
+
+    /// Close the connection made by `connect(endpoint)` and stop reconnecting.
+    pub async fn disconnect(&self, endpoint: &str) -> Result<()> {
+        let i = self.i();
+        i.check_open()?;
+        Endpoint::parse(endpoint)?;
+        let c = lock(&i.connectors).remove(endpoint);
+        match c {
+            Some(c) => {
+                c.cancel.cancel();
+                let conn = lock(&c.current).take();
+                if let Some(conn) = conn {
+                    conn.close("disconnected");
+                }
+                Ok(())
+            }
+            None => Err(Error::invalid(format!("not connected to {endpoint}"))),
+        }
+    }
+
+    /// Names of the connected peers, sorted, without duplicates.
+    pub fn peers(&self) -> Vec<String> {
+        self.i().peers()
+    }
+
+    /// Close every connection to the peer `name` and stop reconnecting to it.
+    pub async fn drop_peer(&self, name: &str) -> Result<()> {
+        let i = self.i();
+        i.check_open()?;
+        let victims: Vec<Arc<Conn>> = lock(&i.conns).iter().filter(|c| c.remote_name() == name).cloned().collect();
+        if victims.is_empty() {
+            return Err(Error::NoPeer(format!("no connected peer named {name:?}")));
+        }
+        {
+            let mut cs = lock(&i.connectors);
+            cs.retain(|_, c| {
+                let hit = lock(&c.current).as_ref().is_some_and(|x| x.remote_name() == name);
+                if hit {
+                    c.cancel.cancel();
+                }
+                !hit
+            });
+        }
+        for c in victims {
+            c.close("dropped");
+        }
+        Ok(())
+    }
+
+    /// The next connected peer in round-robin order, or `None`.
+    pub fn next_peer(&self) -> Option<String> {
+        let names = self.peers();
+        if names.is_empty() {
+            return None;
+        }
+        let k = self.i().rr.fetch_add(1, Ordering::Relaxed);
+        Some(names[k % names.len()].clone())
+    }
+
+    /// Wait for a channel opened by a remote peer. Fails with a closed error
+    /// once the peer is shut down.
+    pub async fn accept(&self) -> Result<Channel> {
+        self.i().accept_q.pop().await
+    }
+
+    /// Open a channel to the connected peer `peer`.
+    pub async fn open(&self, peer: &str, service: &str, headers: &[String]) -> Result<Channel> {
+        let i = self.i();
+        i.check_open()?;
+        let conn = i.conn_for(peer).ok_or_else(|| {
+            Error::NoPeer(format!("no connected peer named {peer:?} (connected: {:?})", i.peers()))
+        })?;
+        conn.open(0, service, headers).await
+    }
+
+    /// Close every connection, listener and channel; unblock every waiting
+    /// call with a closed error. A second call is a closed error.
+    pub async fn shutdown(&self) -> Result<()> {
+        if self.i().shutdown_now() {
+            Ok(())
+        } else {
+            Err(Error::closed("peer is already shut down"))
+        }
+    }
+}
+
+fn unreachable_inproc() -> Result<(String, JoinHandle<()>, Option<PathBuf>)> {
+    Err(Error::Internal("inproc endpoint reached the socket path".into()))
+}
+
+fn spawn_serve<S>(peer: Arc<PeerInner>, from: String, s: S)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
+{
+    match peer.settings() {
+        Ok(settings) => {
+            tokio::spawn(ssh::serve(peer, settings, from, s));
+        }
+        Err(e) => tracing::warn!("refusing connection from {from}: {e}"),
+    }
+}
+
+async fn establish(peer: &Arc<PeerInner>, ep: &Endpoint) -> Result<Arc<Conn>> {
+    match ep {
+        Endpoint::Inproc(name) => crate::inproc::connect(peer, name),
+        Endpoint::Tcp { host, port } => {
+            let settings = peer.settings()?;
+            let s = tokio::time::timeout(settings.handshake_timeout, tokio::net::TcpStream::connect((host.as_str(), *port)))
+                .await
+                .map_err(|_| Error::Timeout(format!("TCP connect to {ep} timed out")))?
+                .map_err(|e| Error::Io(format!("cannot connect to {ep}: {e}")))?;
+            let _ = s.set_nodelay(true);
+            ssh::connect(peer, &settings, ep, s).await
+        }
+        Endpoint::Unix(path) => {
+            let settings = peer.settings()?;
+            let s = tokio::net::UnixStream::connect(path)
+                .await
+                .map_err(|e| Error::Io(format!("cannot connect to {ep}: {e}")))?;
+            ssh::connect(peer, &settings, ep, s).await
+        }
+    }
+}
+
+async fn connector_loop(
+    weak: std::sync::Weak<PeerInner>,
+    ep: Endpoint,
+    cancel: CancellationToken,
+    current: Arc<Mutex<Option<Arc<Conn>>>>,
+    last_err: Arc<Mutex<Option<Error>>>,
+    first: oneshot::Sender<Result<()>>,
+) {
+    let mut first = Some(first);
+    let mut attempt: u32 = 0;
+    loop {
+        if cancel.is_cancelled() {
+            return;
+        }
+        let Some(peer) = weak.upgrade() else { return };
+        if peer.is_shut() {
+            return;
+        }
+        let r = tokio::select! {
+            r = establish(&peer, &ep) => r,
+            _ = cancel.cancelled() => return,
+        };
+        let (interval, max) = {
+            let o = lock(&peer.opts);
+            (o.reconnect_interval, o.reconnect_interval_max)
+        };
+        match r {
+            Ok(conn) => {
+                if cancel.is_cancelled() || peer.is_shut() {
+                    conn.close("cancelled");
+                    return;
+                }
+                attempt = 0;
+                *lock(&current) = Some(conn.clone());
+                peer.add_conn(conn.clone());
+                if let Some(f) = first.take() {
+                    let _ = f.send(Ok(()));
+                }
+                drop(peer);
+                tokio::select! {
+                    _ = conn.wait_closed() => {}
+                    _ = cancel.cancelled() => { conn.close("disconnected"); return; }
+                }
+                *lock(&current) = None;
+                tracing::info!("connection to {ep} lost; reconnecting");
+            }
+            Err(e) => {
+                tracing::debug!("connect to {ep} failed: {e}");
+                let permanent = matches!(e.kind(), crate::ErrorKind::Auth | crate::ErrorKind::Invalid);
+                *lock(&last_err) = Some(e.clone());
+                if first.is_some() && (permanent || interval < 0) {
+                    if let Some(f) = first.take() {
+                        let _ = f.send(Err(e));
+                    }
+                    return;
+                }
+                drop(peer);
+            }
+        }
+        if interval < 0 {
+            return;
+        }
+        let d = backoff(interval, max, attempt);
+        attempt = attempt.saturating_add(1);
+        tokio::select! {
+            _ = tokio::time::sleep(d) => {}
+            _ = cancel.cancelled() => return,
+        }
+    }
+}

@@ -1,0 +1,471 @@
+//! The SSH transport: russh client and server handlers, the socket wrapper
+//! that keeps russh's session loop from blocking on writes, and connection
+//! setup (key exchange, mutual authentication, hello).
+
+use crate::channel::{lock, Tx};
+use crate::conn::{Conn, ConnKind, Limits, SshHandle, SshState};
+use crate::endpoint::Endpoint;
+use crate::error::{Error, Result};
+use crate::keys::{self, KnownHosts, TrustSet};
+use crate::peer::PeerInner;
+use crate::proto::{Ctl, EXT_CONTROL, EXT_ERRORS, VERSION};
+use bytes::BytesMut;
+use russh::keys::{PrivateKey, PrivateKeyWithHashAlg, PublicKeyOrCertificate};
+use russh::server::{Auth, Msg as ServerMsg, Session as ServerSession};
+use russh::{client, server, Channel, ChannelId, Preferred};
+use std::borrow::Cow;
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::sync::Notify;
+
+/// SSH-level window: large, because streamkit's own credit (CHANNEL_WINDOW)
+/// is what bounds memory; russh replenishes this one on arrival anyway.
+const SSH_WINDOW: u32 = 64 * 1024 * 1024;
+const SSH_MAX_PACKET: u32 = 65535;
+
+fn preferred() -> Preferred {
+    use russh::cipher;
+    Preferred {
+        // AES-GCM first: with AES instructions it is ~2x chacha20-poly1305.
+        cipher: Cow::Borrowed(&[cipher::AES_128_GCM, cipher::AES_256_GCM, cipher::CHACHA20_POLY1305]),
+        ..Preferred::default()
+    }
+}
+
+/// What a connection needs from the peer's options.
+#[derive(Clone)]
+pub(crate) struct ConnSettings {
+    pub name: String,
+    pub key: Arc<PrivateKey>,
+    pub trust: Arc<TrustSet>,
+    pub known_hosts: Option<KnownHosts>,
+    pub limits: Limits,
+    pub handshake_timeout: Duration,
+    pub keepalive: Option<(Duration, usize)>,
+}
+
+// ---------------------------------------------------------------------------
+// Socket wrapper: writes never wait.
+
+struct WState {
+    buf: BytesMut,
+    err: Option<io::ErrorKind>,
+    shutdown: bool,
+}
+
+struct WShared {
+    st: Mutex<WState>,
+    notify: Notify,
+}
+
+/// A stream whose writes are queued and drained by a separate task, so that
+/// russh's session loop (which does not read while it writes) can always go
+/// back to reading. This is what prevents the both-directions deadlock of
+/// RUSSH-NOTES §1. The queue is bounded by streamkit's flow control: at most
+/// the credit granted by the remote on each channel is ever in flight.
+pub(crate) struct NbStream<R> {
+    rd: R,
+    w: Arc<WShared>,
+}
+
+impl<R> NbStream<R> {
+    pub(crate) fn new<S>(s: S) -> NbStream<tokio::io::ReadHalf<S>>
+    where
+        S: AsyncRead + AsyncWrite + Send + 'static,
+    {
+        let (rd, mut wr) = tokio::io::split(s);
+        let w = Arc::new(WShared {
+            st: Mutex::new(WState { buf: BytesMut::new(), err: None, shutdown: false }),
+            notify: Notify::new(),
+        });
+        let w2 = w.clone();
+        tokio::spawn(async move {
+            loop {
+                let n = w2.notify.notified();
+                tokio::pin!(n);
+                n.as_mut().enable();
+                let (chunk, shutdown) = {
+                    let mut st = lock(&w2.st);
+                    (st.buf.split(), st.shutdown)
+                };
+                if chunk.is_empty() {
+                    if shutdown {
+                        let _ = wr.shutdown().await;
+                        return;
+                    }
+                    n.await;
+                    continue;
+                }
+                if let Err(e) = wr.write_all(&chunk).await {
+                    lock(&w2.st).err = Some(e.kind());
+                    return;
+                }
+            }
+        });
+        NbStream { rd, w }
+    }
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for NbStream<R> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.rd).poll_read(cx, buf)
+    }
+}
+
+impl<R: Unpin> AsyncWrite for NbStream<R> {
+    fn poll_write(self: Pin<&mut Self>, _cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+        let mut st = lock(&self.w.st);
+        if let Some(k) = st.err {
+            return Poll::Ready(Err(io::Error::new(k, "socket write failed")));
+        }
+        st.buf.extend_from_slice(data);
+        drop(st);
+        self.w.notify.notify_one();
+        Poll::Ready(Ok(data.len()))
+    }
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        lock(&self.w.st).shutdown = true;
+        self.w.notify.notify_one();
+        Poll::Ready(Ok(()))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Client side.
+
+pub(crate) struct ClientHandler {
+    conn: Arc<Conn>,
+    trust: Arc<TrustSet>,
+    known_hosts: Option<KnownHosts>,
+    ep: Endpoint,
+    rejected: Arc<Mutex<Option<Error>>>,
+}
+
+impl Drop for ClientHandler {
+    fn drop(&mut self) {
+        self.conn.on_lost("SSH session ended");
+    }
+}
+
+impl client::Handler for ClientHandler {
+    type Error = russh::Error;
+
+    async fn check_server_key(&mut self, key: &PublicKeyOrCertificate) -> Result<bool, Self::Error> {
+        let PublicKeyOrCertificate::PublicKey { key, .. } = key else {
+            *lock(&self.rejected) = Some(Error::Auth(format!("server {} presented a certificate; streamkit trusts plain keys only", self.ep)));
+            return Ok(false);
+        };
+        let line = keys::public_line(key);
+        let verdict = match &self.known_hosts {
+            Some(kh) => match keys::known_host_ok(kh, &self.ep, key) {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(Error::Auth(format!(
+                    "server host key of {} is not in KNOWN_HOSTS: add `{line}` for that host to the known_hosts file",
+                    self.ep
+                ))),
+                Err(e) => Err(e),
+            },
+            None if self.trust.contains(key) => Ok(()),
+            None => Err(Error::Auth(format!(
+                "server host key of {} is not trusted: add `{line}` to AUTHORIZED_KEYS (or set KNOWN_HOSTS)",
+                self.ep
+            ))),
+        };
+        match verdict {
+            Ok(()) => Ok(true),
+            Err(e) => {
+                tracing::warn!("{e}");
+                *lock(&self.rejected) = Some(e);
+                Ok(false)
+            }
+        }
+    }
+
+    async fn data(&mut self, channel: ChannelId, data: &[u8], _s: &mut client::Session) -> Result<(), Self::Error> {
+        self.conn.ssh_data(channel, 0, data);
+        Ok(())
+    }
+
+    async fn extended_data(
+        &mut self,
+        channel: ChannelId,
+        ext: u32,
+        data: &[u8],
+        _s: &mut client::Session,
+    ) -> Result<(), Self::Error> {
+        dispatch_ext(&self.conn, channel, ext, data);
+        Ok(())
+    }
+
+    async fn channel_close(&mut self, channel: ChannelId, _s: &mut client::Session) -> Result<(), Self::Error> {
+        self.conn.ssh_channel_closed(channel);
+        Ok(())
+    }
+
+    async fn server_channel_open_session(
+        &mut self,
+        channel: Channel<client::Msg>,
+        reply: client::ChannelOpenHandle,
+        _s: &mut client::Session,
+    ) -> Result<(), Self::Error> {
+        reply.accept().await;
+        let id = channel.id();
+        let (r, w) = channel.split();
+        drop(r);
+        self.conn.add_slot(id, Arc::new(Tx::SshClient(w)), false, false);
+        Ok(())
+    }
+}
+
+fn dispatch_ext(conn: &Arc<Conn>, channel: ChannelId, ext: u32, data: &[u8]) {
+    match ext {
+        EXT_ERRORS => conn.ssh_data(channel, 1, data),
+        EXT_CONTROL => conn.ssh_ctl(channel, data),
+        other => tracing::debug!("ignoring extended data type {other}"),
+    }
+}
+
+fn client_config(s: &ConnSettings) -> client::Config {
+    client::Config {
+        window_size: SSH_WINDOW,
+        maximum_packet_size: SSH_MAX_PACKET,
+        preferred: preferred(),
+        nodelay: true,
+        inactivity_timeout: None,
+        keepalive_interval: s.keepalive.map(|k| k.0),
+        keepalive_max: s.keepalive.map(|k| k.1).unwrap_or(3),
+        ..Default::default()
+    }
+}
+
+/// Run the client side of a connection over `stream`: key exchange, server
+/// key check, public-key auth as `settings.name`, hello.
+pub(crate) async fn connect<S>(peer: &Arc<PeerInner>, settings: &ConnSettings, ep: &Endpoint, stream: S) -> Result<Arc<Conn>>
+where
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let conn = Conn::new(
+        peer,
+        settings.name.clone(),
+        true,
+        ep.to_string(),
+        ConnKind::Ssh(SshState::default()),
+        settings.limits,
+    );
+    let rejected = Arc::new(Mutex::new(None));
+    let handler = ClientHandler {
+        conn: conn.clone(),
+        trust: settings.trust.clone(),
+        known_hosts: settings.known_hosts.clone(),
+        ep: ep.clone(),
+        rejected: rejected.clone(),
+    };
+    let cfg = Arc::new(client_config(settings));
+    let setup = async {
+        let mut handle = match client::connect_stream(cfg, NbStream::<()>::new(stream), handler).await {
+            Ok(h) => h,
+            Err(e) => {
+                if let Some(r) = lock(&rejected).take() {
+                    return Err(r);
+                }
+                return Err(Error::Io(format!("SSH handshake with {ep} failed: {e}")));
+            }
+        };
+        let hash = handle.best_supported_rsa_hash().await.ok().flatten().flatten();
+        let auth = handle
+            .authenticate_publickey(settings.name.clone(), PrivateKeyWithHashAlg::new(settings.key.clone(), hash))
+            .await
+            .map_err(|e| Error::Io(format!("authentication exchange with {ep} failed: {e}")))?;
+        if !auth.success() {
+            return Err(Error::Auth(format!(
+                "{ep} refused our key: add `{}` to its AUTHORIZED_KEYS",
+                keys::public_line(settings.key.public_key())
+            )));
+        }
+        let handle = Arc::new(handle);
+        let ch = handle
+            .channel_open_session()
+            .await
+            .map_err(|e| Error::Io(format!("opening the control channel to {ep} failed: {e}")))?;
+        let id = ch.id();
+        let (r, w) = ch.split();
+        drop(r);
+        let tx = Arc::new(Tx::SshClient(w));
+        conn.add_slot(id, tx.clone(), false, true);
+        let ConnKind::Ssh(ssh) = &conn.kind else { return unreachable_conn() };
+        let _ = ssh.handle.set(SshHandle::Client(handle));
+        tx.ctl(Ctl::Hello { version: VERSION, name: settings.name.clone(), window: settings.limits.window as u32 })
+            .await?;
+        if !conn.wait_hello().await {
+            return Err(Error::closed(format!("{ep} closed the connection during the hello exchange")));
+        }
+        Ok(())
+    };
+    match tokio::time::timeout(settings.handshake_timeout, setup).await {
+        Ok(Ok(())) => Ok(conn),
+        Ok(Err(e)) => {
+            conn.close("setup failed");
+            Err(e)
+        }
+        Err(_) => {
+            conn.close("handshake timeout");
+            Err(Error::Timeout(format!(
+                "SSH handshake with {ep} did not complete within {} ms (HANDSHAKE_TIMEOUT)",
+                settings.handshake_timeout.as_millis()
+            )))
+        }
+    }
+}
+
+fn unreachable_conn() -> Result<()> {
+    Err(Error::Internal("connection kind mismatch".into()))
+}
+
+// ---------------------------------------------------------------------------
+// Server side.
+
+pub(crate) struct ServerHandler {
+    conn: Arc<Conn>,
+    trust: Arc<TrustSet>,
+    from: String,
+}
+
+impl Drop for ServerHandler {
+    fn drop(&mut self) {
+        self.conn.on_lost("SSH session ended");
+    }
+}
+
+impl server::Handler for ServerHandler {
+    type Error = russh::Error;
+
+    async fn auth_publickey_offered(
+        &mut self,
+        user: &str,
+        offer: server::PublicKeyOffer<'_>,
+    ) -> Result<Auth, Self::Error> {
+        if self.trust.contains(offer.public_key) && crate::options::validate_name(user).is_ok() {
+            Ok(Auth::Accept)
+        } else {
+            Ok(Auth::reject())
+        }
+    }
+
+    async fn auth_publickey(&mut self, user: &str, key: server::VerifiedPublicKey<'_>) -> Result<Auth, Self::Error> {
+        if self.trust.contains(key.public_key) && crate::options::validate_name(user).is_ok() {
+            self.conn.set_remote_name(user);
+            Ok(Auth::Accept)
+        } else {
+            tracing::warn!(
+                "refused client {user:?} from {}: key {} is not in AUTHORIZED_KEYS",
+                self.from,
+                keys::public_line(key.public_key)
+            );
+            Ok(Auth::reject())
+        }
+    }
+
+    async fn channel_open_session(
+        &mut self,
+        channel: Channel<ServerMsg>,
+        reply: server::ChannelOpenHandle,
+        _s: &mut ServerSession,
+    ) -> Result<(), Self::Error> {
+        reply.accept().await;
+        let id = channel.id();
+        let (r, w) = channel.split();
+        drop(r);
+        self.conn.add_slot(id, Arc::new(Tx::SshServer(w)), false, false);
+        Ok(())
+    }
+
+    async fn data(&mut self, channel: ChannelId, data: &[u8], _s: &mut ServerSession) -> Result<(), Self::Error> {
+        self.conn.ssh_data(channel, 0, data);
+        Ok(())
+    }
+
+    async fn extended_data(
+        &mut self,
+        channel: ChannelId,
+        code: u32,
+        data: &[u8],
+        _s: &mut ServerSession,
+    ) -> Result<(), Self::Error> {
+        dispatch_ext(&self.conn, channel, code, data);
+        Ok(())
+    }
+
+    async fn channel_close(&mut self, channel: ChannelId, _s: &mut ServerSession) -> Result<(), Self::Error> {
+        self.conn.ssh_channel_closed(channel);
+        Ok(())
+    }
+}
+
+fn server_config(s: &ConnSettings) -> server::Config {
+    server::Config {
+        methods: russh::MethodSet::from(&[russh::MethodKind::PublicKey][..]),
+        auth_rejection_time: Duration::from_millis(5),
+        auth_rejection_time_initial: Some(Duration::ZERO),
+        keys: vec![(*s.key).clone()],
+        window_size: SSH_WINDOW,
+        maximum_packet_size: SSH_MAX_PACKET,
+        preferred: preferred(),
+        inactivity_timeout: None,
+        keepalive_interval: s.keepalive.map(|k| k.0),
+        keepalive_max: s.keepalive.map(|k| k.1).unwrap_or(3),
+        nodelay: true,
+        ..Default::default()
+    }
+}
+
+/// Serve one accepted socket. Returns when the SSH session ends.
+pub(crate) async fn serve<S>(peer: Arc<PeerInner>, settings: ConnSettings, from: String, stream: S)
+where
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let conn = Conn::new(&peer, settings.name.clone(), false, from.clone(), ConnKind::Ssh(SshState::default()), settings.limits);
+    drop(peer);
+    let handler = ServerHandler { conn: conn.clone(), trust: settings.trust.clone(), from: from.clone() };
+    let cfg = Arc::new(server_config(&settings));
+    let timeout = settings.handshake_timeout;
+    let running = match tokio::time::timeout(timeout, server::run_stream(cfg, NbStream::<()>::new(stream), handler)).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => {
+            tracing::warn!("dropping connection from {from}: SSH handshake failed: {e}");
+            conn.on_lost("handshake failed");
+            return;
+        }
+        Err(_) => {
+            tracing::warn!("dropping connection from {from}: no SSH banner within {} ms (HANDSHAKE_TIMEOUT)", timeout.as_millis());
+            conn.on_lost("handshake timeout");
+            return;
+        }
+    };
+    if let ConnKind::Ssh(ssh) = &conn.kind {
+        let _ = ssh.handle.set(SshHandle::Server(running.handle()));
+    }
+    let c2 = conn.clone();
+    let from2 = from.clone();
+    let watchdog = tokio::spawn(async move {
+        if tokio::time::timeout(timeout, c2.wait_hello()).await.is_err() {
+            tracing::warn!(
+                "dropping connection from {from2}: authentication and hello not completed within {} ms (HANDSHAKE_TIMEOUT)",
+                timeout.as_millis()
+            );
+            c2.close("handshake timeout");
+        }
+    });
+    let r = running.await;
+    watchdog.abort();
+    if let Err(e) = r {
+        tracing::debug!("session from {from} ended: {e:?}");
+    }
+    conn.on_lost("SSH session ended");
+}
