@@ -1,0 +1,261 @@
+//! Options and helpers shared by the subcommands: identity and trust flags,
+//! peer construction, connecting with helpful errors, exit codes.
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::Args;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use streamkit_core::{Error as SkError, ErrorKind, Peer, PeerOption};
+
+/// Exit code for failures of streamkit itself in `open` (cannot connect,
+/// authentication refused, connection lost), like ssh's 255.
+pub const EXIT_STREAMKIT: u8 = 255;
+
+/// Identity and trust: the flags every networked subcommand takes.
+#[derive(Args, Debug, Clone)]
+pub struct TrustArgs {
+    /// This peer's name (default: a random UUID).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+
+    /// Our private key (OpenSSH or PEM) [default: ~/.ssh/id_ed25519, then
+    /// ~/.ssh/id_rsa, else a temporary key]. Create one with `streamkit keygen`.
+    #[arg(long, short = 'k', value_name = "FILE")]
+    pub key: Option<PathBuf>,
+
+    /// Public keys we trust, one per line (OpenSSH authorized_keys format)
+    /// [default: ~/.ssh/authorized_keys]. Our own key is always trusted.
+    #[arg(long, short = 'a', value_name = "FILE")]
+    pub authorized_keys: Option<PathBuf>,
+}
+
+/// Flags of the connecting subcommands (`open`, `forward`).
+#[derive(Args, Debug, Clone)]
+pub struct ClientArgs {
+    #[command(flatten)]
+    pub trust: TrustArgs,
+
+    /// Check the server's host key against this known_hosts file instead of
+    /// the authorized keys.
+    #[arg(long, value_name = "FILE")]
+    pub known_hosts: Option<PathBuf>,
+
+    /// How long to keep trying to connect, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    pub connect_timeout: i64,
+
+    /// A header sent when opening the channel (repeatable).
+    #[arg(short = 'H', long = "header", value_name = "KEY=VALUE", value_parser = parse_header)]
+    pub headers: Vec<String>,
+}
+
+fn parse_header(s: &str) -> std::result::Result<String, String> {
+    match s.split_once('=') {
+        Some((k, _)) if !k.is_empty() => Ok(s.to_string()),
+        _ => Err(format!("header {s:?} must look like KEY=VALUE")),
+    }
+}
+
+/// Run `fut` on a fresh multi-thread runtime and return its exit code.
+pub fn block_on<F: Future<Output = u8>>(fut: F) -> u8 {
+    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt.block_on(fut),
+        Err(e) => {
+            eprintln!("streamkit: error: cannot start the async runtime: {e}");
+            1
+        }
+    }
+}
+
+/// Print an error and its causes on stderr.
+pub fn report(e: &anyhow::Error) {
+    eprintln!("streamkit: error: {e:#}");
+}
+
+fn path_str(p: &Path) -> Result<&str> {
+    p.to_str()
+        .ok_or_else(|| anyhow!("path {} is not valid UTF-8", p.display()))
+}
+
+pub fn home_ssh(file: &str) -> Option<PathBuf> {
+    std::env::var_os("HOME").map(|h| Path::new(&h).join(".ssh").join(file))
+}
+
+/// Whether an identity key will be found without --key.
+pub fn default_key_exists() -> bool {
+    ["id_ed25519", "id_rsa"]
+        .iter()
+        .filter_map(|f| home_ssh(f))
+        .any(|p| p.is_file())
+}
+
+/// Build a peer from the identity and trust flags.
+pub fn make_peer(t: &TrustArgs) -> Result<Peer> {
+    let peer = Peer::new();
+    if let Some(n) = &t.name {
+        peer.set_option_str(PeerOption::Name, n)
+            .map_err(|e| anyhow!("--name {n:?}: {}", e.message()))?;
+    }
+    if let Some(k) = &t.key {
+        if !k.is_file() {
+            bail!(
+                "key file {} not found: create one with `streamkit keygen -f {}`",
+                k.display(),
+                k.display()
+            );
+        }
+        peer.set_option_str(PeerOption::PrivateKey, path_str(k)?)
+            .map_err(|e| anyhow!("--key {}: {}", k.display(), e.message()))?;
+    }
+    if let Some(a) = &t.authorized_keys {
+        if !a.is_file() {
+            bail!(
+                "authorized keys file {} not found: create it with the public key lines \
+                 (`streamkit keygen` prints them) of the peers you trust",
+                a.display()
+            );
+        }
+        peer.set_option_str(PeerOption::AuthorizedKeys, path_str(a)?)
+            .map_err(|e| anyhow!("--authorized-keys {}: {}", a.display(), e.message()))?;
+    }
+    Ok(peer)
+}
+
+/// Build a client peer: identity, trust, known_hosts, connect timeout.
+pub fn make_client(c: &ClientArgs) -> Result<Peer> {
+    let peer = make_peer(&c.trust)?;
+    if let Some(kh) = &c.known_hosts {
+        if !kh.is_file() {
+            bail!("known_hosts file {} not found", kh.display());
+        }
+        peer.set_option_str(PeerOption::KnownHosts, path_str(kh)?)
+            .map_err(|e| anyhow!("--known-hosts {}: {}", kh.display(), e.message()))?;
+    }
+    if c.connect_timeout < 0 {
+        bail!("--connect-timeout must be 0 or more milliseconds");
+    }
+    peer.set_option_int(PeerOption::ConnectTimeout, c.connect_timeout)
+        .map_err(|e| anyhow!("--connect-timeout: {}", e.message()))?;
+    Ok(peer)
+}
+
+/// Our public key line, for messages.
+pub fn our_public_key(peer: &Peer) -> String {
+    peer.public_key().unwrap_or_else(|_| "<our public key>".to_string())
+}
+
+/// Where the peer's trusted keys come from, for messages.
+fn trust_source(c: &ClientArgs) -> String {
+    match &c.trust.authorized_keys {
+        Some(p) => format!("--authorized-keys {}", p.display()),
+        None => "~/.ssh/authorized_keys".to_string(),
+    }
+}
+
+/// Turn a failed connect into an error that says what to do.
+pub fn explain_connect_error(e: SkError, endpoint: &str, peer: &Peer, c: &ClientArgs) -> anyhow::Error {
+    let msg = e.message().to_string();
+    let lower = msg.to_lowercase();
+    match e.kind() {
+        ErrorKind::Auth => {
+            let server_side = lower.contains("host key")
+                || lower.contains("server key")
+                || lower.contains("certificate")
+                || lower.contains("known_hosts")
+                || lower.contains("known hosts");
+            if server_side {
+                // The core quotes the key it saw between backticks.
+                let key = msg.split('`').nth(1).filter(|k| k.starts_with("ssh-") || k.starts_with("ecdsa-"));
+                let what = match key {
+                    Some(k) => format!("add `{k}` (the key {endpoint} presented)"),
+                    None => "add the server's public key line".to_string(),
+                };
+                let fix = match &c.known_hosts {
+                    Some(kh) => format!(
+                        "{what} for that host to the known_hosts file {} (or drop --known-hosts and use --authorized-keys FILE)",
+                        kh.display()
+                    ),
+                    None => format!(
+                        "{what} to --authorized-keys FILE (or ~/.ssh/authorized_keys); now using {}",
+                        trust_source(c)
+                    ),
+                };
+                if key.is_some() {
+                    anyhow!("server host key not trusted: {fix}")
+                } else {
+                    anyhow!("server host key not trusted: {fix}\n  ({msg})")
+                }
+            } else {
+                anyhow!(
+                    "our key was refused by the server {endpoint}: add `{}` to its authorized keys \
+                     (the file its --authorized-keys names, or ~/.ssh/authorized_keys)",
+                    our_public_key(peer)
+                )
+            }
+        }
+        ErrorKind::Timeout => anyhow!(
+            "could not connect to {endpoint} within {} ms: is `streamkit serve {endpoint}` running? \
+             (raise the limit with --connect-timeout MS)\n  ({msg})",
+            c.connect_timeout
+        ),
+        ErrorKind::Invalid => anyhow!("{msg}"),
+        _ => anyhow!("cannot connect to {endpoint}: {e}"),
+    }
+}
+
+/// Connect `peer` to `endpoint` and return the name of the remote peer.
+pub async fn connect(peer: &Peer, endpoint: &str, c: &ClientArgs) -> Result<String> {
+    let before = peer.peers();
+    peer.connect(endpoint)
+        .await
+        .map_err(|e| explain_connect_error(e, endpoint, peer, c))?;
+    // Connect returns once both sides know each other's name.
+    let after = peer.peers();
+    let remote = after
+        .iter()
+        .find(|n| !before.contains(n))
+        .cloned()
+        .or_else(|| peer.next_peer())
+        .ok_or_else(|| anyhow!("connected to {endpoint} but the server's name is unknown"))?;
+    Ok(remote)
+}
+
+/// Check that a plain `HOST:PORT` (or `tcp://HOST:PORT`) names a TCP address.
+pub fn tcp_addr(s: &str) -> Result<String> {
+    let rest = s.strip_prefix("tcp://").unwrap_or(s);
+    if rest.parse::<u16>().is_ok() {
+        return Ok(format!("127.0.0.1:{rest}"));
+    }
+    let (host, port) = rest
+        .rsplit_once(':')
+        .with_context(|| format!("bad TCP address {s:?}: expected HOST:PORT or tcp://HOST:PORT"))?;
+    if host.is_empty() {
+        bail!("bad TCP address {s:?}: empty host");
+    }
+    port.parse::<u16>()
+        .map_err(|_| anyhow!("bad TCP address {s:?}: port must be a number 0-65535"))?;
+    Ok(rest.to_string())
+}
+
+/// Wait for Ctrl-C or SIGTERM.
+pub async fn terminated() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,0 +1,111 @@
+//! A progress line on stderr (indicatif), drawn only when stderr is a
+//! terminal, and only once a transfer has run for a moment.
+
+use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::IsTerminal;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Byte counters shared between the copy loops and the progress line.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub sent: AtomicU64,
+    pub received: AtomicU64,
+    pub active: AtomicU64,
+    pub total: AtomicU64,
+}
+
+impl Counters {
+    pub fn add_sent(&self, n: usize) {
+        self.sent.fetch_add(n as u64, Ordering::Relaxed);
+    }
+    pub fn add_received(&self, n: usize) {
+        self.received.fetch_add(n as u64, Ordering::Relaxed);
+    }
+}
+
+/// The progress line. Hidden unless enabled and stderr is a terminal.
+pub struct Progress {
+    pb: ProgressBar,
+    ticker: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+/// Whether a progress line may be drawn: stderr must be a terminal.
+pub fn stderr_is_terminal() -> bool {
+    std::io::stderr().is_terminal()
+}
+
+fn rate(bytes: u64, secs: f64) -> String {
+    if secs <= 0.0 {
+        return "-".into();
+    }
+    format!("{}/s", HumanBytes((bytes as f64 / secs) as u64))
+}
+
+impl Progress {
+    /// Start a progress line labelled `label`. With `enabled` false (or stderr
+    /// not a terminal) nothing is ever drawn.
+    pub fn start(label: &str, enabled: bool, counters: Arc<Counters>, show_connections: bool) -> Progress {
+        if !enabled || !stderr_is_terminal() {
+            return Progress { pb: ProgressBar::hidden(), ticker: std::sync::Mutex::new(None) };
+        }
+        let pb = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
+        pb.set_style(
+            ProgressStyle::with_template("{spinner} {prefix} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        pb.set_prefix(label.to_string());
+        let pb2 = pb.clone();
+        let started = Instant::now();
+        let ticker = tokio::spawn(async move {
+            // Short transfers never show a line.
+            tokio::time::sleep(Duration::from_millis(700)).await;
+            pb2.set_draw_target(ProgressDrawTarget::stderr());
+            let mut tick = tokio::time::interval(Duration::from_millis(200));
+            loop {
+                tick.tick().await;
+                let secs = started.elapsed().as_secs_f64();
+                let sent = counters.sent.load(Ordering::Relaxed);
+                let recv = counters.received.load(Ordering::Relaxed);
+                let mut msg = format!(
+                    "sent {} ({})  received {} ({})",
+                    HumanBytes(sent),
+                    rate(sent, secs),
+                    HumanBytes(recv),
+                    rate(recv, secs)
+                );
+                if show_connections {
+                    msg = format!(
+                        "{} connections ({} active)  {msg}",
+                        counters.total.load(Ordering::Relaxed),
+                        counters.active.load(Ordering::Relaxed)
+                    );
+                }
+                pb2.set_message(msg);
+                pb2.tick();
+            }
+        });
+        Progress { pb, ticker: std::sync::Mutex::new(Some(ticker)) }
+    }
+
+    /// Print a line on stderr without garbling the progress line.
+    pub fn eprintln(&self, line: &str) {
+        self.pb.suspend(|| eprintln!("{line}"));
+    }
+
+    /// Remove the progress line.
+    pub fn finish(&self) {
+        let t = self.ticker.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(t) = t {
+            t.abort();
+        }
+        self.pb.finish_and_clear();
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}

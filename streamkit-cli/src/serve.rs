@@ -1,0 +1,369 @@
+//! `streamkit serve`: bind an endpoint and serve channels by service name.
+
+use crate::common::{self, TrustArgs};
+use anyhow::{anyhow, Result};
+use clap::Args;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::process::Stdio;
+use std::sync::Arc;
+use streamkit_core::{Channel, Peer};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+
+const EXAMPLES: &str = "\
+Actions:
+  echo                     send back every byte received
+  discard                  read and drop everything; trailer received-bytes=N
+  forward:tcp://HOST:PORT  join the channel to a new TCP connection (reverse tunnel)
+  exec:COMMAND             run `sh -c COMMAND` with the channel as stdin/stdout,
+                           each stderr line as an error frame, and the exit status
+                           as the trailer exit-status=N. The command sees
+                           STREAMKIT_SERVICE, STREAMKIT_PEER and, per header KEY=V,
+                           STREAMKIT_HEADER_KEY=V in its environment.
+An unknown service gets an error frame naming it and the trailer error=....
+
+The bound endpoint is printed on stdout (one line), so tcp://127.0.0.1:0 works
+in scripts. Clients must hold a key listed in --authorized-keys.
+
+Examples:
+  streamkit serve tcp://127.0.0.1:7000 -k server.key -a clients.pub --service echo=echo
+  streamkit serve tcp://0.0.0.0:7000 --service sh=exec:sh --service web=forward:tcp://127.0.0.1:8080
+  streamkit serve unix:///tmp/sk.sock --service logs='exec:tail -f /var/log/syslog'";
+
+/// Bind an endpoint and serve channels by service name.
+#[derive(Args, Debug)]
+#[command(after_help = EXAMPLES)]
+pub struct ServeArgs {
+    /// Where to listen: tcp://HOST:PORT (port 0 picks a free port), unix:///path.
+    pub endpoint: String,
+
+    /// A service: NAME=ACTION, ACTION one of echo, discard,
+    /// forward:tcp://HOST:PORT, exec:COMMAND (repeatable).
+    #[arg(short = 's', long = "service", value_name = "NAME=ACTION", value_parser = parse_service, required = true)]
+    pub services: Vec<(String, Action)>,
+
+    /// Log each channel on stderr.
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
+
+    #[command(flatten)]
+    pub trust: TrustArgs,
+}
+
+/// What a service does with a channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    Echo,
+    Discard,
+    /// HOST:PORT
+    Forward(String),
+    /// A shell command line.
+    Exec(String),
+}
+
+fn parse_service(s: &str) -> std::result::Result<(String, Action), String> {
+    let (name, action) = s
+        .split_once('=')
+        .ok_or_else(|| format!("service {s:?} must look like NAME=ACTION (e.g. echo=echo)"))?;
+    if name.is_empty() {
+        return Err(format!("service {s:?} has an empty name"));
+    }
+    let act = match action {
+        "echo" => Action::Echo,
+        "discard" => Action::Discard,
+        _ => {
+            if let Some(t) = action.strip_prefix("forward:") {
+                if !t.starts_with("tcp://") {
+                    return Err(format!("forward target {t:?} must look like tcp://HOST:PORT"));
+                }
+                Action::Forward(common::tcp_addr(t).map_err(|e| e.to_string())?)
+            } else if let Some(c) = action.strip_prefix("exec:") {
+                if c.trim().is_empty() {
+                    return Err("exec: needs a command, e.g. exec:date".into());
+                }
+                Action::Exec(c.to_string())
+            } else {
+                return Err(format!(
+                    "unknown action {action:?}: use echo, discard, forward:tcp://HOST:PORT or exec:COMMAND"
+                ));
+            }
+        }
+    };
+    Ok((name.to_string(), act))
+}
+
+pub async fn run(a: ServeArgs) -> u8 {
+    match run_inner(a).await {
+        Ok(()) => 0,
+        Err(e) => {
+            common::report(&e);
+            1
+        }
+    }
+}
+
+async fn run_inner(a: ServeArgs) -> Result<()> {
+    let mut services = BTreeMap::new();
+    for (n, act) in a.services {
+        if services.insert(n.clone(), act).is_some() {
+            return Err(anyhow!("service {n:?} is given twice"));
+        }
+    }
+    let services = Arc::new(services);
+    let peer = common::make_peer(&a.trust)?;
+    if a.trust.key.is_none() && !common::default_key_exists() {
+        eprintln!(
+            "streamkit: warning: no --key and no ~/.ssh/id_ed25519 or ~/.ssh/id_rsa: using a temporary host key \
+             that clients cannot know in advance (create one with `streamkit keygen`)"
+        );
+    }
+    let bound = peer
+        .bind(&a.endpoint)
+        .await
+        .map_err(|e| anyhow!("cannot listen on {}: {e}", a.endpoint))?;
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{bound}");
+        let _ = out.flush();
+    }
+    eprintln!(
+        "streamkit: serving {} on {bound} as {} (host key: {})",
+        services.keys().cloned().collect::<Vec<_>>().join(", "),
+        peer.name(),
+        common::our_public_key(&peer)
+    );
+
+    let stop = common::terminated();
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            r = peer.accept() => match r {
+                Ok(ch) => {
+                    let services = services.clone();
+                    let verbose = a.verbose;
+                    tokio::spawn(async move { handle(ch, services, verbose).await });
+                }
+                Err(e) => {
+                    if peer.is_shutdown() {
+                        break;
+                    }
+                    return Err(anyhow!("accepting channels failed: {e}"));
+                }
+            },
+            _ = &mut stop => break,
+        }
+    }
+    let _ = Peer::shutdown(&peer).await;
+    Ok(())
+}
+
+async fn handle(ch: Channel, services: Arc<BTreeMap<String, Action>>, verbose: bool) {
+    let service = ch.service().to_string();
+    let who = ch.remote_peer().to_string();
+    if verbose {
+        eprintln!("streamkit: {who} opened {service:?} (headers: {:?})", ch.headers());
+    }
+    let r = match services.get(&service) {
+        Some(Action::Echo) => echo(&ch).await,
+        Some(Action::Discard) => discard(&ch).await,
+        Some(Action::Forward(addr)) => forward(&ch, addr).await,
+        Some(Action::Exec(cmd)) => exec(&ch, cmd).await,
+        None => {
+            let offered = services.keys().cloned().collect::<Vec<_>>().join(", ");
+            fail(&ch, &format!("unknown service {service:?} (this server offers: {offered})")).await;
+            Ok(())
+        }
+    };
+    if let Err(e) = r {
+        if verbose {
+            eprintln!("streamkit: {who} {service:?}: {e:#}");
+        }
+    }
+    let _ = ch.close().await;
+    if verbose {
+        eprintln!("streamkit: {who} {service:?} closed");
+    }
+}
+
+/// Refuse: an error frame, an error= trailer, then end the stream.
+async fn fail(ch: &Channel, msg: &str) {
+    let _ = ch.write_error(msg.as_bytes()).await;
+    let _ = ch.write_trailers(&[format!("error={msg}")]).await;
+    let _ = ch.close_write().await;
+}
+
+async fn echo(ch: &Channel) -> Result<()> {
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = ch.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        ch.write(&buf[..n]).await?;
+    }
+    ch.close_write().await?;
+    Ok(())
+}
+
+async fn discard(ch: &Channel) -> Result<()> {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut total: u64 = 0;
+    loop {
+        let n = ch.read(&mut buf).await?;
+        if n == 0 {
+            break;
+        }
+        total += n as u64;
+    }
+    ch.write_trailers(&[format!("received-bytes={total}")]).await?;
+    ch.close_write().await?;
+    Ok(())
+}
+
+async fn forward(ch: &Channel, addr: &str) -> Result<()> {
+    match tokio::net::TcpStream::connect(addr).await {
+        Ok(tcp) => {
+            let _ = tcp.set_nodelay(true);
+            ch.join(tcp).await?;
+            Ok(())
+        }
+        Err(e) => {
+            let msg = format!("forward: cannot connect to {addr}: {e}");
+            fail(ch, &msg).await;
+            Err(anyhow!(msg))
+        }
+    }
+}
+
+fn env_key(k: &str) -> String {
+    k.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' })
+        .collect()
+}
+
+async fn exec(ch: &Channel, cmd: &str) -> Result<()> {
+    let mut c = tokio::process::Command::new("sh");
+    c.arg("-c")
+        .arg(cmd)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .env("STREAMKIT_SERVICE", ch.service())
+        .env("STREAMKIT_PEER", ch.remote_peer());
+    for h in ch.headers() {
+        if let Some((k, v)) = h.split_once('=') {
+            c.env(format!("STREAMKIT_HEADER_{}", env_key(k)), v);
+        }
+    }
+    let mut child = match c.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            let msg = format!("exec: cannot run `sh -c {cmd}`: {e}");
+            fail(ch, &msg).await;
+            return Err(anyhow!(msg));
+        }
+    };
+    let (Some(mut stdin), Some(mut stdout), Some(stderr)) = (child.stdin.take(), child.stdout.take(), child.stderr.take())
+    else {
+        fail(ch, "exec: the command's pipes are missing").await;
+        return Err(anyhow!("pipes missing"));
+    };
+
+    // channel -> command stdin; ends at the client's end of stream, or when
+    // the command stops reading.
+    let feeder = {
+        let ch = ch.clone();
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                match ch.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        if stdin.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+            drop(stdin);
+        })
+    };
+    // command stdout -> channel.
+    let out = async {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = stdout.read(&mut buf).await?;
+            if n == 0 {
+                return Ok::<(), anyhow::Error>(());
+            }
+            ch.write(&buf[..n]).await?;
+        }
+    };
+    // command stderr lines -> error frames.
+    let err = async {
+        let mut r = BufReader::new(stderr);
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            let n = r.read_until(b'\n', &mut line).await?;
+            if n == 0 {
+                return Ok::<(), anyhow::Error>(());
+            }
+            if line.last() == Some(&b'\n') {
+                line.pop();
+            }
+            ch.write_error(&line).await?;
+        }
+    };
+    let (ro, re) = tokio::join!(out, err);
+    if ro.is_err() || re.is_err() {
+        // The client is gone: stop the command.
+        let _ = child.start_kill();
+    }
+    let status = child.wait().await?;
+    feeder.abort();
+    let code = status.code().unwrap_or_else(|| {
+        #[cfg(unix)]
+        {
+            use std::os::unix::process::ExitStatusExt;
+            128 + status.signal().unwrap_or(0)
+        }
+        #[cfg(not(unix))]
+        {
+            1
+        }
+    });
+    ro?;
+    re?;
+    ch.write_trailers(&[format!("exit-status={code}")]).await?;
+    ch.close_write().await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_services() {
+        assert_eq!(parse_service("e=echo").unwrap(), ("e".into(), Action::Echo));
+        assert_eq!(parse_service("d=discard").unwrap(), ("d".into(), Action::Discard));
+        assert_eq!(
+            parse_service("w=forward:tcp://127.0.0.1:80").unwrap(),
+            ("w".into(), Action::Forward("127.0.0.1:80".into()))
+        );
+        assert_eq!(parse_service("x=exec:echo a=b").unwrap(), ("x".into(), Action::Exec("echo a=b".into())));
+        assert!(parse_service("echo").is_err());
+        assert!(parse_service("=echo").is_err());
+        assert!(parse_service("x=bogus").is_err());
+        assert!(parse_service("x=exec:").is_err());
+        assert!(parse_service("x=forward:127.0.0.1:80").is_err());
+        assert!(parse_service("x=forward:tcp://host").is_err());
+    }
+
+    #[test]
+    fn env_keys() {
+        assert_eq!(env_key("content-type"), "CONTENT_TYPE");
+    }
+}
