@@ -1,0 +1,431 @@
+//go:build cgo
+
+package streamkit
+
+/*
+#include "shim.h"
+*/
+import "C"
+
+import (
+	"context"
+	"io"
+	"runtime"
+	"sync"
+	"time"
+	"unsafe"
+)
+
+// Chan is the concrete type of every Channel (and ChannelMeta) returned by
+// this package. Besides the Channel methods it offers ReadFrameTimeout,
+// ReadFrameContext, ReadErrorContext, AcceptTimeout and AcceptContext. All
+// methods are safe for concurrent use.
+type Chan struct {
+	h *handle
+
+	mu         sync.Mutex
+	metaLoaded bool
+	service    string
+	headers    []string
+	localPeer  string
+	remotePeer string
+	trailers   []string // snapshot taken by Close
+}
+
+var (
+	_ Channel            = (*Chan)(nil)
+	_ ChannelMeta        = (*Chan)(nil)
+	_ io.ReadWriteCloser = (*Chan)(nil)
+)
+
+func newChan(h uintptr) *Chan {
+	c := &Chan{h: newHandle(h, func(h uintptr) { C.skgo_channel_free(C.uintptr_t(h)) })}
+	runtime.AddCleanup(c, func(x *handle) {
+		if h, ok := x.beginClose(); ok {
+			var msg *C.char
+			r := C.skgo_channel_close(C.uintptr_t(h), &msg)
+			_ = cError(r, msg)
+			x.release()
+		}
+	}, c.h)
+	return c
+}
+
+func errChanClosed() error { return newError(CodeClosed, "channel is closed") }
+
+func (c *Chan) acquire() (C.uintptr_t, error) {
+	h, ok := c.h.acquire()
+	if !ok {
+		return 0, errChanClosed()
+	}
+	return C.uintptr_t(h), nil
+}
+
+func (c *Chan) release() {
+	c.h.release()
+	runtime.KeepAlive(c)
+}
+
+func bytesPtr(b []byte) unsafe.Pointer {
+	if len(b) == 0 {
+		return nil
+	}
+	return unsafe.Pointer(&b[0])
+}
+
+// Write writes all of data to the channel's byte stream.
+func (c *Chan) Write(data []byte) (int, error) {
+	h, err := c.acquire()
+	if err != nil {
+		return 0, err
+	}
+	defer c.release()
+	if len(data) == 0 {
+		return 0, nil
+	}
+	var written C.size_t
+	var msg *C.char
+	r := C.skgo_channel_write(h, bytesPtr(data), C.size_t(len(data)), &written, &msg)
+	if err := cError(r, msg); err != nil {
+		return int(written), err
+	}
+	return int(written), nil
+}
+
+func (c *Chan) read(data []byte, timeout time.Duration) (int, error) {
+	h, err := c.acquire()
+	if err != nil {
+		return 0, err
+	}
+	defer c.release()
+	if len(data) == 0 {
+		return 0, nil
+	}
+	var n C.size_t
+	var msg *C.char
+	r := C.skgo_channel_read(h, bytesPtr(data), C.size_t(len(data)), &n, timeoutMs(timeout), &msg)
+	if err := cError(r, msg); err != nil {
+		if e, ok := err.(*Error); ok && e.Code == CodeEOF {
+			return 0, io.EOF
+		}
+		return 0, err
+	}
+	if n == 0 {
+		return 0, io.EOF
+	}
+	return int(n), nil
+}
+
+// Read reads from the channel's byte stream, following io.Reader: it
+// returns n > 0 bytes, or 0 and io.EOF once the other side has closed (or
+// closed for writing) and everything was read. Read of an empty slice
+// returns 0, nil.
+func (c *Chan) Read(data []byte) (int, error) {
+	return c.read(data, -1)
+}
+
+// ReadTimeout is Read with a time limit (ErrTimeout; d < 0 waits forever).
+func (c *Chan) ReadTimeout(data []byte, d time.Duration) (int, error) {
+	return c.read(data, d)
+}
+
+type frameReader func(h C.uintptr_t, out *C.sk_buf, timeout C.int64_t, msg **C.char) C.int
+
+func (c *Chan) readBuf(fn frameReader, timeout time.Duration) ([]byte, error) {
+	h, err := c.acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer c.release()
+	var buf C.sk_buf
+	var msg *C.char
+	r := fn(h, &buf, timeoutMs(timeout), &msg)
+	if err := cError(r, msg); err != nil {
+		if e, ok := err.(*Error); ok && e.Code == CodeEOF {
+			return nil, io.EOF
+		}
+		return nil, err
+	}
+	return takeBuf(&buf), nil
+}
+
+func readFrameC(h C.uintptr_t, out *C.sk_buf, t C.int64_t, msg **C.char) C.int {
+	return C.skgo_channel_read_frame(h, out, t, msg)
+}
+
+func readErrorC(h C.uintptr_t, out *C.sk_buf, t C.int64_t, msg **C.char) C.int {
+	return C.skgo_channel_read_error(h, out, t, msg)
+}
+
+func (c *Chan) writeBuf(data []byte, isError bool) error {
+	h, err := c.acquire()
+	if err != nil {
+		return err
+	}
+	defer c.release()
+	var msg *C.char
+	var r C.int
+	if isError {
+		r = C.skgo_channel_write_error(h, bytesPtr(data), C.size_t(len(data)), &msg)
+	} else {
+		r = C.skgo_channel_write_frame(h, bytesPtr(data), C.size_t(len(data)), &msg)
+	}
+	return cError(r, msg)
+}
+
+// WriteFrame writes one length-prefixed message frame.
+func (c *Chan) WriteFrame(frame []byte) error { return c.writeBuf(frame, false) }
+
+// ReadFrame reads one message frame; io.EOF at a clean end of stream. A
+// frame larger than OptMaxFrameSize fails with ErrProtocol and closes the
+// channel.
+func (c *Chan) ReadFrame() ([]byte, error) { return c.readBuf(readFrameC, -1) }
+
+// ReadFrameTimeout is ReadFrame with a time limit (ErrTimeout; d < 0 waits
+// forever). A timed-out read consumes nothing.
+func (c *Chan) ReadFrameTimeout(d time.Duration) ([]byte, error) {
+	return c.readBuf(readFrameC, d)
+}
+
+// ReadFrameContext is ReadFrame that also returns when ctx is done.
+func (c *Chan) ReadFrameContext(ctx context.Context) ([]byte, error) {
+	return pollContext(ctx, func(d time.Duration) ([]byte, error) { return c.readBuf(readFrameC, d) })
+}
+
+// WriteError writes one error frame (on the SSH extended-data stream).
+func (c *Chan) WriteError(frame []byte) error { return c.writeBuf(frame, true) }
+
+// ReadError reads one error frame; io.EOF at the end of the stream.
+func (c *Chan) ReadError() ([]byte, error) { return c.readBuf(readErrorC, -1) }
+
+// ReadErrorTimeout is ReadError with a time limit.
+func (c *Chan) ReadErrorTimeout(d time.Duration) ([]byte, error) {
+	return c.readBuf(readErrorC, d)
+}
+
+// ReadErrorContext is ReadError that also returns when ctx is done.
+func (c *Chan) ReadErrorContext(ctx context.Context) ([]byte, error) {
+	return pollContext(ctx, func(d time.Duration) ([]byte, error) { return c.readBuf(readErrorC, d) })
+}
+
+// CloseWrite sends end-of-stream; the channel can still be read.
+func (c *Chan) CloseWrite() error {
+	h, err := c.acquire()
+	if err != nil {
+		return err
+	}
+	defer c.release()
+	var msg *C.char
+	r := C.skgo_channel_close_write(h, &msg)
+	return cError(r, msg)
+}
+
+// WriteTrailers sends trailers (key=value strings); the other side can
+// read them with Trailers once this side has closed or closed for writing.
+func (c *Chan) WriteTrailers(trailers []string) error {
+	h, err := c.acquire()
+	if err != nil {
+		return err
+	}
+	defer c.release()
+	ts := newCStrings(trailers)
+	defer ts.free()
+	var msg *C.char
+	r := C.skgo_channel_write_trailers(h, ts.arr, C.size_t(ts.n), &msg)
+	return cError(r, msg)
+}
+
+// Close closes the channel in both directions, unblocks calls blocked on
+// it and releases its handle. Calling it again does nothing.
+func (c *Chan) Close() error {
+	h, ok := c.h.beginClose()
+	if !ok {
+		return nil
+	}
+	defer c.h.release()
+	ch := C.uintptr_t(h)
+	c.loadMeta(ch)
+	var msg *C.char
+	r := C.skgo_channel_close(ch, &msg)
+	err := cError(r, msg)
+	if ts, terr := fetchTrailers(ch); terr == nil {
+		c.mu.Lock()
+		c.trailers = ts
+		c.mu.Unlock()
+	}
+	runtime.KeepAlive(c)
+	return err
+}
+
+// Open opens a child channel inside this one; the other side gets it from
+// its end's Accept.
+func (c *Chan) Open(service string, headers []string) (Channel, error) {
+	h, err := c.acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer c.release()
+	csvc := C.CString(service)
+	defer C.free(unsafe.Pointer(csvc))
+	hs := newCStrings(headers)
+	defer hs.free()
+	var out C.uintptr_t
+	var msg *C.char
+	r := C.skgo_channel_open(h, csvc, hs.arr, C.size_t(hs.n), &out, &msg)
+	if err := cError(r, msg); err != nil {
+		return nil, err
+	}
+	return newChan(uintptr(out)), nil
+}
+
+func (c *Chan) accept(timeout time.Duration) (*Chan, error) {
+	h, err := c.acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer c.release()
+	var out C.uintptr_t
+	var msg *C.char
+	r := C.skgo_channel_accept(h, timeoutMs(timeout), &out, &msg)
+	if err := cError(r, msg); err != nil {
+		return nil, err
+	}
+	return newChan(uintptr(out)), nil
+}
+
+// Accept waits for a child channel opened by the other side with Open. It
+// returns (nil, nil) once this channel is closed.
+func (c *Chan) Accept() (ChannelMeta, Channel) {
+	ch, err := c.accept(-1)
+	if err != nil {
+		return nil, nil
+	}
+	return ch, ch
+}
+
+// AcceptTimeout is Accept with a time limit and an error.
+func (c *Chan) AcceptTimeout(d time.Duration) (ChannelMeta, Channel, error) {
+	ch, err := c.accept(d)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ch, ch, nil
+}
+
+// AcceptContext is Accept that also returns when ctx is done.
+func (c *Chan) AcceptContext(ctx context.Context) (ChannelMeta, Channel, error) {
+	ch, err := pollContext(ctx, c.accept)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ch, ch, nil
+}
+
+// Meta returns the channel's metadata (the channel itself).
+func (c *Chan) Meta() ChannelMeta { return c }
+
+func cStringCall(h C.uintptr_t, fn func(C.uintptr_t, **C.char, **C.char) C.int) string {
+	var out, msg *C.char
+	if cError(fn(h, &out, &msg), msg) != nil {
+		return ""
+	}
+	return takeString(out)
+}
+
+func cListCall(h C.uintptr_t, fn func(C.uintptr_t, *C.sk_strlist, **C.char) C.int) ([]string, error) {
+	var l C.sk_strlist
+	var msg *C.char
+	if err := cError(fn(h, &l, &msg), msg); err != nil {
+		return nil, err
+	}
+	return takeStrlist(&l), nil
+}
+
+func fetchTrailers(h C.uintptr_t) ([]string, error) {
+	return cListCall(h, func(h C.uintptr_t, l *C.sk_strlist, m **C.char) C.int {
+		return C.skgo_channel_trailers(h, l, m)
+	})
+}
+
+// loadMeta fetches the fixed metadata once; h must be held.
+func (c *Chan) loadMeta(h C.uintptr_t) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.metaLoaded {
+		return
+	}
+	c.service = cStringCall(h, func(h C.uintptr_t, o, m **C.char) C.int { return C.skgo_channel_service(h, o, m) })
+	c.localPeer = cStringCall(h, func(h C.uintptr_t, o, m **C.char) C.int { return C.skgo_channel_local_peer(h, o, m) })
+	c.remotePeer = cStringCall(h, func(h C.uintptr_t, o, m **C.char) C.int { return C.skgo_channel_remote_peer(h, o, m) })
+	hs, err := cListCall(h, func(h C.uintptr_t, l *C.sk_strlist, m **C.char) C.int {
+		return C.skgo_channel_headers(h, l, m)
+	})
+	if err != nil {
+		hs = []string{}
+	}
+	c.headers = hs
+	c.metaLoaded = true
+}
+
+func (c *Chan) meta() *Chan {
+	c.mu.Lock()
+	loaded := c.metaLoaded
+	c.mu.Unlock()
+	if !loaded {
+		if h, err := c.acquire(); err == nil {
+			c.loadMeta(h)
+			c.release()
+		}
+	}
+	return c
+}
+
+// Service returns the service name the channel was opened with.
+func (c *Chan) Service() string {
+	c.meta()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.service
+}
+
+// Headers returns the headers the channel was opened with.
+func (c *Chan) Headers() []string {
+	c.meta()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string{}, c.headers...)
+}
+
+// LocalPeer returns this side's peer name.
+func (c *Chan) LocalPeer() string {
+	c.meta()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.localPeer
+}
+
+// RemotePeer returns the other side's peer name.
+func (c *Chan) RemotePeer() string {
+	c.meta()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.remotePeer
+}
+
+// Trailers returns the trailers received from the other side so far; all
+// of them are there once the other side has closed or closed for writing.
+// After Close it returns those received before Close.
+func (c *Chan) Trailers() []string {
+	h, err := c.acquire()
+	if err != nil {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return append([]string{}, c.trailers...)
+	}
+	defer c.release()
+	ts, err := fetchTrailers(h)
+	if err != nil {
+		return []string{}
+	}
+	return ts
+}

@@ -1,0 +1,64 @@
+// Package streamkit provides secure multiplexed channels over SSH: the
+// original Go Streamkit API, implemented over the streamkit C library
+// (include/streamkit.h, libstreamkit) through cgo.
+//
+// Peers are like ZeroMQ sockets that can both bind and connect; each
+// connection between two peers is an SSH connection. Channels are
+// bidirectional byte streams tunnelled through those connections. A channel
+// carries a service name and key=value headers when it is opened, and
+// offers length-prefixed message frames on the same stream, error frames on
+// the SSH extended-data stream, trailers sent before close, and child
+// channels ("channels of channels").
+//
+//	server := streamkit.NewPeer()
+//	server.SetOption(streamkit.OptPrivateKey, keyText)
+//	addr, _ := server.BindAddr("tcp://127.0.0.1:0")
+//
+//	client := streamkit.NewPeer()
+//	client.SetOption(streamkit.OptPrivateKey, keyText)
+//	client.Connect(addr)
+//
+//	go func() {
+//		meta, ch := server.Accept()
+//		frame, _ := ch.ReadFrame()
+//		ch.WriteFrame(frame) // echo
+//		ch.Close()
+//		_ = meta
+//	}()
+//	ch, _ := client.Open(client.NextPeer(), "echo", []string{"k=v"})
+//	ch.WriteFrame([]byte("hello"))
+//	reply, _ := ch.ReadFrame()
+//
+// # Compatibility
+//
+// NewPeer, the *Peer methods SetOption, GetOption, Connect, Disconnect,
+// Bind, Unbind, Peers, Drop, NextPeer, Accept, Open and Shutdown, the
+// Channel and ChannelMeta interfaces and the Opt* constants are exactly
+// those of the original Go Streamkit, so code written against it compiles
+// unchanged. Everything else (BindAddr, PublicKey, GenerateKey,
+// AcceptTimeout, the context variants, the error values) is an addition.
+//
+// # Handles, threads and errors
+//
+// Each Peer and channel owns a handle in the C library. Shutdown and Close
+// release them; a GC cleanup releases forgotten ones as a safety net, but
+// call Close/Shutdown anyway. Every method is safe for concurrent use, and
+// blocking calls (Accept, Read, ReadFrame, ...) may run on many goroutines at
+// once; each blocked call occupies one OS thread. Shutdown unblocks every
+// blocked call on a peer and its channels; Close unblocks those on a channel.
+//
+// Errors from the library are *Error values carrying the library's message;
+// test them with errors.Is against ErrClosed, ErrTimeout, ErrNoPeer,
+// ErrAuth, ErrProtocol, ErrInvalid, ErrIO and ErrInternal. ReadFrame and
+// ReadError return io.EOF at a clean end of stream, and Read follows the
+// io.Reader contract (0, io.EOF at the end).
+//
+// # Linking
+//
+// By default the package links the static library
+// target/release/libstreamkit.a of the checkout it lives in (build it with
+// `cargo build --release -p streamkit-ffi`), so programs need no
+// LD_LIBRARY_PATH. With the build tag streamkit_dynamic it uses pkg-config
+// (package "streamkit") instead. Without cgo every call fails with
+// ErrNoCgo. See README.md.
+package streamkit

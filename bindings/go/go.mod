@@ -1,0 +1,3 @@
+module github.com/streamkit/streamkit/bindings/go
+
+go 1.24

@@ -1,0 +1,170 @@
+// C shims between Go and the streamkit C ABI.
+//
+// Every shim calls one sk_* function and, if it failed, copies the
+// thread-local sk_last_error() message into *err (malloc'd, freed by Go)
+// inside the same C call. A goroutine can move to another OS thread between
+// two cgo calls, so reading sk_last_error() from a second cgo call could
+// return another thread's message; doing it here needs no LockOSThread.
+//
+// Handles cross the boundary as uintptr_t so that Go never holds a C
+// handle in a pointer-typed variable (the library may hand out
+// generation-checked ids rather than real addresses).
+#ifndef STREAMKIT_GO_SHIM_H
+#define STREAMKIT_GO_SHIM_H
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include "streamkit.h"
+
+static inline char *skgo_errdup(int r) {
+	if (r == SK_OK || r == SK_ERR_EOF) return NULL;
+	const char *m = sk_last_error();
+	if (m == NULL) return NULL;
+	size_t n = strlen(m);
+	char *c = (char *)malloc(n + 1);
+	if (c != NULL) memcpy(c, m, n + 1);
+	return c;
+}
+
+#define SKGO_RET(expr) do { int r_ = (int)(expr); *err = skgo_errdup(r_); return r_; } while (0)
+
+// ---- library ----
+
+static inline int skgo_generate_key(char **out, char **err) { SKGO_RET(sk_generate_key(out)); }
+static inline const char *skgo_version(void) { return sk_version(); }
+static inline size_t skgo_live_handles(void) { return sk_live_handles(); }
+
+// ---- peer ----
+
+static inline int skgo_peer_new(uintptr_t *out, char **err) {
+	sk_peer *p = NULL;
+	int r = (int)sk_peer_new(&p);
+	if (r == SK_OK) *out = (uintptr_t)p;
+	*err = skgo_errdup(r);
+	return r;
+}
+static inline void skgo_peer_free(uintptr_t p) { sk_peer_free((sk_peer *)p); }
+static inline int skgo_peer_set_option_str(uintptr_t p, int o, const char *v, char **err) {
+	SKGO_RET(sk_peer_set_option_str((sk_peer *)p, (sk_option)o, v));
+}
+static inline int skgo_peer_set_option_int(uintptr_t p, int o, int64_t v, char **err) {
+	SKGO_RET(sk_peer_set_option_int((sk_peer *)p, (sk_option)o, v));
+}
+static inline int skgo_peer_get_option_str(uintptr_t p, int o, char **out, char **err) {
+	SKGO_RET(sk_peer_get_option_str((sk_peer *)p, (sk_option)o, out));
+}
+static inline int skgo_peer_get_option_int(uintptr_t p, int o, int64_t *out, char **err) {
+	SKGO_RET(sk_peer_get_option_int((sk_peer *)p, (sk_option)o, out));
+}
+static inline int skgo_peer_public_key(uintptr_t p, char **out, char **err) {
+	SKGO_RET(sk_peer_public_key((sk_peer *)p, out));
+}
+static inline int skgo_peer_bind(uintptr_t p, const char *ep, char **bound, char **err) {
+	SKGO_RET(sk_peer_bind((sk_peer *)p, ep, bound));
+}
+static inline int skgo_peer_unbind(uintptr_t p, const char *ep, char **err) {
+	SKGO_RET(sk_peer_unbind((sk_peer *)p, ep));
+}
+static inline int skgo_peer_connect(uintptr_t p, const char *ep, char **err) {
+	SKGO_RET(sk_peer_connect((sk_peer *)p, ep));
+}
+static inline int skgo_peer_disconnect(uintptr_t p, const char *ep, char **err) {
+	SKGO_RET(sk_peer_disconnect((sk_peer *)p, ep));
+}
+static inline int skgo_peer_peers(uintptr_t p, sk_strlist *out, char **err) {
+	SKGO_RET(sk_peer_peers((sk_peer *)p, out));
+}
+static inline int skgo_peer_drop(uintptr_t p, const char *name, char **err) {
+	SKGO_RET(sk_peer_drop((sk_peer *)p, name));
+}
+static inline int skgo_peer_next_peer(uintptr_t p, char **out, char **err) {
+	SKGO_RET(sk_peer_next_peer((sk_peer *)p, out));
+}
+static inline int skgo_peer_accept(uintptr_t p, int64_t timeout_ms, uintptr_t *out, char **err) {
+	sk_channel *c = NULL;
+	int r = (int)sk_peer_accept((sk_peer *)p, timeout_ms, &c);
+	if (r == SK_OK) *out = (uintptr_t)c;
+	*err = skgo_errdup(r);
+	return r;
+}
+static inline int skgo_peer_open(uintptr_t p, const char *peer, const char *service,
+                                 char **headers, size_t n, uintptr_t *out, char **err) {
+	sk_channel *c = NULL;
+	int r = (int)sk_peer_open((sk_peer *)p, peer, service, (const char *const *)headers, n, &c);
+	if (r == SK_OK) *out = (uintptr_t)c;
+	*err = skgo_errdup(r);
+	return r;
+}
+static inline int skgo_peer_shutdown(uintptr_t p, char **err) {
+	SKGO_RET(sk_peer_shutdown((sk_peer *)p));
+}
+
+// ---- channel ----
+
+static inline int skgo_channel_write(uintptr_t c, const void *data, size_t len, size_t *written, char **err) {
+	SKGO_RET(sk_channel_write((sk_channel *)c, (const uint8_t *)data, len, written));
+}
+static inline int skgo_channel_read(uintptr_t c, void *buf, size_t cap, size_t *n, int64_t timeout_ms, char **err) {
+	SKGO_RET(sk_channel_read((sk_channel *)c, (uint8_t *)buf, cap, n, timeout_ms));
+}
+static inline int skgo_channel_write_frame(uintptr_t c, const void *data, size_t len, char **err) {
+	SKGO_RET(sk_channel_write_frame((sk_channel *)c, (const uint8_t *)data, len));
+}
+static inline int skgo_channel_read_frame(uintptr_t c, sk_buf *out, int64_t timeout_ms, char **err) {
+	SKGO_RET(sk_channel_read_frame((sk_channel *)c, out, timeout_ms));
+}
+static inline int skgo_channel_write_error(uintptr_t c, const void *data, size_t len, char **err) {
+	SKGO_RET(sk_channel_write_error((sk_channel *)c, (const uint8_t *)data, len));
+}
+static inline int skgo_channel_read_error(uintptr_t c, sk_buf *out, int64_t timeout_ms, char **err) {
+	SKGO_RET(sk_channel_read_error((sk_channel *)c, out, timeout_ms));
+}
+static inline int skgo_channel_close_write(uintptr_t c, char **err) {
+	SKGO_RET(sk_channel_close_write((sk_channel *)c));
+}
+static inline int skgo_channel_write_trailers(uintptr_t c, char **trailers, size_t n, char **err) {
+	SKGO_RET(sk_channel_write_trailers((sk_channel *)c, (const char *const *)trailers, n));
+}
+static inline int skgo_channel_close(uintptr_t c, char **err) {
+	SKGO_RET(sk_channel_close((sk_channel *)c));
+}
+static inline void skgo_channel_free(uintptr_t c) { sk_channel_free((sk_channel *)c); }
+static inline int skgo_channel_open(uintptr_t parent, const char *service, char **headers, size_t n,
+                                    uintptr_t *out, char **err) {
+	sk_channel *c = NULL;
+	int r = (int)sk_channel_open((sk_channel *)parent, service, (const char *const *)headers, n, &c);
+	if (r == SK_OK) *out = (uintptr_t)c;
+	*err = skgo_errdup(r);
+	return r;
+}
+static inline int skgo_channel_accept(uintptr_t parent, int64_t timeout_ms, uintptr_t *out, char **err) {
+	sk_channel *c = NULL;
+	int r = (int)sk_channel_accept((sk_channel *)parent, timeout_ms, &c);
+	if (r == SK_OK) *out = (uintptr_t)c;
+	*err = skgo_errdup(r);
+	return r;
+}
+static inline int skgo_channel_service(uintptr_t c, char **out, char **err) {
+	SKGO_RET(sk_channel_service((sk_channel *)c, out));
+}
+static inline int skgo_channel_headers(uintptr_t c, sk_strlist *out, char **err) {
+	SKGO_RET(sk_channel_headers((sk_channel *)c, out));
+}
+static inline int skgo_channel_trailers(uintptr_t c, sk_strlist *out, char **err) {
+	SKGO_RET(sk_channel_trailers((sk_channel *)c, out));
+}
+static inline int skgo_channel_local_peer(uintptr_t c, char **out, char **err) {
+	SKGO_RET(sk_channel_local_peer((sk_channel *)c, out));
+}
+static inline int skgo_channel_remote_peer(uintptr_t c, char **out, char **err) {
+	SKGO_RET(sk_channel_remote_peer((sk_channel *)c, out));
+}
+
+// ---- owned results ----
+
+static inline void skgo_string_free(char *s) { sk_string_free(s); }
+static inline void skgo_buf_free(sk_buf *b) { sk_buf_free(b); }
+static inline void skgo_strlist_free(sk_strlist *l) { sk_strlist_free(l); }
+
+#endif
