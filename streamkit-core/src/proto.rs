@@ -319,7 +319,7 @@ mod tests {
         );
         assert_eq!(
             hex(&Ctl::Open { version: 1, id: 1, parent: 0, service: "echo".into(), headers: vec!["k=v".into()] }.encode()),
-            "000000260201000000000000000100000000000000000000000465636 86f00000001000000036b3d76".replace(' ', "")
+            "00000025020100000000000000010000000000000000000000046563686f00000001000000036b3d76"
         );
         assert_eq!(hex(&Ctl::Credit { stream: 0, bytes: 131072 }.encode()), "00000006030000020000");
         assert_eq!(hex(&Ctl::Fin.encode()), "0000000105");

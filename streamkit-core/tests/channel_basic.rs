@@ -1,0 +1,73 @@
+//! Channel semantics, run over every transport.
+
+mod support;
+use support::*;
+use streamkit_core::ErrorKind;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frames_bytes_errors_trailers_both_ways() {
+    for t in ALL {
+        let (s, c, _) = pair(t).await;
+        let headers = vec!["a=b,c".to_string(), "k = v=w".to_string(), "ключ=значение ✓".to_string(), String::new()];
+        let (a, b) = open_pair(&c, &s, "server", "svc.name", &headers).await;
+        assert_eq!(b.service(), "svc.name", "{t:?}");
+        assert_eq!(b.headers(), &headers[..], "{t:?}");
+        assert_eq!(b.remote_peer(), "client");
+        assert_eq!(b.local_peer(), "server");
+        assert_eq!(a.remote_peer(), "server");
+
+        for size in [0usize, 1, 100, 70_000, 8 * 1024 * 1024] {
+            let payload: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+            let (w, r) = tokio::join!(a.write_frame(&payload), within(30, b.read_frame()));
+            w.unwrap();
+            assert_eq!(r.unwrap().unwrap().as_ref(), &payload[..], "{t:?} size {size}");
+        }
+        // errors interleaved with data, other direction
+        b.write(b"abc").await.unwrap();
+        b.write_error(b"oops").await.unwrap();
+        b.write(b"def").await.unwrap();
+        b.write_error(b"again").await.unwrap();
+        b.write_trailers(&["exit-status=3".into()]).await.unwrap();
+        b.close_write().await.unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 2];
+        loop {
+            let n = within(10, a.read(&mut buf)).await.unwrap();
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(got, b"abcdef");
+        assert_eq!(a.read_error().await.unwrap().as_deref(), Some(&b"oops"[..]));
+        assert_eq!(a.read_error().await.unwrap().as_deref(), Some(&b"again"[..]));
+        assert_eq!(a.read_error().await.unwrap(), None);
+        assert_eq!(a.read_frame().await.unwrap(), None);
+        assert_eq!(a.trailers(), vec!["exit-status=3".to_string()]);
+        assert_eq!(a.meta().trailers, vec!["exit-status=3".to_string()]);
+        // half-closed: the other direction still works
+        a.write_frame(b"still open").await.unwrap();
+        assert_eq!(within(10, b.read_frame()).await.unwrap().as_deref(), Some(&b"still open"[..]));
+        let e = b.write(b"x").await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Closed, "{t:?}");
+        a.close().await.unwrap();
+        assert_eq!(within(10, b.read_frame()).await.unwrap(), None, "{t:?}");
+        assert_eq!(a.read_frame().await.unwrap_err().kind(), ErrorKind::Closed);
+        s.shutdown().await.unwrap();
+        c.shutdown().await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_opens_to_client() {
+    for t in ALL {
+        let (s, c, _) = pair(t).await;
+        let (a, b) = open_pair(&s, &c, "client", "reverse", &[]).await;
+        a.write_frame(b"hello").await.unwrap();
+        assert_eq!(within(10, b.read_frame()).await.unwrap().as_deref(), Some(&b"hello"[..]));
+        b.write_frame(b"back").await.unwrap();
+        assert_eq!(within(10, a.read_frame()).await.unwrap().as_deref(), Some(&b"back"[..]));
+        s.shutdown().await.unwrap();
+        c.shutdown().await.unwrap();
+    }
+}

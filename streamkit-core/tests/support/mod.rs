@@ -1,0 +1,79 @@
+#![allow(dead_code)]
+//! Shared helpers: trusted peer pairs on every transport.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+use streamkit_core::{Channel, Peer, PeerOption};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Tcp,
+    Unix,
+    Inproc,
+}
+
+pub const ALL: [Transport; 3] = [Transport::Tcp, Transport::Unix, Transport::Inproc];
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+pub fn endpoint(t: Transport) -> String {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    match t {
+        Transport::Tcp => "tcp://127.0.0.1:0".to_string(),
+        Transport::Unix => {
+            let dir = std::env::temp_dir().join(format!("sk-test-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            format!("unix://{}/s{n}.sock", dir.display())
+        }
+        Transport::Inproc => format!("inproc://test-{}-{n}", std::process::id()),
+    }
+}
+
+/// A peer named `name` with a fresh key.
+pub fn peer(name: &str) -> Peer {
+    let p = Peer::new();
+    p.set_option_str(PeerOption::Name, name).unwrap();
+    p.set_option_str(PeerOption::PrivateKey, &streamkit_core::generate_key()).unwrap();
+    p
+}
+
+/// Make every peer trust every other peer.
+pub fn trust_all(peers: &[&Peer]) {
+    let keys: Vec<String> = peers.iter().map(|p| p.public_key().unwrap()).collect();
+    let text = keys.join("\n") + "\n";
+    for p in peers {
+        p.set_option_str(PeerOption::AuthorizedKeys, &text).unwrap();
+    }
+}
+
+/// A bound "server" and a connected "client" that trust each other.
+pub async fn pair(t: Transport) -> (Peer, Peer, String) {
+    let s = peer("server");
+    let c = peer("client");
+    trust_all(&[&s, &c]);
+    let ep = s.bind(&endpoint(t)).await.unwrap();
+    c.connect(&ep).await.unwrap();
+    wait_for_peer(&s, "client").await;
+    (s, c, ep)
+}
+
+pub async fn wait_for_peer(p: &Peer, name: &str) {
+    for _ in 0..500 {
+        if p.peers().iter().any(|n| n == name) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("{} never saw peer {name}: {:?}", p.name(), p.peers());
+}
+
+/// Open a channel from `from` to `to_name` and accept it on `to`.
+pub async fn open_pair(from: &Peer, to: &Peer, to_name: &str, service: &str, headers: &[String]) -> (Channel, Channel) {
+    let a = from.open(to_name, service, headers).await.unwrap();
+    let b = tokio::time::timeout(Duration::from_secs(10), to.accept()).await.expect("accept timed out").unwrap();
+    (a, b)
+}
+
+pub async fn within<T>(secs: u64, f: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(secs), f).await.expect("operation timed out")
+}
