@@ -1,0 +1,694 @@
+//! End-to-end tests of the `streamkit` binary: every test spawns the real
+//! binary, on 127.0.0.1 only, with keys in a temporary directory and HOME
+//! pointed there (so the user's ~/.ssh never matters). Spawned processes are
+//! killed when their guard drops.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_streamkit");
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A spawned process, killed on drop.
+struct Proc {
+    child: Child,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A temporary directory that is also HOME for the spawned binaries.
+struct Env {
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Env {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(dir.path().join("home")).expect("home dir");
+        Env { dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn cmd(&self) -> Command {
+        let mut c = Command::new(BIN);
+        c.env("HOME", self.path("home"));
+        c.env_remove("RUST_LOG");
+        c.current_dir(self.dir.path());
+        c
+    }
+
+    /// `streamkit keygen -f NAME.key`; writes NAME.pub from its stdout and
+    /// returns the public key line.
+    fn keygen(&self, name: &str) -> String {
+        let out = run(self.cmd().arg("keygen").arg("-f").arg(self.path(&format!("{name}.key"))), b"");
+        assert!(out.status.success(), "keygen failed: {}", String::from_utf8_lossy(&out.stderr));
+        let line = String::from_utf8(out.stdout).expect("utf8").trim().to_string();
+        std::fs::write(self.path(&format!("{name}.pub")), format!("{line}\n")).expect("write pub");
+        line
+    }
+
+    /// The usual pair: a server key and a client key, each trusting the other.
+    fn keys(&self) {
+        self.keygen("server");
+        self.keygen("client");
+    }
+
+    /// Start `streamkit serve` on a free loopback port with the given
+    /// services, trusting client.pub; returns the process and its endpoint.
+    fn serve(&self, services: &[&str]) -> (Proc, String) {
+        self.serve_with("tcp://127.0.0.1:0", "client.pub", services)
+    }
+
+    fn serve_with(&self, endpoint: &str, authorized: &str, services: &[&str]) -> (Proc, String) {
+        let mut c = self.cmd();
+        c.arg("serve").arg(endpoint).arg("--key").arg(self.path("server.key"));
+        c.arg("--authorized-keys").arg(self.path(authorized));
+        for s in services {
+            c.arg("--service").arg(s);
+        }
+        let log = std::fs::File::create(self.path("serve.log")).expect("log");
+        c.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(log);
+        let mut child = c.spawn().expect("spawn serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let p = Proc { child };
+        let line = read_line_timeout(stdout, Duration::from_secs(20))
+            .unwrap_or_else(|| panic!("serve printed no endpoint; log: {}", self.log("serve.log")));
+        (p, line)
+    }
+
+    fn log(&self, name: &str) -> String {
+        std::fs::read_to_string(self.path(name)).unwrap_or_default()
+    }
+
+    /// Client flags: client.key, trusting server.pub.
+    fn client_args(&self) -> Vec<String> {
+        vec![
+            "--key".into(),
+            self.path("client.key").display().to_string(),
+            "--authorized-keys".into(),
+            self.path("server.pub").display().to_string(),
+        ]
+    }
+
+    /// `streamkit open ENDPOINT SERVICE [extra...]` with `input` on stdin.
+    fn open(&self, endpoint: &str, service: &str, extra: &[&str], input: &[u8]) -> Output {
+        let mut c = self.cmd();
+        c.arg("open").arg(endpoint).arg(service).args(self.client_args()).args(extra);
+        run(&mut c, input)
+    }
+}
+
+/// Read the first line of `r` (trimmed) within `t`; the rest of `r` keeps
+/// being drained so the writer never blocks.
+fn read_line_timeout<R: Read + Send + 'static>(r: R, t: Duration) -> Option<String> {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let mut br = BufReader::new(r);
+        let mut line = String::new();
+        let ok = br.read_line(&mut line).map(|n| n > 0).unwrap_or(false);
+        let _ = tx.send(if ok { Some(line.trim().to_string()) } else { None });
+        let mut sink = Vec::new();
+        let _ = br.read_to_end(&mut sink);
+    });
+    rx.recv_timeout(t).ok().flatten()
+}
+
+/// Run a command to completion with `input` on stdin, killing it after TIMEOUT.
+fn run(c: &mut Command, input: &[u8]) -> Output {
+    c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = c.spawn().expect("spawn");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let input = input.to_vec();
+    let w = thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let mut so = child.stdout.take().expect("stdout");
+    let mut se = child.stderr.take().expect("stderr");
+    let ro = thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = so.read_to_end(&mut v);
+        v
+    });
+    let re = thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = se.read_to_end(&mut v);
+        v
+    });
+    let deadline = Instant::now() + TIMEOUT;
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("command {c:?} did not finish within {TIMEOUT:?}");
+        }
+        thread::sleep(Duration::from_millis(10));
+    };
+    let _ = w.join();
+    Output { status, stdout: ro.join().expect("stdout"), stderr: re.join().expect("stderr") }
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Deterministic pseudo-random bytes (xorshift), so data is not trivially compressible.
+fn data(n: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------
+// keygen
+
+#[cfg(unix)]
+#[test]
+fn keygen_writes_a_0600_key_and_prints_its_public_key() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    let key = env.path("id");
+    let out = run(env.cmd().arg("keygen").arg("-f").arg(&key), b"");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let line = stdout(&out);
+    let line = line.trim();
+    assert!(line.starts_with("ssh-ed25519 AAAA"), "public key line: {line:?}");
+    assert_eq!(line.lines().count(), 1);
+    let text = std::fs::read_to_string(&key).expect("key file");
+    assert!(text.contains("-----BEGIN OPENSSH PRIVATE KEY-----"), "{text}");
+    let mode = std::fs::metadata(&key).expect("meta").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "private key mode is {mode:o}");
+    let public = std::fs::read_to_string(env.path("id.pub")).expect("pub file");
+    assert_eq!(public.trim(), line);
+
+    // Never overwrite silently...
+    let again = run(env.cmd().arg("keygen").arg("-f").arg(&key), b"");
+    assert!(!again.status.success());
+    assert!(stderr(&again).contains("--force"), "{}", stderr(&again));
+    assert_eq!(std::fs::read_to_string(&key).expect("key"), text);
+    // ...but do with --force, producing a different key.
+    let forced = run(env.cmd().arg("keygen").arg("--force").arg("-f").arg(&key), b"");
+    assert!(forced.status.success(), "{}", stderr(&forced));
+    assert_ne!(stdout(&forced).trim(), line);
+    let mode = std::fs::metadata(&key).expect("meta").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+}
+
+#[test]
+fn keygen_defaults_to_home_ssh_id_ed25519() {
+    let env = Env::new();
+    let out = run(env.cmd().arg("keygen"), b"");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let key = env.path("home/.ssh/id_ed25519");
+    assert!(key.is_file(), "no {}", key.display());
+    let public = std::fs::read_to_string(env.path("home/.ssh/id_ed25519.pub")).expect("pub");
+    assert_eq!(public.trim(), stdout(&out).trim());
+}
+
+// ---------------------------------------------------------------------------
+// serve + open, one test per action
+
+#[test]
+fn serve_prints_its_bound_endpoint_and_echo_returns_every_byte() {
+    let env = Env::new();
+    env.keys();
+    let (_s, ep) = env.serve(&["echo=echo"]);
+    let port: u16 = ep
+        .strip_prefix("tcp://127.0.0.1:")
+        .unwrap_or_else(|| panic!("endpoint {ep:?}"))
+        .parse()
+        .expect("port");
+    assert_ne!(port, 0);
+
+    let input = data(3 * 1024 * 1024 + 17, 7);
+    let out = env.open(&ep, "echo", &[], &input);
+    assert!(out.status.success(), "exit {:?}: {}", out.status, stderr(&out));
+    assert_eq!(out.stdout.len(), input.len());
+    assert!(out.stdout == input, "echoed bytes differ");
+
+    // Empty input: clean end of stream, nothing back.
+    let out = env.open(&ep, "echo", &[], b"");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn frames_mode_sends_lines_as_frames() {
+    let env = Env::new();
+    env.keys();
+    let (_s, ep) = env.serve(&["echo=echo"]);
+    let out = env.open(&ep, "echo", &["--frames"], b"one\n\ntwo three\n");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "one\n\ntwo three\n");
+}
+
+#[test]
+fn frames_mode_writes_length_prefixed_frames() {
+    let env = Env::new();
+    env.keys();
+    let (_s, ep) = env.serve(&["raw=exec:od -An -tx1 -v >&2"]);
+    let out = env.open(&ep, "raw", &["--frames"], b"ab\nc\n");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    let hex: Vec<&str> = err.lines().filter(|l| !l.starts_with("trailer:")).flat_map(|l| l.split_whitespace()).collect();
+    assert_eq!(hex, ["00", "00", "00", "02", "61", "62", "00", "00", "00", "01", "63"], "{err}");
+}
+
+#[test]
+fn discard_drops_the_data_and_reports_the_count() {
+    let env = Env::new();
+    env.keys();
+    let (_s, ep) = env.serve(&["sink=discard"]);
+    let out = env.open(&ep, "sink", &[], &data(2_000_003, 3));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.stdout.is_empty());
+    assert!(stderr(&out).contains("trailer: received-bytes=2000003"), "{}", stderr(&out));
+}
+
+#[test]
+fn exec_maps_stdout_stderr_and_exit_status() {
+    let env = Env::new();
+    env.keys();
+    let (_s, ep) = env.serve(&[
+        "x=exec:echo out; echo err1 >&2; tr a-z A-Z; echo err2 >&2; exit 3",
+        "ok=exec:cat",
+        "env=exec:printf '%s|%s' \"$STREAMKIT_SERVICE\" \"$STREAMKIT_HEADER_GREETING_WORD\"",
+    ]);
+    let out = env.open(&ep, "x", &[], b"hello\n");
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "out\nHELLO\n");
+    let err = stderr(&out);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines, ["err1", "err2", "trailer: exit-status=3"], "{err}");
+
+    let input = data(1_500_000, 11);
+    let out = env.open(&ep, "ok", &[], &input);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(out.stdout == input);
+    assert!(stderr(&out).contains("trailer: exit-status=0"));
+
+    let out = env.open(&ep, "env", &["-H", "greeting-word=hi there", "--quiet"], b"");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "env|hi there");
+    assert!(!stderr(&out).contains("trailer:"), "--quiet still printed trailers");
+}
+
+#[test]
+fn exec_that_exits_without_reading_its_input() {
+    let env = Env::new();
+    env.keys();
+    let (_s, ep) = env.serve(&["early=exec:echo bye; exit 5"]);
+    let out = env.open(&ep, "early", &[], &data(4 * 1024 * 1024, 5));
+    assert_eq!(out.status.code(), Some(5), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "bye\n");
+}
+
+/// A TCP server for the forward tests: for each connection, reads until EOF
+/// and answers "N:" + the data reversed, then closes.
+fn reversing_server(connections: usize) -> (u16, thread::JoinHandle<()>) {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    let h = thread::spawn(move || {
+        let mut hs = Vec::new();
+        for _ in 0..connections {
+            let (mut s, _) = l.accept().expect("accept");
+            hs.push(thread::spawn(move || {
+                let mut v = Vec::new();
+                s.read_to_end(&mut v).expect("read");
+                v.reverse();
+                let mut reply = format!("{}:", v.len()).into_bytes();
+                reply.extend_from_slice(&v);
+                s.write_all(&reply).expect("write");
+            }));
+        }
+        for h in hs {
+            h.join().expect("conn");
+        }
+    });
+    (port, h)
+}
+
+fn reversed(input: &[u8]) -> Vec<u8> {
+    let mut v = input.to_vec();
+    v.reverse();
+    let mut reply = format!("{}:", v.len()).into_bytes();
+    reply.extend_from_slice(&v);
+    reply
+}
+
+#[test]
+fn forward_action_joins_the_channel_to_a_tcp_connection() {
+    let env = Env::new();
+    env.keys();
+    let (port, server) = reversing_server(1);
+    let svc = format!("rev=forward:tcp://127.0.0.1:{port}");
+    let (_s, ep) = env.serve(&[&svc]);
+    let input = data(1_000_000, 9);
+    let out = env.open(&ep, "rev", &[], &input);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.stdout == reversed(&input), "reply differs");
+    server.join().expect("server");
+}
+
+#[test]
+fn forward_action_to_a_closed_port_fails_with_an_error_frame() {
+    let env = Env::new();
+    env.keys();
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    }; // closed again
+    let svc = format!("gone=forward:tcp://127.0.0.1:{port}");
+    let (_s, ep) = env.serve(&[&svc]);
+    let out = env.open(&ep, "gone", &[], b"x");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains(&format!("cannot connect to 127.0.0.1:{port}")), "{}", stderr(&out));
+}
+
+#[test]
+fn unknown_service_is_refused_with_an_error_frame_naming_it() {
+    let env = Env::new();
+    env.keys();
+    let (_s, ep) = env.serve(&["echo=echo"]);
+    let out = env.open(&ep, "nope", &[], b"data");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(out.stdout.is_empty());
+    let err = stderr(&out);
+    assert!(err.contains("unknown service \"nope\""), "{err}");
+    assert!(err.contains("echo"), "should list the offered services: {err}");
+}
+
+#[cfg(unix)]
+#[test]
+fn serve_and_open_over_a_unix_socket() {
+    let env = Env::new();
+    env.keys();
+    let sock = format!("unix://{}", env.path("sk.sock").display());
+    let (_s, ep) = env.serve_with(&sock, "client.pub", &["echo=echo"]);
+    assert_eq!(ep, sock);
+    let out = env.open(&ep, "echo", &[], b"over unix");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "over unix");
+}
+
+// ---------------------------------------------------------------------------
+// forward (like ssh -L)
+
+fn start_forward(env: &Env, ep: &str, service: &str) -> (Proc, String) {
+    let mut c = env.cmd();
+    c.arg("forward").arg("127.0.0.1:0").arg(ep).arg(service).args(env.client_args());
+    let log = std::fs::File::create(env.path("forward.log")).expect("log");
+    c.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(log);
+    let mut child = c.spawn().expect("spawn forward");
+    let so = child.stdout.take().expect("stdout");
+    let p = Proc { child };
+    let addr = read_line_timeout(so, Duration::from_secs(20))
+        .unwrap_or_else(|| panic!("forward printed no address; log: {}", env.log("forward.log")));
+    (p, addr)
+}
+
+fn tcp_roundtrip(addr: &str, input: &[u8]) -> Vec<u8> {
+    let mut s = TcpStream::connect(addr).expect("connect to forward");
+    s.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+    let mut w = s.try_clone().expect("clone");
+    let input = input.to_vec();
+    let writer = thread::spawn(move || {
+        w.write_all(&input).expect("write");
+        w.shutdown(Shutdown::Write).expect("shutdown");
+    });
+    let mut v = Vec::new();
+    s.read_to_end(&mut v).expect("read");
+    writer.join().expect("writer");
+    v
+}
+
+#[test]
+fn forward_carries_each_tcp_connection_over_its_own_channel() {
+    let env = Env::new();
+    env.keys();
+    let (_s, ep) = env.serve(&["echo=echo"]);
+    let (_f, addr) = start_forward(&env, &ep, "echo");
+    assert!(addr.starts_with("127.0.0.1:") && !addr.ends_with(":0"), "{addr}");
+    // Several concurrent connections, each with its own data.
+    let hs: Vec<_> = (0..4u64)
+        .map(|i| {
+            let addr = addr.clone();
+            thread::spawn(move || {
+                let input = data(300_000 + i as usize, i + 1);
+                let got = tcp_roundtrip(&addr, &input);
+                assert!(got == input, "connection {i}: data differs ({} vs {} bytes)", got.len(), input.len());
+            })
+        })
+        .collect();
+    for h in hs {
+        h.join().expect("connection");
+    }
+    // And one more after those have finished.
+    assert_eq!(tcp_roundtrip(&addr, b"again"), b"again");
+}
+
+#[test]
+fn forward_through_to_a_forward_service_reaches_the_tcp_server() {
+    // client TCP -> streamkit forward -> channel -> streamkit serve -> TCP server
+    let env = Env::new();
+    env.keys();
+    let (port, server) = reversing_server(2);
+    let svc = format!("rev=forward:tcp://127.0.0.1:{port}");
+    let (_s, ep) = env.serve(&[&svc]);
+    let (_f, addr) = start_forward(&env, &ep, "rev");
+    for i in 0..2 {
+        let input = data(100_000, 40 + i);
+        assert!(tcp_roundtrip(&addr, &input) == reversed(&input));
+    }
+    server.join().expect("server");
+}
+
+#[test]
+fn forward_fails_fast_when_the_server_is_not_trusted() {
+    let env = Env::new();
+    env.keys();
+    env.keygen("other");
+    let (_s, ep) = env.serve(&["echo=echo"]);
+    let mut c = env.cmd();
+    c.arg("forward").arg("127.0.0.1:0").arg(&ep).arg("echo");
+    c.args(["--key", "client.key", "--authorized-keys", "other.pub"]);
+    let out = run(&mut c, b"");
+    assert_eq!(out.status.code(), Some(255), "{}", stderr(&out));
+    assert!(stderr(&out).contains("server host key not trusted"), "{}", stderr(&out));
+}
+
+// ---------------------------------------------------------------------------
+// trust
+
+#[test]
+fn untrusted_server_key_is_refused_with_a_helpful_message() {
+    let env = Env::new();
+    env.keys();
+    env.keygen("other");
+    let server_pub = std::fs::read_to_string(env.path("server.pub")).expect("pub");
+    let (_s, ep) = env.serve(&["echo=echo"]);
+    let mut c = env.cmd();
+    c.arg("open").arg(&ep).arg("echo");
+    c.args(["--key", "client.key", "--authorized-keys", "other.pub"]);
+    let out = run(&mut c, b"secret");
+    assert_eq!(out.status.code(), Some(255), "{}", stderr(&out));
+    assert!(out.stdout.is_empty());
+    let err = stderr(&out);
+    assert!(err.contains("server host key not trusted"), "{err}");
+    assert!(err.contains("--authorized-keys"), "{err}");
+    assert!(err.contains(server_pub.trim()), "should name the server's key: {err}");
+}
+
+#[test]
+fn untrusted_client_key_is_refused_with_a_helpful_message() {
+    let env = Env::new();
+    env.keys();
+    let stranger = env.keygen("stranger");
+    let (_s, ep) = env.serve(&["echo=echo"]);
+    let mut c = env.cmd();
+    c.arg("open").arg(&ep).arg("echo");
+    c.args(["--key", "stranger.key", "--authorized-keys", "server.pub"]);
+    let out = run(&mut c, b"secret");
+    assert_eq!(out.status.code(), Some(255), "{}", stderr(&out));
+    assert!(out.stdout.is_empty());
+    let err = stderr(&out);
+    assert!(err.contains("our key was refused by the server"), "{err}");
+    assert!(err.contains(&stranger), "should print our public key to add: {err}");
+
+    // After the server trusts it (a restart with a new authorized_keys), it works.
+    drop(_s);
+    let both = format!("{}{}", std::fs::read_to_string(env.path("client.pub")).expect("pub"), stranger + "\n");
+    std::fs::write(env.path("both.pub"), both).expect("write");
+    let (_s2, ep2) = env.serve_with("tcp://127.0.0.1:0", "both.pub", &["echo=echo"]);
+    let mut c = env.cmd();
+    c.arg("open").arg(&ep2).arg("echo");
+    c.args(["--key", "stranger.key", "--authorized-keys", "server.pub"]);
+    let out = run(&mut c, b"secret");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "secret");
+}
+
+#[test]
+fn default_trust_uses_home_ssh() {
+    // No --key / --authorized-keys on the client: ~/.ssh/id_ed25519 and
+    // ~/.ssh/authorized_keys of its HOME are used.
+    let env = Env::new();
+    env.keys();
+    let home = env.path("home/.ssh");
+    std::fs::create_dir_all(&home).expect("mkdir");
+    std::fs::copy(env.path("client.key"), home.join("id_ed25519")).expect("copy key");
+    std::fs::copy(env.path("server.pub"), home.join("authorized_keys")).expect("copy pub");
+    let (_s, ep) = env.serve(&["echo=echo"]);
+    let out = run(env.cmd().arg("open").arg(&ep).arg("echo"), b"defaults");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "defaults");
+}
+
+// ---------------------------------------------------------------------------
+// exit codes and usage
+
+#[test]
+fn exit_codes_for_usage_and_connection_failures() {
+    let env = Env::new();
+    env.keys();
+    // Usage errors: 2.
+    let out = run(env.cmd().arg("open"), b"");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let out = run(env.cmd().args(["serve", "tcp://127.0.0.1:0", "--service", "x=bogus"]), b"");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("unknown action"), "{}", stderr(&out));
+    let out = run(env.cmd().args(["serve", "tcp://127.0.0.1:0"]), b"");
+    assert_eq!(out.status.code(), Some(2), "serve without services: {}", stderr(&out));
+
+    // Nothing listening: 255 after the connect timeout, with advice.
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let ep = format!("tcp://127.0.0.1:{port}");
+    let t0 = Instant::now();
+    let out = env.open(&ep, "echo", &["--connect-timeout", "300"], b"");
+    assert_eq!(out.status.code(), Some(255), "{}", stderr(&out));
+    assert!(stderr(&out).contains("could not connect"), "{}", stderr(&out));
+    assert!(t0.elapsed() < Duration::from_secs(20));
+
+    // A bad endpoint names itself.
+    let out = env.open("tcp//nowhere", "echo", &[], b"");
+    assert_eq!(out.status.code(), Some(255), "{}", stderr(&out));
+    assert!(stderr(&out).contains("tcp//nowhere"), "{}", stderr(&out));
+
+    // A missing key file says how to make one.
+    let out = run(env.cmd().args(["open", &ep, "echo", "--key", "missing.key"]), b"");
+    assert_eq!(out.status.code(), Some(255), "{}", stderr(&out));
+    assert!(stderr(&out).contains("streamkit keygen -f missing.key"), "{}", stderr(&out));
+
+    // serve on an address in use: 1.
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let busy = format!("tcp://127.0.0.1:{}", l.local_addr().expect("addr").port());
+    let out = run(env.cmd().args(["serve", &busy, "--key", "server.key", "--service", "e=echo"]), b"");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("cannot listen"), "{}", stderr(&out));
+}
+
+#[test]
+fn every_subcommand_has_help_with_an_example() {
+    let env = Env::new();
+    for sub in ["keygen", "serve", "open", "forward"] {
+        let out = run(env.cmd().arg(sub).arg("--help"), b"");
+        assert!(out.status.success(), "{sub} --help: {}", stderr(&out));
+        let text = stdout(&out);
+        assert!(text.contains("Examples:"), "{sub} --help has no examples:\n{text}");
+        assert!(text.contains(&format!("streamkit {sub}")), "{sub} --help example does not use it:\n{text}");
+    }
+    let out = run(env.cmd().arg("--help"), b"");
+    assert!(out.status.success());
+    for sub in ["keygen", "serve", "open", "forward"] {
+        assert!(stdout(&out).contains(sub));
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn serve_exits_cleanly_on_sigterm() {
+    let env = Env::new();
+    env.keys();
+    let (mut s, _ep) = env.serve(&["echo=echo"]);
+    let st = Command::new("kill").arg("-TERM").arg(s.child.id().to_string()).status().expect("kill");
+    assert!(st.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(code) = s.child.try_wait().expect("wait") {
+            assert_eq!(code.code(), Some(0), "serve exit status {code:?}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "serve did not exit after SIGTERM");
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+// ---------------------------------------------------------------------------
+// progress line
+
+/// A service slow enough (1.5 s of silence) for the progress line to appear.
+const SLOW: &str = "slow=exec:sleep 1.5; head -c 1000 /dev/zero";
+
+#[test]
+fn no_progress_line_when_stderr_is_piped() {
+    let env = Env::new();
+    env.keys();
+    let (_s, ep) = env.serve(&[SLOW]);
+    let out = env.open(&ep, "slow", &["--quiet"], b"");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(out.stdout.len(), 1000);
+    assert!(out.stderr.is_empty(), "stderr should be empty when piped: {:?}", stderr(&out));
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn progress_line_when_stderr_is_a_terminal() {
+    // util-linux `script` gives the command a terminal; stdout goes to a file.
+    if Command::new("script").arg("--version").output().is_err() {
+        panic!("this test needs util-linux `script` (apt-get install bsdutils)");
+    }
+    let env = Env::new();
+    env.keys();
+    let (_s, ep) = env.serve(&[SLOW]);
+    let args = env.client_args().join(" ");
+    let inner = format!(
+        "{BIN} open {ep} slow --quiet {args} < /dev/null > {}",
+        env.path("out.bin").display()
+    );
+    let out = run(
+        Command::new("script").arg("-qec").arg(&inner).arg(env.path("typescript")).env("HOME", env.path("home")),
+        b"",
+    );
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    let screen = stdout(&out);
+    assert!(screen.contains("received"), "no progress line on the terminal: {screen:?}");
+    assert_eq!(std::fs::read(env.path("out.bin")).expect("out").len(), 1000);
+}
