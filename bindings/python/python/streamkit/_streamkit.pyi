@@ -1,0 +1,158 @@
+"""Type stubs for streamkit._streamkit, the compiled extension (re-exported by ``streamkit``)."""
+
+import builtins
+import os
+import socket
+from collections.abc import Iterable
+from types import TracebackType
+from typing import Final, Literal, Protocol, Union, final, overload
+
+from typing_extensions import Buffer, Self
+
+__version__: Final[str]
+
+OPT_PRIVATE_KEY: Final = 0
+OPT_AUTHORIZED_KEYS: Final = 1
+OPT_NAME: Final = 2
+OPT_RECONNECT_INTERVAL: Final = 3
+OPT_RECONNECT_INTERVAL_MAX: Final = 4
+OPT_CONNECT_TIMEOUT: Final = 5
+OPT_MAX_FRAME_SIZE: Final = 6
+OPT_KNOWN_HOSTS: Final = 7
+OPT_KEEPALIVE_INTERVAL: Final = 8
+OPT_KEEPALIVE_COUNT: Final = 9
+OPT_HANDSHAKE_TIMEOUT: Final = 10
+OPT_MAX_CHANNELS: Final = 11
+OPT_CHANNEL_WINDOW: Final = 12
+OPT_ACCEPT_BACKLOG: Final = 13
+
+_StrOption = Literal[0, 1, 2, 7]
+_IntOption = Literal[3, 4, 5, 6, 8, 9, 10, 11, 12, 13]
+_StrOrPath = Union[str, "os.PathLike[str]"]
+
+class _HasFileno(Protocol):
+    def fileno(self) -> int: ...
+
+class Error(Exception):
+    """Base class of every error raised by streamkit."""
+
+class ClosedError(Error):
+    """The peer or channel is closed, or was shut down while the call was waiting."""
+
+class TimeoutError(Error, builtins.TimeoutError):
+    """The call's timeout (or the peer's CONNECT_TIMEOUT) passed first."""
+
+class NoPeerError(Error):
+    """No connected peer matches the request."""
+
+class AuthError(Error):
+    """Authentication failed: an untrusted key on either side."""
+
+class ProtocolError(Error):
+    """The remote side broke the streamkit protocol."""
+
+class InvalidArgument(Error, ValueError):
+    """A malformed argument value (endpoint, key, option value, ...)."""
+
+def generate_key() -> str:
+    """A new ed25519 private key as OpenSSH PEM text."""
+
+@final
+class Peer:
+    """A streamkit peer: binds and/or connects; channels are opened to connected peers by name."""
+
+    def __init__(
+        self,
+        name: str | None = None,
+        private_key: _StrOrPath | None = None,
+        authorized_keys: _StrOrPath | None = None,
+        known_hosts: _StrOrPath | None = None,
+        reconnect_interval: int | None = None,
+        reconnect_interval_max: int | None = None,
+        connect_timeout: int | None = None,
+        max_frame_size: int | None = None,
+    ) -> None: ...
+    @overload
+    def set_option(self, option: _StrOption, value: _StrOrPath) -> None: ...
+    @overload
+    def set_option(self, option: _IntOption, value: int) -> None: ...
+    @overload
+    def set_option(self, option: int, value: _StrOrPath | int) -> None: ...
+    @overload
+    def get_option(self, option: _StrOption) -> str: ...
+    @overload
+    def get_option(self, option: _IntOption) -> int: ...
+    @overload
+    def get_option(self, option: int) -> str | int: ...
+    @property
+    def public_key(self) -> str:
+        """This peer's public key, one OpenSSH line."""
+    @property
+    def name(self) -> str:
+        """This peer's name."""
+    @property
+    def is_shutdown(self) -> bool:
+        """True once shutdown() has been called."""
+    def bind(self, endpoint: str) -> str:
+        """Listen on an endpoint; returns the endpoint actually bound."""
+    def unbind(self, endpoint: str) -> None: ...
+    def connect(self, endpoint: str) -> None: ...
+    def disconnect(self, endpoint: str) -> None: ...
+    def peers(self) -> list[str]: ...
+    def drop(self, name: str) -> None: ...
+    def next_peer(self) -> str | None: ...
+    def accept(self, timeout: float | None = None) -> Channel: ...
+    def open(self, peer: str, service: str, headers: Iterable[str] | None = ()) -> Channel: ...
+    def shutdown(self) -> None: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None = None,
+        exc: BaseException | None = None,
+        tb: TracebackType | None = None,
+    ) -> bool: ...
+
+@final
+class ChannelMeta:
+    """A channel's metadata."""
+
+    @property
+    def service(self) -> str: ...
+    @property
+    def headers(self) -> list[str]: ...
+    @property
+    def trailers(self) -> list[str]: ...
+    @property
+    def local_peer(self) -> str: ...
+    @property
+    def remote_peer(self) -> str: ...
+
+@final
+class Channel:
+    """A bidirectional stream tunnelled through an SSH connection to a peer."""
+
+    @property
+    def meta(self) -> ChannelMeta: ...
+    @property
+    def closed(self) -> bool: ...
+    def read(self, n: int = 65536, timeout: float | None = None) -> bytes: ...
+    def write(self, data: Buffer) -> int: ...
+    def write_frame(self, data: Buffer) -> None: ...
+    def read_frame(self, timeout: float | None = None) -> bytes | None: ...
+    def write_error(self, data: Buffer) -> None: ...
+    def read_error(self, timeout: float | None = None) -> bytes | None: ...
+    def close_write(self) -> None: ...
+    def write_trailers(self, trailers: Iterable[str]) -> None: ...
+    def close(self) -> None: ...
+    def open(self, service: str, headers: Iterable[str] | None = ()) -> Channel: ...
+    def accept(self, timeout: float | None = None) -> Channel: ...
+    def join(self, sock: socket.socket | _HasFileno | int) -> None: ...
+    def __iter__(self) -> Self: ...
+    def __next__(self) -> bytes: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None = None,
+        exc: BaseException | None = None,
+        tb: TracebackType | None = None,
+    ) -> bool: ...

@@ -1,0 +1,86 @@
+//! Zero-copy access to any bytes-like object (bytes, bytearray, memoryview,
+//! array.array, numpy arrays, ...) through the buffer protocol.
+//!
+//! The wheel is built against the abi3 (stable ABI) for Python 3.9+, and
+//! `PyObject_GetBuffer`/`Py_buffer` only entered the *limited API* in 3.11, so
+//! pyo3 does not expose `PyBuffer` for abi3-py39. Both have nevertheless been
+//! exported with this exact layout by every CPython since 3.3 (that stability is
+//! why 3.11 could add them to the limited API), so they are declared here.
+//! The view pins the exporter (a bytearray cannot be resized while exported), so
+//! the slice stays valid while the GIL is released.
+
+use std::ffi::{c_char, c_int, c_void};
+use std::marker::PhantomData;
+
+use pyo3::exceptions::PyTypeError;
+use pyo3::ffi;
+use pyo3::prelude::*;
+
+use crate::args::type_name;
+
+#[repr(C)]
+#[allow(non_camel_case_types)]
+struct Py_buffer {
+    buf: *mut c_void,
+    obj: *mut ffi::PyObject,
+    len: ffi::Py_ssize_t,
+    itemsize: ffi::Py_ssize_t,
+    readonly: c_int,
+    ndim: c_int,
+    format: *mut c_char,
+    shape: *mut ffi::Py_ssize_t,
+    strides: *mut ffi::Py_ssize_t,
+    suboffsets: *mut ffi::Py_ssize_t,
+    internal: *mut c_void,
+}
+
+extern "C" {
+    fn PyObject_GetBuffer(obj: *mut ffi::PyObject, view: *mut Py_buffer, flags: c_int) -> c_int;
+    fn PyBuffer_Release(view: *mut Py_buffer);
+}
+
+/// `PyBUF_SIMPLE`: a C-contiguous run of bytes, no format/shape needed.
+const PYBUF_SIMPLE: c_int = 0;
+
+/// A borrowed, read-only byte view of a Python object, released on drop.
+pub(crate) struct ByteView<'py> {
+    view: Box<Py_buffer>,
+    _py: PhantomData<Python<'py>>,
+}
+
+impl<'py> ByteView<'py> {
+    /// Borrow `obj`'s bytes; `func`/`param` name the argument in the TypeError.
+    pub(crate) fn get(func: &str, param: &str, obj: &Bound<'py, PyAny>) -> PyResult<Self> {
+        let mut view: Box<Py_buffer> = Box::new(unsafe { std::mem::zeroed() });
+        // SAFETY: we hold the GIL (obj is a Bound) and `view` is a valid Py_buffer.
+        let rc = unsafe { PyObject_GetBuffer(obj.as_ptr(), &mut *view, PYBUF_SIMPLE) };
+        if rc != 0 {
+            let cause = PyErr::fetch(obj.py());
+            if cause.is_instance_of::<PyTypeError>(obj.py()) {
+                return Err(PyTypeError::new_err(format!(
+                    "{func}() argument '{param}' must be a bytes-like object (bytes, bytearray, memoryview), not {}",
+                    type_name(obj)
+                )));
+            }
+            // e.g. BufferError for a non-contiguous memoryview: keep Python's message.
+            return Err(cause);
+        }
+        Ok(ByteView { view, _py: PhantomData })
+    }
+
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        if self.view.buf.is_null() || self.view.len <= 0 {
+            return &[];
+        }
+        // SAFETY: a successful PyBUF_SIMPLE request yields `len` contiguous bytes
+        // at `buf`, valid until PyBuffer_Release.
+        unsafe { std::slice::from_raw_parts(self.view.buf as *const u8, self.view.len as usize) }
+    }
+}
+
+impl Drop for ByteView<'_> {
+    fn drop(&mut self) {
+        // SAFETY: the 'py lifetime proves the GIL is held; released exactly once.
+        unsafe { PyBuffer_Release(&mut *self.view) }
+    }
+}

@@ -1,0 +1,313 @@
+//! `streamkit.Channel` and `streamkit.ChannelMeta`.
+
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyType};
+use streamkit_core::{Channel, Error};
+
+use crate::args;
+use crate::buffer::ByteView;
+use crate::errors;
+use crate::fdstream::FdStream;
+use crate::runtime::{block, InRt, Op, RT};
+
+/// Largest single read() allocation; read(n) returns at most this many bytes.
+const MAX_READ: usize = 16 << 20;
+
+/// A bidirectional stream tunnelled through an SSH connection to a peer.
+///
+/// A channel carries a byte stream (read/write), length-prefixed message
+/// frames on that same stream (read_frame/write_frame), error frames on a
+/// separate stream (read_error/write_error) and trailers sent before close.
+/// It can open and accept child channels. Iterating over a channel yields
+/// frames until the remote side closes it. A channel is a context manager
+/// (close on exit) and is closed when garbage-collected.
+///
+/// Channels are returned by Peer.open(), Peer.accept(), Channel.open() and
+/// Channel.accept(); they cannot be created directly. All methods are
+/// thread-safe; blocking calls release the GIL and can be interrupted with
+/// Ctrl-C (KeyboardInterrupt).
+#[pyclass(module = "streamkit", name = "Channel", frozen)]
+pub(crate) struct PyChannel {
+    inner: InRt<Channel>,
+}
+
+impl PyChannel {
+    pub(crate) fn new(ch: Channel) -> Self {
+        PyChannel { inner: InRt::new(ch) }
+    }
+}
+
+fn eof_as_none<T>(r: streamkit_core::Result<Option<T>>) -> streamkit_core::Result<Option<T>> {
+    match r {
+        Err(Error::Eof) => Ok(None),
+        r => r,
+    }
+}
+
+#[pymethods]
+impl PyChannel {
+    /// The channel's metadata (service, headers, trailers, local_peer,
+    /// remote_peer) as a ChannelMeta.
+    #[getter]
+    fn meta(slf: &Bound<'_, Self>) -> ChannelMeta {
+        let ch = &slf.get().inner;
+        ChannelMeta {
+            service: ch.service().to_owned(),
+            headers: ch.headers().to_vec(),
+            local_peer: ch.local_peer().to_owned(),
+            remote_peer: ch.remote_peer().to_owned(),
+            channel: slf.clone().unbind(),
+        }
+    }
+
+    /// True once the channel is closed (locally or by the remote side).
+    #[getter]
+    fn closed(&self) -> bool {
+        self.inner.is_closed()
+    }
+
+    /// read(n=65536, timeout=None) -> bytes
+    ///
+    /// Read up to n bytes of the byte stream, waiting until at least one is
+    /// available. Returns b"" at end of stream (the remote side closed or
+    /// called close_write()). timeout is in seconds; None waits forever.
+    #[pyo3(signature = (n=None, timeout=None), text_signature = "(self, n=65536, timeout=None)")]
+    fn read<'py>(
+        &self,
+        py: Python<'py>,
+        n: Option<&Bound<'py, PyAny>>,
+        timeout: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let n = match n {
+            None => 65536,
+            Some(n) => {
+                let v = args::int("Channel.read", "n", n)?;
+                if v < 0 {
+                    return Err(errors::invalid(py, format!("Channel.read() argument 'n' must be >= 0, not {v}")));
+                }
+                (v as u64).min(MAX_READ as u64) as usize
+            }
+        };
+        let t = args::timeout("Channel.read", timeout)?;
+        if n == 0 {
+            return Ok(PyBytes::new(py, b""));
+        }
+        let mut buf = vec![0u8; n];
+        let ch = &*self.inner;
+        let got = block(py, Op::fast("Channel.read", t), async {
+            match ch.read(&mut buf).await {
+                Err(Error::Eof) => Ok(0),
+                r => r,
+            }
+        })?;
+        Ok(PyBytes::new(py, &buf[..got]))
+    }
+
+    /// write(data) -> int
+    ///
+    /// Write all of data (any bytes-like object: bytes, bytearray, memoryview,
+    /// ...) to the byte stream, without copying it in Python. Returns len(data).
+    fn write(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<usize> {
+        let view = ByteView::get("Channel.write", "data", data)?;
+        let bytes = view.as_slice();
+        block(py, Op::fast("Channel.write", None), self.inner.write(bytes))
+    }
+
+    /// write_frame(data) -> None
+    ///
+    /// Send one frame (4-byte big-endian length + payload) on the byte stream.
+    /// data is any bytes-like object.
+    fn write_frame(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
+        let view = ByteView::get("Channel.write_frame", "data", data)?;
+        let bytes = view.as_slice();
+        block(py, Op::fast("Channel.write_frame", None), self.inner.write_frame(bytes))
+    }
+
+    /// read_frame(timeout=None) -> bytes | None
+    ///
+    /// Receive the next frame; None at a clean end of stream. timeout is in
+    /// seconds (None waits forever; 0 only returns an already-buffered frame).
+    /// A frame larger than MAX_FRAME_SIZE raises ProtocolError and closes the
+    /// channel. A frame that is already buffered is returned without releasing
+    /// the GIL.
+    #[pyo3(signature = (timeout=None))]
+    fn read_frame<'py>(
+        &self,
+        py: Python<'py>,
+        timeout: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        let t = args::timeout("Channel.read_frame", timeout)?;
+        let ch = &*self.inner;
+        let f = block(py, Op::fast("Channel.read_frame", t), async { eof_as_none(ch.read_frame().await) })?;
+        Ok(f.map(|b| PyBytes::new(py, &b)))
+    }
+
+    /// write_error(data) -> None
+    ///
+    /// Send an error frame on the channel's separate error stream (SSH
+    /// extended data). data is any bytes-like object.
+    fn write_error(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
+        let view = ByteView::get("Channel.write_error", "data", data)?;
+        let bytes = view.as_slice();
+        block(py, Op::fast("Channel.write_error", None), self.inner.write_error(bytes))
+    }
+
+    /// read_error(timeout=None) -> bytes | None
+    ///
+    /// Receive the next error frame; None at end of stream. timeout is in
+    /// seconds; None waits forever.
+    #[pyo3(signature = (timeout=None))]
+    fn read_error<'py>(
+        &self,
+        py: Python<'py>,
+        timeout: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        let t = args::timeout("Channel.read_error", timeout)?;
+        let ch = &*self.inner;
+        let f = block(py, Op::fast("Channel.read_error", t), async { eof_as_none(ch.read_error().await) })?;
+        Ok(f.map(|b| PyBytes::new(py, &b)))
+    }
+
+    /// close_write() -> None
+    ///
+    /// Half-close: tell the remote side we will write nothing more (its reads
+    /// then reach end of stream). Reading stays possible.
+    fn close_write(&self, py: Python<'_>) -> PyResult<()> {
+        block(py, Op::new("Channel.close_write"), self.inner.close_write())
+    }
+
+    /// write_trailers(trailers) -> None
+    ///
+    /// Send "key=value" trailers (a list of str); the remote side can read them
+    /// from meta.trailers once this side has closed (or closed for writing).
+    fn write_trailers(&self, py: Python<'_>, trailers: &Bound<'_, PyAny>) -> PyResult<()> {
+        let t = args::string_list("Channel.write_trailers", "trailers", trailers)?;
+        block(py, Op::new("Channel.write_trailers"), self.inner.write_trailers(&t))
+    }
+
+    /// close() -> None
+    ///
+    /// Close the channel in both directions. Calling it again does nothing.
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        block(py, Op::new("Channel.close"), self.inner.close())
+    }
+
+    /// open(service, headers=()) -> Channel
+    ///
+    /// Open a child channel inside this one ("channels of channels"); the
+    /// remote side receives it with Channel.accept().
+    #[pyo3(signature = (service, headers=None), text_signature = "(self, service, headers=())")]
+    fn open(
+        &self,
+        py: Python<'_>,
+        service: &Bound<'_, PyAny>,
+        headers: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyChannel> {
+        let service = args::string("Channel.open", "service", service)?;
+        let headers = match headers {
+            Some(h) => args::string_list("Channel.open", "headers", h)?,
+            None => Vec::new(),
+        };
+        let ch = block(py, Op::new("Channel.open"), self.inner.open(&service, &headers))?;
+        Ok(PyChannel::new(ch))
+    }
+
+    /// accept(timeout=None) -> Channel
+    ///
+    /// Wait for a child channel opened by the remote side with Channel.open().
+    /// timeout is in seconds; None waits forever.
+    #[pyo3(signature = (timeout=None))]
+    fn accept(&self, py: Python<'_>, timeout: Option<&Bound<'_, PyAny>>) -> PyResult<PyChannel> {
+        let t = args::timeout("Channel.accept", timeout)?;
+        let ch = block(py, Op::fast("Channel.accept", t), self.inner.accept())?;
+        Ok(PyChannel::new(ch))
+    }
+
+    /// join(sock) -> None
+    ///
+    /// Splice this channel's byte stream with a stream socket (or any object
+    /// with fileno(), or an int fd) in both directions until both sides have
+    /// ended, then close the channel. Blocks until done (the GIL is released).
+    /// The descriptor is duplicated: the caller still owns and must close `sock`.
+    fn join(&self, py: Python<'_>, sock: &Bound<'_, PyAny>) -> PyResult<()> {
+        let fd = args::fileno("Channel.join", "sock", sock)?;
+        let stream = {
+            let _rt = RT.enter();
+            FdStream::dup(fd).map_err(|e| errors::to_py(py, e.into()))?
+        };
+        block(py, Op::new("Channel.join"), self.inner.join(stream))
+    }
+
+    fn __iter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    /// The next frame; stops at end of stream.
+    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyBytes>>> {
+        self.read_frame(py, None)
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    /// Close the channel; exceptions propagate.
+    #[pyo3(signature = (_exc_type=None, _exc=None, _tb=None))]
+    fn __exit__(
+        &self,
+        py: Python<'_>,
+        _exc_type: Option<&Bound<'_, PyType>>,
+        _exc: Option<&Bound<'_, PyAny>>,
+        _tb: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<bool> {
+        self.close(py)?;
+        Ok(false)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<streamkit.Channel service={:?} {} -> {}{}>",
+            self.inner.service(),
+            self.inner.local_peer(),
+            self.inner.remote_peer(),
+            if self.inner.is_closed() { " closed" } else { "" }
+        )
+    }
+}
+
+/// A channel's metadata: service name, headers, trailers and the names of
+/// both peers. `trailers` is read live from the channel: the remote side's
+/// trailers appear once it has closed (or closed for writing).
+#[pyclass(module = "streamkit", name = "ChannelMeta", frozen)]
+pub(crate) struct ChannelMeta {
+    /// The service name the channel was opened for.
+    #[pyo3(get)]
+    service: String,
+    /// The "key=value" headers sent when the channel was opened.
+    #[pyo3(get)]
+    headers: Vec<String>,
+    /// The name of this side's peer.
+    #[pyo3(get)]
+    local_peer: String,
+    /// The name of the remote peer.
+    #[pyo3(get)]
+    remote_peer: String,
+    channel: Py<PyChannel>,
+}
+
+#[pymethods]
+impl ChannelMeta {
+    /// The "key=value" trailers received from the remote side (empty until it
+    /// has closed or closed for writing).
+    #[getter]
+    fn trailers(&self) -> Vec<String> {
+        self.channel.get().inner.trailers()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "ChannelMeta(service={:?}, headers={:?}, local_peer={:?}, remote_peer={:?})",
+            self.service, self.headers, self.local_peer, self.remote_peer
+        )
+    }
+}

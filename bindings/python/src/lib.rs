@@ -1,0 +1,48 @@
+//! `streamkit._streamkit`: the pyo3 extension behind the `streamkit` Python
+//! package. It wraps `streamkit_core` directly (Rust to Rust, not the C ABI).
+//!
+//! Organization:
+//! * `runtime` — the hidden tokio runtime and `block`, the single helper every
+//!   blocking call goes through (GIL-held fast path, then GIL released with
+//!   periodic signal checks).
+//! * `exceptions` / `errors` — the exception classes and the one mapping from
+//!   `streamkit_core::Error`.
+//! * `args` / `buffer` — argument conversion with clear TypeErrors; zero-copy
+//!   bytes-like input.
+//! * `peer` / `channel` — the `Peer`, `Channel` and `ChannelMeta` classes.
+//! * `fdstream` — the tokio stream over a dup'ed fd used by `Channel.join`.
+
+use pyo3::prelude::*;
+use streamkit_core::PeerOption;
+
+mod args;
+mod buffer;
+mod channel;
+mod errors;
+mod exceptions;
+mod fdstream;
+mod peer;
+mod runtime;
+
+/// generate_key() -> str
+///
+/// A new ed25519 private key as OpenSSH PEM text, usable as a Peer's
+/// private_key. Get its public half from Peer(private_key=...).public_key.
+#[pyfunction]
+fn generate_key(py: Python<'_>) -> String {
+    py.detach(streamkit_core::generate_key)
+}
+
+#[pymodule]
+fn _streamkit(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_function(wrap_pyfunction!(generate_key, m)?)?;
+    m.add_class::<peer::PyPeer>()?;
+    m.add_class::<channel::PyChannel>()?;
+    m.add_class::<channel::ChannelMeta>()?;
+    exceptions::register(m)?;
+    for opt in PeerOption::ALL {
+        m.add(format!("OPT_{}", opt.name()).as_str(), opt as i32)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,295 @@
+//! `streamkit.Peer`.
+
+use pyo3::prelude::*;
+use pyo3::types::PyType;
+use streamkit_core::{Peer, PeerOption};
+
+use crate::args;
+use crate::channel::PyChannel;
+use crate::errors;
+use crate::runtime::{block, InRt, Op, RT};
+
+/// A streamkit peer: binds and/or connects like a ZeroMQ socket; every
+/// connection is a mutually authenticated SSH connection, and channels are
+/// opened to (or accepted from) connected peers by name.
+///
+/// Peer(name=None, private_key=None, authorized_keys=None, known_hosts=None,
+///      reconnect_interval=None, reconnect_interval_max=None,
+///      connect_timeout=None, max_frame_size=None)
+///
+/// Every argument left as None keeps the core default (see set_option):
+///
+/// * name (str): this peer's name; default a random UUID.
+/// * private_key (str | PathLike): path to an OpenSSH/PEM private key file, or
+///   the key text itself (e.g. from generate_key()); default ~/.ssh/id_ed25519,
+///   then ~/.ssh/id_rsa, else a fresh in-memory ed25519 key.
+/// * authorized_keys (str | PathLike): path to an authorized_keys file or its
+///   text; the public keys trusted in both directions (plus our own).
+///   Default ~/.ssh/authorized_keys.
+/// * known_hosts (str | PathLike): when set, servers we connect to must match it.
+/// * reconnect_interval (int, ms): delay between connection attempts
+///   (default 100; -1 = never retry).
+/// * reconnect_interval_max (int, ms): 0 = constant interval with jitter, else
+///   exponential backoff capped at this value.
+/// * connect_timeout (int, ms): how long connect() keeps trying (default 10000).
+/// * max_frame_size (int, bytes): largest frame read_frame() accepts (default 16 MiB).
+///
+/// Option values use the same units as set_option()/get_option() (integers in
+/// milliseconds or bytes); per-call timeouts such as accept(timeout=...) are
+/// float seconds.
+///
+/// A Peer is a context manager: leaving the `with` block shuts it down. A Peer
+/// that is garbage-collected without shutdown() is shut down and releases its
+/// sockets and tasks. All methods are thread-safe; blocking calls release the
+/// GIL and can be interrupted with Ctrl-C (KeyboardInterrupt).
+#[pyclass(module = "streamkit", name = "Peer", frozen)]
+pub(crate) struct PyPeer {
+    inner: InRt<Peer>,
+}
+
+fn option_from(py: Python<'_>, func: &str, opt: &Bound<'_, PyAny>) -> PyResult<PeerOption> {
+    let v = args::int(func, "option", opt)?;
+    let v = i32::try_from(v).map_err(|_| errors::invalid(py, format!("unknown option {v}")))?;
+    PeerOption::from_i32(v).map_err(|e| errors::to_py(py, e))
+}
+
+impl PyPeer {
+    fn set(&self, py: Python<'_>, func: &str, param: &str, opt: PeerOption, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let r = if opt.is_string() {
+            let v = if matches!(opt, PeerOption::Name) {
+                args::string(func, param, value)?
+            } else {
+                args::string_or_path(func, param, value)?
+            };
+            self.inner.set_option_str(opt, &v)
+        } else {
+            let v = args::int(func, param, value)?;
+            self.inner.set_option_int(opt, v)
+        };
+        r.map_err(|e| errors::to_py(py, e))
+    }
+}
+
+#[pymethods]
+impl PyPeer {
+    #[new]
+    #[pyo3(signature = (name=None, private_key=None, authorized_keys=None, known_hosts=None,
+                        reconnect_interval=None, reconnect_interval_max=None,
+                        connect_timeout=None, max_frame_size=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        name: Option<&Bound<'_, PyAny>>,
+        private_key: Option<&Bound<'_, PyAny>>,
+        authorized_keys: Option<&Bound<'_, PyAny>>,
+        known_hosts: Option<&Bound<'_, PyAny>>,
+        reconnect_interval: Option<&Bound<'_, PyAny>>,
+        reconnect_interval_max: Option<&Bound<'_, PyAny>>,
+        connect_timeout: Option<&Bound<'_, PyAny>>,
+        max_frame_size: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let peer = {
+            let _rt = RT.enter();
+            PyPeer { inner: InRt::new(Peer::new()) }
+        };
+        let opts = [
+            ("name", PeerOption::Name, name),
+            ("private_key", PeerOption::PrivateKey, private_key),
+            ("authorized_keys", PeerOption::AuthorizedKeys, authorized_keys),
+            ("known_hosts", PeerOption::KnownHosts, known_hosts),
+            ("reconnect_interval", PeerOption::ReconnectInterval, reconnect_interval),
+            ("reconnect_interval_max", PeerOption::ReconnectIntervalMax, reconnect_interval_max),
+            ("connect_timeout", PeerOption::ConnectTimeout, connect_timeout),
+            ("max_frame_size", PeerOption::MaxFrameSize, max_frame_size),
+        ];
+        for (param, opt, value) in opts {
+            if let Some(v) = value.filter(|v| !v.is_none()) {
+                peer.set(py, "Peer", param, opt, v)?;
+            }
+        }
+        Ok(peer)
+    }
+
+    /// set_option(option, value) -> None
+    ///
+    /// Set an option (one of the OPT_* constants). String options (OPT_NAME,
+    /// OPT_PRIVATE_KEY, OPT_AUTHORIZED_KEYS, OPT_KNOWN_HOSTS) take a str (key
+    /// and host options also accept a path-like object); every other option
+    /// takes an int (milliseconds, bytes or a count).
+    /// Raises InvalidArgument for an unknown option or a bad value.
+    fn set_option(&self, py: Python<'_>, option: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let opt = option_from(py, "Peer.set_option", option)?;
+        self.set(py, "Peer.set_option", "value", opt, value)
+    }
+
+    /// get_option(option) -> str | int
+    ///
+    /// The current value of an option (one of the OPT_* constants): a str for
+    /// string options, an int otherwise. Unset key options read as "".
+    fn get_option(&self, py: Python<'_>, option: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let opt = option_from(py, "Peer.get_option", option)?;
+        if opt.is_string() {
+            let v = self.inner.get_option_str(opt).map_err(|e| errors::to_py(py, e))?;
+            Ok(v.into_pyobject(py)?.into_any().unbind())
+        } else {
+            let v = self.inner.get_option_int(opt).map_err(|e| errors::to_py(py, e))?;
+            Ok(v.into_pyobject(py)?.into_any().unbind())
+        }
+    }
+
+    /// This peer's public key, one OpenSSH line ("ssh-ed25519 AAAA...").
+    /// Give it to other peers as (part of) their authorized_keys.
+    #[getter]
+    fn public_key(&self, py: Python<'_>) -> PyResult<String> {
+        self.inner.public_key().map_err(|e| errors::to_py(py, e))
+    }
+
+    /// This peer's name (option OPT_NAME).
+    #[getter]
+    fn name(&self) -> String {
+        self.inner.name()
+    }
+
+    /// bind(endpoint) -> str
+    ///
+    /// Listen on an endpoint: "tcp://HOST:PORT" (PORT 0 picks a free port),
+    /// "unix:///abs/path" or "inproc://NAME". Returns the endpoint actually
+    /// bound (with the real port). Raises InvalidArgument for a bad endpoint.
+    fn bind(&self, py: Python<'_>, endpoint: &Bound<'_, PyAny>) -> PyResult<String> {
+        let ep = args::string("Peer.bind", "endpoint", endpoint)?;
+        block(py, Op::new("Peer.bind"), self.inner.bind(&ep))
+    }
+
+    /// unbind(endpoint) -> None
+    ///
+    /// Stop listening on an endpoint previously returned by bind().
+    fn unbind(&self, py: Python<'_>, endpoint: &Bound<'_, PyAny>) -> PyResult<()> {
+        let ep = args::string("Peer.unbind", "endpoint", endpoint)?;
+        block(py, Op::new("Peer.unbind"), self.inner.unbind(&ep))
+    }
+
+    /// connect(endpoint) -> None
+    ///
+    /// Connect to a bound peer and authenticate both ways. Returns once both
+    /// sides know each other's name. Retries every RECONNECT_INTERVAL until
+    /// CONNECT_TIMEOUT, then raises TimeoutError; an untrusted key raises
+    /// AuthError. The connection is re-established in the background if it drops.
+    fn connect(&self, py: Python<'_>, endpoint: &Bound<'_, PyAny>) -> PyResult<()> {
+        let ep = args::string("Peer.connect", "endpoint", endpoint)?;
+        block(py, Op::new("Peer.connect"), self.inner.connect(&ep))
+    }
+
+    /// disconnect(endpoint) -> None
+    ///
+    /// Close the connection made by connect(endpoint) and stop reconnecting.
+    fn disconnect(&self, py: Python<'_>, endpoint: &Bound<'_, PyAny>) -> PyResult<()> {
+        let ep = args::string("Peer.disconnect", "endpoint", endpoint)?;
+        block(py, Op::new("Peer.disconnect"), self.inner.disconnect(&ep))
+    }
+
+    /// peers() -> list[str]
+    ///
+    /// Names of the currently connected peers, sorted.
+    fn peers(&self) -> Vec<String> {
+        self.inner.peers()
+    }
+
+    /// drop(name) -> None
+    ///
+    /// Close the connection to the named peer. Raises NoPeerError if there is
+    /// no such peer.
+    fn drop(&self, py: Python<'_>, name: &Bound<'_, PyAny>) -> PyResult<()> {
+        let name = args::string("Peer.drop", "name", name)?;
+        block(py, Op::new("Peer.drop"), self.inner.drop_peer(&name))
+    }
+
+    /// next_peer() -> str | None
+    ///
+    /// The next connected peer in round-robin order, or None if there is none.
+    fn next_peer(&self) -> Option<String> {
+        self.inner.next_peer()
+    }
+
+    /// accept(timeout=None) -> Channel
+    ///
+    /// Wait for a channel opened by a remote peer. timeout is in seconds
+    /// (float); None waits forever. Raises TimeoutError when it passes and
+    /// ClosedError once the peer is shut down (also for callers already
+    /// waiting in another thread).
+    #[pyo3(signature = (timeout=None))]
+    fn accept(&self, py: Python<'_>, timeout: Option<&Bound<'_, PyAny>>) -> PyResult<PyChannel> {
+        let t = args::timeout("Peer.accept", timeout)?;
+        let ch = block(py, Op::fast("Peer.accept", t), self.inner.accept())?;
+        Ok(PyChannel::new(ch))
+    }
+
+    /// open(peer, service, headers=()) -> Channel
+    ///
+    /// Open a channel to the connected peer named `peer` for `service`, with
+    /// "key=value" headers (a list or tuple of str). Raises NoPeerError if no
+    /// such peer is connected.
+    #[pyo3(signature = (peer, service, headers=None), text_signature = "(self, peer, service, headers=())")]
+    fn open(
+        &self,
+        py: Python<'_>,
+        peer: &Bound<'_, PyAny>,
+        service: &Bound<'_, PyAny>,
+        headers: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<PyChannel> {
+        let peer = args::string("Peer.open", "peer", peer)?;
+        let service = args::string("Peer.open", "service", service)?;
+        let headers = match headers {
+            Some(h) => args::string_list("Peer.open", "headers", h)?,
+            None => Vec::new(),
+        };
+        let ch = block(py, Op::new("Peer.open"), self.inner.open(&peer, &service, &headers))?;
+        Ok(PyChannel::new(ch))
+    }
+
+    /// shutdown() -> None
+    ///
+    /// Close every connection, listener and channel of this peer and unblock
+    /// every call waiting on them (they raise ClosedError). A second
+    /// shutdown() raises ClosedError.
+    fn shutdown(&self, py: Python<'_>) -> PyResult<()> {
+        block(py, Op::new("Peer.shutdown"), self.inner.shutdown())
+    }
+
+    /// True once shutdown() has been called.
+    #[getter]
+    fn is_shutdown(&self) -> bool {
+        self.inner.is_shutdown()
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    /// Shut the peer down (unless already shut down); exceptions propagate.
+    #[pyo3(signature = (_exc_type=None, _exc=None, _tb=None))]
+    fn __exit__(
+        &self,
+        py: Python<'_>,
+        _exc_type: Option<&Bound<'_, PyType>>,
+        _exc: Option<&Bound<'_, PyAny>>,
+        _tb: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<bool> {
+        if !self.inner.is_shutdown() {
+            match self.shutdown(py) {
+                Ok(()) => {}
+                // Raced with another shutdown: the peer is down, which is what we want.
+                Err(e) if errors::is_closed(py, &e) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(false)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<streamkit.Peer name={:?}{}>",
+            self.inner.name(),
+            if self.inner.is_shutdown() { " shut down" } else { "" }
+        )
+    }
+}
