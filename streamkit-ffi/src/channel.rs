@@ -1,0 +1,387 @@
+//! `sk_channel_*`: byte stream, frames, error frames, trailers, child
+//! channels and metadata of one channel.
+
+use std::ffi::c_char;
+
+use streamkit_core::{Channel, Error, Result};
+
+use crate::error::{ffi_call, ffi_void, sk_result};
+use crate::ffi::{
+    bytes, bytes_mut, c_str, c_str_array, into_buf, into_c_string, into_strlist, out_ptr, sk_buf, sk_channel,
+    sk_strlist, write_out,
+};
+use crate::handle;
+use crate::runtime::{block_on, enter, Timeout};
+
+fn channel(c: *mut sk_channel) -> Result<Channel> {
+    handle::channel("c", c as usize)
+}
+
+/// Write all `len` bytes of `data` to the channel's byte stream.
+///
+/// Blocks until the data is handed to the connection (waiting for the
+/// remote receive window if needed). On success `*written` is `len`.
+/// `data` may be NULL when `len` is 0.
+///
+/// Returns SK_ERR_CLOSED if the channel is closed (locally, by the remote
+/// side, by shutdown, or after `sk_channel_close_write`); SK_ERR_INVALID for
+/// a bad handle, NULL `data` with `len` > 0 or NULL `written`.
+#[no_mangle]
+pub unsafe extern "C" fn sk_channel_write(
+    c: *mut sk_channel,
+    data: *const u8,
+    len: usize,
+    written: *mut usize,
+) -> sk_result {
+    ffi_call("sk_channel_write", || {
+        let ch = channel(c)?;
+        // SAFETY: data is NULL or len readable bytes per the contract.
+        let data = unsafe { bytes(data, len, "data") }?;
+        let written = out_ptr(written, "written")?;
+        let n = block_on(ch.write(data))??;
+        // SAFETY: written was checked non-NULL.
+        unsafe { write_out(written, n) };
+        Ok(())
+    })
+}
+
+/// Read up to `cap` bytes from the channel's byte stream into `buf`.
+///
+/// Blocks until at least one byte is available, for at most `timeout_ms`
+/// (-1 = forever, 0 = only what is already buffered). On success `*n` is the
+/// number of bytes read; `*n == 0` (with SK_OK) means end of stream: the
+/// remote side closed or called `sk_channel_close_write`.
+///
+/// Returns SK_ERR_TIMEOUT when the timeout expires (nothing was consumed);
+/// SK_ERR_CLOSED if the channel is closed or its peer shut down, also
+/// while this call is waiting in another thread; SK_ERR_INVALID for a bad
+/// handle, NULL `buf` or `n`, `cap` == 0, or a timeout below -1.
+#[no_mangle]
+pub unsafe extern "C" fn sk_channel_read(
+    c: *mut sk_channel,
+    buf: *mut u8,
+    cap: usize,
+    n: *mut usize,
+    timeout_ms: i64,
+) -> sk_result {
+    ffi_call("sk_channel_read", || {
+        let ch = channel(c)?;
+        // SAFETY: buf is NULL or cap writable bytes per the contract.
+        let buf = unsafe { bytes_mut(buf, cap, "buf") }?;
+        let n = out_ptr(n, "n")?;
+        let t = Timeout::from_ms(timeout_ms)?;
+        let got = block_on(t.run("read", ch.read(buf)))??;
+        // SAFETY: n was checked non-NULL.
+        unsafe { write_out(n, got) };
+        Ok(())
+    })
+}
+
+/// Write one frame: a 4-byte big-endian length, then `len` bytes of `data`,
+/// on the channel's byte stream. Frames written by concurrent callers are
+/// never interleaved. `data` may be NULL when `len` is 0.
+///
+/// Blocks like `sk_channel_write`. Returns SK_ERR_INVALID if `len` does not
+/// fit in 32 bits or for bad arguments; SK_ERR_CLOSED if the channel is
+/// closed.
+#[no_mangle]
+pub unsafe extern "C" fn sk_channel_write_frame(c: *mut sk_channel, data: *const u8, len: usize) -> sk_result {
+    ffi_call("sk_channel_write_frame", || {
+        let ch = channel(c)?;
+        // SAFETY: data is NULL or len readable bytes per the contract.
+        let data = unsafe { bytes(data, len, "data") }?;
+        if u32::try_from(len).is_err() {
+            return Err(crate::error::invalid(format!(
+                "len = {len} does not fit in a frame's 32-bit length"
+            )));
+        }
+        block_on(ch.write_frame(data))?
+    })
+}
+
+/// Read one frame written by `sk_channel_write_frame` on the other side.
+///
+/// Blocks for at most `timeout_ms` (-1 = forever, 0 = poll). On success
+/// `*out` holds the payload (possibly empty: `{NULL, 0}`); the caller owns
+/// it and frees it with `sk_buf_free`.
+///
+/// Returns SK_ERR_EOF at a clean end of stream (no partial frame pending);
+/// SK_ERR_PROTOCOL if the announced length exceeds MAX_FRAME_SIZE or the
+/// stream ends inside a frame (the channel is then closed); SK_ERR_TIMEOUT;
+/// SK_ERR_CLOSED if the channel is closed or its peer shut down, also while
+/// waiting; SK_ERR_INVALID for a bad handle or NULL `out`.
+#[no_mangle]
+pub unsafe extern "C" fn sk_channel_read_frame(c: *mut sk_channel, out: *mut sk_buf, timeout_ms: i64) -> sk_result {
+    ffi_call("sk_channel_read_frame", || {
+        let ch = channel(c)?;
+        let out = out_ptr(out, "out")?;
+        let t = Timeout::from_ms(timeout_ms)?;
+        let frame = block_on(t.run("read_frame", ch.read_frame()))??.ok_or(Error::Eof)?;
+        // SAFETY: out was checked non-NULL.
+        unsafe { write_out(out, into_buf(frame.to_vec())) };
+        Ok(())
+    })
+}
+
+/// Send one error frame on the channel's error stream (SSH extended data),
+/// separate from the byte stream. `data` may be NULL when `len` is 0.
+///
+/// Blocks like `sk_channel_write`. Returns SK_ERR_CLOSED if the channel is
+/// closed; SK_ERR_INVALID for bad arguments.
+#[no_mangle]
+pub unsafe extern "C" fn sk_channel_write_error(c: *mut sk_channel, data: *const u8, len: usize) -> sk_result {
+    ffi_call("sk_channel_write_error", || {
+        let ch = channel(c)?;
+        // SAFETY: data is NULL or len readable bytes per the contract.
+        let data = unsafe { bytes(data, len, "data") }?;
+        block_on(ch.write_error(data))?
+    })
+}
+
+/// Read one error frame sent with `sk_channel_write_error`.
+///
+/// Blocks for at most `timeout_ms` (-1 = forever, 0 = poll). On success
+/// `*out` is owned by the caller; free it with `sk_buf_free`. Returns
+/// SK_ERR_EOF when the error stream has ended (the remote side closed);
+/// SK_ERR_TIMEOUT; SK_ERR_CLOSED if the channel is closed locally or its
+/// peer shut down; SK_ERR_INVALID for a bad handle or NULL `out`.
+#[no_mangle]
+pub unsafe extern "C" fn sk_channel_read_error(c: *mut sk_channel, out: *mut sk_buf, timeout_ms: i64) -> sk_result {
+    ffi_call("sk_channel_read_error", || {
+        let ch = channel(c)?;
+        let out = out_ptr(out, "out")?;
+        let t = Timeout::from_ms(timeout_ms)?;
+        let frame = block_on(t.run("read_error", ch.read_error()))??.ok_or(Error::Eof)?;
+        // SAFETY: out was checked non-NULL.
+        unsafe { write_out(out, into_buf(frame.to_vec())) };
+        Ok(())
+    })
+}
+
+/// Close the sending half: the other side reads end of stream (0 bytes /
+/// SK_ERR_EOF) after the data already sent, and can read this side's
+/// trailers. This side can still read.
+///
+/// Blocks until the close is sent. Returns SK_ERR_CLOSED if the channel is
+/// already closed; SK_ERR_INVALID for a bad handle.
+#[no_mangle]
+pub unsafe extern "C" fn sk_channel_close_write(c: *mut sk_channel) -> sk_result {
+    ffi_call("sk_channel_close_write", || {
+        let ch = channel(c)?;
+        block_on(ch.close_write())?
+    })
+}
+
+/// Attach `n` "key=value" trailers, delivered to the other side when this
+/// side closes (or closes for writing). `trailers` may be NULL when `n` is 0.
+///
+/// Blocks until the trailers are sent. Returns SK_ERR_CLOSED if the channel
+/// is closed; SK_ERR_INVALID for a bad handle, NULL `trailers` with `n` > 0,
+/// or a NULL/non-UTF-8 element (the message names its index).
+#[no_mangle]
+pub unsafe extern "C" fn sk_channel_write_trailers(
+    c: *mut sk_channel,
+    trailers: *const *const c_char,
+    n: usize,
+) -> sk_result {
+    ffi_call("sk_channel_write_trailers", || {
+        let ch = channel(c)?;
+        // SAFETY: trailers is NULL or n C strings per the contract.
+        let list = unsafe { c_str_array(trailers, n, "trailers") }?;
+        block_on(ch.write_trailers(&list))?
+    })
+}
+
+/// Close the channel in both directions. Calls blocked on it in other
+/// threads return SK_ERR_CLOSED. Closing twice is fine (SK_OK).
+///
+/// The handle stays valid until `sk_channel_free`. Blocks until the close
+/// is sent. Returns SK_ERR_INVALID for a bad handle.
+#[no_mangle]
+pub unsafe extern "C" fn sk_channel_close(c: *mut sk_channel) -> sk_result {
+    ffi_call("sk_channel_close", || {
+        let ch = channel(c)?;
+        block_on(ch.close())?
+    })
+}
+
+/// Close the channel (if still open) and release the handle.
+///
+/// Calls blocked on the channel in other threads return SK_ERR_CLOSED;
+/// afterwards the handle is invalid (SK_ERR_INVALID everywhere).
+/// `sk_channel_free(NULL)` and freeing an already freed or unknown handle do
+/// nothing. Blocks briefly (at most about 5 s) while the close is sent.
+#[no_mangle]
+pub unsafe extern "C" fn sk_channel_free(c: *mut sk_channel) {
+    ffi_void("sk_channel_free", || {
+        if c.is_null() {
+            return;
+        }
+        if let Some(ch) = handle::remove_channel(c as usize) {
+            if !ch.is_closed() {
+                let ch2 = ch.clone();
+                let close = async move {
+                    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), ch2.close()).await;
+                };
+                if block_on(close).is_err() {
+                    // Inside a runtime: close in the background.
+                    if let Ok(rt) = crate::runtime::runtime() {
+                        let ch3 = ch.clone();
+                        rt.spawn(async move {
+                            let _ = ch3.close().await;
+                        });
+                    }
+                }
+            }
+            let _ = enter(move || drop(ch));
+        }
+    })
+}
+
+/// Open a child channel inside this channel ("channels of channels"), for
+/// `service` with `n_headers` "key=value" headers (`headers` may be NULL
+/// when `n_headers` is 0). The remote side receives it from
+/// `sk_channel_accept` on its end of this channel.
+///
+/// Blocks until the remote side has the channel. On success `*out` is a new
+/// channel handle owned by the caller; free it with `sk_channel_free`.
+/// Returns SK_ERR_CLOSED if the parent is closed; SK_ERR_INVALID for bad
+/// arguments.
+#[no_mangle]
+pub unsafe extern "C" fn sk_channel_open(
+    parent: *mut sk_channel,
+    service: *const c_char,
+    headers: *const *const c_char,
+    n_headers: usize,
+    out: *mut *mut sk_channel,
+) -> sk_result {
+    ffi_call("sk_channel_open", || {
+        let ch = handle::channel("parent", parent as usize)?;
+        // SAFETY: service is NULL or a C string per the contract.
+        let service = unsafe { c_str(service, "service") }?;
+        // SAFETY: headers is NULL or n_headers C strings per the contract.
+        let headers = unsafe { c_str_array(headers, n_headers, "headers") }?;
+        let out = out_ptr(out, "out")?;
+        let child = block_on(ch.open(service, &headers))??;
+        let h = handle::insert_channel(child)?;
+        // SAFETY: out was checked non-NULL.
+        unsafe { write_out(out, h as *mut sk_channel) };
+        Ok(())
+    })
+}
+
+/// Wait for a child channel opened by the remote side with
+/// `sk_channel_open` on its end of `parent`.
+///
+/// Blocks for at most `timeout_ms` (-1 = forever, 0 = poll). On success
+/// `*out` is a new channel handle owned by the caller; free it with
+/// `sk_channel_free`. Returns SK_ERR_TIMEOUT; SK_ERR_CLOSED if the parent is
+/// or becomes closed; SK_ERR_INVALID for bad arguments.
+#[no_mangle]
+pub unsafe extern "C" fn sk_channel_accept(
+    parent: *mut sk_channel,
+    timeout_ms: i64,
+    out: *mut *mut sk_channel,
+) -> sk_result {
+    ffi_call("sk_channel_accept", || {
+        let ch = handle::channel("parent", parent as usize)?;
+        let out = out_ptr(out, "out")?;
+        let t = Timeout::from_ms(timeout_ms)?;
+        let child = block_on(t.run("accept", ch.accept()))??;
+        let h = handle::insert_channel(child)?;
+        // SAFETY: out was checked non-NULL.
+        unsafe { write_out(out, h as *mut sk_channel) };
+        Ok(())
+    })
+}
+
+/// Splice the channel's byte stream with the file descriptor `fd` (a TCP or
+/// Unix stream socket is the usual case; pipes, terminals and other
+/// pollable descriptors work too): bytes read from `fd` are written to the
+/// channel and bytes read from the channel are written to `fd`, until both
+/// directions have ended. Then the channel is closed.
+///
+/// Ownership of `fd` passes to streamkit when this is called: it is closed
+/// before the call returns, whatever the result (except when `fd` is
+/// negative or not an open descriptor). Blocks until both sides end.
+///
+/// Returns SK_OK when both directions ended cleanly; SK_ERR_INVALID for a
+/// bad handle, a negative or closed `fd`, or a datagram socket; SK_ERR_IO
+/// for an I/O error on `fd`; SK_ERR_CLOSED if the channel is closed or its
+/// peer shut down meanwhile.
+#[no_mangle]
+pub unsafe extern "C" fn sk_channel_join_fd(c: *mut sk_channel, fd: std::ffi::c_int) -> sk_result {
+    ffi_call("sk_channel_join_fd", || {
+        // Take the fd first, so that it is closed on every path below.
+        // SAFETY: the caller hands over ownership of fd.
+        let owned = unsafe { crate::fdio::take_fd(fd) }?;
+        let ch = channel(c)?;
+        block_on(async move { crate::fdio::join(&ch, owned).await })?
+    })
+}
+
+fn meta_string(c: *mut sk_channel, out: *mut *mut c_char, what: &str, get: impl FnOnce(&Channel) -> String) -> Result<()> {
+    let ch = channel(c)?;
+    let out = out_ptr(out, "out")?;
+    let s = into_c_string(get(&ch), what)?;
+    // SAFETY: out was checked non-NULL.
+    unsafe { write_out(out, s) };
+    Ok(())
+}
+
+fn meta_list(c: *mut sk_channel, out: *mut sk_strlist, what: &str, get: impl FnOnce(&Channel) -> Vec<String>) -> Result<()> {
+    let ch = channel(c)?;
+    let out = out_ptr(out, "out")?;
+    let list = into_strlist(get(&ch), what)?;
+    // SAFETY: out was checked non-NULL.
+    unsafe { write_out(out, list) };
+    Ok(())
+}
+
+/// The service name the channel was opened for.
+///
+/// On success `*out` is owned by the caller; free it with `sk_string_free`.
+/// Does not block. Returns SK_ERR_INVALID for a bad handle or NULL `out`.
+#[no_mangle]
+pub unsafe extern "C" fn sk_channel_service(c: *mut sk_channel, out: *mut *mut c_char) -> sk_result {
+    ffi_call("sk_channel_service", || meta_string(c, out, "service", |ch| ch.service().to_owned()))
+}
+
+/// The "key=value" headers the channel was opened with.
+///
+/// On success fills `*out` (possibly empty); the caller owns it and frees it
+/// with `sk_strlist_free`. Does not block. Returns SK_ERR_INVALID for a bad
+/// handle or NULL `out`.
+#[no_mangle]
+pub unsafe extern "C" fn sk_channel_headers(c: *mut sk_channel, out: *mut sk_strlist) -> sk_result {
+    ffi_call("sk_channel_headers", || meta_list(c, out, "header", |ch| ch.headers().to_vec()))
+}
+
+/// The trailers received from the other side: empty until the other side
+/// has closed or closed for writing (read until end of stream first).
+///
+/// On success fills `*out`; the caller owns it and frees it with
+/// `sk_strlist_free`. Does not block. Returns SK_ERR_INVALID for a bad
+/// handle or NULL `out`.
+#[no_mangle]
+pub unsafe extern "C" fn sk_channel_trailers(c: *mut sk_channel, out: *mut sk_strlist) -> sk_result {
+    ffi_call("sk_channel_trailers", || meta_list(c, out, "trailer", |ch| ch.trailers()))
+}
+
+/// The name of the local peer (this side) of the channel.
+///
+/// On success `*out` is owned by the caller; free it with `sk_string_free`.
+/// Does not block. Returns SK_ERR_INVALID for a bad handle or NULL `out`.
+#[no_mangle]
+pub unsafe extern "C" fn sk_channel_local_peer(c: *mut sk_channel, out: *mut *mut c_char) -> sk_result {
+    ffi_call("sk_channel_local_peer", || meta_string(c, out, "peer name", |ch| ch.local_peer().to_owned()))
+}
+
+/// The name of the remote peer (the other side) of the channel.
+///
+/// On success `*out` is owned by the caller; free it with `sk_string_free`.
+/// Does not block. Returns SK_ERR_INVALID for a bad handle or NULL `out`.
+#[no_mangle]
+pub unsafe extern "C" fn sk_channel_remote_peer(c: *mut sk_channel, out: *mut *mut c_char) -> sk_result {
+    ffi_call("sk_channel_remote_peer", || meta_string(c, out, "peer name", |ch| ch.remote_peer().to_owned()))
+}

@@ -1,0 +1,176 @@
+//! `sk_channel_join_fd`: turn a C file descriptor into a tokio stream.
+//!
+//! TCP and Unix stream sockets become tokio's `TcpStream`/`UnixStream`.
+//! Other pollable descriptors (pipes, terminals, socketpairs of other
+//! families) are driven through `AsyncFd` in non-blocking mode; regular
+//! files (which epoll refuses) go through `tokio::fs::File`.
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use streamkit_core::{Channel, Error, Result};
+use tokio::io::unix::AsyncFd;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use crate::error::invalid;
+
+/// Take ownership of `fd` after checking that it is an open descriptor.
+///
+/// # Safety
+/// The caller transfers ownership of `fd`: nothing else may close it.
+pub(crate) unsafe fn take_fd(fd: RawFd) -> Result<OwnedFd> {
+    if fd < 0 {
+        return Err(invalid(format!("fd = {fd} is not a file descriptor")));
+    }
+    // SAFETY: F_GETFD only queries the descriptor.
+    if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+        return Err(invalid(format!("fd = {fd} is not an open file descriptor")));
+    }
+    // SAFETY: fd is open and ownership was transferred to us.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+enum Family {
+    Tcp,
+    Unix,
+    OtherStreamSocket,
+    RegularFile,
+    NotSocket,
+}
+
+fn family(fd: &OwnedFd) -> Result<Family> {
+    let raw = fd.as_raw_fd();
+    // SAFETY: fstat writes into a zeroed stat struct.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    if unsafe { libc::fstat(raw, &mut st) } < 0 {
+        return Err(Error::Io(format!("fstat(fd): {}", io::Error::last_os_error())));
+    }
+    if st.st_mode & libc::S_IFMT == libc::S_IFREG {
+        return Ok(Family::RegularFile);
+    }
+    if st.st_mode & libc::S_IFMT != libc::S_IFSOCK {
+        return Ok(Family::NotSocket);
+    }
+    let mut ty: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most len bytes into ty.
+    if unsafe { libc::getsockopt(raw, libc::SOL_SOCKET, libc::SO_TYPE, (&mut ty as *mut libc::c_int).cast(), &mut len) } < 0 {
+        return Err(Error::Io(format!("getsockopt(fd, SO_TYPE): {}", io::Error::last_os_error())));
+    }
+    if ty != libc::SOCK_STREAM {
+        return Err(invalid("fd is a socket but not a stream socket (datagram sockets cannot be joined)"));
+    }
+    // SAFETY: getsockname writes at most len bytes into a sockaddr_storage.
+    let mut addr: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let mut alen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    if unsafe { libc::getsockname(raw, (&mut addr as *mut libc::sockaddr_storage).cast(), &mut alen) } < 0 {
+        return Err(Error::Io(format!("getsockname(fd): {}", io::Error::last_os_error())));
+    }
+    Ok(match addr.ss_family as libc::c_int {
+        libc::AF_INET | libc::AF_INET6 => Family::Tcp,
+        libc::AF_UNIX => Family::Unix,
+        _ => Family::OtherStreamSocket,
+    })
+}
+
+fn set_nonblocking(fd: &OwnedFd) -> Result<()> {
+    let raw = fd.as_raw_fd();
+    // SAFETY: plain fcntl flag manipulation on an owned descriptor.
+    let flags = unsafe { libc::fcntl(raw, libc::F_GETFL) };
+    if flags < 0 || unsafe { libc::fcntl(raw, libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0 {
+        return Err(Error::Io(format!("cannot make fd non-blocking: {}", io::Error::last_os_error())));
+    }
+    Ok(())
+}
+
+/// Splice `ch` with `fd` until both directions end (must run inside the runtime).
+pub(crate) async fn join(ch: &Channel, fd: OwnedFd) -> Result<()> {
+    match family(&fd)? {
+        Family::Tcp => {
+            let s = std::net::TcpStream::from(fd);
+            s.set_nonblocking(true).map_err(Error::from)?;
+            ch.join(tokio::net::TcpStream::from_std(s).map_err(Error::from)?).await
+        }
+        Family::Unix => {
+            let s = std::os::unix::net::UnixStream::from(fd);
+            s.set_nonblocking(true).map_err(Error::from)?;
+            ch.join(tokio::net::UnixStream::from_std(s).map_err(Error::from)?).await
+        }
+        Family::OtherStreamSocket | Family::NotSocket => {
+            set_nonblocking(&fd)?;
+            // SAFETY: the OwnedFd is moved into the AsyncFd, so the
+            // descriptor stays open and unchanged for its whole lifetime.
+            match unsafe { AsyncFd::register(fd) } {
+                Ok(afd) => ch.join(RawIo(afd)).await,
+                Err(e) => Err(Error::Io(format!("fd cannot be polled: {e}"))),
+            }
+        }
+        // epoll refuses regular files: use tokio's (thread-pool) file I/O.
+        Family::RegularFile => ch.join(tokio::fs::File::from_std(std::fs::File::from(fd))).await,
+    }
+}
+
+/// A non-blocking descriptor driven by the reactor.
+struct RawIo(AsyncFd<OwnedFd>);
+
+impl AsyncRead for RawIo {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        loop {
+            let mut guard = ready!(self.0.poll_read_ready(cx))?;
+            let unfilled = buf.initialize_unfilled();
+            let res = guard.try_io(|inner| {
+                // SAFETY: reading into an initialized buffer of the given length.
+                let n = unsafe { libc::read(inner.as_raw_fd(), unfilled.as_mut_ptr().cast(), unfilled.len()) };
+                if n < 0 {
+                    Err(io::Error::last_os_error())
+                } else {
+                    Ok(n as usize)
+                }
+            });
+            match res {
+                Ok(Ok(n)) => {
+                    buf.advance(n);
+                    return Poll::Ready(Ok(()));
+                }
+                // A hung-up terminal or pipe reads as end of stream.
+                Ok(Err(e)) if e.raw_os_error() == Some(libc::EIO) => return Poll::Ready(Ok(())),
+                Ok(Err(e)) => return Poll::Ready(Err(e)),
+                Err(_would_block) => continue,
+            }
+        }
+    }
+}
+
+impl AsyncWrite for RawIo {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+        loop {
+            let mut guard = ready!(self.0.poll_write_ready(cx))?;
+            let res = guard.try_io(|inner| {
+                // SAFETY: writing from a valid slice.
+                let n = unsafe { libc::write(inner.as_raw_fd(), data.as_ptr().cast(), data.len()) };
+                if n < 0 {
+                    Err(io::Error::last_os_error())
+                } else {
+                    Ok(n as usize)
+                }
+            });
+            match res {
+                Ok(r) => return Poll::Ready(r),
+                Err(_would_block) => continue,
+            }
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        // A socket gets a half-close; other descriptors have no such notion.
+        // SAFETY: shutdown on an owned descriptor; ENOTSOCK is ignored.
+        unsafe { libc::shutdown(self.0.as_raw_fd(), libc::SHUT_WR) };
+        Poll::Ready(Ok(()))
+    }
+}
