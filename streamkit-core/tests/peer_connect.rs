@@ -1,0 +1,261 @@
+//! Peers: connect, names, trust, reconnect, shutdown, bad input.
+
+mod support;
+use std::time::Duration;
+use streamkit_core::{ErrorKind, Peer, PeerOption};
+use support::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_peers_names_and_round_robin() {
+    for t in [Transport::Tcp, Transport::Unix] {
+        let a = peer("alpha");
+        let b = peer("bravo");
+        let c = peer("charlie");
+        trust_all(&[&a, &b, &c]);
+        let ea = a.bind(&endpoint(t)).await.unwrap();
+        let eb = b.bind(&endpoint(t)).await.unwrap();
+        b.connect(&ea).await.unwrap();
+        c.connect(&ea).await.unwrap();
+        c.connect(&eb).await.unwrap();
+        assert_eq!(c.peers(), vec!["alpha".to_string(), "bravo".to_string()]);
+        wait_for_peer(&a, "bravo").await;
+        wait_for_peer(&a, "charlie").await;
+        assert_eq!(a.peers(), vec!["bravo".to_string(), "charlie".to_string()]);
+        let mut seen = vec![c.next_peer().unwrap(), c.next_peer().unwrap()];
+        seen.sort();
+        assert_eq!(seen, vec!["alpha".to_string(), "bravo".to_string()]);
+        // a channel on the reverse connection: alpha opens to charlie, who connected to it
+        let (x, y) = open_pair(&a, &c, "charlie", "rev", &[]).await;
+        x.write_frame(b"1").await.unwrap();
+        assert_eq!(within(5, y.read_frame()).await.unwrap().as_deref(), Some(&b"1"[..]));
+        // unknown peer
+        let e = a.open("nobody", "x", &[]).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::NoPeer);
+        assert!(e.to_string().contains("nobody"), "{e}");
+        // drop
+        c.drop_peer("bravo").await.unwrap();
+        assert_eq!(c.peers(), vec!["alpha".to_string()]);
+        assert_eq!(c.drop_peer("bravo").await.unwrap_err().kind(), ErrorKind::NoPeer);
+        for p in [&a, &b, &c] {
+            p.shutdown().await.unwrap();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn untrusted_client_key_is_refused() {
+    let s = peer("server");
+    let c = peer("client");
+    // client trusts server, server does not trust client
+    c.set_option_str(PeerOption::AuthorizedKeys, &s.public_key().unwrap()).unwrap();
+    s.set_option_str(PeerOption::AuthorizedKeys, &peer("other").public_key().unwrap()).unwrap();
+    let ep = s.bind("tcp://127.0.0.1:0").await.unwrap();
+    let e = c.connect(&ep).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Auth, "{e}");
+    assert!(e.to_string().contains("refused our key"), "{e}");
+    assert!(s.peers().is_empty());
+    assert!(c.peers().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn untrusted_server_key_is_refused() {
+    let s = peer("server");
+    let c = peer("client");
+    s.set_option_str(PeerOption::AuthorizedKeys, &c.public_key().unwrap()).unwrap();
+    c.set_option_str(PeerOption::AuthorizedKeys, &peer("other").public_key().unwrap()).unwrap();
+    let ep = s.bind("tcp://127.0.0.1:0").await.unwrap();
+    let e = c.connect(&ep).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Auth, "{e}");
+    assert!(e.to_string().contains("not trusted"), "{e}");
+    assert!(s.peers().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn known_hosts_checked() {
+    let s = peer("server");
+    let c = peer("client");
+    trust_all(&[&s, &c]);
+    let ep = s.bind("tcp://127.0.0.1:0").await.unwrap();
+    let port = ep.rsplit(':').next().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kh = dir.path().join("known_hosts");
+    // wrong key for this host: refused even though AUTHORIZED_KEYS trusts it
+    std::fs::write(&kh, format!("[127.0.0.1]:{port} {}\n", peer("x").public_key().unwrap())).unwrap();
+    c.set_option_str(PeerOption::KnownHosts, kh.to_str().unwrap()).unwrap();
+    let e = c.connect(&ep).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Auth, "{e}");
+    std::fs::write(&kh, format!("[127.0.0.1]:{port} {}\n", s.public_key().unwrap())).unwrap();
+    c.connect(&ep).await.unwrap();
+    assert_eq!(c.peers(), vec!["server".to_string()]);
+}
+
+fn ssh_keygen(dir: &std::path::Path, ty: &str) -> Option<std::path::PathBuf> {
+    let f = dir.join(format!("id_{ty}"));
+    let st = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", ty, "-N", "", "-f"])
+        .arg(&f)
+        .status()
+        .ok()?;
+    st.success().then_some(f)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_written_by_ssh_keygen() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(_) = ssh_keygen(dir.path(), "ed25519") else {
+        panic!("ssh-keygen is required for this test (apt-get install openssh-client)");
+    };
+    for ty in ["ed25519", "ecdsa", "rsa"] {
+        let kf = ssh_keygen(dir.path(), ty).unwrap_or_else(|| dir.path().join(format!("id_{ty}")));
+        let s = peer("server");
+        let c = Peer::new();
+        c.set_option_str(PeerOption::Name, "client").unwrap();
+        c.set_option_str(PeerOption::PrivateKey, kf.to_str().unwrap()).unwrap();
+        let pubf = format!("{}.pub", kf.display());
+        let publine = std::fs::read_to_string(&pubf).unwrap();
+        assert_eq!(c.public_key().unwrap().split(' ').nth(1), publine.split(' ').nth(1), "{ty}");
+        // authorized_keys file as a path, with a comment line and options-free entries
+        let ak = dir.path().join(format!("authorized_keys_{ty}"));
+        std::fs::write(&ak, format!("# trusted\n{publine}\n")).unwrap();
+        s.set_option_str(PeerOption::AuthorizedKeys, ak.to_str().unwrap()).unwrap();
+        c.set_option_str(PeerOption::AuthorizedKeys, &s.public_key().unwrap()).unwrap();
+        let ep = s.bind("tcp://127.0.0.1:0").await.unwrap();
+        c.connect(&ep).await.unwrap_or_else(|e| panic!("{ty}: {e}"));
+        wait_for_peer(&s, "client").await;
+        // and as the server's host key
+        let s2 = Peer::new();
+        s2.set_option_str(PeerOption::PrivateKey, kf.to_str().unwrap()).unwrap();
+        s2.set_option_str(PeerOption::Name, "s2").unwrap();
+        s2.set_option_str(PeerOption::AuthorizedKeys, &c.public_key().unwrap()).unwrap();
+        let ep2 = s2.bind("tcp://127.0.0.1:0").await.unwrap();
+        c.connect(&ep2).await.unwrap_or_else(|e| panic!("{ty} host key: {e}"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_is_named() {
+    let p = peer("p");
+    for ep in ["", "tcp://nope", "udp://1.2.3.4:5", "unix://relative"] {
+        let e = p.bind(ep).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Invalid);
+        assert!(e.to_string().contains(&format!("{ep:?}")), "{e}");
+        assert_eq!(p.connect(ep).await.unwrap_err().kind(), ErrorKind::Invalid);
+    }
+    let e = p.set_option_str(PeerOption::PrivateKey, "/no/such/key").unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Invalid);
+    assert!(e.to_string().contains("/no/such/key"));
+    assert_eq!(p.set_option_int(PeerOption::Name, 3).unwrap_err().kind(), ErrorKind::Invalid);
+    assert_eq!(p.set_option_str(PeerOption::ConnectTimeout, "x").unwrap_err().kind(), ErrorKind::Invalid);
+    assert_eq!(p.set_option_int(PeerOption::ReconnectInterval, -2).unwrap_err().kind(), ErrorKind::Invalid);
+    assert_eq!(PeerOption::from_i32(99).unwrap_err().kind(), ErrorKind::Invalid);
+    assert_eq!(p.unbind("tcp://127.0.0.1:1").await.unwrap_err().kind(), ErrorKind::Invalid);
+    // inproc name bound twice
+    let name = endpoint(Transport::Inproc);
+    p.bind(&name).await.unwrap();
+    let q = peer("q");
+    let e = q.bind(&name).await.unwrap_err();
+    assert!(e.to_string().contains("already bound"), "{e}");
+    p.unbind(&name).await.unwrap();
+    q.bind(&name).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_timeout_and_no_retry() {
+    let c = peer("c");
+    c.set_option_int(PeerOption::ConnectTimeout, 300).unwrap();
+    let t0 = std::time::Instant::now();
+    let e = c.connect("tcp://127.0.0.1:1").await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+    assert!(t0.elapsed() < Duration::from_secs(3));
+    c.set_option_int(PeerOption::ReconnectInterval, -1).unwrap();
+    let e = c.connect("tcp://127.0.0.1:1").await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Io, "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unix_socket_file_removed() {
+    let s = peer("s");
+    let ep = s.bind(&endpoint(Transport::Unix)).await.unwrap();
+    let path = ep.strip_prefix("unix://").unwrap().to_string();
+    assert!(std::path::Path::new(&path).exists());
+    s.unbind(&ep).await.unwrap();
+    assert!(!std::path::Path::new(&path).exists());
+    let ep = s.bind(&ep).await.unwrap();
+    s.shutdown().await.unwrap();
+    assert!(!std::path::Path::new(&ep[7..]).exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_unblocks_everything() {
+    for t in ALL {
+        let (s, c, _) = pair(t).await;
+        let (a, b) = open_pair(&c, &s, "server", "x", &[]).await;
+        let s2 = s.clone();
+        let acc = tokio::spawn(async move { s2.accept().await });
+        let b2 = b.clone();
+        let rd = tokio::spawn(async move { b2.read_error().await });
+        // a writer blocked on credit
+        let a2 = a.clone();
+        let wr = tokio::spawn(async move {
+            let big = vec![0u8; 1 << 20];
+            loop {
+                a2.write(&big).await?;
+            }
+            #[allow(unreachable_code)]
+            Ok::<(), streamkit_core::Error>(())
+        });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        s.shutdown().await.unwrap();
+        assert_eq!(within(2, acc).await.unwrap().unwrap_err().kind(), ErrorKind::Closed, "{t:?}");
+        assert_eq!(within(2, rd).await.unwrap().unwrap_err().kind(), ErrorKind::Closed, "{t:?}");
+        // the client's blocked writer fails too once the connection is gone
+        assert_eq!(within(5, wr).await.unwrap().unwrap_err().kind(), ErrorKind::Closed, "{t:?}");
+        assert_eq!(s.shutdown().await.unwrap_err().kind(), ErrorKind::Closed);
+        assert_eq!(s.accept().await.unwrap_err().kind(), ErrorKind::Closed);
+        c.shutdown().await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconnect_after_server_restart() {
+    for t in [Transport::Tcp, Transport::Unix, Transport::Inproc] {
+        let key = streamkit_core::generate_key();
+        let mk_server = || {
+            let s = peer("server");
+            s.set_option_str(PeerOption::PrivateKey, &key).unwrap();
+            s
+        };
+        let s = mk_server();
+        let c = peer("client");
+        trust_all(&[&s, &c]);
+        let mut ep = s.bind(&endpoint(t)).await.unwrap();
+        c.connect(&ep).await.unwrap();
+        let (a, _b) = open_pair(&c, &s, "server", "x", &[]).await;
+        s.shutdown().await.unwrap();
+        // the channel on the dead connection fails with closed, it does not hang
+        assert_eq!(within(5, a.read_frame()).await.unwrap_err().kind(), ErrorKind::Closed, "{t:?}");
+        let s = mk_server();
+        trust_all(&[&s, &c]);
+        if t == Transport::Tcp {
+            // same port
+            for _ in 0..50 {
+                match s.bind(&ep).await {
+                    Ok(e) => {
+                        ep = e;
+                        break;
+                    }
+                    Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+                }
+            }
+        } else {
+            s.bind(&ep).await.unwrap();
+        }
+        wait_for_peer(&c, "server").await;
+        wait_for_peer(&s, "client").await;
+        let (x, y) = open_pair(&c, &s, "server", "again", &[]).await;
+        x.write_frame(b"back").await.unwrap();
+        assert_eq!(within(5, y.read_frame()).await.unwrap().as_deref(), Some(&b"back"[..]), "{t:?}");
+        c.shutdown().await.unwrap();
+        s.shutdown().await.unwrap();
+    }
+}
