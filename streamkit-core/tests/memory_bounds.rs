@@ -1,0 +1,106 @@
+//! Memory bounds: backpressure and channel churn. RSS is process-wide, so
+//! these tests run one at a time (MEM lock) in their own test binary.
+
+mod support;
+use std::time::Duration;
+use support::*;
+
+static MEM: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn rss_kib() -> u64 {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap();
+    s.lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backpressure_bounds_memory() {
+    let _g = MEM.lock().await;
+    for t in [Transport::Tcp, Transport::Inproc] {
+        let (s, c, _) = pair(t).await;
+        let (a, b) = open_pair(&c, &s, "server", "bulk", &[]).await;
+        let before = rss_kib();
+        let a2 = a.clone();
+        let writer = tokio::spawn(async move {
+            let chunk = bytes::Bytes::from(vec![7u8; 1 << 20]);
+            let mut sent = 0u64;
+            while sent < (1 << 30) {
+                a2.write_bytes(chunk.clone()).await.unwrap();
+                sent += chunk.len() as u64;
+            }
+            sent
+        });
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        let grown = rss_kib().saturating_sub(before);
+        assert!(!writer.is_finished(), "writer was not blocked ({t:?})");
+        assert!(grown < 8 * 1024, "memory grew by {grown} KiB with a stalled reader ({t:?})");
+        // now drain it all and check every byte arrived
+        let mut total = 0u64;
+        let mut buf = vec![0u8; 1 << 20];
+        while total < (1 << 30) {
+            let n = within(60, b.read(&mut buf)).await.unwrap();
+            assert!(buf[..n].iter().all(|&x| x == 7));
+            total += n as u64;
+        }
+        assert_eq!(within(10, writer).await.unwrap(), 1 << 30);
+        s.shutdown().await.unwrap();
+        c.shutdown().await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_sides_see_close_and_churn_does_not_leak() {
+    let _g = MEM.lock().await;
+    for t in ALL {
+        let (s, c, _) = pair(t).await;
+        // both sides observe a close, whichever side closes
+        for closer_is_opener in [true, false] {
+            let (a, b) = open_pair(&c, &s, "server", "x", &[]).await;
+            let (first, second) = if closer_is_opener { (&a, &b) } else { (&b, &a) };
+            first.close().await.unwrap();
+            assert_eq!(within(5, second.read_frame()).await.unwrap(), None);
+            second.close().await.unwrap();
+            for _ in 0..100 {
+                if a.is_closed() && b.is_closed() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            assert!(a.is_closed() && b.is_closed(), "{t:?}");
+        }
+        let run = |n: usize| {
+            let (s, c) = (s.clone(), c.clone());
+            async move {
+                for i in 0..n {
+                    let a = c.open("server", "churn", &[]).await.unwrap();
+                    a.write_frame(b"x").await.unwrap();
+                    let b = within(5, s.accept()).await.unwrap();
+                    assert_eq!(within(5, b.read_frame()).await.unwrap().as_deref(), Some(&b"x"[..]));
+                    if i % 2 == 0 {
+                        a.close().await.unwrap();
+                        drop(b);
+                    } else {
+                        b.close().await.unwrap();
+                        drop(a);
+                    }
+                }
+            }
+        };
+        run(2000).await; // warm up allocator and pools
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let before = rss_kib();
+        run(10_000).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let after = rss_kib();
+        assert!(
+            after <= before + before / 10,
+            "RSS grew from {before} KiB to {after} KiB over 10,000 channels ({t:?})"
+        );
+        s.shutdown().await.unwrap();
+        c.shutdown().await.unwrap();
+    }
+}
+
