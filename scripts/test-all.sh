@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Build everything and run every test suite: Rust, C, Python, Go, cross-language.
+# Usage: ./scripts/test-all.sh            (from anywhere; needs Rust, Python 3 with
+#                                           pip/venv, Go, a C compiler, make)
+# Set STREAMKIT_SOAK=1 for the long soak mode of the reliability suite.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+export CARGO_TERM_COLOR=never
+LOGDIR="$ROOT/build/test-logs"
+mkdir -p "$LOGDIR"
+
+passed=()
+failed=()
+
+run_suite() {
+    local name=$1; shift
+    echo
+    echo "=== $name: $*"
+    local t0=$SECONDS
+    if "$@" 2>&1 | tee "$LOGDIR/$name.log"; then
+        passed+=("$name")
+        echo "=== $name: PASSED in $((SECONDS - t0)) s"
+    else
+        failed+=("$name")
+        echo "=== $name: FAILED in $((SECONDS - t0)) s (log: build/test-logs/$name.log)"
+    fi
+}
+
+run_suite rust      cargo test --workspace --exclude streamkit-python
+run_suite c         bash tests/c/run.sh
+run_suite python    bash bindings/python/run-tests.sh
+run_suite go        bash bindings/go/run-tests.sh
+run_suite interop   bash tests/interop/run.sh
+if [ -f bench/Cargo.toml ]; then
+    run_suite bench-smoke cargo run --release -p streamkit-bench -- --quick
+fi
+
+echo
+echo "==================== summary ===================="
+for s in "${passed[@]}"; do echo "  PASS  $s"; done
+for s in "${failed[@]:-}"; do [ -n "$s" ] && echo "  FAIL  $s"; done
+echo "suites: ${#passed[@]} passed, $(( ${#failed[@]} )) failed"
+[ ${#failed[@]} -eq 0 ]
