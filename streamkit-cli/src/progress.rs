@@ -68,13 +68,14 @@ impl Progress {
                 let secs = started.elapsed().as_secs_f64();
                 let sent = counters.sent.load(Ordering::Relaxed);
                 let recv = counters.received.load(Ordering::Relaxed);
-                let mut msg = format!(
-                    "sent {} ({})  received {} ({})",
-                    HumanBytes(sent),
-                    rate(sent, secs),
-                    HumanBytes(recv),
-                    rate(recv, secs)
-                );
+                let mut parts = Vec::new();
+                if sent > 0 || recv == 0 {
+                    parts.push(format!("sent {} ({})", HumanBytes(sent), rate(sent, secs)));
+                }
+                if recv > 0 {
+                    parts.push(format!("received {} ({})", HumanBytes(recv), rate(recv, secs)));
+                }
+                let mut msg = parts.join("  ");
                 if show_connections {
                     msg = format!(
                         "{} connections ({} active)  {msg}",
