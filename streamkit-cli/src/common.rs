@@ -67,6 +67,22 @@ pub fn block_on<F: Future<Output = u8>>(fut: F) -> u8 {
     }
 }
 
+/// Show streamkit-core's log lines (refused clients, lost connections) on
+/// stderr: warnings, or everything informational with `verbose`.
+pub fn init_logging(verbose: bool) {
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::prelude::*;
+    let level = if verbose { LevelFilter::INFO } else { LevelFilter::WARN };
+    let filter = Targets::new().with_target("streamkit_core", level);
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_level(true)
+        .with_ansi(false)
+        .without_time();
+    let _ = tracing_subscriber::registry().with(fmt.with_filter(filter)).try_init();
+}
+
 /// Print an error and its causes on stderr.
 pub fn report(e: &anyhow::Error) {
     eprintln!("streamkit: error: {e:#}");

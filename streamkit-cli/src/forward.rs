@@ -67,6 +67,10 @@ async fn run_inner(a: ForwardArgs) -> Result<()> {
         .map_err(|e| anyhow!("cannot listen on {listen}: {e}"))?;
     let local = listener.local_addr()?;
     let first = common::connect(&peer, &a.endpoint, &a.client).await?;
+    if a.verbose {
+        // After the first connect, so its failure is reported once, by us.
+        common::init_logging(true);
+    }
     {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "{local}");

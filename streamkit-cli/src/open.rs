@@ -219,9 +219,7 @@ async fn run_inner(a: OpenArgs) -> Result<u8> {
     progress.finish();
     let _ = peer.shutdown().await;
 
-    if let Err(e) = down {
-        return Err(e);
-    }
+    down?;
     if !a.quiet {
         for t in &trailers {
             eprintln!("trailer: {t}");

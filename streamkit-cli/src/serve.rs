@@ -110,6 +110,7 @@ async fn run_inner(a: ServeArgs) -> Result<()> {
         }
     }
     let services = Arc::new(services);
+    common::init_logging(a.verbose);
     let peer = common::make_peer(&a.trust)?;
     if a.trust.key.is_none() && !common::default_key_exists() {
         eprintln!(

@@ -573,6 +573,34 @@ fn default_trust_uses_home_ssh() {
 // exit codes and usage
 
 #[test]
+fn open_exits_255_when_the_connection_is_lost() {
+    let env = Env::new();
+    env.keys();
+    let (s, ep) = env.serve(&["hang=exec:echo started; sleep 30"]);
+    let mut c = env.cmd();
+    c.arg("open").arg(&ep).arg("hang").args(env.client_args());
+    c.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = c.spawn().expect("spawn open");
+    let so = child.stdout.take().expect("stdout");
+    let mut se = child.stderr.take().expect("stderr");
+    let mut open = Proc { child };
+    assert_eq!(read_line_timeout(so, Duration::from_secs(20)).as_deref(), Some("started"));
+    drop(s); // kill the server mid-channel
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(st) = open.child.try_wait().expect("wait") {
+            break st;
+        }
+        assert!(Instant::now() < deadline, "open did not notice the lost connection");
+        thread::sleep(Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    let _ = se.read_to_string(&mut err);
+    assert_eq!(status.code(), Some(255), "{err}");
+    assert!(err.contains("streamkit: error:"), "{err}");
+}
+
+#[test]
 fn exit_codes_for_usage_and_connection_failures() {
     let env = Env::new();
     env.keys();
