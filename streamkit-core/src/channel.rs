@@ -21,6 +21,10 @@ use tokio::sync::Notify;
 const MAX_CHUNK: usize = 64 * 1024;
 /// Frames up to this size are copied into one buffer with their header.
 const SMALL_FRAME: usize = 16 * 1024;
+/// Byte-stream writes up to this size are coalesced with neighbours.
+const COALESCE_PIECE: usize = 4 * 1024;
+/// Most bytes coalesced into one transport send.
+const COALESCE_MAX: usize = 64 * 1024;
 
 /// How a channel's outgoing side reaches the other end.
 pub(crate) enum Tx {
@@ -244,6 +248,13 @@ impl InBuf {
     }
 }
 
+/// Something queued for the transport, in order.
+#[derive(Debug)]
+enum Out {
+    Data(u8, Bytes),
+    Ctl(Ctl),
+}
+
 #[derive(Debug, Default)]
 struct ChanState {
     inb: [InBuf; 2],
@@ -251,13 +262,49 @@ struct ChanState {
     fin_recv: bool,
     fin_sent: bool,
     close_recv: bool,
+    /// CLOSE is queued (or sent).
     close_sent: bool,
+    /// CLOSE has been handed to the transport.
+    close_flushed: bool,
     /// The application called close().
     user_closed: bool,
     finished: bool,
     /// A fatal error (protocol violation, connection lost, peer shut down).
     fatal: Option<Error>,
     trailers: Vec<String>,
+    /// Outgoing queue, drained in order by one flusher at a time.
+    outq: VecDeque<Out>,
+    /// Small writes are coalesced here before joining `outq`.
+    tail: BytesMut,
+    tail_stream: u8,
+    flushing: bool,
+}
+
+impl ChanState {
+    fn seal_tail(&mut self) {
+        if !self.tail.is_empty() {
+            let b = self.tail.split().freeze();
+            self.outq.push_back(Out::Data(self.tail_stream, b));
+        }
+    }
+
+    fn push_small(&mut self, s: u8, parts: &[&[u8]]) {
+        if self.tail_stream != s || self.tail.len() >= COALESCE_MAX {
+            self.seal_tail();
+        }
+        self.tail_stream = s;
+        if self.tail.capacity() - self.tail.len() < parts.iter().map(|p| p.len()).sum::<usize>() {
+            self.tail.reserve(COALESCE_MAX);
+        }
+        for p in parts {
+            self.tail.extend_from_slice(p);
+        }
+    }
+
+    fn push(&mut self, o: Out) {
+        self.seal_tail();
+        self.outq.push_back(o);
+    }
 }
 
 /// A queue of accepted-but-not-yet-taken channels (the peer's or a parent
@@ -335,6 +382,7 @@ pub(crate) struct ChanInner {
     conn: Weak<Conn>,
     max_frame: usize,
     window: usize,
+    small_limit: usize,
     st: Mutex<ChanState>,
     rd: Notify,
     wr: Notify,
@@ -385,6 +433,7 @@ impl ChanInner {
             conn: p.conn,
             max_frame: p.max_frame,
             window: p.window,
+            small_limit: SMALL_FRAME.min(p.remote_window / 4).max(64),
             st: Mutex::new(st),
             rd: Notify::new(),
             wr: Notify::new(),
@@ -398,6 +447,75 @@ impl ChanInner {
     fn wake_all(&self) {
         self.rd.notify_waiters();
         self.wr.notify_waiters();
+    }
+
+    /// Start a flusher if none is running. Called with the state unlocked.
+    fn kick(self: &Arc<Self>, start: bool) {
+        if start {
+            let me = self.clone();
+            self.rt.spawn(async move { me.flush_loop().await });
+        }
+    }
+
+    /// Queue `o`; returns whether a flusher must be started.
+    fn enqueue(st: &mut ChanState, o: Out) -> bool {
+        st.push(o);
+        !std::mem::replace(&mut st.flushing, true)
+    }
+
+    /// Drain the outgoing queue in order. One flusher runs at a time, so the
+    /// transport sees data, trailers, FIN and CLOSE in the order they were
+    /// queued, and small writes leave as large packets.
+    async fn flush_loop(self: Arc<Self>) {
+        loop {
+            let items: Vec<Out> = {
+                let mut st = lock(&self.st);
+                st.seal_tail();
+                if st.outq.is_empty() {
+                    st.flushing = false;
+                    drop(st);
+                    self.wr.notify_waiters();
+                    return;
+                }
+                st.outq.drain(..).collect()
+            };
+            for it in items {
+                let (r, was_close) = match it {
+                    Out::Data(s, b) => (self.tx.data(s, b).await, false),
+                    Out::Ctl(c) => {
+                        let is_close = matches!(c, Ctl::Close { .. });
+                        (self.tx.ctl(c).await, is_close)
+                    }
+                };
+                if let Err(e) = r {
+                    {
+                        let mut st = lock(&self.st);
+                        st.outq.clear();
+                        st.tail.clear();
+                        st.flushing = false;
+                        if st.fatal.is_none() {
+                            st.fatal = Some(e);
+                        }
+                    }
+                    self.wake_all();
+                    return;
+                }
+                if was_close {
+                    let finish = {
+                        let mut st = lock(&self.st);
+                        st.close_flushed = true;
+                        let f = st.close_recv && !st.finished;
+                        if f {
+                            st.finished = true;
+                        }
+                        f
+                    };
+                    if finish {
+                        self.release();
+                    }
+                }
+            }
+        }
     }
 
     /// Incoming bytes on stream 0 (data) or 1 (errors).
@@ -426,7 +544,7 @@ impl ChanInner {
     /// An incoming control message for this channel.
     pub(crate) fn on_ctl(&self, c: Ctl) {
         let mut finished = false;
-        let mut reply_close = false;
+        let mut start = false;
         {
             let mut st = lock(&self.st);
             if st.finished {
@@ -453,11 +571,13 @@ impl ChanInner {
                         });
                     }
                     if !st.close_sent {
+                        // Reply with our CLOSE after anything already queued.
                         st.close_sent = true;
-                        reply_close = true;
+                        start = Self::enqueue(&mut st, Out::Ctl(Ctl::Close { code: close_code::NORMAL, reason: String::new() }));
+                    } else if st.close_flushed {
+                        st.finished = true;
+                        finished = true;
                     }
-                    st.finished = true;
-                    finished = true;
                 }
                 Ctl::Hello { .. } | Ctl::Open { .. } => {
                     drop(st);
@@ -466,14 +586,24 @@ impl ChanInner {
                 }
             }
         }
-        if reply_close {
-            self.tx.ctl_nowait(&self.rt, Ctl::Close { code: close_code::NORMAL, reason: String::new() });
+        if start {
+            if let Some(me) = self.self_arc() {
+                me.kick(true);
+            }
         }
         if finished {
-            self.children.close(Error::closed("parent channel closed"));
             self.release();
         }
+        if finished || start {
+            self.children.close(Error::closed("parent channel closed"));
+        }
         self.wake_all();
+    }
+
+    /// An owning `Arc` of this channel (through its connection's table or the
+    /// inproc link); needed to start a flusher from `&self` contexts.
+    fn self_arc(&self) -> Option<Arc<ChanInner>> {
+        self.conn.upgrade().and_then(|c| c.chan_arc(self))
     }
 
     /// The channel is unusable: record why, tell the remote, wake everyone.
@@ -482,25 +612,42 @@ impl ChanInner {
         self.fail_with(Error::protocol(why.to_string()), close_code::PROTOCOL, true);
     }
 
-    /// Fail the channel with `e`. If `notify_remote`, send CLOSE with `code`.
+    /// Fail the channel with `e`. If `notify_remote`, queue CLOSE with `code`
+    /// (dropping data not yet sent); otherwise the connection is gone.
     pub(crate) fn fail_with(&self, e: Error, code: u32, notify_remote: bool) {
-        let send_close;
+        let mut start = false;
         {
             let mut st = lock(&self.st);
             if st.fatal.is_none() {
                 st.fatal = Some(e.clone());
             }
-            send_close = notify_remote && !st.close_sent;
-            if send_close {
-                st.close_sent = true;
-            }
-            if !notify_remote {
+            st.inb[0].clear();
+            st.inb[1].clear();
+            if notify_remote {
+                if !st.close_sent {
+                    st.close_sent = true;
+                    st.outq.retain(|o| matches!(o, Out::Ctl(_)));
+                    st.tail.clear();
+                    start = Self::enqueue(&mut st, Out::Ctl(Ctl::Close { code, reason: e.message().to_string() }));
+                }
+            } else {
+                st.outq.clear();
+                st.tail.clear();
                 st.close_recv = true;
                 st.finished = true;
             }
         }
-        if send_close {
-            self.tx.ctl_nowait(&self.rt, Ctl::Close { code, reason: e.message().to_string() });
+        if start {
+            match self.self_arc() {
+                Some(me) => me.kick(true),
+                None => {
+                    // not registered (e.g. refused before delivery): send directly
+                    let c = Ctl::Close { code, reason: e.message().to_string() };
+                    let tx = self.tx.clone();
+                    lock(&self.st).flushing = false;
+                    tx.ctl_nowait(&self.rt, c);
+                }
+            }
         }
         self.children.close(e);
         self.wake_all();
@@ -514,11 +661,11 @@ impl ChanInner {
     }
 
     fn closed_error(&self, st: &ChanState) -> Option<Error> {
-        if let Some(e) = &st.fatal {
-            return Some(e.clone());
-        }
         if st.user_closed {
             return Some(Error::closed("channel is closed"));
+        }
+        if let Some(e) = &st.fatal {
+            return Some(e.clone());
         }
         None
     }
@@ -527,10 +674,7 @@ impl ChanInner {
         if let Some(e) = self.closed_error(st) {
             return Some(e);
         }
-        if st.close_sent {
-            return Some(Error::closed("channel is closed"));
-        }
-        if st.close_recv {
+        if st.close_recv || st.close_sent {
             return Some(Error::closed("the remote peer closed the channel"));
         }
         if st.fin_sent {
@@ -540,7 +684,7 @@ impl ChanInner {
     }
 
     async fn grant(&self, s: usize) {
-        let credit = {
+        let start = {
             let mut st = lock(&self.st);
             let threshold = (self.window / 4).max(1);
             if st.close_sent || st.close_recv || st.inb[s].unacked < threshold {
@@ -548,13 +692,26 @@ impl ChanInner {
             }
             let n = std::mem::take(&mut st.inb[s].unacked);
             st.inb[s].allowance += n as i64;
-            n
+            // Through the ordered queue, so a CREDIT can never follow our CLOSE.
+            Self::enqueue(&mut st, Out::Ctl(Ctl::Credit { stream: s as u8, bytes: n as u32 }))
         };
-        let _ = self.tx.ctl(Ctl::Credit { stream: s as u8, bytes: credit as u32 }).await;
+        if start {
+            if let Some(me) = self.self_arc() {
+                me.kick(true);
+            } else {
+                lock(&self.st).flushing = false;
+            }
+        }
     }
 
     async fn wait_rd<T>(&self, mut f: impl FnMut(&mut ChanState) -> Option<T>) -> T {
         loop {
+            {
+                let mut st = lock(&self.st);
+                if let Some(v) = f(&mut st) {
+                    return v;
+                }
+            }
             let n = self.rd.notified();
             tokio::pin!(n);
             n.as_mut().enable();
@@ -574,11 +731,13 @@ impl ChanInner {
         }
         let r = self
             .wait_rd(|st| {
+                if let Some(e) = self.closed_error(st) {
+                    if st.user_closed || st.inb[0].len == 0 {
+                        return Some(Err(e));
+                    }
+                }
                 if st.inb[0].len > 0 {
                     return Some(Ok(st.inb[0].copy_out(buf)));
-                }
-                if let Some(e) = self.closed_error(st) {
-                    return Some(Err(e));
                 }
                 if st.fin_recv || st.close_recv {
                     return Some(Ok(0));
@@ -594,10 +753,12 @@ impl ChanInner {
     async fn read_frame(&self, s: usize) -> Result<Option<Bytes>> {
         let max = self.max_frame;
         let window = self.window;
-        let mut granted_midway = false;
         loop {
             let r = self
                 .wait_rd(|st| {
+                    if st.user_closed {
+                        return Some(Err(Error::closed("channel is closed")));
+                    }
                     match st.inb[s].next_frame(max, window) {
                         Err(e) => return Some(Err(e)),
                         Ok(Some(f)) => return Some(Ok(Some(f))),
@@ -621,7 +782,6 @@ impl ChanInner {
                 .await;
             match r {
                 Ok(None) => {
-                    granted_midway = true;
                     self.grant(s).await;
                     continue;
                 }
@@ -631,7 +791,6 @@ impl ChanInner {
                 }
                 Err(Error::Eof) => return Ok(None),
                 Err(e) => {
-                    let _ = granted_midway;
                     if e.kind() == crate::ErrorKind::Protocol {
                         let already = lock(&self.st).fatal.is_some();
                         if !already {
@@ -644,103 +803,138 @@ impl ChanInner {
         }
     }
 
-    /// Wait for up to `want` bytes of credit on stream `s`.
-    async fn reserve(&self, s: usize, want: usize) -> Result<usize> {
+    /// Wait for credit, then queue up to MAX_CHUNK bytes of `data` from `off`.
+    /// Returns how many bytes were queued.
+    async fn queue_piece(self: &Arc<Self>, s: usize, data: &Bytes, off: usize) -> Result<usize> {
         loop {
             let n = self.wr.notified();
             tokio::pin!(n);
             n.as_mut().enable();
-            {
+            let got = {
                 let mut st = lock(&self.st);
                 if let Some(e) = self.write_error(&st) {
                     return Err(e);
                 }
-                if st.credit[s] > 0 {
-                    let k = (st.credit[s] as usize).min(want).min(MAX_CHUNK);
+                if st.credit[s] <= 0 {
+                    None
+                } else {
+                    let k = (st.credit[s] as usize).min(data.len() - off).min(MAX_CHUNK);
                     st.credit[s] -= k as i64;
+                    let start = if k <= COALESCE_PIECE {
+                        st.push_small(s as u8, &[&data[off..off + k]]);
+                        !std::mem::replace(&mut st.flushing, true)
+                    } else {
+                        Self::enqueue(&mut st, Out::Data(s as u8, data.slice(off..off + k)))
+                    };
+                    Some((k, start))
+                }
+            };
+            match got {
+                Some((k, start)) => {
+                    self.kick(start);
                     return Ok(k);
                 }
+                None => n.await,
             }
-            n.await;
         }
     }
 
-    async fn send_stream(&self, s: usize, data: Bytes) -> Result<()> {
+    async fn send_stream(self: &Arc<Self>, s: usize, data: Bytes) -> Result<()> {
         let mut off = 0;
         while off < data.len() {
-            let k = self.reserve(s, data.len() - off).await?;
-            self.tx.data(s as u8, data.slice(off..off + k)).await?;
-            off += k;
+            off += self.queue_piece(s, &data, off).await?;
         }
         Ok(())
     }
 
-    async fn write_frame(&self, s: usize, payload: &[u8]) -> Result<()> {
+    async fn write_frame(self: &Arc<Self>, s: usize, payload: &[u8]) -> Result<()> {
         if payload.len() > u32::MAX as usize {
             return Err(Error::invalid("frame larger than 4 GiB"));
         }
         let _g = self.wlock[s].lock().await;
-        if payload.len() <= SMALL_FRAME {
-            let mut b = BytesMut::with_capacity(4 + payload.len());
-            b.extend_from_slice(&crate::proto::frame_header(payload.len()));
-            b.extend_from_slice(payload);
-            self.send_stream(s, b.freeze()).await
-        } else {
-            self.send_stream(s, Bytes::copy_from_slice(&crate::proto::frame_header(payload.len()))).await?;
-            self.send_stream(s, Bytes::copy_from_slice(payload)).await
+        let need = 4 + payload.len();
+        if need <= self.small_limit {
+            // Fast path: reserve credit for the whole frame and coalesce it.
+            loop {
+                let n = self.wr.notified();
+                tokio::pin!(n);
+                n.as_mut().enable();
+                let start = {
+                    let mut st = lock(&self.st);
+                    if let Some(e) = self.write_error(&st) {
+                        return Err(e);
+                    }
+                    if st.credit[s] >= need as i64 {
+                        st.credit[s] -= need as i64;
+                        st.push_small(s as u8, &[&crate::proto::frame_header(payload.len()), payload]);
+                        Some(!std::mem::replace(&mut st.flushing, true))
+                    } else {
+                        None
+                    }
+                };
+                match start {
+                    Some(start) => {
+                        self.kick(start);
+                        return Ok(());
+                    }
+                    None => n.await,
+                }
+            }
         }
+        self.send_stream(s, Bytes::copy_from_slice(&crate::proto::frame_header(payload.len()))).await?;
+        self.send_stream(s, Bytes::copy_from_slice(payload)).await
     }
 
-    async fn send_ctl_checked(&self, c: Ctl, mark: impl FnOnce(&mut ChanState)) -> Result<()> {
-        {
+    /// Queue a control message after the data written so far.
+    fn queue_ctl(self: &Arc<Self>, c: Ctl, mark: impl FnOnce(&mut ChanState)) -> Result<()> {
+        let start = {
             let mut st = lock(&self.st);
             if let Some(e) = self.write_error(&st) {
                 return Err(e);
             }
             mark(&mut st);
-        }
-        self.tx.ctl(c).await
+            Self::enqueue(&mut st, Out::Ctl(c))
+        };
+        self.kick(start);
+        Ok(())
     }
 
-    async fn close(&self) -> Result<()> {
-        let _g0 = self.wlock[0].try_lock();
-        let finished;
-        let was_sent;
+    fn close(self: &Arc<Self>) -> Result<()> {
+        let start;
         {
             let mut st = lock(&self.st);
             if st.user_closed {
                 return Ok(());
             }
             st.user_closed = true;
-            was_sent = st.close_sent;
-            st.close_sent = true;
             st.inb[0].clear();
             st.inb[1].clear();
-            finished = st.close_recv;
-            if finished {
-                st.finished = true;
+            if st.close_sent {
+                start = false;
+            } else {
+                st.close_sent = true;
+                start = Self::enqueue(&mut st, Out::Ctl(Ctl::Close { code: close_code::NORMAL, reason: String::new() }));
             }
         }
+        self.kick(start);
         self.wake_all();
         self.children.close(Error::closed("parent channel closed"));
-        if !was_sent {
-            // A close on a dead connection is still a successful local close.
-            let _ = self.tx.ctl(Ctl::Close { code: close_code::NORMAL, reason: String::new() }).await;
-        }
-        if finished {
-            self.release();
-        }
         Ok(())
     }
 
-    /// Close without waiting (used when the last handle is dropped).
-    fn close_nowait(self: &Arc<Self>) {
-        let me = self.clone();
-        let already = lock(&self.st).user_closed;
-        if !already {
-            self.rt.spawn(async move {
-                let _ = me.close().await;
-            });
+    /// Wait until everything queued so far has been handed to the transport.
+    async fn flushed(&self) {
+        loop {
+            let n = self.wr.notified();
+            tokio::pin!(n);
+            n.as_mut().enable();
+            {
+                let st = lock(&self.st);
+                if !st.flushing || st.fatal.is_some() {
+                    return;
+                }
+            }
+            n.await;
         }
     }
 
@@ -770,7 +964,7 @@ struct ChanHandle {
 
 impl Drop for ChanHandle {
     fn drop(&mut self) {
-        self.inner.close_nowait();
+        let _ = self.inner.close();
     }
 }
 
@@ -895,11 +1089,13 @@ impl Channel {
         let _g1 = i.wlock[1].lock().await;
         {
             let st = lock(&i.st);
-            if st.fin_sent && st.fatal.is_none() && !st.close_sent {
+            if st.fin_sent && i.write_error(&st).is_some_and(|_| !st.user_closed && st.fatal.is_none() && !st.close_sent) {
                 return Ok(());
             }
         }
-        i.send_ctl_checked(Ctl::Fin, |st| st.fin_sent = true).await
+        i.queue_ctl(Ctl::Fin, |st| st.fin_sent = true)?;
+        i.flushed().await;
+        Ok(())
     }
 
     /// Send trailers (`key=value` strings). The remote can read them once this
@@ -918,14 +1114,17 @@ impl Channel {
         }
         let i = self.i();
         let _g0 = i.wlock[0].lock().await;
-        i.send_ctl_checked(Ctl::Trailers(trailers.to_vec()), |_| {}).await
+        i.queue_ctl(Ctl::Trailers(trailers.to_vec()), |_| {})
     }
 
     /// Close the channel in both directions. Unread incoming data is
     /// discarded; blocked calls on this channel return a closed error.
     /// Closing twice is not an error.
     pub async fn close(&self) -> Result<()> {
-        self.i().close().await
+        let i = self.i();
+        i.close()?;
+        i.flushed().await;
+        Ok(())
     }
 
     /// Open a child channel inside this one; the remote receives it from

@@ -527,3 +527,10 @@ impl Conn {
         self.on_lost(reason);
     }
 }
+
+impl Conn {
+    /// The registered `Arc` of a channel of this connection.
+    pub(crate) fn chan_arc(&self, c: &ChanInner) -> Option<Arc<ChanInner>> {
+        lock(&self.chans).get(&c.id).filter(|x| std::ptr::eq(&***x, c)).cloned()
+    }
+}
