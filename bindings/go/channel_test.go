@@ -208,10 +208,13 @@ func TestFramesAndStreams(t *testing.T) {
 }
 
 func TestMaxFrameSize(t *testing.T) {
-	server, client, _ := pair(t, transports[0])
+	// Options apply to connections made after they are set.
+	server := newTestPeer(t, "")
+	client := newTestPeer(t, "")
 	if err := server.SetOption(OptMaxFrameSize, 1024); err != nil {
 		t.Fatal(err)
 	}
+	connect(t, client, bind(t, server, "tcp://127.0.0.1:0"))
 	a, b := openPair(t, server, client, "big", nil)
 	defer a.Close()
 	defer b.Close()
@@ -235,7 +238,7 @@ func TestErrors(t *testing.T) {
 	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "bogus://nowhere") {
 		t.Fatalf("bad endpoint: %v", err)
 	}
-	if err := p.Connect("tcp://not an endpoint"); !errors.Is(err, ErrInvalid) {
+	if err := p.Connect("tcp://127.0.0.1:notaport"); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("bad endpoint: %v", err)
 	}
 	if _, err := p.Open("nobody", "svc", nil); !errors.Is(err, ErrNoPeer) {

@@ -99,8 +99,13 @@ func TestLeak10000Channels(t *testing.T) {
 	t.Logf("%d channels opened, echoed and closed in %v (%.0f channels/s); live handles %d -> %d; RSS %.1f MiB -> %.1f MiB (%+.1f MiB, %+.0f bytes/channel)",
 		n, elapsed.Round(time.Millisecond), float64(n)/elapsed.Seconds(), live0, LiveHandles(),
 		float64(rss0)/(1<<20), float64(rss1)/(1<<20), float64(growth)/(1<<20), float64(growth)/n)
-	// A leak of even 1 KiB per channel would show as ~10 MiB.
-	if growth > 8<<20 {
+	// A leak of even 1 KiB per channel would show as ~10 MiB. Under -race
+	// the detector's own bookkeeping grows RSS (~3 KB per channel, never
+	// returned), so only the handle count is checked there; the RSS check
+	// runs in the plain `go test`.
+	if raceEnabled {
+		t.Log("race detector on: RSS growth not checked (handle count checked above)")
+	} else if growth > 8<<20 {
 		t.Errorf("RSS grew by %.1f MiB over %d channels", float64(growth)/(1<<20), n)
 	}
 	server.Shutdown()

@@ -1,0 +1,5 @@
+//go:build !race
+
+package streamkit
+
+const raceEnabled = false
