@@ -60,7 +60,8 @@ impl PyChannel {
         }
     }
 
-    /// True once the channel is closed (locally or by the remote side).
+    /// True once the channel has fully ended: closed (or closed for writing)
+    /// by both sides, or its connection or peer is gone.
     #[getter]
     fn closed(&self) -> bool {
         self.inner.is_closed()
