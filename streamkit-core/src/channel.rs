@@ -313,12 +313,12 @@ impl ChanState {
 pub(crate) struct AcceptQueue {
     q: Mutex<(VecDeque<Channel>, Option<Error>)>,
     notify: Notify,
-    cap: usize,
+    cap: std::sync::atomic::AtomicUsize,
 }
 
 impl AcceptQueue {
     pub(crate) fn new(cap: usize) -> Self {
-        AcceptQueue { q: Mutex::new((VecDeque::new(), None)), notify: Notify::new(), cap }
+        AcceptQueue { q: Mutex::new((VecDeque::new(), None)), notify: Notify::new(), cap: cap.into() }
     }
 
     /// Queue a channel; gives it back if the queue is full or closed.
@@ -327,13 +327,17 @@ impl AcceptQueue {
         if q.1.is_some() {
             return Err((c, "not accepting channels (closed)"));
         }
-        if q.0.len() >= self.cap {
+        if q.0.len() >= self.cap.load(std::sync::atomic::Ordering::Relaxed) {
             return Err((c, "accept backlog full"));
         }
         q.0.push_back(c);
         drop(q);
         self.notify.notify_one();
         Ok(())
+    }
+
+    pub(crate) fn set_cap(&self, cap: usize) {
+        self.cap.store(cap, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub(crate) async fn pop(&self) -> Result<Channel> {
@@ -551,14 +555,21 @@ impl ChanInner {
                 return;
             }
             match c {
-                Ctl::Credit { stream, bytes } => {
-                    let s = usize::from(stream.min(1));
-                    st.credit[s] += i64::from(bytes);
+                Ctl::Credit { stream, bytes } if stream <= 1 => {
+                    st.credit[usize::from(stream)] += i64::from(bytes);
+                }
+                Ctl::Credit { stream, .. } => {
+                    drop(st);
+                    self.protocol_violation(&format!("CREDIT for unknown stream {stream}"));
+                    return;
                 }
                 Ctl::Trailers(t) => {
-                    if st.trailers.len() + t.len() <= crate::proto::MAX_LIST_ITEMS {
-                        st.trailers.extend(t);
+                    if st.trailers.len() + t.len() > crate::proto::MAX_LIST_ITEMS {
+                        drop(st);
+                        self.protocol_violation("more than 4096 trailers");
+                        return;
                     }
+                    st.trailers.extend(t);
                 }
                 Ctl::Fin => st.fin_recv = true,
                 Ctl::Close { code, reason } => {
@@ -636,6 +647,9 @@ impl ChanInner {
                 st.close_recv = true;
                 st.finished = true;
             }
+        }
+        if !notify_remote {
+            self.release();
         }
         if start {
             match self.self_arc() {
@@ -1133,8 +1147,11 @@ impl Channel {
         let i = self.i();
         {
             let st = lock(&i.st);
-            if let Some(e) = i.write_error(&st) {
+            if let Some(e) = i.closed_error(&st) {
                 return Err(e);
+            }
+            if st.close_recv || st.close_sent {
+                return Err(Error::closed("the parent channel is closed"));
             }
         }
         let conn = i.conn.upgrade().ok_or_else(|| Error::closed("connection is gone"))?;

@@ -66,6 +66,8 @@ pub(crate) struct Conn {
     pub(crate) limits: Limits,
     closed: AtomicBool,
     hello_done: AtomicBool,
+    /// The remote's HELLO was received (OPENs are allowed from then on).
+    hello_seen: AtomicBool,
     events: Notify,
     pub(crate) rt: tokio::runtime::Handle,
 }
@@ -98,6 +100,7 @@ impl Conn {
             limits,
             closed: AtomicBool::new(false),
             hello_done: AtomicBool::new(false),
+            hello_seen: AtomicBool::new(false),
             events: Notify::new(),
             rt: tokio::runtime::Handle::current(),
         })
@@ -155,6 +158,7 @@ impl Conn {
     pub(crate) fn mark_hello(&self, remote: &str, window: usize) {
         self.set_remote_name(remote);
         self.remote_window.store(window, Ordering::Release);
+        self.hello_seen.store(true, Ordering::Release);
         self.hello_done.store(true, Ordering::Release);
         self.events.notify_waiters();
     }
@@ -187,6 +191,17 @@ impl Conn {
                 self.remote_name(),
                 self.limits.max_channels
             )));
+        }
+        if headers.len() > crate::proto::MAX_LIST_ITEMS {
+            return Err(Error::invalid(format!(
+                "too many headers ({}; the limit is {})",
+                headers.len(),
+                crate::proto::MAX_LIST_ITEMS
+            )));
+        }
+        let size: usize = service.len() + headers.iter().map(|h| h.len() + 4).sum::<usize>();
+        if size > crate::proto::MAX_CONTROL_LEN / 2 {
+            return Err(Error::invalid("service name and headers exceed 512 KiB"));
         }
         let id = self.next_id.fetch_add(2, Ordering::Relaxed);
         match &self.kind {
@@ -385,7 +400,7 @@ impl Conn {
                         cur.protocol_violation("OPEN received on an SSH channel whose streamkit channel is still open");
                         continue;
                     }
-                    if !self.hello_done.load(Ordering::Acquire) {
+                    if !self.hello_seen.load(Ordering::Acquire) {
                         tracing::warn!("OPEN before HELLO: closing connection");
                         self.close("protocol error: OPEN before HELLO");
                         return;
@@ -402,7 +417,9 @@ impl Conn {
                         );
                         continue;
                     }
-                    if cid == 0 || lock(&self.chans).contains_key(&cid) {
+                    let remote_parity = if self.is_client { 0 } else { 1 };
+                    let owned_by_remote = lock(&ssh.slots).get(&id).is_some_and(|s| !s.owner);
+                    if cid == 0 || cid % 2 != remote_parity || !owned_by_remote || lock(&self.chans).contains_key(&cid) {
                         chan.fail_with(Error::protocol(format!("bad or duplicate channel id {cid}")), close_code::PROTOCOL, true);
                         continue;
                     }
@@ -428,7 +445,7 @@ impl Conn {
     }
 
     fn on_hello(self: &Arc<Self>, id: ChannelId, tx: &Arc<Tx>, version: u8, name: &str, window: usize) {
-        if self.hello_done.load(Ordering::Acquire) {
+        if self.hello_seen.load(Ordering::Acquire) {
             tracing::warn!("duplicate HELLO ignored");
             return;
         }
@@ -446,6 +463,10 @@ impl Conn {
             }
         }
         if self.is_client {
+            if crate::options::validate_name(name).is_err() {
+                self.close("server HELLO carries an invalid peer name");
+                return;
+            }
             self.mark_hello(name, window);
             return;
         }
@@ -456,14 +477,25 @@ impl Conn {
             self.close("HELLO name does not match the authenticated user");
             return;
         }
-        tx.ctl_nowait(
-            &self.rt,
-            Ctl::Hello { version: VERSION, name: self.local_name.clone(), window: self.limits.window as u32 },
-        );
-        self.mark_hello(name, window);
-        if let Some(peer) = self.peer.upgrade() {
-            peer.add_conn(self.clone());
-        }
+        // OPENs from the client are accepted from now on; the connection is
+        // established (visible in peers(), usable for open) once our HELLO
+        // has been queued ahead of anything else we send.
+        self.set_remote_name(name);
+        self.remote_window.store(window, Ordering::Release);
+        self.hello_seen.store(true, Ordering::Release);
+        let me = self.clone();
+        let tx = tx.clone();
+        let name = name.to_string();
+        self.rt.spawn(async move {
+            let hello = Ctl::Hello { version: VERSION, name: me.local_name.clone(), window: me.limits.window as u32 };
+            if tx.ctl(hello).await.is_err() {
+                return;
+            }
+            me.mark_hello(&name, window);
+            if let Some(peer) = me.peer.upgrade() {
+                peer.add_conn(me.clone());
+            }
+        });
     }
 
     /// The remote closed an SSH channel.

@@ -280,7 +280,11 @@ impl Peer {
     /// Set an integer option.
     pub fn set_option_int(&self, opt: PeerOption, v: i64) -> Result<()> {
         self.i().check_open()?;
-        lock(&self.i().opts).set_int(opt, v)
+        lock(&self.i().opts).set_int(opt, v)?;
+        if opt == PeerOption::AcceptBacklog {
+            self.i().accept_q.set_cap(v as usize);
+        }
+        Ok(())
     }
 
     /// Get a string option.
@@ -579,8 +583,9 @@ async fn establish(peer: &Arc<PeerInner>, ep: &Endpoint) -> Result<Arc<Conn>> {
         }
         Endpoint::Unix(path) => {
             let settings = peer.settings()?;
-            let s = tokio::net::UnixStream::connect(path)
+            let s = tokio::time::timeout(settings.handshake_timeout, tokio::net::UnixStream::connect(path))
                 .await
+                .map_err(|_| Error::Timeout(format!("connect to {ep} timed out")))?
                 .map_err(|e| Error::Io(format!("cannot connect to {ep}: {e}")))?;
             ssh::connect(peer, &settings, ep, s).await
         }
