@@ -122,6 +122,29 @@ fn closed_or(e: streamkit_core::Error) -> Up {
     }
 }
 
+/// Exit code when stdout's reader went away, as if killed by SIGPIPE.
+const EXIT_SIGPIPE: u8 = 141;
+
+/// Stdout was closed by its reader.
+#[derive(Debug)]
+struct StdoutClosed;
+
+impl std::fmt::Display for StdoutClosed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("stdout was closed")
+    }
+}
+
+impl std::error::Error for StdoutClosed {}
+
+fn stdout_error(e: std::io::Error) -> anyhow::Error {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        anyhow::Error::new(StdoutClosed)
+    } else {
+        anyhow!("cannot write to stdout: {e}")
+    }
+}
+
 async fn download(ch: &Channel, frames: bool, counters: &Counters) -> Result<()> {
     let mut out = tokio::io::stdout();
     if frames {
@@ -132,8 +155,8 @@ async fn download(ch: &Channel, frames: bool, counters: &Counters) -> Result<()>
                     let mut line = Vec::with_capacity(f.len() + 1);
                     line.extend_from_slice(&f);
                     line.push(b'\n');
-                    out.write_all(&line).await.map_err(|e| anyhow!("cannot write to stdout: {e}"))?;
-                    out.flush().await.map_err(|e| anyhow!("cannot write to stdout: {e}"))?;
+                    out.write_all(&line).await.map_err(stdout_error)?;
+                    out.flush().await.map_err(stdout_error)?;
                 }
                 Ok(None) => break,
                 Err(e) => return Err(anyhow!("receiving from the channel failed: {e}")),
@@ -146,13 +169,13 @@ async fn download(ch: &Channel, frames: bool, counters: &Counters) -> Result<()>
                 Ok(0) => break,
                 Ok(n) => {
                     counters.add_received(n);
-                    out.write_all(&buf[..n]).await.map_err(|e| anyhow!("cannot write to stdout: {e}"))?;
+                    out.write_all(&buf[..n]).await.map_err(stdout_error)?;
                 }
                 Err(e) => return Err(anyhow!("receiving from the channel failed: {e}")),
             }
         }
     }
-    out.flush().await.map_err(|e| anyhow!("cannot write to stdout: {e}"))?;
+    out.flush().await.map_err(stdout_error)?;
     Ok(())
 }
 
@@ -203,6 +226,18 @@ async fn run_inner(a: OpenArgs) -> Result<u8> {
 
     // Channel -> stdout, until the service closes its side.
     let down = download(&ch, a.frames, &counters).await;
+    if let Err(e) = down {
+        errs.abort();
+        up.abort();
+        let _ = ch.close().await;
+        progress.finish();
+        let _ = peer.shutdown().await;
+        if e.downcast_ref::<StdoutClosed>().is_some() {
+            // Like any Unix filter whose reader went away (`| head`): quietly.
+            return Ok(EXIT_SIGPIPE);
+        }
+        return Err(e);
+    }
 
     // The service has finished writing: its error frames end with its data.
     let _ = tokio::time::timeout(Duration::from_secs(5), errs).await;
@@ -219,7 +254,6 @@ async fn run_inner(a: OpenArgs) -> Result<u8> {
     progress.finish();
     let _ = peer.shutdown().await;
 
-    down?;
     if !a.quiet {
         for t in &trailers {
             eprintln!("trailer: {t}");

@@ -136,13 +136,14 @@ async fn run_inner(a: ServeArgs) -> Result<()> {
 
     let stop = common::terminated();
     tokio::pin!(stop);
+    let mut handlers = tokio::task::JoinSet::new();
     loop {
         tokio::select! {
             r = peer.accept() => match r {
                 Ok(ch) => {
                     let services = services.clone();
                     let verbose = a.verbose;
-                    tokio::spawn(async move { handle(ch, services, verbose).await });
+                    handlers.spawn(async move { handle(ch, services, verbose).await });
                 }
                 Err(e) => {
                     if peer.is_shutdown() {
@@ -151,10 +152,13 @@ async fn run_inner(a: ServeArgs) -> Result<()> {
                     return Err(anyhow!("accepting channels failed: {e}"));
                 }
             },
+            Some(_) = handlers.join_next(), if !handlers.is_empty() => {}
             _ = &mut stop => break,
         }
     }
     let _ = Peer::shutdown(&peer).await;
+    // Dropping the handlers kills the commands that exec services still run.
+    handlers.shutdown().await;
     Ok(())
 }
 
@@ -242,6 +246,31 @@ fn env_key(k: &str) -> String {
         .collect()
 }
 
+/// Kills the command's whole process group when dropped while armed (the
+/// client went away, the server shuts down, or something the command left
+/// behind still holds its output pipes after it exited).
+struct GroupKill {
+    pgid: Option<u32>,
+}
+
+impl GroupKill {
+    fn kill(&self) {
+        #[cfg(unix)]
+        if let Some(p) = self.pgid.and_then(|p| i32::try_from(p).ok()).filter(|p| *p > 1) {
+            // SAFETY: kill(2) with a negative pid signals that process group; no memory is involved.
+            unsafe {
+                libc::kill(-p, libc::SIGKILL);
+            }
+        }
+    }
+}
+
+impl Drop for GroupKill {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 async fn exec(ch: &Channel, cmd: &str) -> Result<()> {
     let mut c = tokio::process::Command::new("sh");
     c.arg("-c")
@@ -252,6 +281,8 @@ async fn exec(ch: &Channel, cmd: &str) -> Result<()> {
         .kill_on_drop(true)
         .env("STREAMKIT_SERVICE", ch.service())
         .env("STREAMKIT_PEER", ch.remote_peer());
+    #[cfg(unix)]
+    c.process_group(0);
     for h in ch.headers() {
         if let Some((k, v)) = h.split_once('=') {
             c.env(format!("STREAMKIT_HEADER_{}", env_key(k)), v);
@@ -265,21 +296,29 @@ async fn exec(ch: &Channel, cmd: &str) -> Result<()> {
             return Err(anyhow!(msg));
         }
     };
+    let mut group = GroupKill { pgid: child.id() };
     let (Some(mut stdin), Some(mut stdout), Some(stderr)) = (child.stdin.take(), child.stdout.take(), child.stderr.take())
     else {
         fail(ch, "exec: the command's pipes are missing").await;
         return Err(anyhow!("pipes missing"));
     };
 
+    // Signalled when the client is gone: the command is then killed.
+    let gone = Arc::new(tokio::sync::Notify::new());
     // channel -> command stdin; ends at the client's end of stream, or when
     // the command stops reading.
     let feeder = {
         let ch = ch.clone();
+        let gone = gone.clone();
         tokio::spawn(async move {
             let mut buf = vec![0u8; 64 * 1024];
             loop {
                 match ch.read(&mut buf).await {
-                    Ok(0) | Err(_) => break,
+                    Ok(0) => break,
+                    Err(_) => {
+                        gone.notify_one();
+                        break;
+                    }
                     Ok(n) => {
                         if stdin.write_all(&buf[..n]).await.is_err() {
                             break;
@@ -293,37 +332,82 @@ async fn exec(ch: &Channel, cmd: &str) -> Result<()> {
     // command stdout -> channel.
     let out = async {
         let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            let n = stdout.read(&mut buf).await?;
-            if n == 0 {
-                return Ok::<(), anyhow::Error>(());
+        let r = async {
+            loop {
+                let n = stdout.read(&mut buf).await?;
+                if n == 0 {
+                    return Ok::<(), anyhow::Error>(());
+                }
+                ch.write(&buf[..n]).await?;
             }
-            ch.write(&buf[..n]).await?;
         }
+        .await;
+        if r.is_err() {
+            gone.notify_one();
+        }
+        r
     };
     // command stderr lines -> error frames.
     let err = async {
         let mut r = BufReader::new(stderr);
         let mut line = Vec::new();
-        loop {
-            line.clear();
-            let n = r.read_until(b'\n', &mut line).await?;
-            if n == 0 {
-                return Ok::<(), anyhow::Error>(());
+        let res = async {
+            loop {
+                line.clear();
+                let n = r.read_until(b'\n', &mut line).await?;
+                if n == 0 {
+                    return Ok::<(), anyhow::Error>(());
+                }
+                if line.last() == Some(&b'\n') {
+                    line.pop();
+                }
+                ch.write_error(&line).await?;
             }
-            if line.last() == Some(&b'\n') {
-                line.pop();
-            }
-            ch.write_error(&line).await?;
         }
+        .await;
+        if res.is_err() {
+            gone.notify_one();
+        }
+        res
     };
-    let (ro, re) = tokio::join!(out, err);
-    if ro.is_err() || re.is_err() {
-        // The client is gone: stop the command.
-        let _ = child.start_kill();
-    }
-    let status = child.wait().await?;
+    let pipes = async { tokio::join!(out, err) };
+    // The command ends by itself, or is killed (with its process group) once
+    // the client is gone; the pipes are then drained. If something it left
+    // behind keeps them open 2 s after it exited, that is killed too.
+    let (ro, re, status) = {
+        let run = async {
+            let mut tick = tokio::time::interval(std::time::Duration::from_millis(200));
+            let status = loop {
+                tokio::select! {
+                    st = child.wait() => break st,
+                    _ = gone.notified() => group.kill(),
+                    _ = tick.tick() => if ch.is_closed() { group.kill() },
+                }
+            };
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            group.kill();
+            status
+        };
+        tokio::pin!(run);
+        tokio::pin!(pipes);
+        let mut status = None;
+        let (ro, re) = loop {
+            tokio::select! {
+                r = &mut pipes => break r,
+                st = &mut run, if status.is_none() => status = Some(st),
+            }
+        };
+        (ro, re, status)
+    };
+    let status = match status {
+        Some(st) => st?,
+        // The pipes closed first (the usual case): wait for the exit status.
+        None => child.wait().await?,
+    };
     feeder.abort();
+    if ro.is_ok() && re.is_ok() {
+        group.pgid = None; // a clean finish: leave anything it started in the background alone
+    }
     let code = status.code().unwrap_or_else(|| {
         #[cfg(unix)]
         {

@@ -328,6 +328,91 @@ fn exec_that_exits_without_reading_its_input() {
     assert_eq!(stdout(&out), "bye\n");
 }
 
+/// Whether any process of process group `pgid` is still alive.
+#[cfg(unix)]
+fn group_alive(pgid: &str) -> bool {
+    Command::new("kill")
+        .args(["-0", "--", &format!("-{pgid}")])
+        .stderr(Stdio::null())
+        .status()
+        .expect("kill")
+        .success()
+}
+
+#[cfg(unix)]
+fn wait_group_gone(pgid: &str, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while group_alive(pgid) {
+        assert!(Instant::now() < deadline, "{what}: the command (process group {pgid}) is still running");
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Spawn `streamkit open` on `service` with stdin closed; return it once its
+/// first stdout line is `started`, with the command's process group id.
+#[cfg(unix)]
+fn open_started(env: &Env, ep: &str, service: &str) -> (Proc, std::process::ChildStdout, String) {
+    let mut c = env.cmd();
+    c.arg("open").arg(ep).arg(service).args(env.client_args());
+    c.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null());
+    let mut child = c.spawn().expect("spawn open");
+    let mut so = child.stdout.take().expect("stdout");
+    let p = Proc { child };
+    // Read "PGID\nstarted\n" byte by byte (no buffering past it).
+    let mut got = Vec::new();
+    let mut b = [0u8; 1];
+    while !got.ends_with(b"started\n") {
+        assert_eq!(so.read(&mut b).expect("read"), 1, "open ended early: {:?}", String::from_utf8_lossy(&got));
+        got.push(b[0]);
+    }
+    let text = String::from_utf8(got).expect("utf8");
+    let pgid = text.lines().next().expect("pgid").trim().to_string();
+    assert!(pgid.parse::<u32>().is_ok(), "{text:?}");
+    assert!(group_alive(&pgid), "the command should be running");
+    (p, so, pgid)
+}
+
+#[cfg(unix)]
+#[test]
+fn exec_command_is_killed_when_the_client_goes_away() {
+    let env = Env::new();
+    env.keys();
+    let (_s, ep) = env.serve(&["hang=exec:echo $$; echo started; sleep 60; true", "yes=exec:echo $$; echo started; yes"]);
+
+    // The client is killed while the command waits.
+    let (open, _so, pgid) = open_started(&env, &ep, "hang");
+    drop(open);
+    wait_group_gone(&pgid, "client killed");
+
+    // The client stops reading (`| head`): it exits 141 at once, quietly,
+    // and the command that keeps writing is stopped.
+    let (mut open, so, pgid) = open_started(&env, &ep, "yes");
+    drop(so);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(st) = open.child.try_wait().expect("wait") {
+            break st;
+        }
+        assert!(Instant::now() < deadline, "open kept running after its stdout closed");
+        thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(141));
+    wait_group_gone(&pgid, "stdout closed");
+}
+
+#[cfg(unix)]
+#[test]
+fn serve_stops_running_commands_when_it_exits() {
+    let env = Env::new();
+    env.keys();
+    let (s, ep) = env.serve(&["hang=exec:echo $$; echo started; sleep 60; true"]);
+    let (_open, _so, pgid) = open_started(&env, &ep, "hang");
+    let st = Command::new("kill").arg("-TERM").arg(s.child.id().to_string()).status().expect("kill");
+    assert!(st.success());
+    wait_group_gone(&pgid, "serve terminated");
+    drop(s);
+}
+
 /// A TCP server for the forward tests: for each connection, reads until EOF
 /// and answers "N:" + the data reversed, then closes.
 fn reversing_server(connections: usize) -> (u16, thread::JoinHandle<()>) {
