@@ -7,6 +7,7 @@
 # Usage: bindings/go/run-tests.sh          (from anywhere)
 # Env:   SKIP_CARGO_BUILD=1   the library is already built
 #        GO_TEST_FLAGS="..."  extra flags for go test (e.g. -v)
+#        CHECK_NATIVE_LIBS=1  also check link.go against cargo's native-static-libs
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -44,7 +45,8 @@ echo "== static link check (no libstreamkit.so needed at run time)"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 go test -c -o "$tmp/streamkit.test" .
-if ldd "$tmp/streamkit.test" | grep -q libstreamkit; then
+needed=$(readelf -d "$tmp/streamkit.test" | grep NEEDED || true)
+if grep -q libstreamkit <<<"$needed"; then
 	echo "test binary links libstreamkit.so dynamically"
 	exit 1
 fi
@@ -69,6 +71,15 @@ PC
 PKG_CONFIG_PATH="$tmp/pc" LD_LIBRARY_PATH="$ROOT/target/release" \
 	go test -count=1 -tags streamkit_dynamic -run 'TestVersionAndKeys|TestOpenChannels|TestFramesAndStreams' .
 PKG_CONFIG_PATH="$tmp/pc" go test -c -tags streamkit_dynamic -o "$tmp/dyn.test" .
-ldd "$tmp/dyn.test" | grep -q libstreamkit.so || { echo "dynamic build does not use libstreamkit.so"; exit 1; }
+needed=$(readelf -d "$tmp/dyn.test" | grep NEEDED || true)
+grep -q 'libstreamkit\.so' <<<"$needed" || { echo "dynamic build does not use libstreamkit.so"; exit 1; }
+
+if [ "${CHECK_NATIVE_LIBS:-}" = 1 ]; then
+	# Rebuilds the ffi crate once with --print; off by default.
+	echo "== native-static-libs match link.go"
+	libs=$(cd "$ROOT" && cargo rustc --release -p streamkit-ffi --lib -- --print native-static-libs 2>&1 |
+		sed -n 's/.*native-static-libs: //p' | tail -1)
+	grep -qF -- "libstreamkit.a $libs" "$HERE/link.go" || { echo "link.go LDFLAGS do not end with: $libs"; exit 1; }
+fi
 
 echo "== all Go checks passed"

@@ -67,6 +67,8 @@ GO_A=("$GOAPP" run -key "$WORK/go.key" -authorized "$WORK/py.pub" -name go-a -re
 GO_B=("$GOAPP" run -key "$WORK/py.key" -authorized "$WORK/go.pub" -name go-b -remote go-a -remote-lang go "$EP")
 run_leg "go <-> go (harness check): go-a binds+accepts, go-b connects+opens" \
 	"${GO_A[@]}" -bind tcp://127.0.0.1:0 -role accept -- "${GO_B[@]}" -connect -role open
+run_leg "go <-> go (harness check): go-a binds+opens, go-b connects+accepts" \
+	"${GO_A[@]}" -bind tcp://127.0.0.1:0 -role open -- "${GO_B[@]}" -connect -role accept
 
 # Find a Python that has the streamkit package.
 PY=${STREAMKIT_PYTHON:-}
