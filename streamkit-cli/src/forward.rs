@@ -61,6 +61,8 @@ pub async fn run(a: ForwardArgs) -> u8 {
 
 async fn run_inner(a: ForwardArgs) -> Result<()> {
     let listen = common::tcp_addr(&a.listen)?;
+    let stop = common::terminated();
+    tokio::pin!(stop);
     let peer = common::make_client(&a.client)?;
     let listener = TcpListener::bind(&listen)
         .await
@@ -83,8 +85,6 @@ async fn run_inner(a: ForwardArgs) -> Result<()> {
 
     let counters = Arc::new(Counters::default());
     let progress = Arc::new(Progress::start("forward", !a.no_progress, counters.clone(), true));
-    let stop = common::terminated();
-    tokio::pin!(stop);
     loop {
         tokio::select! {
             r = listener.accept() => match r {

@@ -18,7 +18,8 @@ on stderr, and so are the trailers it sends before closing.
 
 Exit code: N if the service sent the trailer exit-status=N; 1 if it sent error
 frames or an error=... trailer without an exit status; 255 if streamkit itself
-failed (cannot connect, key not trusted, connection lost); 0 otherwise.
+failed (cannot connect, key not trusted, connection lost); 141 if stdout was
+closed by its reader (`| head`); 0 otherwise.
 
 Examples:
   echo hello | streamkit open tcp://127.0.0.1:7000 echo -k client.key -a server.pub

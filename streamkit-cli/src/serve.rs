@@ -118,6 +118,8 @@ async fn run_inner(a: ServeArgs) -> Result<()> {
              that clients cannot know in advance (create one with `streamkit keygen`)"
         );
     }
+    let stop = common::terminated();
+    tokio::pin!(stop);
     let bound = peer
         .bind(&a.endpoint)
         .await
@@ -134,8 +136,6 @@ async fn run_inner(a: ServeArgs) -> Result<()> {
         common::our_public_key(&peer)
     );
 
-    let stop = common::terminated();
-    tokio::pin!(stop);
     let mut handlers = tokio::task::JoinSet::new();
     loop {
         tokio::select! {

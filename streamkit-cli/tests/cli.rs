@@ -746,22 +746,29 @@ fn every_subcommand_has_help_with_an_example() {
 }
 
 #[cfg(unix)]
-#[test]
-fn serve_exits_cleanly_on_sigterm() {
-    let env = Env::new();
-    env.keys();
-    let (mut s, _ep) = env.serve(&["echo=echo"]);
-    let st = Command::new("kill").arg("-TERM").arg(s.child.id().to_string()).status().expect("kill");
+fn terminate_and_expect_exit_0(p: &mut Proc, what: &str) {
+    let st = Command::new("kill").arg("-TERM").arg(p.child.id().to_string()).status().expect("kill");
     assert!(st.success());
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        if let Some(code) = s.child.try_wait().expect("wait") {
-            assert_eq!(code.code(), Some(0), "serve exit status {code:?}");
+        if let Some(code) = p.child.try_wait().expect("wait") {
+            assert_eq!(code.code(), Some(0), "{what} exit status {code:?}");
             break;
         }
-        assert!(Instant::now() < deadline, "serve did not exit after SIGTERM");
+        assert!(Instant::now() < deadline, "{what} did not exit after SIGTERM");
         thread::sleep(Duration::from_millis(20));
     }
+}
+
+#[cfg(unix)]
+#[test]
+fn serve_and_forward_exit_cleanly_on_sigterm() {
+    let env = Env::new();
+    env.keys();
+    let (mut s, ep) = env.serve(&["echo=echo"]);
+    let (mut f, _addr) = start_forward(&env, &ep, "echo");
+    terminate_and_expect_exit_0(&mut f, "forward");
+    terminate_and_expect_exit_0(&mut s, "serve");
 }
 
 // ---------------------------------------------------------------------------
