@@ -31,6 +31,7 @@ run_suite rust      cargo test --workspace --exclude streamkit-python
 run_suite c         bash tests/c/run.sh
 run_suite python    bash bindings/python/run-tests.sh
 run_suite go        bash bindings/go/run-tests.sh
+run_suite readme    bash scripts/check-readme.sh
 run_suite interop   bash tests/interop/run.sh
 if [ -f bench/Cargo.toml ]; then
     run_suite bench-smoke cargo run --release -p streamkit-bench -- --quick

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Check that every example in README.md is identical to its file, then build
+# and run each one. Needs the C library (target/release), the Python venv made
+# by bindings/python/run-tests.sh (build/pyvenv) and Go.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+fail=0
+# 1. README blocks == files
+python3 - <<'PY' || fail=1
+import re, sys
+text = open("README.md").read()
+blocks = re.findall(r"<!-- example: (\S+) -->\n```\w*\n(.*?)```", text, re.S)
+if len(blocks) < 4:
+    sys.exit(f"expected 4 examples in README.md, found {len(blocks)}")
+bad = 0
+for path, body in blocks:
+    if open(path).read() != body:
+        print(f"README.md example differs from {path}"); bad = 1
+    else:
+        print(f"README example matches {path}")
+sys.exit(bad)
+PY
+expect() { # name, expected substring, command...
+    local name=$1 want=$2; shift 2
+    local out
+    if out=$("$@" 2>&1) && grep -qF -- "$want" <<<"$out"; then
+        echo "example $name: ok"
+    else
+        echo "example $name: FAILED"; echo "$out" | tail -20; fail=1
+    fi
+}
+expect rust "echo: hello" cargo run -q --release -p streamkit-core --example hello
+cargo build -q --release -p streamkit-ffi
+mkdir -p build
+cc -Wall -Werror -Iinclude examples/hello.c target/release/libstreamkit.a -lpthread -ldl -lm -o build/hello-c
+expect c "client got: hello" ./build/hello-c
+PY=${STREAMKIT_PYTHON:-build/pyvenv/bin/python}
+expect python "b'echo: hello'" "$PY" examples/hello.py
+expect go "echo: hello" bash -c "cd examples/go && go run ."
+if [ $fail -eq 0 ]; then echo "readme: 5 passed, 0 failed"; else echo "readme: examples FAILED"; fi
+exit $fail
