@@ -555,3 +555,58 @@ func TestInproc(t *testing.T) {
 	a.Close()
 	b.Close()
 }
+
+func TestConcurrentCloseAndShutdown(t *testing.T) {
+	server, client, _ := pair(t, transports[0])
+	a, b := openPair(t, server, client, "race", nil)
+	defer b.Close()
+	// Readers and writers on a, racing with concurrent Closes.
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			for {
+				if err := a.WriteFrame([]byte("x")); err != nil {
+					if !errors.Is(err, ErrClosed) {
+						t.Error("write:", err)
+					}
+					return
+				}
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			if _, err := a.ReadFrame(); err != nil && !errors.Is(err, ErrClosed) && err != io.EOF {
+				t.Error("read:", err)
+			}
+		}()
+	}
+	time.Sleep(50 * time.Millisecond)
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); a.Close() }()
+	}
+	wg.Wait()
+	// Concurrent Shutdowns: exactly one succeeds.
+	var mu sync.Mutex
+	ok := 0
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := client.Shutdown()
+			if err == nil {
+				mu.Lock()
+				ok++
+				mu.Unlock()
+			} else if !errors.Is(err, ErrClosed) {
+				t.Error("shutdown:", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if ok != 1 {
+		t.Fatalf("%d Shutdowns succeeded", ok)
+	}
+}
