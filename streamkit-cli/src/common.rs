@@ -59,7 +59,13 @@ fn parse_header(s: &str) -> std::result::Result<String, String> {
 /// Run `fut` on a fresh multi-thread runtime and return its exit code.
 pub fn block_on<F: Future<Output = u8>>(fut: F) -> u8 {
     match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
-        Ok(rt) => rt.block_on(fut),
+        Ok(rt) => {
+            let code = rt.block_on(fut);
+            // Do not wait for tokio's stdin reader: it may be blocked reading a
+            // terminal or pipe that never ends (the service finished first).
+            rt.shutdown_background();
+            code
+        }
         Err(e) => {
             eprintln!("streamkit: error: cannot start the async runtime: {e}");
             1

@@ -413,6 +413,31 @@ fn serve_stops_running_commands_when_it_exits() {
     drop(s);
 }
 
+#[test]
+fn open_returns_when_the_service_ends_even_if_stdin_stays_open() {
+    // Like an interactive session: stdin never reaches end of file.
+    let env = Env::new();
+    env.keys();
+    let (_s, ep) = env.serve(&["bye=exec:echo bye; exit 4"]);
+    let mut c = env.cmd();
+    c.arg("open").arg(&ep).arg("bye").args(env.client_args());
+    c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null());
+    let mut child = c.spawn().expect("spawn open");
+    let _stdin_kept_open = child.stdin.take().expect("stdin");
+    let so = child.stdout.take().expect("stdout");
+    let mut open = Proc { child };
+    assert_eq!(read_line_timeout(so, Duration::from_secs(20)).as_deref(), Some("bye"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(st) = open.child.try_wait().expect("wait") {
+            break st;
+        }
+        assert!(Instant::now() < deadline, "open hangs on its open stdin after the service ended");
+        thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(4));
+}
+
 /// A TCP server for the forward tests: for each connection, reads until EOF
 /// and answers "N:" + the data reversed, then closes.
 fn reversing_server(connections: usize) -> (u16, thread::JoinHandle<()>) {
