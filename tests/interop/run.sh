@@ -6,6 +6,8 @@
 #
 # Usage: tests/interop/run.sh        (from anywhere)
 # Env:   STREAMKIT_PYTHON=/path/to/python   a Python with `streamkit` installed
+#        STREAMKIT_PYVENV=DIR               the venv of bindings/python/run-tests.sh
+#                                           (default build/pyvenv-test)
 #        SKIP_CARGO_BUILD=1                 the Rust library is already built
 # Exit status: 0 if every leg passed; 1 if a leg failed; 2 if the Python
 # side could not be run (no Python with the streamkit package).
@@ -73,7 +75,8 @@ run_leg "go <-> go (harness check): go-a binds+opens, go-b connects+accepts" \
 # Find a Python that has the streamkit package.
 PY=${STREAMKIT_PYTHON:-}
 if [ -z "$PY" ]; then
-	for c in "$ROOT/bindings/python/.venv/bin/python" "$ROOT/.venv/bin/python" python3; do
+	for c in "${STREAMKIT_PYVENV:-$ROOT/build/pyvenv-test}/bin/python" "$ROOT/bindings/python/.venv/bin/python" \
+		"$ROOT/.venv/bin/python" python3; do
 		if command -v "$c" >/dev/null 2>&1 && "$c" -c 'import streamkit' >/dev/null 2>&1; then
 			PY=$c
 			break
@@ -82,7 +85,7 @@ if [ -z "$PY" ]; then
 fi
 if [ -z "$PY" ] || ! "$PY" -c 'import streamkit' >/dev/null 2>&1; then
 	echo "== Python side NOT RUN: no Python with the streamkit package found."
-	echo "   Build it with bindings/python/run-tests.sh (creates bindings/python/.venv)"
+	echo "   Build it with bindings/python/run-tests.sh (creates build/pyvenv-test)"
 	echo "   or set STREAMKIT_PYTHON=/path/to/python."
 	echo "== interop: $passed passed, $failed failed, python legs not run"
 	[ "$failed" = 0 ] && exit 2 || exit 1
