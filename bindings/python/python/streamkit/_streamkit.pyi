@@ -61,8 +61,8 @@ def generate_key() -> str:
 class Peer:
     """A streamkit peer: binds and/or connects; channels are opened to connected peers by name."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         name: str | None = None,
         private_key: _StrOrPath | None = None,
         authorized_keys: _StrOrPath | None = None,
@@ -71,7 +71,7 @@ class Peer:
         reconnect_interval_max: int | None = None,
         connect_timeout: int | None = None,
         max_frame_size: int | None = None,
-    ) -> None: ...
+    ) -> Self: ...
     @overload
     def set_option(self, option: _StrOption, value: _StrOrPath) -> None: ...
     @overload

@@ -1,0 +1,220 @@
+#!/usr/bin/env python3
+"""streamkit vs pyzmq PUSH/PULL over tcp loopback, one process per side.
+
+Prints 64-byte frames/s (one way) and bulk MB/s (64 KiB writes) for
+streamkit (frames with write_frame/read_frame, bulk with write/read on the
+byte stream) and for pyzmq PUSH/PULL (one message per frame / per 64 KiB
+chunk), measured in the same run. The receiver times from the first message
+to the last, so connection setup is excluded. Each figure is the best of
+--repeat runs.
+
+usage: bench.py [--frames N] [--bulk-mb MB] [--repeat R]
+(pyzmq is optional: without it, its rows are skipped with a note.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from typing import Any
+
+FRAME = b"x" * 64
+CHUNK = 64 * 1024
+
+
+def env_keys() -> tuple[str, str]:
+    return os.environ["SK_KEY"], os.environ["SK_TRUST"]
+
+
+# ---------------------------------------------------------------- streamkit
+
+
+def sk_recv(mode: str, count: int) -> None:
+    import streamkit
+
+    key, trust = env_keys()
+    with streamkit.Peer(name="recv", private_key=key, authorized_keys=trust) as peer:
+        print(peer.bind("tcp://127.0.0.1:0"), flush=True)
+        ch = peer.accept(timeout=30)
+        if mode == "frames":
+            first = ch.read_frame()
+            assert first is not None
+            t0 = time.perf_counter()
+            n = 1
+            while True:
+                f = ch.read_frame()
+                if f is None:
+                    break
+                n += 1
+            dt = time.perf_counter() - t0
+            assert n == count, (n, count)
+            print(f"{(n - 1) / dt}", flush=True)
+        else:
+            first_chunk = ch.read(CHUNK)
+            t0 = time.perf_counter()
+            total = len(first_chunk)
+            while True:
+                b = ch.read(CHUNK)
+                if not b:
+                    break
+                total += len(b)
+            dt = time.perf_counter() - t0
+            assert total == count * CHUNK, (total, count * CHUNK)
+            print(f"{(total - len(first_chunk)) / dt / 1e6}", flush=True)
+        ch.close()
+
+
+def sk_send(mode: str, count: int, endpoint: str) -> None:
+    import streamkit
+
+    key, trust = env_keys()
+    with streamkit.Peer(name="send", private_key=key, authorized_keys=trust) as peer:
+        peer.connect(endpoint)
+        ch = peer.open("recv", "bench")
+        if mode == "frames":
+            wf = ch.write_frame
+            frame = FRAME
+            for _ in range(count):
+                wf(frame)
+        else:
+            w = ch.write
+            chunk = memoryview(bytearray(CHUNK))
+            for _ in range(count):
+                w(chunk)
+        ch.close_write()
+        # wait for the receiver to finish before shutting down
+        ch.read_frame(timeout=60)
+
+
+# ---------------------------------------------------------------- pyzmq
+
+
+def zmq_recv(mode: str, count: int) -> None:
+    import zmq
+
+    ctx = zmq.Context()
+    s = ctx.socket(zmq.PULL)
+    port = s.bind_to_random_port("tcp://127.0.0.1")
+    print(f"tcp://127.0.0.1:{port}", flush=True)
+    recv = s.recv
+    recv()
+    t0 = time.perf_counter()
+    for _ in range(count - 1):
+        recv()
+    dt = time.perf_counter() - t0
+    if mode == "frames":
+        print(f"{(count - 1) / dt}", flush=True)
+    else:
+        print(f"{(count - 1) * CHUNK / dt / 1e6}", flush=True)
+    s.close(linger=0)
+    ctx.term()
+
+
+def zmq_send(mode: str, count: int, endpoint: str) -> None:
+    import zmq
+
+    ctx = zmq.Context()
+    s = ctx.socket(zmq.PUSH)
+    s.connect(endpoint)
+    send = s.send
+    msg: Any = FRAME if mode == "frames" else memoryview(bytearray(CHUNK))
+    for _ in range(count):
+        send(msg, copy=mode == "frames")
+    s.close(linger=-1)  # flush everything
+    ctx.term()
+
+
+# ---------------------------------------------------------------- driver
+
+
+def run_pair(lib: str, mode: str, count: int, env: dict[str, str]) -> float:
+    me = os.path.abspath(__file__)
+    kr, kt = env["SK_KEY_R"], env["SK_KEY_S"]
+    recv_env = {**env, "SK_KEY": kr, "SK_TRUST": env["SK_PUB_S"]}
+    send_env = {**env, "SK_KEY": kt, "SK_TRUST": env["SK_PUB_R"]}
+    with subprocess.Popen(
+        [sys.executable, me, "--role", f"{lib}-recv", "--mode", mode, "--count", str(count)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=recv_env,
+    ) as recv:
+        assert recv.stdout is not None
+        ep = recv.stdout.readline().strip()
+        sender = subprocess.run(
+            [sys.executable, me, "--role", f"{lib}-send", "--mode", mode, "--count", str(count), "--endpoint", ep],
+            env=send_env,
+            timeout=600,
+        )
+        out = recv.stdout.readline().strip()
+        rc = recv.wait(600)
+    if sender.returncode != 0 or rc != 0 or not out:
+        raise RuntimeError(f"{lib} {mode}: sender rc={sender.returncode} receiver rc={rc} out={out!r}")
+    return float(out)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--frames", type=int, default=1_000_000, help="64-byte frames per run (default 1e6)")
+    ap.add_argument("--bulk-mb", type=int, default=1024, help="MiB per bulk run (default 1024)")
+    ap.add_argument("--repeat", type=int, default=3, help="runs per figure, best is kept (default 3)")
+    ap.add_argument("--role", help=argparse.SUPPRESS)
+    ap.add_argument("--mode", help=argparse.SUPPRESS)
+    ap.add_argument("--count", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--endpoint", help=argparse.SUPPRESS)
+    a = ap.parse_args()
+
+    if a.role:
+        roles = {"sk-recv": sk_recv, "zmq-recv": zmq_recv}
+        if a.role in roles:
+            roles[a.role](a.mode, a.count)
+        elif a.role == "sk-send":
+            sk_send(a.mode, a.count, a.endpoint)
+        elif a.role == "zmq-send":
+            zmq_send(a.mode, a.count, a.endpoint)
+        else:
+            ap.error(f"unknown role {a.role}")
+        return 0
+
+    import streamkit
+
+    kr, ks = streamkit.generate_key(), streamkit.generate_key()
+    env = {
+        **os.environ,
+        "SK_KEY_R": kr,
+        "SK_KEY_S": ks,
+        "SK_PUB_R": streamkit.Peer(private_key=kr).public_key,
+        "SK_PUB_S": streamkit.Peer(private_key=ks).public_key,
+    }
+    chunks = a.bulk_mb * (1 << 20) // CHUNK
+    try:
+        import zmq
+
+        zmq_note = f"pyzmq {zmq.__version__} (libzmq {zmq.zmq_version()})"
+        libs = ["sk", "zmq"]
+    except ImportError:
+        zmq_note = "pyzmq not installed: its rows are skipped"
+        libs = ["sk"]
+
+    results: dict[tuple[str, str], float] = {}
+    for lib in libs:
+        for mode, count in (("frames", a.frames), ("bulk", chunks)):
+            results[(lib, mode)] = max(run_pair(lib, mode, count, env) for _ in range(a.repeat))
+
+    print(f"python {sys.version.split()[0]}, streamkit {streamkit.__version__}, {zmq_note}")
+    print(f"tcp loopback, one process per side, best of {a.repeat}; {a.frames} frames, {a.bulk_mb} MiB bulk")
+    print(f"{'':24}{'64 B frames/s':>16}{'bulk MB/s (64 KiB)':>22}")
+    names = {"sk": "streamkit", "zmq": "pyzmq PUSH/PULL"}
+    for lib in libs:
+        print(f"{names[lib]:24}{results[(lib, 'frames')]:>16,.0f}{results[(lib, 'bulk')]:>22,.1f}")
+    if "zmq" in libs:
+        fr = results[("sk", "frames")] / results[("zmq", "frames")]
+        br = results[("sk", "bulk")] / results[("zmq", "bulk")]
+        print(f"{'ratio streamkit/pyzmq':24}{fr:>16.2f}{br:>22.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

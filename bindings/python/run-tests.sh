@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Build the streamkit Python package in a fresh virtualenv and test it:
+#   mypy --strict (tests + bench against the shipped stubs), mypy.stubtest
+#   (stubs vs. the compiled module), pytest -W error.
+# Usage: bindings/python/run-tests.sh [extra pytest args]
+# Env: PYTHON (interpreter to build the venv from, default python3),
+#      STREAMKIT_PYVENV (venv dir, default <repo>/build/pyvenv-test; recreated each run).
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+venv="${STREAMKIT_PYVENV:-$root/build/pyvenv-test}"
+py="${PYTHON:-python3}"
+
+echo "== fresh venv: $venv ($("$py" --version))"
+rm -rf "$venv"
+"$py" -m venv "$venv"
+vpy="$venv/bin/python"
+"$vpy" -m pip install -q --upgrade pip
+"$vpy" -m pip install -q maturin pytest mypy
+
+echo "== pip install $here"
+# A stray in-tree extension from `maturin develop` must not shadow or leak into the wheel.
+rm -f "$here"/python/streamkit/_streamkit*.so
+"$vpy" -m pip install "$here"
+
+cd "$here"
+# Import from the installed wheel, not the source tree.
+"$vpy" -c 'import streamkit, sys; assert "site-packages" in streamkit.__file__, streamkit.__file__; print("streamkit", streamkit.__version__, "from", streamkit.__file__)'
+
+echo "== mypy --strict"
+"$vpy" -m mypy --strict tests bench
+
+echo "== stubtest"
+"$vpy" -m mypy.stubtest streamkit --allowlist "$here/stubtest-allowlist.txt"
+
+echo "== pytest"
+"$vpy" -m pytest -W error -p no:cacheprovider -q tests "$@"
