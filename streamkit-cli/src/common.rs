@@ -58,7 +58,10 @@ fn parse_header(s: &str) -> std::result::Result<String, String> {
 
 /// Run `fut` on a fresh multi-thread runtime and return its exit code.
 pub fn block_on<F: Future<Output = u8>>(fut: F) -> u8 {
-    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => {
             let code = rt.block_on(fut);
             // Do not wait for tokio's stdin reader: it may be blocked reading a
@@ -78,7 +81,11 @@ pub fn block_on<F: Future<Output = u8>>(fut: F) -> u8 {
 pub fn init_logging(verbose: bool) {
     use tracing_subscriber::filter::{LevelFilter, Targets};
     use tracing_subscriber::prelude::*;
-    let level = if verbose { LevelFilter::INFO } else { LevelFilter::WARN };
+    let level = if verbose {
+        LevelFilter::INFO
+    } else {
+        LevelFilter::WARN
+    };
     let filter = Targets::new().with_target("streamkit_core", level);
     let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
@@ -86,7 +93,9 @@ pub fn init_logging(verbose: bool) {
         .with_level(true)
         .with_ansi(false)
         .without_time();
-    let _ = tracing_subscriber::registry().with(fmt.with_filter(filter)).try_init();
+    let _ = tracing_subscriber::registry()
+        .with(fmt.with_filter(filter))
+        .try_init();
 }
 
 /// Print an error and its causes on stderr.
@@ -163,7 +172,8 @@ pub fn make_client(c: &ClientArgs) -> Result<Peer> {
 
 /// Our public key line, for messages.
 pub fn our_public_key(peer: &Peer) -> String {
-    peer.public_key().unwrap_or_else(|_| "<our public key>".to_string())
+    peer.public_key()
+        .unwrap_or_else(|_| "<our public key>".to_string())
 }
 
 /// Where the peer's trusted keys come from, for messages.
@@ -175,7 +185,12 @@ fn trust_source(c: &ClientArgs) -> String {
 }
 
 /// Turn a failed connect into an error that says what to do.
-pub fn explain_connect_error(e: SkError, endpoint: &str, peer: &Peer, c: &ClientArgs) -> anyhow::Error {
+pub fn explain_connect_error(
+    e: SkError,
+    endpoint: &str,
+    peer: &Peer,
+    c: &ClientArgs,
+) -> anyhow::Error {
     let msg = e.message().to_string();
     let lower = msg.to_lowercase();
     match e.kind() {

@@ -84,7 +84,12 @@ async fn run_inner(a: ForwardArgs) -> Result<()> {
     );
 
     let counters = Arc::new(Counters::default());
-    let progress = Arc::new(Progress::start("forward", !a.no_progress, counters.clone(), true));
+    let progress = Arc::new(Progress::start(
+        "forward",
+        !a.no_progress,
+        counters.clone(),
+        true,
+    ));
     loop {
         tokio::select! {
             r = listener.accept() => match r {
@@ -144,11 +149,19 @@ async fn carry(
         tokio::spawn(async move {
             while let Ok(Some(b)) = ch.read_error().await {
                 let s = String::from_utf8_lossy(&b);
-                progress.eprintln(&format!("streamkit: {}", s.strip_suffix('\n').unwrap_or(&s)));
+                progress.eprintln(&format!(
+                    "streamkit: {}",
+                    s.strip_suffix('\n').unwrap_or(&s)
+                ));
             }
         })
     };
-    let r = ch.join(Counted { inner: tcp, counters }).await;
+    let r = ch
+        .join(Counted {
+            inner: tcp,
+            counters,
+        })
+        .await;
     let _ = tokio::time::timeout(std::time::Duration::from_secs(2), errs).await;
     for t in ch.trailers() {
         if let Some(e) = t.strip_prefix("error=") {
@@ -165,7 +178,11 @@ struct Counted {
 }
 
 impl AsyncRead for Counted {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
         let before = buf.filled().len();
         let r = Pin::new(&mut self.inner).poll_read(cx, buf);
         let n = buf.filled().len() - before;
@@ -177,7 +194,11 @@ impl AsyncRead for Counted {
 }
 
 impl AsyncWrite for Counted {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
         let r = Pin::new(&mut self.inner).poll_write(cx, data);
         if let Poll::Ready(Ok(n)) = &r {
             self.counters.add_received(*n);

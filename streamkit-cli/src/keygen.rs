@@ -48,7 +48,10 @@ fn create(path: &Path, mode: u32, force: bool) -> Result<std::fs::File> {
         .open(path)
         .map_err(|e| {
             if e.kind() == std::io::ErrorKind::AlreadyExists {
-                anyhow!("{} already exists: pass --force to overwrite it, or choose another -f FILE", path.display())
+                anyhow!(
+                    "{} already exists: pass --force to overwrite it, or choose another -f FILE",
+                    path.display()
+                )
             } else {
                 anyhow!("cannot create {}: {e}", path.display())
             }
@@ -68,7 +71,8 @@ fn create(path: &Path, _mode: u32, force: bool) -> Result<std::fs::File> {
     } else {
         o.create_new(true);
     }
-    o.open(path).with_context(|| format!("cannot create {}", path.display()))
+    o.open(path)
+        .with_context(|| format!("cannot create {}", path.display()))
 }
 
 pub fn run(a: KeygenArgs) -> Result<()> {
@@ -80,7 +84,10 @@ pub fn run(a: KeygenArgs) -> Result<()> {
     if !a.force {
         for p in [&path, &pubp] {
             if p.exists() {
-                bail!("{} already exists: pass --force to overwrite it, or choose another -f FILE", p.display());
+                bail!(
+                    "{} already exists: pass --force to overwrite it, or choose another -f FILE",
+                    p.display()
+                );
             }
         }
     }
@@ -96,7 +103,8 @@ pub fn run(a: KeygenArgs) -> Result<()> {
                     .with_context(|| format!("cannot create directory {}", dir.display()))?;
             }
             #[cfg(not(unix))]
-            std::fs::create_dir_all(dir).with_context(|| format!("cannot create directory {}", dir.display()))?;
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create directory {}", dir.display()))?;
         }
     }
 

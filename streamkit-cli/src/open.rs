@@ -80,7 +80,10 @@ async fn upload(ch: Channel, frames: bool, counters: Arc<Counters>) -> Up {
             let mut line = Vec::new();
             loop {
                 line.clear();
-                let n = r.read_until(b'\n', &mut line).await.map_err(|e| anyhow!("cannot read stdin: {e}"))?;
+                let n = r
+                    .read_until(b'\n', &mut line)
+                    .await
+                    .map_err(|e| anyhow!("cannot read stdin: {e}"))?;
                 if n == 0 {
                     break;
                 }
@@ -95,7 +98,10 @@ async fn upload(ch: Channel, frames: bool, counters: Arc<Counters>) -> Up {
         } else {
             let mut buf = vec![0u8; 64 * 1024];
             loop {
-                let n = stdin.read(&mut buf).await.map_err(|e| anyhow!("cannot read stdin: {e}"))?;
+                let n = stdin
+                    .read(&mut buf)
+                    .await
+                    .map_err(|e| anyhow!("cannot read stdin: {e}"))?;
                 if n == 0 {
                     break;
                 }
@@ -192,7 +198,13 @@ async fn run_inner(a: OpenArgs) -> Result<u8> {
     let ch = peer
         .open(&remote, &a.service, &a.client.headers)
         .await
-        .map_err(|e| anyhow!("cannot open service {:?} on {} ({remote}): {e}", a.service, a.endpoint))?;
+        .map_err(|e| {
+            anyhow!(
+                "cannot open service {:?} on {} ({remote}): {e}",
+                a.service,
+                a.endpoint
+            )
+        })?;
 
     let counters = Arc::new(Counters::default());
     let show = !a.no_progress && !std::io::stdout().is_terminal();

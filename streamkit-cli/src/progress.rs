@@ -46,9 +46,17 @@ fn rate(bytes: u64, secs: f64) -> String {
 impl Progress {
     /// Start a progress line labelled `label`. With `enabled` false (or stderr
     /// not a terminal) nothing is ever drawn.
-    pub fn start(label: &str, enabled: bool, counters: Arc<Counters>, show_connections: bool) -> Progress {
+    pub fn start(
+        label: &str,
+        enabled: bool,
+        counters: Arc<Counters>,
+        show_connections: bool,
+    ) -> Progress {
         if !enabled || !stderr_is_terminal() {
-            return Progress { pb: ProgressBar::hidden(), ticker: std::sync::Mutex::new(None) };
+            return Progress {
+                pb: ProgressBar::hidden(),
+                ticker: std::sync::Mutex::new(None),
+            };
         }
         let pb = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
         pb.set_style(
@@ -73,13 +81,18 @@ impl Progress {
                     parts.push(format!("sent {} ({})", HumanBytes(sent), rate(sent, secs)));
                 }
                 if recv > 0 {
-                    parts.push(format!("received {} ({})", HumanBytes(recv), rate(recv, secs)));
+                    parts.push(format!(
+                        "received {} ({})",
+                        HumanBytes(recv),
+                        rate(recv, secs)
+                    ));
                 }
                 let mut msg = parts.join("  ");
                 if show_connections {
+                    let total = counters.total.load(Ordering::Relaxed);
                     msg = format!(
-                        "{} connections ({} active)  {msg}",
-                        counters.total.load(Ordering::Relaxed),
+                        "{total} connection{} ({} active)  {msg}",
+                        if total == 1 { "" } else { "s" },
                         counters.active.load(Ordering::Relaxed)
                     );
                 }
@@ -87,7 +100,10 @@ impl Progress {
                 pb2.tick();
             }
         });
-        Progress { pb, ticker: std::sync::Mutex::new(Some(ticker)) }
+        Progress {
+            pb,
+            ticker: std::sync::Mutex::new(Some(ticker)),
+        }
     }
 
     /// Print a line on stderr without garbling the progress line.

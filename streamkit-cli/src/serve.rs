@@ -74,7 +74,9 @@ fn parse_service(s: &str) -> std::result::Result<(String, Action), String> {
         _ => {
             if let Some(t) = action.strip_prefix("forward:") {
                 if !t.starts_with("tcp://") {
-                    return Err(format!("forward target {t:?} must look like tcp://HOST:PORT"));
+                    return Err(format!(
+                        "forward target {t:?} must look like tcp://HOST:PORT"
+                    ));
                 }
                 Action::Forward(common::tcp_addr(t).map_err(|e| e.to_string())?)
             } else if let Some(c) = action.strip_prefix("exec:") {
@@ -166,7 +168,10 @@ async fn handle(ch: Channel, services: Arc<BTreeMap<String, Action>>, verbose: b
     let service = ch.service().to_string();
     let who = ch.remote_peer().to_string();
     if verbose {
-        eprintln!("streamkit: {who} opened {service:?} (headers: {:?})", ch.headers());
+        eprintln!(
+            "streamkit: {who} opened {service:?} (headers: {:?})",
+            ch.headers()
+        );
     }
     let r = match services.get(&service) {
         Some(Action::Echo) => echo(&ch).await,
@@ -175,7 +180,11 @@ async fn handle(ch: Channel, services: Arc<BTreeMap<String, Action>>, verbose: b
         Some(Action::Exec(cmd)) => exec(&ch, cmd).await,
         None => {
             let offered = services.keys().cloned().collect::<Vec<_>>().join(", ");
-            fail(&ch, &format!("unknown service {service:?} (this server offers: {offered})")).await;
+            fail(
+                &ch,
+                &format!("unknown service {service:?} (this server offers: {offered})"),
+            )
+            .await;
             Ok(())
         }
     };
@@ -220,7 +229,8 @@ async fn discard(ch: &Channel) -> Result<()> {
         }
         total += n as u64;
     }
-    ch.write_trailers(&[format!("received-bytes={total}")]).await?;
+    ch.write_trailers(&[format!("received-bytes={total}")])
+        .await?;
     ch.close_write().await?;
     Ok(())
 }
@@ -242,7 +252,13 @@ async fn forward(ch: &Channel, addr: &str) -> Result<()> {
 
 fn env_key(k: &str) -> String {
     k.chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -256,7 +272,11 @@ struct GroupKill {
 impl GroupKill {
     fn kill(&self) {
         #[cfg(unix)]
-        if let Some(p) = self.pgid.and_then(|p| i32::try_from(p).ok()).filter(|p| *p > 1) {
+        if let Some(p) = self
+            .pgid
+            .and_then(|p| i32::try_from(p).ok())
+            .filter(|p| *p > 1)
+        {
             // SAFETY: kill(2) with a negative pid signals that process group; no memory is involved.
             unsafe {
                 libc::kill(-p, libc::SIGKILL);
@@ -297,7 +317,8 @@ async fn exec(ch: &Channel, cmd: &str) -> Result<()> {
         }
     };
     let mut group = GroupKill { pgid: child.id() };
-    let (Some(mut stdin), Some(mut stdout), Some(stderr)) = (child.stdin.take(), child.stdout.take(), child.stderr.take())
+    let (Some(mut stdin), Some(mut stdout), Some(stderr)) =
+        (child.stdin.take(), child.stdout.take(), child.stderr.take())
     else {
         fail(ch, "exec: the command's pipes are missing").await;
         return Err(anyhow!("pipes missing"));
@@ -433,12 +454,18 @@ mod tests {
     #[test]
     fn parses_services() {
         assert_eq!(parse_service("e=echo").unwrap(), ("e".into(), Action::Echo));
-        assert_eq!(parse_service("d=discard").unwrap(), ("d".into(), Action::Discard));
+        assert_eq!(
+            parse_service("d=discard").unwrap(),
+            ("d".into(), Action::Discard)
+        );
         assert_eq!(
             parse_service("w=forward:tcp://127.0.0.1:80").unwrap(),
             ("w".into(), Action::Forward("127.0.0.1:80".into()))
         );
-        assert_eq!(parse_service("x=exec:echo a=b").unwrap(), ("x".into(), Action::Exec("echo a=b".into())));
+        assert_eq!(
+            parse_service("x=exec:echo a=b").unwrap(),
+            ("x".into(), Action::Exec("echo a=b".into()))
+        );
         assert!(parse_service("echo").is_err());
         assert!(parse_service("=echo").is_err());
         assert!(parse_service("x=bogus").is_err());

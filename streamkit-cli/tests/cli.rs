@@ -53,9 +53,22 @@ impl Env {
     /// `streamkit keygen -f NAME.key`; writes NAME.pub from its stdout and
     /// returns the public key line.
     fn keygen(&self, name: &str) -> String {
-        let out = run(self.cmd().arg("keygen").arg("-f").arg(self.path(&format!("{name}.key"))), b"");
-        assert!(out.status.success(), "keygen failed: {}", String::from_utf8_lossy(&out.stderr));
-        let line = String::from_utf8(out.stdout).expect("utf8").trim().to_string();
+        let out = run(
+            self.cmd()
+                .arg("keygen")
+                .arg("-f")
+                .arg(self.path(&format!("{name}.key"))),
+            b"",
+        );
+        assert!(
+            out.status.success(),
+            "keygen failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let line = String::from_utf8(out.stdout)
+            .expect("utf8")
+            .trim()
+            .to_string();
         std::fs::write(self.path(&format!("{name}.pub")), format!("{line}\n")).expect("write pub");
         line
     }
@@ -74,7 +87,10 @@ impl Env {
 
     fn serve_with(&self, endpoint: &str, authorized: &str, services: &[&str]) -> (Proc, String) {
         let mut c = self.cmd();
-        c.arg("serve").arg(endpoint).arg("--key").arg(self.path("server.key"));
+        c.arg("serve")
+            .arg(endpoint)
+            .arg("--key")
+            .arg(self.path("server.key"));
         c.arg("--authorized-keys").arg(self.path(authorized));
         for s in services {
             c.arg("--service").arg(s);
@@ -106,7 +122,11 @@ impl Env {
     /// `streamkit open ENDPOINT SERVICE [extra...]` with `input` on stdin.
     fn open(&self, endpoint: &str, service: &str, extra: &[&str], input: &[u8]) -> Output {
         let mut c = self.cmd();
-        c.arg("open").arg(endpoint).arg(service).args(self.client_args()).args(extra);
+        c.arg("open")
+            .arg(endpoint)
+            .arg(service)
+            .args(self.client_args())
+            .args(extra);
         run(&mut c, input)
     }
 }
@@ -119,7 +139,11 @@ fn read_line_timeout<R: Read + Send + 'static>(r: R, t: Duration) -> Option<Stri
         let mut br = BufReader::new(r);
         let mut line = String::new();
         let ok = br.read_line(&mut line).map(|n| n > 0).unwrap_or(false);
-        let _ = tx.send(if ok { Some(line.trim().to_string()) } else { None });
+        let _ = tx.send(if ok {
+            Some(line.trim().to_string())
+        } else {
+            None
+        });
         let mut sink = Vec::new();
         let _ = br.read_to_end(&mut sink);
     });
@@ -128,7 +152,9 @@ fn read_line_timeout<R: Read + Send + 'static>(r: R, t: Duration) -> Option<Stri
 
 /// Run a command to completion with `input` on stdin, killing it after TIMEOUT.
 fn run(c: &mut Command, input: &[u8]) -> Output {
-    c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    c.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut child = c.spawn().expect("spawn");
     let mut stdin = child.stdin.take().expect("stdin");
     let input = input.to_vec();
@@ -160,7 +186,11 @@ fn run(c: &mut Command, input: &[u8]) -> Output {
         thread::sleep(Duration::from_millis(10));
     };
     let _ = w.join();
-    Output { status, stdout: ro.join().expect("stdout"), stderr: re.join().expect("stderr") }
+    Output {
+        status,
+        stdout: ro.join().expect("stdout"),
+        stderr: re.join().expect("stderr"),
+    }
 }
 
 fn stderr(o: &Output) -> String {
@@ -197,10 +227,16 @@ fn keygen_writes_a_0600_key_and_prints_its_public_key() {
     assert!(out.status.success(), "{}", stderr(&out));
     let line = stdout(&out);
     let line = line.trim();
-    assert!(line.starts_with("ssh-ed25519 AAAA"), "public key line: {line:?}");
+    assert!(
+        line.starts_with("ssh-ed25519 AAAA"),
+        "public key line: {line:?}"
+    );
     assert_eq!(line.lines().count(), 1);
     let text = std::fs::read_to_string(&key).expect("key file");
-    assert!(text.contains("-----BEGIN OPENSSH PRIVATE KEY-----"), "{text}");
+    assert!(
+        text.contains("-----BEGIN OPENSSH PRIVATE KEY-----"),
+        "{text}"
+    );
     let mode = std::fs::metadata(&key).expect("meta").permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "private key mode is {mode:o}");
     let public = std::fs::read_to_string(env.path("id.pub")).expect("pub file");
@@ -212,7 +248,10 @@ fn keygen_writes_a_0600_key_and_prints_its_public_key() {
     assert!(stderr(&again).contains("--force"), "{}", stderr(&again));
     assert_eq!(std::fs::read_to_string(&key).expect("key"), text);
     // ...but do with --force, producing a different key.
-    let forced = run(env.cmd().arg("keygen").arg("--force").arg("-f").arg(&key), b"");
+    let forced = run(
+        env.cmd().arg("keygen").arg("--force").arg("-f").arg(&key),
+        b"",
+    );
     assert!(forced.status.success(), "{}", stderr(&forced));
     assert_ne!(stdout(&forced).trim(), line);
     let mode = std::fs::metadata(&key).expect("meta").permissions().mode() & 0o777;
@@ -247,7 +286,12 @@ fn serve_prints_its_bound_endpoint_and_echo_returns_every_byte() {
 
     let input = data(3 * 1024 * 1024 + 17, 7);
     let out = env.open(&ep, "echo", &[], &input);
-    assert!(out.status.success(), "exit {:?}: {}", out.status, stderr(&out));
+    assert!(
+        out.status.success(),
+        "exit {:?}: {}",
+        out.status,
+        stderr(&out)
+    );
     assert_eq!(out.stdout.len(), input.len());
     assert!(out.stdout == input, "echoed bytes differ");
 
@@ -275,8 +319,16 @@ fn frames_mode_writes_length_prefixed_frames() {
     let out = env.open(&ep, "raw", &["--frames"], b"ab\nc\n");
     assert!(out.status.success(), "{}", stderr(&out));
     let err = stderr(&out);
-    let hex: Vec<&str> = err.lines().filter(|l| !l.starts_with("trailer:")).flat_map(|l| l.split_whitespace()).collect();
-    assert_eq!(hex, ["00", "00", "00", "02", "61", "62", "00", "00", "00", "01", "63"], "{err}");
+    let hex: Vec<&str> = err
+        .lines()
+        .filter(|l| !l.starts_with("trailer:"))
+        .flat_map(|l| l.split_whitespace())
+        .collect();
+    assert_eq!(
+        hex,
+        ["00", "00", "00", "02", "61", "62", "00", "00", "00", "01", "63"],
+        "{err}"
+    );
 }
 
 #[test]
@@ -287,7 +339,11 @@ fn discard_drops_the_data_and_reports_the_count() {
     let out = env.open(&ep, "sink", &[], &data(2_000_003, 3));
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(out.stdout.is_empty());
-    assert!(stderr(&out).contains("trailer: received-bytes=2000003"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("trailer: received-bytes=2000003"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -312,10 +368,18 @@ fn exec_maps_stdout_stderr_and_exit_status() {
     assert!(out.stdout == input);
     assert!(stderr(&out).contains("trailer: exit-status=0"));
 
-    let out = env.open(&ep, "env", &["-H", "greeting-word=hi there", "--quiet"], b"");
+    let out = env.open(
+        &ep,
+        "env",
+        &["-H", "greeting-word=hi there", "--quiet"],
+        b"",
+    );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(stdout(&out), "env|hi there");
-    assert!(!stderr(&out).contains("trailer:"), "--quiet still printed trailers");
+    assert!(
+        !stderr(&out).contains("trailer:"),
+        "--quiet still printed trailers"
+    );
 }
 
 #[test]
@@ -343,7 +407,10 @@ fn group_alive(pgid: &str) -> bool {
 fn wait_group_gone(pgid: &str, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while group_alive(pgid) {
-        assert!(Instant::now() < deadline, "{what}: the command (process group {pgid}) is still running");
+        assert!(
+            Instant::now() < deadline,
+            "{what}: the command (process group {pgid}) is still running"
+        );
         thread::sleep(Duration::from_millis(50));
     }
 }
@@ -354,7 +421,9 @@ fn wait_group_gone(pgid: &str, what: &str) {
 fn open_started(env: &Env, ep: &str, service: &str) -> (Proc, std::process::ChildStdout, String) {
     let mut c = env.cmd();
     c.arg("open").arg(ep).arg(service).args(env.client_args());
-    c.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null());
+    c.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
     let mut child = c.spawn().expect("spawn open");
     let mut so = child.stdout.take().expect("stdout");
     let p = Proc { child };
@@ -362,7 +431,12 @@ fn open_started(env: &Env, ep: &str, service: &str) -> (Proc, std::process::Chil
     let mut got = Vec::new();
     let mut b = [0u8; 1];
     while !got.ends_with(b"started\n") {
-        assert_eq!(so.read(&mut b).expect("read"), 1, "open ended early: {:?}", String::from_utf8_lossy(&got));
+        assert_eq!(
+            so.read(&mut b).expect("read"),
+            1,
+            "open ended early: {:?}",
+            String::from_utf8_lossy(&got)
+        );
         got.push(b[0]);
     }
     let text = String::from_utf8(got).expect("utf8");
@@ -377,7 +451,10 @@ fn open_started(env: &Env, ep: &str, service: &str) -> (Proc, std::process::Chil
 fn exec_command_is_killed_when_the_client_goes_away() {
     let env = Env::new();
     env.keys();
-    let (_s, ep) = env.serve(&["hang=exec:echo $$; echo started; sleep 60; true", "yes=exec:echo $$; echo started; yes"]);
+    let (_s, ep) = env.serve(&[
+        "hang=exec:echo $$; echo started; sleep 60; true",
+        "yes=exec:echo $$; echo started; yes",
+    ]);
 
     // The client is killed while the command waits.
     let (open, _so, pgid) = open_started(&env, &ep, "hang");
@@ -393,7 +470,10 @@ fn exec_command_is_killed_when_the_client_goes_away() {
         if let Some(st) = open.child.try_wait().expect("wait") {
             break st;
         }
-        assert!(Instant::now() < deadline, "open kept running after its stdout closed");
+        assert!(
+            Instant::now() < deadline,
+            "open kept running after its stdout closed"
+        );
         thread::sleep(Duration::from_millis(20));
     };
     assert_eq!(status.code(), Some(141));
@@ -407,7 +487,11 @@ fn serve_stops_running_commands_when_it_exits() {
     env.keys();
     let (s, ep) = env.serve(&["hang=exec:echo $$; echo started; sleep 60; true"]);
     let (_open, _so, pgid) = open_started(&env, &ep, "hang");
-    let st = Command::new("kill").arg("-TERM").arg(s.child.id().to_string()).status().expect("kill");
+    let st = Command::new("kill")
+        .arg("-TERM")
+        .arg(s.child.id().to_string())
+        .status()
+        .expect("kill");
     assert!(st.success());
     wait_group_gone(&pgid, "serve terminated");
     drop(s);
@@ -421,18 +505,26 @@ fn open_returns_when_the_service_ends_even_if_stdin_stays_open() {
     let (_s, ep) = env.serve(&["bye=exec:echo bye; exit 4"]);
     let mut c = env.cmd();
     c.arg("open").arg(&ep).arg("bye").args(env.client_args());
-    c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null());
+    c.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
     let mut child = c.spawn().expect("spawn open");
     let _stdin_kept_open = child.stdin.take().expect("stdin");
     let so = child.stdout.take().expect("stdout");
     let mut open = Proc { child };
-    assert_eq!(read_line_timeout(so, Duration::from_secs(20)).as_deref(), Some("bye"));
+    assert_eq!(
+        read_line_timeout(so, Duration::from_secs(20)).as_deref(),
+        Some("bye")
+    );
     let deadline = Instant::now() + Duration::from_secs(10);
     let status = loop {
         if let Some(st) = open.child.try_wait().expect("wait") {
             break st;
         }
-        assert!(Instant::now() < deadline, "open hangs on its open stdin after the service ended");
+        assert!(
+            Instant::now() < deadline,
+            "open hangs on its open stdin after the service ended"
+        );
         thread::sleep(Duration::from_millis(20));
     };
     assert_eq!(status.code(), Some(4));
@@ -497,7 +589,11 @@ fn forward_action_to_a_closed_port_fails_with_an_error_frame() {
     let (_s, ep) = env.serve(&[&svc]);
     let out = env.open(&ep, "gone", &[], b"x");
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(stderr(&out).contains(&format!("cannot connect to 127.0.0.1:{port}")), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("cannot connect to 127.0.0.1:{port}")),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -510,7 +606,10 @@ fn unknown_service_is_refused_with_an_error_frame_naming_it() {
     assert!(out.stdout.is_empty());
     let err = stderr(&out);
     assert!(err.contains("unknown service \"nope\""), "{err}");
-    assert!(err.contains("echo"), "should list the offered services: {err}");
+    assert!(
+        err.contains("echo"),
+        "should list the offered services: {err}"
+    );
 }
 
 #[cfg(unix)]
@@ -531,14 +630,22 @@ fn serve_and_open_over_a_unix_socket() {
 
 fn start_forward(env: &Env, ep: &str, service: &str) -> (Proc, String) {
     let mut c = env.cmd();
-    c.arg("forward").arg("127.0.0.1:0").arg(ep).arg(service).args(env.client_args());
+    c.arg("forward")
+        .arg("127.0.0.1:0")
+        .arg(ep)
+        .arg(service)
+        .args(env.client_args());
     let log = std::fs::File::create(env.path("forward.log")).expect("log");
     c.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(log);
     let mut child = c.spawn().expect("spawn forward");
     let so = child.stdout.take().expect("stdout");
     let p = Proc { child };
-    let addr = read_line_timeout(so, Duration::from_secs(20))
-        .unwrap_or_else(|| panic!("forward printed no address; log: {}", env.log("forward.log")));
+    let addr = read_line_timeout(so, Duration::from_secs(20)).unwrap_or_else(|| {
+        panic!(
+            "forward printed no address; log: {}",
+            env.log("forward.log")
+        )
+    });
     (p, addr)
 }
 
@@ -563,7 +670,10 @@ fn forward_carries_each_tcp_connection_over_its_own_channel() {
     env.keys();
     let (_s, ep) = env.serve(&["echo=echo"]);
     let (_f, addr) = start_forward(&env, &ep, "echo");
-    assert!(addr.starts_with("127.0.0.1:") && !addr.ends_with(":0"), "{addr}");
+    assert!(
+        addr.starts_with("127.0.0.1:") && !addr.ends_with(":0"),
+        "{addr}"
+    );
     // Several concurrent connections, each with its own data.
     let hs: Vec<_> = (0..4u64)
         .map(|i| {
@@ -571,7 +681,12 @@ fn forward_carries_each_tcp_connection_over_its_own_channel() {
             thread::spawn(move || {
                 let input = data(300_000 + i as usize, i + 1);
                 let got = tcp_roundtrip(&addr, &input);
-                assert!(got == input, "connection {i}: data differs ({} vs {} bytes)", got.len(), input.len());
+                assert!(
+                    got == input,
+                    "connection {i}: data differs ({} vs {} bytes)",
+                    got.len(),
+                    input.len()
+                );
             })
         })
         .collect();
@@ -609,7 +724,11 @@ fn forward_fails_fast_when_the_server_is_not_trusted() {
     c.args(["--key", "client.key", "--authorized-keys", "other.pub"]);
     let out = run(&mut c, b"");
     assert_eq!(out.status.code(), Some(255), "{}", stderr(&out));
-    assert!(stderr(&out).contains("server host key not trusted"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("server host key not trusted"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -631,7 +750,10 @@ fn untrusted_server_key_is_refused_with_a_helpful_message() {
     let err = stderr(&out);
     assert!(err.contains("server host key not trusted"), "{err}");
     assert!(err.contains("--authorized-keys"), "{err}");
-    assert!(err.contains(server_pub.trim()), "should name the server's key: {err}");
+    assert!(
+        err.contains(server_pub.trim()),
+        "should name the server's key: {err}"
+    );
 }
 
 #[test]
@@ -648,11 +770,18 @@ fn untrusted_client_key_is_refused_with_a_helpful_message() {
     assert!(out.stdout.is_empty());
     let err = stderr(&out);
     assert!(err.contains("our key was refused by the server"), "{err}");
-    assert!(err.contains(&stranger), "should print our public key to add: {err}");
+    assert!(
+        err.contains(&stranger),
+        "should print our public key to add: {err}"
+    );
 
     // After the server trusts it (a restart with a new authorized_keys), it works.
     drop(_s);
-    let both = format!("{}{}", std::fs::read_to_string(env.path("client.pub")).expect("pub"), stranger + "\n");
+    let both = format!(
+        "{}{}",
+        std::fs::read_to_string(env.path("client.pub")).expect("pub"),
+        stranger + "\n"
+    );
     std::fs::write(env.path("both.pub"), both).expect("write");
     let (_s2, ep2) = env.serve_with("tcp://127.0.0.1:0", "both.pub", &["echo=echo"]);
     let mut c = env.cmd();
@@ -689,19 +818,27 @@ fn open_exits_255_when_the_connection_is_lost() {
     let (s, ep) = env.serve(&["hang=exec:echo started; sleep 30"]);
     let mut c = env.cmd();
     c.arg("open").arg(&ep).arg("hang").args(env.client_args());
-    c.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    c.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut child = c.spawn().expect("spawn open");
     let so = child.stdout.take().expect("stdout");
     let mut se = child.stderr.take().expect("stderr");
     let mut open = Proc { child };
-    assert_eq!(read_line_timeout(so, Duration::from_secs(20)).as_deref(), Some("started"));
+    assert_eq!(
+        read_line_timeout(so, Duration::from_secs(20)).as_deref(),
+        Some("started")
+    );
     drop(s); // kill the server mid-channel
     let deadline = Instant::now() + Duration::from_secs(20);
     let status = loop {
         if let Some(st) = open.child.try_wait().expect("wait") {
             break st;
         }
-        assert!(Instant::now() < deadline, "open did not notice the lost connection");
+        assert!(
+            Instant::now() < deadline,
+            "open did not notice the lost connection"
+        );
         thread::sleep(Duration::from_millis(20));
     };
     let mut err = String::new();
@@ -717,11 +854,20 @@ fn exit_codes_for_usage_and_connection_failures() {
     // Usage errors: 2.
     let out = run(env.cmd().arg("open"), b"");
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    let out = run(env.cmd().args(["serve", "tcp://127.0.0.1:0", "--service", "x=bogus"]), b"");
+    let out = run(
+        env.cmd()
+            .args(["serve", "tcp://127.0.0.1:0", "--service", "x=bogus"]),
+        b"",
+    );
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("unknown action"), "{}", stderr(&out));
     let out = run(env.cmd().args(["serve", "tcp://127.0.0.1:0"]), b"");
-    assert_eq!(out.status.code(), Some(2), "serve without services: {}", stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "serve without services: {}",
+        stderr(&out)
+    );
 
     // Nothing listening: 255 after the connect timeout, with advice.
     let port = {
@@ -732,7 +878,11 @@ fn exit_codes_for_usage_and_connection_failures() {
     let t0 = Instant::now();
     let out = env.open(&ep, "echo", &["--connect-timeout", "300"], b"");
     assert_eq!(out.status.code(), Some(255), "{}", stderr(&out));
-    assert!(stderr(&out).contains("could not connect"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("could not connect"),
+        "{}",
+        stderr(&out)
+    );
     assert!(t0.elapsed() < Duration::from_secs(20));
 
     // A bad endpoint names itself.
@@ -741,14 +891,26 @@ fn exit_codes_for_usage_and_connection_failures() {
     assert!(stderr(&out).contains("tcp//nowhere"), "{}", stderr(&out));
 
     // A missing key file says how to make one.
-    let out = run(env.cmd().args(["open", &ep, "echo", "--key", "missing.key"]), b"");
+    let out = run(
+        env.cmd()
+            .args(["open", &ep, "echo", "--key", "missing.key"]),
+        b"",
+    );
     assert_eq!(out.status.code(), Some(255), "{}", stderr(&out));
-    assert!(stderr(&out).contains("streamkit keygen -f missing.key"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("streamkit keygen -f missing.key"),
+        "{}",
+        stderr(&out)
+    );
 
     // serve on an address in use: 1.
     let l = TcpListener::bind("127.0.0.1:0").expect("bind");
     let busy = format!("tcp://127.0.0.1:{}", l.local_addr().expect("addr").port());
-    let out = run(env.cmd().args(["serve", &busy, "--key", "server.key", "--service", "e=echo"]), b"");
+    let out = run(
+        env.cmd()
+            .args(["serve", &busy, "--key", "server.key", "--service", "e=echo"]),
+        b"",
+    );
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("cannot listen"), "{}", stderr(&out));
 }
@@ -760,8 +922,14 @@ fn every_subcommand_has_help_with_an_example() {
         let out = run(env.cmd().arg(sub).arg("--help"), b"");
         assert!(out.status.success(), "{sub} --help: {}", stderr(&out));
         let text = stdout(&out);
-        assert!(text.contains("Examples:"), "{sub} --help has no examples:\n{text}");
-        assert!(text.contains(&format!("streamkit {sub}")), "{sub} --help example does not use it:\n{text}");
+        assert!(
+            text.contains("Examples:"),
+            "{sub} --help has no examples:\n{text}"
+        );
+        assert!(
+            text.contains(&format!("streamkit {sub}")),
+            "{sub} --help example does not use it:\n{text}"
+        );
     }
     let out = run(env.cmd().arg("--help"), b"");
     assert!(out.status.success());
@@ -772,7 +940,11 @@ fn every_subcommand_has_help_with_an_example() {
 
 #[cfg(unix)]
 fn terminate_and_expect_exit_0(p: &mut Proc, what: &str) {
-    let st = Command::new("kill").arg("-TERM").arg(p.child.id().to_string()).status().expect("kill");
+    let st = Command::new("kill")
+        .arg("-TERM")
+        .arg(p.child.id().to_string())
+        .status()
+        .expect("kill");
     assert!(st.success());
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -780,7 +952,10 @@ fn terminate_and_expect_exit_0(p: &mut Proc, what: &str) {
             assert_eq!(code.code(), Some(0), "{what} exit status {code:?}");
             break;
         }
-        assert!(Instant::now() < deadline, "{what} did not exit after SIGTERM");
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not exit after SIGTERM"
+        );
         thread::sleep(Duration::from_millis(20));
     }
 }
@@ -810,7 +985,11 @@ fn no_progress_line_when_stderr_is_piped() {
     let out = env.open(&ep, "slow", &["--quiet"], b"");
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(out.stdout.len(), 1000);
-    assert!(out.stderr.is_empty(), "stderr should be empty when piped: {:?}", stderr(&out));
+    assert!(
+        out.stderr.is_empty(),
+        "stderr should be empty when piped: {:?}",
+        stderr(&out)
+    );
 }
 
 #[cfg(target_os = "linux")]
@@ -829,11 +1008,18 @@ fn progress_line_when_stderr_is_a_terminal() {
         env.path("out.bin").display()
     );
     let out = run(
-        Command::new("script").arg("-qec").arg(&inner).arg(env.path("typescript")).env("HOME", env.path("home")),
+        Command::new("script")
+            .arg("-qec")
+            .arg(&inner)
+            .arg(env.path("typescript"))
+            .env("HOME", env.path("home")),
         b"",
     );
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
     let screen = stdout(&out);
-    assert!(screen.contains("slow ") && screen.contains("B/s)"), "no progress line on the terminal: {screen:?}");
+    assert!(
+        screen.contains("slow ") && screen.contains("B/s)"),
+        "no progress line on the terminal: {screen:?}"
+    );
     assert_eq!(std::fs::read(env.path("out.bin")).expect("out").len(), 1000);
 }
