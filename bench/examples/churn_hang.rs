@@ -11,6 +11,7 @@ use streamkit_core::{Peer, PeerOption};
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    tracing_subscriber::fmt().with_writer(std::io::stderr).with_max_level(tracing_subscriber::filter::LevelFilter::WARN).init();
     let kind = std::env::args().nth(1).unwrap_or_else(|| "tcp".into());
     let ops: u64 = std::env::args().nth(2).and_then(|s| s.parse().ok()).unwrap_or(20_000);
     let s = Peer::new();
