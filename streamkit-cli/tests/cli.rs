@@ -793,6 +793,36 @@ fn untrusted_client_key_is_refused_with_a_helpful_message() {
 }
 
 #[test]
+fn known_hosts_decides_which_server_is_trusted() {
+    let env = Env::new();
+    env.keys();
+    env.keygen("other");
+    let server_pub = std::fs::read_to_string(env.path("server.pub")).expect("pub");
+    let (_s, ep) = env.serve(&["echo=echo"]);
+    let port = ep.rsplit(':').next().expect("port");
+    std::fs::write(env.path("known_hosts"), format!("[127.0.0.1]:{port} {}", server_pub)).expect("write");
+    let wrong: u32 = port.parse::<u32>().expect("port") + 1;
+    std::fs::write(env.path("wrong_hosts"), format!("[127.0.0.1]:{wrong} {}", server_pub)).expect("write");
+
+    // Listed for this host and port: trusted, although --authorized-keys is not.
+    let mut c = env.cmd();
+    c.arg("open").arg(&ep).arg("echo");
+    c.args(["--key", "client.key", "--authorized-keys", "other.pub", "--known-hosts", "known_hosts"]);
+    let out = run(&mut c, b"via known_hosts");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "via known_hosts");
+
+    // Listed only for another port: refused, with advice naming the file.
+    let mut c = env.cmd();
+    c.arg("open").arg(&ep).arg("echo");
+    c.args(["--key", "client.key", "--authorized-keys", "server.pub", "--known-hosts", "wrong_hosts"]);
+    let out = run(&mut c, b"x");
+    assert_eq!(out.status.code(), Some(255), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("server host key not trusted") && err.contains("wrong_hosts"), "{err}");
+}
+
+#[test]
 fn default_trust_uses_home_ssh() {
     // No --key / --authorized-keys on the client: ~/.ssh/id_ed25519 and
     // ~/.ssh/authorized_keys of its HOME are used.
