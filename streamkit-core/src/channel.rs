@@ -834,6 +834,31 @@ impl ChanInner {
                 } else {
                     let k = (st.credit[s] as usize).min(data.len() - off).min(MAX_CHUNK);
                     st.credit[s] -= k as i64;
+                    if k > COALESCE_PIECE && !st.flushing && st.outq.is_empty() && st.tail.is_empty() {
+                        if let Some(peer) = self.tx.inproc_peer() {
+                            // In-process and nothing queued: hand the buffer straight
+                            // over (no copy, no task hop). `flushing` orders us against
+                            // anything queued meanwhile.
+                            st.flushing = true;
+                            drop(st);
+                            peer.on_data(s as u8, data.slice(off..off + k));
+                            let start = {
+                                let mut st = lock(&self.st);
+                                if st.outq.is_empty() && st.tail.is_empty() {
+                                    st.flushing = false;
+                                    false
+                                } else {
+                                    true
+                                }
+                            };
+                            if start {
+                                self.kick(true);
+                            } else {
+                                self.wr.notify_waiters();
+                            }
+                            return Ok(k);
+                        }
+                    }
                     let start = if k <= COALESCE_PIECE {
                         st.push_small(s as u8, &[&data[off..off + k]]);
                         !std::mem::replace(&mut st.flushing, true)
