@@ -23,6 +23,7 @@ from typing import Any
 
 FRAME = b"x" * 64
 CHUNK = 64 * 1024
+READ = int(os.environ.get("SK_BENCH_READ", 256 * 1024))
 
 
 def env_keys() -> tuple[str, str]:
@@ -53,11 +54,11 @@ def sk_recv(mode: str, count: int) -> None:
             assert n == count, (n, count)
             print(f"{(n - 1) / dt}", flush=True)
         else:
-            first_chunk = ch.read(CHUNK)
+            first_chunk = ch.read(READ)
             t0 = time.perf_counter()
             total = len(first_chunk)
             while True:
-                b = ch.read(CHUNK)
+                b = ch.read(READ)
                 if not b:
                     break
                 total += len(b)
@@ -85,8 +86,12 @@ def sk_send(mode: str, count: int, endpoint: str) -> None:
             for _ in range(count):
                 w(chunk)
         ch.close_write()
-        # wait for the receiver to finish before shutting down
-        ch.read_frame(timeout=60)
+        # Wait for the receiver to finish before shutting down. It closes the
+        # channel and exits right away, so the connection may go first.
+        try:
+            ch.read_frame(timeout=60)
+        except streamkit.ClosedError:
+            pass
 
 
 # ---------------------------------------------------------------- pyzmq
