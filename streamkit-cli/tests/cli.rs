@@ -353,7 +353,7 @@ fn exec_maps_stdout_stderr_and_exit_status() {
     let (_s, ep) = env.serve(&[
         "x=exec:echo out; echo err1 >&2; tr a-z A-Z; echo err2 >&2; exit 3",
         "ok=exec:cat",
-        "env=exec:printf '%s|%s' \"$STREAMKIT_SERVICE\" \"$STREAMKIT_HEADER_GREETING_WORD\"",
+        "env=exec:printf '%s|%s|%s' \"$STREAMKIT_SERVICE\" \"$STREAMKIT_HEADER_GREETING_WORD\" \"$STREAMKIT_PEER\"",
     ]);
     let out = env.open(&ep, "x", &[], b"hello\n");
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
@@ -371,11 +371,11 @@ fn exec_maps_stdout_stderr_and_exit_status() {
     let out = env.open(
         &ep,
         "env",
-        &["-H", "greeting-word=hi there", "--quiet"],
+        &["-H", "greeting-word=hi there", "--quiet", "--name", "alice"],
         b"",
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(stdout(&out), "env|hi there");
+    assert_eq!(stdout(&out), "env|hi there|alice");
     assert!(
         !stderr(&out).contains("trailer:"),
         "--quiet still printed trailers"
@@ -395,12 +395,19 @@ fn exec_that_exits_without_reading_its_input() {
 /// Whether any process of process group `pgid` is still alive.
 #[cfg(unix)]
 fn group_alive(pgid: &str) -> bool {
-    Command::new("kill")
-        .args(["-0", "--", &format!("-{pgid}")])
-        .stderr(Stdio::null())
-        .status()
-        .expect("kill")
-        .success()
+    let pgid: i32 = pgid.parse().expect("pgid");
+    assert!(pgid > 1);
+    // SAFETY: signal 0 only checks that the process group exists.
+    unsafe { libc::kill(-pgid, 0) == 0 }
+}
+
+/// Send SIGTERM to a spawned process.
+#[cfg(unix)]
+fn sigterm(p: &Proc) {
+    let pid = i32::try_from(p.child.id()).expect("pid");
+    // SAFETY: plain kill(2) on a child we spawned and have not reaped.
+    let r = unsafe { libc::kill(pid, libc::SIGTERM) };
+    assert_eq!(r, 0, "kill failed");
 }
 
 #[cfg(unix)]
@@ -487,12 +494,7 @@ fn serve_stops_running_commands_when_it_exits() {
     env.keys();
     let (s, ep) = env.serve(&["hang=exec:echo $$; echo started; sleep 60; true"]);
     let (_open, _so, pgid) = open_started(&env, &ep, "hang");
-    let st = Command::new("kill")
-        .arg("-TERM")
-        .arg(s.child.id().to_string())
-        .status()
-        .expect("kill");
-    assert!(st.success());
+    sigterm(&s);
     wait_group_gone(&pgid, "serve terminated");
     drop(s);
 }
@@ -800,14 +802,29 @@ fn known_hosts_decides_which_server_is_trusted() {
     let server_pub = std::fs::read_to_string(env.path("server.pub")).expect("pub");
     let (_s, ep) = env.serve(&["echo=echo"]);
     let port = ep.rsplit(':').next().expect("port");
-    std::fs::write(env.path("known_hosts"), format!("[127.0.0.1]:{port} {}", server_pub)).expect("write");
+    std::fs::write(
+        env.path("known_hosts"),
+        format!("[127.0.0.1]:{port} {}", server_pub),
+    )
+    .expect("write");
     let wrong: u32 = port.parse::<u32>().expect("port") + 1;
-    std::fs::write(env.path("wrong_hosts"), format!("[127.0.0.1]:{wrong} {}", server_pub)).expect("write");
+    std::fs::write(
+        env.path("wrong_hosts"),
+        format!("[127.0.0.1]:{wrong} {}", server_pub),
+    )
+    .expect("write");
 
     // Listed for this host and port: trusted, although --authorized-keys is not.
     let mut c = env.cmd();
     c.arg("open").arg(&ep).arg("echo");
-    c.args(["--key", "client.key", "--authorized-keys", "other.pub", "--known-hosts", "known_hosts"]);
+    c.args([
+        "--key",
+        "client.key",
+        "--authorized-keys",
+        "other.pub",
+        "--known-hosts",
+        "known_hosts",
+    ]);
     let out = run(&mut c, b"via known_hosts");
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out), "via known_hosts");
@@ -815,11 +832,21 @@ fn known_hosts_decides_which_server_is_trusted() {
     // Listed only for another port: refused, with advice naming the file.
     let mut c = env.cmd();
     c.arg("open").arg(&ep).arg("echo");
-    c.args(["--key", "client.key", "--authorized-keys", "server.pub", "--known-hosts", "wrong_hosts"]);
+    c.args([
+        "--key",
+        "client.key",
+        "--authorized-keys",
+        "server.pub",
+        "--known-hosts",
+        "wrong_hosts",
+    ]);
     let out = run(&mut c, b"x");
     assert_eq!(out.status.code(), Some(255), "{}", stderr(&out));
     let err = stderr(&out);
-    assert!(err.contains("server host key not trusted") && err.contains("wrong_hosts"), "{err}");
+    assert!(
+        err.contains("server host key not trusted") && err.contains("wrong_hosts"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -970,12 +997,7 @@ fn every_subcommand_has_help_with_an_example() {
 
 #[cfg(unix)]
 fn terminate_and_expect_exit_0(p: &mut Proc, what: &str) {
-    let st = Command::new("kill")
-        .arg("-TERM")
-        .arg(p.child.id().to_string())
-        .status()
-        .expect("kill");
-    assert!(st.success());
+    sigterm(p);
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         if let Some(code) = p.child.try_wait().expect("wait") {
