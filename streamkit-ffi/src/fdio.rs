@@ -12,7 +12,7 @@ use std::task::{ready, Context, Poll};
 
 use streamkit_core::{Channel, Error, Result};
 use tokio::io::unix::AsyncFd;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 
 use crate::error::invalid;
 
@@ -91,25 +91,60 @@ pub(crate) async fn join(ch: &Channel, fd: OwnedFd) -> Result<()> {
         Family::Tcp => {
             let s = std::net::TcpStream::from(fd);
             s.set_nonblocking(true).map_err(Error::from)?;
-            ch.join(tokio::net::TcpStream::from_std(s).map_err(Error::from)?).await
+            splice(ch, tokio::net::TcpStream::from_std(s).map_err(Error::from)?).await
         }
         Family::Unix => {
             let s = std::os::unix::net::UnixStream::from(fd);
             s.set_nonblocking(true).map_err(Error::from)?;
-            ch.join(tokio::net::UnixStream::from_std(s).map_err(Error::from)?).await
+            splice(ch, tokio::net::UnixStream::from_std(s).map_err(Error::from)?).await
         }
         Family::OtherStreamSocket | Family::NotSocket => {
             set_nonblocking(&fd)?;
             // SAFETY: the OwnedFd is moved into the AsyncFd, so the
             // descriptor stays open and unchanged for its whole lifetime.
             match unsafe { AsyncFd::register(fd) } {
-                Ok(afd) => ch.join(RawIo(afd)).await,
+                Ok(afd) => splice(ch, RawIo(afd)).await,
                 Err(e) => Err(Error::Io(format!("fd cannot be polled: {e}"))),
             }
         }
         // epoll refuses regular files: use tokio's (thread-pool) file I/O.
-        Family::RegularFile => ch.join(tokio::fs::File::from_std(std::fs::File::from(fd))).await,
+        Family::RegularFile => splice(ch, tokio::fs::File::from_std(std::fs::File::from(fd))).await,
     }
+}
+
+/// Copy fd -> channel and channel -> fd until both directions end, then
+/// close the channel.
+///
+/// Unlike `Channel::join` (which waits for both directions even after one
+/// failed, so a closed channel would wait forever for the fd to send
+/// something), the first error ends both directions at once.
+async fn splice<S: AsyncRead + AsyncWrite>(ch: &Channel, io: S) -> Result<()> {
+    let (mut r, mut w) = tokio::io::split(io);
+    let fd_err = |what: &str, e: io::Error| Error::Io(format!("{what} fd: {e}"));
+    let up = async {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = r.read(&mut buf).await.map_err(|e| fd_err("reading", e))?;
+            if n == 0 {
+                return ch.close_write().await;
+            }
+            ch.write(&buf[..n]).await?;
+        }
+    };
+    let down = async {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = ch.read(&mut buf).await?;
+            if n == 0 {
+                let _ = w.shutdown().await;
+                return Ok(());
+            }
+            w.write_all(&buf[..n]).await.map_err(|e| fd_err("writing", e))?;
+        }
+    };
+    let res = tokio::try_join!(up, down).map(|_| ());
+    let _ = ch.close().await;
+    res
 }
 
 /// A non-blocking descriptor driven by the reactor.

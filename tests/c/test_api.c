@@ -1,0 +1,1000 @@
+/*
+ * Single-process tests of the whole C API: every function in streamkit.h,
+ * every result code that can be provoked from C, NULL / UTF-8 / handle
+ * checks, timeouts, and the multi-threaded close/shutdown behaviour.
+ */
+#include "common.h"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <arpa/inet.h>
+
+/* ---------- basics ---------- */
+
+static void *last_error_thread(void *arg) {
+    (void)arg;
+    /* A fresh thread has no last error: "" (not NULL). */
+    const char *e = sk_last_error();
+    if (!e || e[0] != '\0') return (void *)1;
+    sk_peer *p = NULL;
+    if (sk_peer_new(NULL) != SK_ERR_INVALID) return (void *)1;
+    if (!strstr(sk_last_error(), "out")) return (void *)1;
+    if (sk_peer_new(&p) != SK_OK) return (void *)1;
+    if (sk_peer_set_option_int(p, SK_OPT_CONNECT_TIMEOUT, -5) != SK_ERR_INVALID) return (void *)1;
+    if (!strstr(sk_last_error(), "CONNECT_TIMEOUT")) return (void *)1;
+    sk_peer_free(p);
+    return NULL;
+}
+
+static int test_version_and_last_error(void) {
+    const char *v = sk_version();
+    CHECK(v && strlen(v) >= 5 && strchr(v, '.'));
+    /* Set an error on this thread, then check another thread does not see it
+     * and its own errors do not overwrite ours. */
+    EXPECT_MSG(sk_generate_key(NULL), SK_ERR_INVALID, "sk_generate_key: invalid argument: out is NULL");
+    char mine[256];
+    snprintf(mine, sizeof mine, "%s", sk_last_error());
+    pthread_t t;
+    void *ret = (void *)1;
+    CHECK(pthread_create(&t, NULL, last_error_thread, NULL) == 0);
+    CHECK(pthread_join(t, &ret) == 0);
+    CHECK(ret == NULL);
+    CHECK(strcmp(sk_last_error(), mine) == 0);
+    /* A successful call leaves the message alone. */
+    char *key = NULL;
+    OK(sk_generate_key(&key));
+    CHECK(strstr(key, "BEGIN OPENSSH PRIVATE KEY"));
+    sk_string_free(key);
+    CHECK(strcmp(sk_last_error(), mine) == 0);
+    return 0;
+}
+
+static int test_null_arguments(void) {
+    size_t base = sk_live_handles();
+    sk_peer *p = NULL;
+    pair pp;
+    sk_channel *cb = NULL, *ca = NULL;
+    char *s = NULL;
+    int64_t i64 = 0;
+    size_t n = 0;
+    uint8_t buf[8];
+    sk_buf b = {0};
+    sk_strlist l = {0};
+    const char *hdr_null[1] = {NULL};
+
+    if (make_pair(&pp, "tcp://127.0.0.1:0")) return 1;
+    if (open_accept(&pp, "nulls", &cb, &ca)) return 1;
+    p = pp.a;
+
+    EXPECT_MSG(sk_peer_new(NULL), SK_ERR_INVALID, "out is NULL");
+    EXPECT_MSG(sk_peer_set_option_str(NULL, SK_OPT_NAME, "x"), SK_ERR_INVALID, "p is NULL");
+    EXPECT_MSG(sk_peer_set_option_str(p, SK_OPT_NAME, NULL), SK_ERR_INVALID, "v is NULL");
+    EXPECT_MSG(sk_peer_set_option_int(NULL, SK_OPT_CONNECT_TIMEOUT, 1), SK_ERR_INVALID, "p is NULL");
+    EXPECT_MSG(sk_peer_get_option_str(p, SK_OPT_NAME, NULL), SK_ERR_INVALID, "out is NULL");
+    EXPECT_MSG(sk_peer_get_option_str(NULL, SK_OPT_NAME, &s), SK_ERR_INVALID, "p is NULL");
+    EXPECT_MSG(sk_peer_get_option_int(p, SK_OPT_CONNECT_TIMEOUT, NULL), SK_ERR_INVALID, "out is NULL");
+    EXPECT_MSG(sk_peer_get_option_int(NULL, SK_OPT_CONNECT_TIMEOUT, &i64), SK_ERR_INVALID, "p is NULL");
+    EXPECT_MSG(sk_peer_public_key(p, NULL), SK_ERR_INVALID, "out is NULL");
+    EXPECT_MSG(sk_peer_public_key(NULL, &s), SK_ERR_INVALID, "p is NULL");
+    EXPECT_MSG(sk_peer_bind(p, NULL, NULL), SK_ERR_INVALID, "endpoint is NULL");
+    EXPECT_MSG(sk_peer_bind(NULL, "tcp://127.0.0.1:0", NULL), SK_ERR_INVALID, "p is NULL");
+    EXPECT_MSG(sk_peer_unbind(p, NULL), SK_ERR_INVALID, "endpoint is NULL");
+    EXPECT_MSG(sk_peer_unbind(NULL, "tcp://127.0.0.1:1"), SK_ERR_INVALID, "p is NULL");
+    EXPECT_MSG(sk_peer_connect(p, NULL), SK_ERR_INVALID, "endpoint is NULL");
+    EXPECT_MSG(sk_peer_connect(NULL, "tcp://127.0.0.1:1"), SK_ERR_INVALID, "p is NULL");
+    EXPECT_MSG(sk_peer_disconnect(p, NULL), SK_ERR_INVALID, "endpoint is NULL");
+    EXPECT_MSG(sk_peer_disconnect(NULL, "tcp://127.0.0.1:1"), SK_ERR_INVALID, "p is NULL");
+    EXPECT_MSG(sk_peer_peers(p, NULL), SK_ERR_INVALID, "out is NULL");
+    EXPECT_MSG(sk_peer_peers(NULL, &l), SK_ERR_INVALID, "p is NULL");
+    EXPECT_MSG(sk_peer_drop(p, NULL), SK_ERR_INVALID, "name is NULL");
+    EXPECT_MSG(sk_peer_drop(NULL, "b"), SK_ERR_INVALID, "p is NULL");
+    EXPECT_MSG(sk_peer_next_peer(p, NULL), SK_ERR_INVALID, "out is NULL");
+    EXPECT_MSG(sk_peer_next_peer(NULL, &s), SK_ERR_INVALID, "p is NULL");
+    EXPECT_MSG(sk_peer_accept(p, 0, NULL), SK_ERR_INVALID, "out is NULL");
+    EXPECT_MSG(sk_peer_accept(NULL, 0, &ca), SK_ERR_INVALID, "p is NULL");
+    EXPECT_MSG(sk_peer_open(p, NULL, "svc", NULL, 0, &ca), SK_ERR_INVALID, "peer is NULL");
+    EXPECT_MSG(sk_peer_open(p, "b", NULL, NULL, 0, &ca), SK_ERR_INVALID, "service is NULL");
+    EXPECT_MSG(sk_peer_open(p, "b", "svc", NULL, 1, &ca), SK_ERR_INVALID, "headers is NULL");
+    EXPECT_MSG(sk_peer_open(p, "b", "svc", hdr_null, 1, &ca), SK_ERR_INVALID, "headers[0] is NULL");
+    EXPECT_MSG(sk_peer_open(p, "b", "svc", NULL, 0, NULL), SK_ERR_INVALID, "out is NULL");
+    EXPECT_MSG(sk_peer_open(NULL, "b", "svc", NULL, 0, &ca), SK_ERR_INVALID, "p is NULL");
+    EXPECT_MSG(sk_peer_shutdown(NULL), SK_ERR_INVALID, "p is NULL");
+
+    EXPECT_MSG(sk_channel_write(NULL, buf, 1, &n), SK_ERR_INVALID, "c is NULL");
+    EXPECT_MSG(sk_channel_write(cb, NULL, 1, &n), SK_ERR_INVALID, "data is NULL");
+    EXPECT_MSG(sk_channel_write(cb, buf, 1, NULL), SK_ERR_INVALID, "written is NULL");
+    EXPECT_MSG(sk_channel_read(NULL, buf, sizeof buf, &n, 0), SK_ERR_INVALID, "c is NULL");
+    EXPECT_MSG(sk_channel_read(cb, NULL, sizeof buf, &n, 0), SK_ERR_INVALID, "buf is NULL");
+    EXPECT_MSG(sk_channel_read(cb, buf, sizeof buf, NULL, 0), SK_ERR_INVALID, "n is NULL");
+    EXPECT_MSG(sk_channel_read(cb, buf, 0, &n, 0), SK_ERR_INVALID, "capacity");
+    EXPECT_MSG(sk_channel_write_frame(NULL, buf, 1), SK_ERR_INVALID, "c is NULL");
+    EXPECT_MSG(sk_channel_write_frame(cb, NULL, 1), SK_ERR_INVALID, "data is NULL");
+    EXPECT_MSG(sk_channel_read_frame(NULL, &b, 0), SK_ERR_INVALID, "c is NULL");
+    EXPECT_MSG(sk_channel_read_frame(cb, NULL, 0), SK_ERR_INVALID, "out is NULL");
+    EXPECT_MSG(sk_channel_write_error(NULL, buf, 1), SK_ERR_INVALID, "c is NULL");
+    EXPECT_MSG(sk_channel_write_error(cb, NULL, 1), SK_ERR_INVALID, "data is NULL");
+    EXPECT_MSG(sk_channel_read_error(NULL, &b, 0), SK_ERR_INVALID, "c is NULL");
+    EXPECT_MSG(sk_channel_read_error(cb, NULL, 0), SK_ERR_INVALID, "out is NULL");
+    EXPECT_MSG(sk_channel_close_write(NULL), SK_ERR_INVALID, "c is NULL");
+    EXPECT_MSG(sk_channel_write_trailers(NULL, NULL, 0), SK_ERR_INVALID, "c is NULL");
+    EXPECT_MSG(sk_channel_write_trailers(cb, NULL, 2), SK_ERR_INVALID, "trailers is NULL");
+    EXPECT_MSG(sk_channel_write_trailers(cb, hdr_null, 1), SK_ERR_INVALID, "trailers[0] is NULL");
+    EXPECT_MSG(sk_channel_close(NULL), SK_ERR_INVALID, "c is NULL");
+    EXPECT_MSG(sk_channel_open(NULL, "svc", NULL, 0, &ca), SK_ERR_INVALID, "parent is NULL");
+    EXPECT_MSG(sk_channel_open(cb, NULL, NULL, 0, &ca), SK_ERR_INVALID, "service is NULL");
+    EXPECT_MSG(sk_channel_open(cb, "svc", NULL, 3, &ca), SK_ERR_INVALID, "headers is NULL");
+    EXPECT_MSG(sk_channel_open(cb, "svc", NULL, 0, NULL), SK_ERR_INVALID, "out is NULL");
+    EXPECT_MSG(sk_channel_accept(NULL, 0, &ca), SK_ERR_INVALID, "parent is NULL");
+    EXPECT_MSG(sk_channel_accept(cb, 0, NULL), SK_ERR_INVALID, "out is NULL");
+    EXPECT_MSG(sk_channel_service(NULL, &s), SK_ERR_INVALID, "c is NULL");
+    EXPECT_MSG(sk_channel_service(cb, NULL), SK_ERR_INVALID, "out is NULL");
+    EXPECT_MSG(sk_channel_headers(NULL, &l), SK_ERR_INVALID, "c is NULL");
+    EXPECT_MSG(sk_channel_headers(cb, NULL), SK_ERR_INVALID, "out is NULL");
+    EXPECT_MSG(sk_channel_trailers(NULL, &l), SK_ERR_INVALID, "c is NULL");
+    EXPECT_MSG(sk_channel_trailers(cb, NULL), SK_ERR_INVALID, "out is NULL");
+    EXPECT_MSG(sk_channel_local_peer(NULL, &s), SK_ERR_INVALID, "c is NULL");
+    EXPECT_MSG(sk_channel_local_peer(cb, NULL), SK_ERR_INVALID, "out is NULL");
+    EXPECT_MSG(sk_channel_remote_peer(NULL, &s), SK_ERR_INVALID, "c is NULL");
+    EXPECT_MSG(sk_channel_remote_peer(cb, NULL), SK_ERR_INVALID, "out is NULL");
+    EXPECT_MSG(sk_channel_join_fd(NULL, -1), SK_ERR_INVALID, "fd = -1");
+    EXPECT_MSG(sk_generate_key(NULL), SK_ERR_INVALID, "out is NULL");
+
+    /* NULL with a zero length is fine. */
+    OK(sk_channel_write(cb, NULL, 0, &n));
+    CHECK(n == 0);
+
+    /* The free functions accept NULL (and empty structs). */
+    sk_peer_free(NULL);
+    sk_channel_free(NULL);
+    sk_string_free(NULL);
+    sk_buf_free(NULL);
+    sk_strlist_free(NULL);
+    sk_buf_free(&b);
+    sk_strlist_free(&l);
+
+    /* Nothing was written on failure. */
+    CHECK(s == NULL && i64 == 0 && b.data == NULL && l.items == NULL);
+
+    sk_channel_free(cb);
+    sk_channel_free(ca);
+    free_pair(&pp);
+    CHECK(sk_live_handles() == base);
+    return 0;
+}
+
+static int test_invalid_utf8(void) {
+    sk_peer *p = NULL;
+    OK(sk_peer_new(&p));
+    EXPECT_MSG(sk_peer_set_option_str(p, SK_OPT_NAME, "bad\xff\xfename"), SK_ERR_INVALID, "v is not valid UTF-8");
+    EXPECT_MSG(sk_peer_bind(p, "tcp://127.0.0.1:\xc3", NULL), SK_ERR_INVALID, "endpoint is not valid UTF-8");
+    EXPECT_MSG(sk_peer_connect(p, "\x80"), SK_ERR_INVALID, "UTF-8");
+    sk_peer_free(p);
+    return 0;
+}
+
+static int test_handles_checked(void) {
+    size_t base = sk_live_handles();
+    sk_peer *p = NULL, *q = NULL;
+    char *s = NULL;
+    OK(sk_peer_new(&p));
+    CHECK(sk_live_handles() == base + 1);
+    OK(sk_peer_get_option_str(p, SK_OPT_NAME, &s));
+    sk_string_free(s);
+    s = NULL;
+    sk_peer_free(p);
+    CHECK(sk_live_handles() == base);
+    /* Use after free. */
+    EXPECT_MSG(sk_peer_get_option_str(p, SK_OPT_NAME, &s), SK_ERR_INVALID, "not a live sk_peer handle");
+    EXPECT_MSG(sk_peer_shutdown(p), SK_ERR_INVALID, "p is not a live sk_peer handle");
+    /* Double free is a no-op. */
+    sk_peer_free(p);
+    /* The slot is reused by a new peer; the stale handle must still fail. */
+    OK(sk_peer_new(&q));
+    CHECK(q != p);
+    EXPECT(sk_peer_get_option_str(p, SK_OPT_NAME, &s), SK_ERR_INVALID);
+    OK(sk_peer_get_option_str(q, SK_OPT_NAME, &s));
+    sk_string_free(s);
+    s = NULL;
+    /* Never-issued values: small integers, a stack address, a heap address. */
+    int local = 0;
+    void *heap = malloc(64);
+    EXPECT(sk_peer_shutdown((sk_peer *)(uintptr_t)0x1234), SK_ERR_INVALID);
+    EXPECT(sk_peer_shutdown((sk_peer *)&local), SK_ERR_INVALID);
+    EXPECT(sk_peer_shutdown((sk_peer *)heap), SK_ERR_INVALID);
+    EXPECT(sk_peer_shutdown((sk_peer *)(uintptr_t)UINTPTR_MAX), SK_ERR_INVALID);
+    EXPECT_MSG(sk_channel_close((sk_channel *)heap), SK_ERR_INVALID, "not a live sk_channel handle");
+    sk_peer_free((sk_peer *)heap);       /* no-op, no crash */
+    sk_channel_free((sk_channel *)heap); /* no-op, no crash */
+    free(heap);
+    /* A peer handle is not a channel handle. */
+    EXPECT_MSG(sk_channel_close((sk_channel *)q), SK_ERR_INVALID, "not a live sk_channel handle");
+    sk_channel_free((sk_channel *)q); /* wrong type: ignored */
+    CHECK(sk_live_handles() == base + 1);
+    sk_peer_free(q);
+    CHECK(sk_live_handles() == base);
+    return 0;
+}
+
+static int test_options(void) {
+    sk_peer *p = NULL;
+    char *s = NULL;
+    int64_t v = 0;
+    OK(sk_peer_new(&p));
+    /* Defaults. */
+    OK(sk_peer_get_option_int(p, SK_OPT_CONNECT_TIMEOUT, &v));
+    CHECK(v == 10000);
+    OK(sk_peer_get_option_int(p, SK_OPT_MAX_FRAME_SIZE, &v));
+    CHECK(v == 16 * 1024 * 1024);
+    OK(sk_peer_get_option_int(p, SK_OPT_RECONNECT_INTERVAL, &v));
+    CHECK(v == 100);
+    OK(sk_peer_get_option_str(p, SK_OPT_NAME, &s));
+    CHECK(strlen(s) == 36); /* a UUID */
+    sk_string_free(s);
+    /* Every integer option round-trips. */
+    const struct { sk_option o; int64_t v; } ints[] = {
+        {SK_OPT_RECONNECT_INTERVAL, -1},  {SK_OPT_RECONNECT_INTERVAL_MAX, 5000},
+        {SK_OPT_CONNECT_TIMEOUT, 1234},   {SK_OPT_MAX_FRAME_SIZE, 4096},
+        {SK_OPT_KEEPALIVE_INTERVAL, 0},   {SK_OPT_KEEPALIVE_COUNT, 5},
+        {SK_OPT_HANDSHAKE_TIMEOUT, 7000}, {SK_OPT_MAX_CHANNELS, 100},
+        {SK_OPT_CHANNEL_WINDOW, 65536},   {SK_OPT_ACCEPT_BACKLOG, 10},
+    };
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+        OK(sk_peer_set_option_int(p, ints[i].o, ints[i].v));
+        OK(sk_peer_get_option_int(p, ints[i].o, &v));
+        CHECK(v == ints[i].v);
+        EXPECT_MSG(sk_peer_set_option_str(p, ints[i].o, "1"), SK_ERR_INVALID, "integer");
+        EXPECT(sk_peer_get_option_str(p, ints[i].o, &s), SK_ERR_INVALID);
+    }
+    /* Every string option round-trips. */
+    char *key = NULL;
+    OK(sk_generate_key(&key));
+    const struct { sk_option o; const char *v; } strs[] = {
+        {SK_OPT_PRIVATE_KEY, key},
+        {SK_OPT_AUTHORIZED_KEYS, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGm3W4r8Nn9dV9d2pH1uFJtqEvZl8S9u6QyHqV0yYg0q x"},
+        {SK_OPT_NAME, "node-1"},
+        {SK_OPT_KNOWN_HOSTS, "[127.0.0.1]:2222 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGm3W4r8Nn9dV9d2pH1uFJtqEvZl8S9u6QyHqV0yYg0q"},
+    };
+    for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
+        OK(sk_peer_set_option_str(p, strs[i].o, strs[i].v));
+        OK(sk_peer_get_option_str(p, strs[i].o, &s));
+        CHECK(strcmp(s, strs[i].v) == 0);
+        sk_string_free(s);
+        s = NULL;
+        EXPECT_MSG(sk_peer_set_option_int(p, strs[i].o, 1), SK_ERR_INVALID, "string");
+        EXPECT(sk_peer_get_option_int(p, strs[i].o, &v), SK_ERR_INVALID);
+    }
+    sk_string_free(key);
+    /* Out-of-range option numbers are errors, not undefined behaviour. */
+    EXPECT_MSG(sk_peer_set_option_int(p, (sk_option)14, 1), SK_ERR_INVALID, "o = 14 is not an sk_option");
+    EXPECT_MSG(sk_peer_set_option_int(p, (sk_option)-1, 1), SK_ERR_INVALID, "o = -1");
+    EXPECT(sk_peer_set_option_str(p, (sk_option)1000, "x"), SK_ERR_INVALID);
+    EXPECT(sk_peer_get_option_int(p, (sk_option)99, &v), SK_ERR_INVALID);
+    EXPECT(sk_peer_get_option_str(p, (sk_option)99, &s), SK_ERR_INVALID);
+    /* Out-of-range values. */
+    EXPECT_MSG(sk_peer_set_option_int(p, SK_OPT_CONNECT_TIMEOUT, -2), SK_ERR_INVALID, "CONNECT_TIMEOUT");
+    EXPECT(sk_peer_set_option_int(p, SK_OPT_MAX_FRAME_SIZE, 0), SK_ERR_INVALID);
+    EXPECT(sk_peer_set_option_str(p, SK_OPT_NAME, ""), SK_ERR_INVALID);
+    /* A bad key is rejected when set, and the old one is kept. */
+    char *before = NULL;
+    OK(sk_peer_public_key(p, &before));
+    EXPECT_MSG(sk_peer_set_option_str(p, SK_OPT_PRIVATE_KEY, "-----BEGIN OPENSSH PRIVATE KEY-----\ngarbage\n-----END OPENSSH PRIVATE KEY-----\n"), SK_ERR_INVALID, "PRIVATE_KEY");
+    OK(sk_peer_public_key(p, &s));
+    CHECK(strcmp(s, before) == 0);
+    sk_string_free(s);
+    sk_string_free(before);
+    s = NULL;
+    sk_peer_free(p);
+    return 0;
+}
+
+static int test_endpoints(void) {
+    sk_peer *p = NULL, *q = NULL;
+    char *bound = NULL;
+    char path[128];
+    OK(sk_peer_new(&p));
+    EXPECT_MSG(sk_peer_bind(p, "foo://bar", NULL), SK_ERR_INVALID, "foo://bar");
+    EXPECT_MSG(sk_peer_connect(p, "nonsense"), SK_ERR_INVALID, "nonsense");
+    EXPECT(sk_peer_bind(p, "unix://relative/path", NULL), SK_ERR_INVALID);
+    /* tcp port 0 resolves to the real port. */
+    OK(sk_peer_bind(p, "tcp://127.0.0.1:0", &bound));
+    CHECK(strncmp(bound, "tcp://127.0.0.1:", 16) == 0 && atoi(bound + 16) > 0);
+    /* The same address again, from another peer: SK_ERR_IO (address in use). */
+    OK(sk_peer_new(&q));
+    EXPECT_MSG(sk_peer_bind(q, bound, NULL), SK_ERR_IO, bound);
+    OK(sk_peer_unbind(p, bound));
+    EXPECT(sk_peer_unbind(p, bound), SK_ERR_INVALID); /* not bound any more */
+    sk_string_free(bound);
+    bound = NULL;
+    /* unix and inproc; bound may be NULL. */
+    snprintf(path, sizeof path, "unix:///tmp/sk-ctest-%d.sock", (int)getpid());
+    OK(sk_peer_bind(p, path, NULL));
+    OK(sk_peer_unbind(p, path));
+    OK(sk_peer_bind(p, "inproc://ctest-endpoints", &bound));
+    CHECK(strcmp(bound, "inproc://ctest-endpoints") == 0);
+    sk_string_free(bound);
+    /* unix socket in a directory that does not exist: I/O error. */
+    EXPECT(sk_peer_bind(q, "unix:///nonexistent-dir-sk/x.sock", NULL), SK_ERR_IO);
+    /* Disconnect from something never connected. */
+    EXPECT(sk_peer_disconnect(q, "tcp://127.0.0.1:1"), SK_ERR_INVALID);
+    sk_peer_free(p);
+    sk_peer_free(q);
+    return 0;
+}
+
+/* ---------- two peers ---------- */
+
+static int stream_roundtrip(const char *endpoint) {
+    pair pp;
+    sk_channel *cb = NULL, *ca = NULL;
+    const char *headers[] = {"k1=v1", "k2=v2"};
+    const char *trailers[] = {"status=ok", "rows=3"};
+    char *s = NULL;
+    sk_strlist l = {0};
+    sk_buf b = {0};
+    uint8_t buf[64];
+    size_t n = 0;
+
+    if (make_pair(&pp, endpoint)) return 1;
+    OK(sk_peer_open(pp.b, "a", "echo", headers, 2, &cb));
+    OK(sk_peer_accept(pp.a, 5000 * slow_factor(), &ca));
+
+    /* Metadata on both ends. */
+    OK(sk_channel_service(ca, &s));
+    CHECK(strcmp(s, "echo") == 0);
+    sk_string_free(s);
+    OK(sk_channel_headers(ca, &l));
+    CHECK(l.len == 2 && strcmp(l.items[0], "k1=v1") == 0 && strcmp(l.items[1], "k2=v2") == 0);
+    sk_strlist_free(&l);
+    CHECK(l.items == NULL && l.len == 0);
+    sk_strlist_free(&l); /* harmless after reset */
+    OK(sk_channel_local_peer(ca, &s));
+    CHECK(strcmp(s, "a") == 0);
+    sk_string_free(s);
+    OK(sk_channel_remote_peer(ca, &s));
+    CHECK(strcmp(s, "b") == 0);
+    sk_string_free(s);
+    OK(sk_channel_local_peer(cb, &s));
+    CHECK(strcmp(s, "b") == 0);
+    sk_string_free(s);
+    OK(sk_channel_remote_peer(cb, &s));
+    CHECK(strcmp(s, "a") == 0);
+    sk_string_free(s);
+    OK(sk_channel_service(cb, &s));
+    CHECK(strcmp(s, "echo") == 0);
+    sk_string_free(s);
+
+    /* Bytes. */
+    OK(sk_channel_write(cb, (const uint8_t *)"hello", 5, &n));
+    CHECK(n == 5);
+    if (read_full(ca, buf, 5)) return 1;
+    CHECK(memcmp(buf, "hello", 5) == 0);
+
+    /* Frames, including an empty one. */
+    OK(sk_channel_write_frame(ca, (const uint8_t *)"frame-1", 7));
+    OK(sk_channel_write_frame(ca, NULL, 0));
+    OK(sk_channel_read_frame(cb, &b, 5000 * slow_factor()));
+    CHECK(b.len == 7 && memcmp(b.data, "frame-1", 7) == 0);
+    sk_buf_free(&b);
+    CHECK(b.data == NULL && b.len == 0);
+    OK(sk_channel_read_frame(cb, &b, 5000 * slow_factor()));
+    CHECK(b.len == 0 && b.data == NULL);
+    sk_buf_free(&b);
+
+    /* Error frames travel separately. */
+    OK(sk_channel_write_error(ca, (const uint8_t *)"oops", 4));
+    OK(sk_channel_read_error(cb, &b, 5000 * slow_factor()));
+    CHECK(b.len == 4 && memcmp(b.data, "oops", 4) == 0);
+    sk_buf_free(&b);
+
+    /* Trailers + half close: a reads EOF (n == 0), then sees b's trailers. */
+    OK(sk_channel_write_trailers(cb, trailers, 2));
+    OK(sk_channel_close_write(cb));
+    OK(sk_channel_read(ca, buf, sizeof buf, &n, 5000 * slow_factor()));
+    CHECK(n == 0);
+    OK(sk_channel_read(ca, buf, sizeof buf, &n, 0)); /* EOF is sticky */
+    CHECK(n == 0);
+    OK(sk_channel_trailers(ca, &l));
+    CHECK(l.len == 2 && strcmp(l.items[0], "status=ok") == 0 && strcmp(l.items[1], "rows=3") == 0);
+    sk_strlist_free(&l);
+    /* b closed for writing: writing again is SK_ERR_CLOSED; a can still write to b. */
+    EXPECT(sk_channel_write(cb, (const uint8_t *)"x", 1, &n), SK_ERR_CLOSED);
+    OK(sk_channel_write(ca, (const uint8_t *)"back", 4, &n));
+    if (read_full(cb, buf, 4)) return 1;
+    CHECK(memcmp(buf, "back", 4) == 0);
+    /* a closes: b's frame and error reads report a clean EOF. */
+    OK(sk_channel_close_write(ca));
+    EXPECT_MSG(sk_channel_read_frame(cb, &b, 5000 * slow_factor()), SK_ERR_EOF, "end of stream");
+    EXPECT(sk_channel_read_error(cb, &b, 5000 * slow_factor()), SK_ERR_EOF);
+    CHECK(b.data == NULL);
+    OK(sk_channel_close(ca));
+    OK(sk_channel_close(ca)); /* idempotent */
+    OK(sk_channel_close(cb));
+    EXPECT(sk_channel_write(ca, (const uint8_t *)"x", 1, &n), SK_ERR_CLOSED);
+    sk_channel_free(ca);
+    sk_channel_free(cb);
+    free_pair(&pp);
+    return 0;
+}
+
+static int test_tcp_stream(void) { return stream_roundtrip("tcp://127.0.0.1:0"); }
+
+static int test_unix_stream(void) {
+    char ep[128];
+    snprintf(ep, sizeof ep, "unix:///tmp/sk-ctest-u-%d.sock", (int)getpid());
+    return stream_roundtrip(ep);
+}
+
+static int test_inproc_stream(void) { return stream_roundtrip("inproc://ctest-inproc"); }
+
+typedef struct {
+    sk_channel *c;
+    const uint8_t *data;
+    size_t len;
+    int frame;
+    sk_result rc;
+    size_t written;
+} bulk_arg;
+
+static void *bulk_writer(void *p) {
+    bulk_arg *a = p;
+    if (a->frame)
+        a->rc = sk_channel_write_frame(a->c, a->data, a->len);
+    else
+        a->rc = sk_channel_write(a->c, a->data, a->len, &a->written);
+    return NULL;
+}
+
+static int test_large_transfer(void) {
+    pair pp;
+    sk_channel *cb = NULL, *ca = NULL;
+    const size_t total = 4 * 1024 * 1024;
+    uint8_t *src = malloc(total), *dst = malloc(total);
+    pthread_t t;
+    CHECK(src && dst);
+    for (size_t i = 0; i < total; i++) src[i] = (uint8_t)(i * 7 + (i >> 13));
+    if (make_pair(&pp, "tcp://127.0.0.1:0")) return 1;
+    if (open_accept(&pp, "bulk", &cb, &ca)) return 1;
+    /* A 1 MiB frame (larger than the flow-control window: the writer blocks until read). */
+    bulk_arg a = {cb, src, 1024 * 1024, 1, SK_ERR_INTERNAL, 0};
+    CHECK(pthread_create(&t, NULL, bulk_writer, &a) == 0);
+    sk_buf b = {0};
+    OK(sk_channel_read_frame(ca, &b, 10000 * slow_factor()));
+    CHECK(pthread_join(t, NULL) == 0);
+    CHECK(a.rc == SK_OK);
+    CHECK(b.len == 1024 * 1024 && memcmp(b.data, src, b.len) == 0);
+    sk_buf_free(&b);
+    /* A 4 MiB byte stream. */
+    bulk_arg w = {cb, src, total, 0, SK_ERR_INTERNAL, 0};
+    CHECK(pthread_create(&t, NULL, bulk_writer, &w) == 0);
+    if (read_full(ca, dst, total)) return 1;
+    CHECK(pthread_join(t, NULL) == 0);
+    CHECK(w.rc == SK_OK && w.written == total);
+    CHECK(memcmp(src, dst, total) == 0);
+    free(src);
+    free(dst);
+    sk_channel_free(ca);
+    sk_channel_free(cb);
+    free_pair(&pp);
+    return 0;
+}
+
+static int test_peers_next_drop_disconnect(void) {
+    pair pp;
+    sk_strlist l = {0};
+    char *s = NULL;
+    sk_channel *c = NULL;
+    if (make_pair(&pp, "tcp://127.0.0.1:0")) return 1;
+    OK(sk_peer_peers(pp.b, &l));
+    CHECK(l.len == 1 && strcmp(l.items[0], "a") == 0);
+    sk_strlist_free(&l);
+    /* The bound side knows the connecting side by name too (it may register
+     * it a moment after connect returns on b). */
+    for (int i = 0; i < 100; i++) {
+        OK(sk_peer_peers(pp.a, &l));
+        size_t len = l.len;
+        sk_strlist_free(&l);
+        if (len == 1) break;
+        usleep(20000);
+    }
+    OK(sk_peer_peers(pp.a, &l));
+    CHECK(l.len == 1 && strcmp(l.items[0], "b") == 0);
+    sk_strlist_free(&l);
+    OK(sk_peer_next_peer(pp.b, &s));
+    CHECK(strcmp(s, "a") == 0);
+    sk_string_free(s);
+    s = NULL;
+    /* No such peer. */
+    EXPECT_MSG(sk_peer_open(pp.b, "zzz", "svc", NULL, 0, &c), SK_ERR_NO_PEER, "zzz");
+    EXPECT(sk_peer_drop(pp.b, "zzz"), SK_ERR_NO_PEER);
+    /* Disconnect: no peers left, next_peer says NO_PEER. */
+    OK(sk_peer_disconnect(pp.b, pp.endpoint));
+    OK(sk_peer_peers(pp.b, &l));
+    CHECK(l.len == 0 && l.items == NULL);
+    sk_strlist_free(&l);
+    EXPECT_MSG(sk_peer_next_peer(pp.b, &s), SK_ERR_NO_PEER, "no peer");
+    CHECK(s == NULL);
+    EXPECT(sk_peer_open(pp.b, "a", "svc", NULL, 0, &c), SK_ERR_NO_PEER);
+    /* Reconnect, then drop by name. */
+    OK(sk_peer_connect(pp.b, pp.endpoint));
+    OK(sk_peer_drop(pp.a, "b"));
+    /* a no longer lists b (give the close a moment to propagate). */
+    for (int i = 0; i < 100; i++) {
+        OK(sk_peer_peers(pp.a, &l));
+        size_t len = l.len;
+        sk_strlist_free(&l);
+        if (len == 0) break;
+        usleep(20000);
+    }
+    OK(sk_peer_peers(pp.a, &l));
+    CHECK(l.len == 0);
+    sk_strlist_free(&l);
+    free_pair(&pp);
+    return 0;
+}
+
+static int test_child_channels(void) {
+    pair pp;
+    sk_channel *cb = NULL, *ca = NULL, *kb = NULL, *ka = NULL;
+    const char *hdr[] = {"child=1"};
+    sk_strlist l = {0};
+    char *s = NULL;
+    sk_buf b = {0};
+    if (make_pair(&pp, "tcp://127.0.0.1:0")) return 1;
+    if (open_accept(&pp, "parent", &cb, &ca)) return 1;
+    EXPECT(sk_channel_accept(ca, 0, &ka), SK_ERR_TIMEOUT);
+    OK(sk_channel_open(cb, "kid", hdr, 1, &kb));
+    OK(sk_channel_accept(ca, 5000 * slow_factor(), &ka));
+    OK(sk_channel_service(ka, &s));
+    CHECK(strcmp(s, "kid") == 0);
+    sk_string_free(s);
+    OK(sk_channel_headers(ka, &l));
+    CHECK(l.len == 1 && strcmp(l.items[0], "child=1") == 0);
+    sk_strlist_free(&l);
+    OK(sk_channel_write_frame(kb, (const uint8_t *)"in-child", 8));
+    OK(sk_channel_read_frame(ka, &b, 5000 * slow_factor()));
+    CHECK(b.len == 8 && memcmp(b.data, "in-child", 8) == 0);
+    sk_buf_free(&b);
+    /* The parent stream is unaffected. */
+    OK(sk_channel_write_frame(ca, (const uint8_t *)"in-parent", 9));
+    OK(sk_channel_read_frame(cb, &b, 5000 * slow_factor()));
+    CHECK(b.len == 9 && memcmp(b.data, "in-parent", 9) == 0);
+    sk_buf_free(&b);
+    sk_channel_free(ka);
+    sk_channel_free(kb);
+    sk_channel_free(ca);
+    sk_channel_free(cb);
+    free_pair(&pp);
+    return 0;
+}
+
+static int test_timeouts(void) {
+    pair pp;
+    sk_channel *cb = NULL, *ca = NULL, *x = NULL;
+    uint8_t buf[8];
+    size_t n = 7;
+    sk_buf b = {0};
+    if (make_pair(&pp, "tcp://127.0.0.1:0")) return 1;
+    EXPECT_MSG(sk_peer_accept(pp.a, 0, &x), SK_ERR_TIMEOUT, "accept");
+    double t0 = now_ms();
+    EXPECT(sk_peer_accept(pp.a, 150, &x), SK_ERR_TIMEOUT);
+    double dt = now_ms() - t0;
+    CHECK(dt >= 140 && dt < 3000 * slow_factor());
+    CHECK(x == NULL);
+    EXPECT_MSG(sk_peer_accept(pp.a, -2, &x), SK_ERR_INVALID, "timeout_ms");
+    if (open_accept(&pp, "slow", &cb, &ca)) return 1;
+    t0 = now_ms();
+    EXPECT_MSG(sk_channel_read(ca, buf, sizeof buf, &n, 100), SK_ERR_TIMEOUT, "100 ms");
+    CHECK(now_ms() - t0 >= 90);
+    CHECK(n == 7);
+    EXPECT(sk_channel_read(ca, buf, sizeof buf, &n, 0), SK_ERR_TIMEOUT);
+    EXPECT(sk_channel_read_frame(ca, &b, 50), SK_ERR_TIMEOUT);
+    EXPECT(sk_channel_read_error(ca, &b, 50), SK_ERR_TIMEOUT);
+    EXPECT(sk_channel_accept(ca, 50, &x), SK_ERR_TIMEOUT);
+    EXPECT(sk_channel_read(ca, buf, sizeof buf, &n, -7), SK_ERR_INVALID);
+    CHECK(b.data == NULL && x == NULL);
+    /* A timed-out read consumed nothing: data sent afterwards arrives intact. */
+    OK(sk_channel_write_frame(cb, (const uint8_t *)"late", 4));
+    OK(sk_channel_read_frame(ca, &b, 5000 * slow_factor()));
+    CHECK(b.len == 4 && memcmp(b.data, "late", 4) == 0);
+    sk_buf_free(&b);
+    sk_channel_free(ca);
+    sk_channel_free(cb);
+    free_pair(&pp);
+
+    /* Connect to a port nobody listens on: SK_ERR_TIMEOUT after CONNECT_TIMEOUT. */
+    sk_peer *p = NULL;
+    OK(sk_peer_new(&p));
+    OK(sk_peer_set_option_int(p, SK_OPT_CONNECT_TIMEOUT, 300));
+    t0 = now_ms();
+    EXPECT(sk_peer_connect(p, "tcp://127.0.0.1:1"), SK_ERR_TIMEOUT);
+    dt = now_ms() - t0;
+    CHECK(dt >= 250 && dt < 5000 * slow_factor());
+    sk_peer_free(p);
+    return 0;
+}
+
+static int test_auth_rejected(void) {
+    sk_peer *a = NULL, *b = NULL, *c = NULL;
+    char *ep = NULL, *ka = NULL, *kc = NULL;
+    if (new_peer(&a, "a") || new_peer(&b, "b") || new_peer(&c, "c")) return 1;
+    if (trust_each_other(a, b)) return 1;
+    OK(sk_peer_bind(a, "tcp://127.0.0.1:0", &ep));
+    /* c's key is not in a's AUTHORIZED_KEYS (c trusts a): a rejects c. */
+    OK(sk_peer_public_key(a, &ka));
+    OK(sk_peer_set_option_str(c, SK_OPT_AUTHORIZED_KEYS, ka));
+    OK(sk_peer_set_option_int(c, SK_OPT_CONNECT_TIMEOUT, 3000 * slow_factor()));
+    EXPECT(sk_peer_connect(c, ep), SK_ERR_AUTH);
+    /* Other direction: a trusts c, but c does not trust a's host key. */
+    OK(sk_peer_public_key(c, &kc));
+    OK(sk_peer_set_option_str(a, SK_OPT_AUTHORIZED_KEYS, kc));
+    OK(sk_peer_set_option_str(c, SK_OPT_AUTHORIZED_KEYS, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGm3W4r8Nn9dV9d2pH1uFJtqEvZl8S9u6QyHqV0yYg0q other"));
+    EXPECT(sk_peer_connect(c, ep), SK_ERR_AUTH);
+    sk_strlist l = {0};
+    OK(sk_peer_peers(c, &l));
+    CHECK(l.len == 0);
+    sk_string_free(ka);
+    sk_string_free(kc);
+    sk_string_free(ep);
+    sk_peer_free(a);
+    sk_peer_free(b);
+    sk_peer_free(c);
+    return 0;
+}
+
+static int test_closed(void) {
+    pair pp;
+    sk_channel *cb = NULL, *ca = NULL, *x = NULL;
+    uint8_t buf[8];
+    size_t n = 0;
+    if (make_pair(&pp, "tcp://127.0.0.1:0")) return 1;
+    if (open_accept(&pp, "c", &cb, &ca)) return 1;
+    OK(sk_peer_shutdown(pp.a));
+    EXPECT_MSG(sk_peer_shutdown(pp.a), SK_ERR_CLOSED, "shut down");
+    EXPECT(sk_peer_accept(pp.a, -1, &x), SK_ERR_CLOSED);
+    EXPECT(sk_peer_accept(pp.a, 0, &x), SK_ERR_CLOSED);
+    EXPECT(sk_peer_bind(pp.a, "tcp://127.0.0.1:0", NULL), SK_ERR_CLOSED);
+    EXPECT(sk_peer_open(pp.a, "b", "svc", NULL, 0, &x), SK_ERR_CLOSED);
+    /* a's channel is closed locally. */
+    EXPECT(sk_channel_write(ca, (const uint8_t *)"x", 1, &n), SK_ERR_CLOSED);
+    EXPECT(sk_channel_read(ca, buf, sizeof buf, &n, 1000), SK_ERR_CLOSED);
+    /* b's channel sees the connection go away: EOF or closed, never a hang. */
+    sk_result r = sk_channel_read(cb, buf, sizeof buf, &n, 5000 * slow_factor());
+    CHECK(r == SK_ERR_CLOSED || (r == SK_OK && n == 0));
+    /* The handle stays valid until freed. */
+    sk_channel_free(ca);
+    sk_channel_free(cb);
+    free_pair(&pp);
+    return 0;
+}
+
+static int test_protocol_frame_too_large(void) {
+    pair pp;
+    sk_channel *cb = NULL, *ca = NULL;
+    uint8_t big[100];
+    sk_buf b = {0};
+    memset(big, 'x', sizeof big);
+    memset(&pp, 0, sizeof pp);
+    if (new_peer(&pp.a, "a") || new_peer(&pp.b, "b") || trust_each_other(pp.a, pp.b)) return 1;
+    OK(sk_peer_set_option_int(pp.a, SK_OPT_MAX_FRAME_SIZE, 16));
+    OK(sk_peer_bind(pp.a, "tcp://127.0.0.1:0", &pp.endpoint));
+    OK(sk_peer_connect(pp.b, pp.endpoint));
+    if (open_accept(&pp, "p", &cb, &ca)) return 1;
+    OK(sk_channel_write_frame(cb, big, sizeof big));
+    EXPECT_MSG(sk_channel_read_frame(ca, &b, 5000 * slow_factor()), SK_ERR_PROTOCOL, "16");
+    CHECK(b.data == NULL);
+    sk_channel_free(ca);
+    sk_channel_free(cb);
+    free_pair(&pp);
+    return 0;
+}
+
+static int test_truncated_frame_is_protocol_error(void) {
+    pair pp;
+    sk_channel *cb = NULL, *ca = NULL;
+    sk_buf b = {0};
+    size_t n = 0;
+    if (make_pair(&pp, "tcp://127.0.0.1:0")) return 1;
+    if (open_accept(&pp, "p", &cb, &ca)) return 1;
+    /* A length prefix of 10 followed by only 3 bytes, then EOF. */
+    OK(sk_channel_write(cb, (const uint8_t *)"\0\0\0\x0a" "abc", 7, &n));
+    OK(sk_channel_close_write(cb));
+    EXPECT(sk_channel_read_frame(ca, &b, 5000 * slow_factor()), SK_ERR_PROTOCOL);
+    sk_channel_free(ca);
+    sk_channel_free(cb);
+    free_pair(&pp);
+    return 0;
+}
+
+/* ---------- join_fd ---------- */
+
+typedef struct {
+    sk_channel *c;
+    int fd;
+    sk_result rc;
+} join_arg;
+
+static void *join_thread(void *p) {
+    join_arg *a = p;
+    a->rc = sk_channel_join_fd(a->c, a->fd);
+    return NULL;
+}
+
+static int join_with(int local_fd, int app_fd) {
+    pair pp;
+    sk_channel *cb = NULL, *ca = NULL;
+    uint8_t buf[64];
+    size_t n = 0;
+    if (make_pair(&pp, "tcp://127.0.0.1:0")) return 1;
+    if (open_accept(&pp, "join", &cb, &ca)) return 1;
+    join_arg ja = {cb, local_fd, SK_ERR_INTERNAL};
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, join_thread, &ja) == 0);
+    /* app -> fd -> channel -> a */
+    CHECK(write(app_fd, "to-remote", 9) == 9);
+    if (read_full(ca, buf, 9)) return 1;
+    CHECK(memcmp(buf, "to-remote", 9) == 0);
+    /* a -> channel -> fd -> app */
+    OK(sk_channel_write(ca, (const uint8_t *)"to-local", 8, &n));
+    size_t got = 0;
+    while (got < 8) {
+        ssize_t k = read(app_fd, buf + got, 8 - got);
+        CHECK(k > 0);
+        got += (size_t)k;
+    }
+    CHECK(memcmp(buf, "to-local", 8) == 0);
+    /* Both directions end: join returns SK_OK and closes the fd. */
+    OK(sk_channel_close_write(ca));
+    CHECK(shutdown(app_fd, SHUT_WR) == 0);
+    OK(sk_channel_read(ca, buf, sizeof buf, &n, 5000 * slow_factor()));
+    CHECK(n == 0);
+    CHECK(pthread_join(t, NULL) == 0);
+    CHECK(ja.rc == SK_OK);
+    CHECK(read(app_fd, buf, sizeof buf) == 0); /* local_fd was closed */
+    close(app_fd);
+    sk_channel_free(ca);
+    sk_channel_free(cb);
+    free_pair(&pp);
+    return 0;
+}
+
+static int test_join_fd_unix_socketpair(void) {
+    int sv[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    return join_with(sv[0], sv[1]);
+}
+
+static int test_join_fd_tcp_socket(void) {
+    int l = socket(AF_INET, SOCK_STREAM, 0);
+    CHECK(l >= 0);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof sa;
+    CHECK(bind(l, (struct sockaddr *)&sa, sizeof sa) == 0);
+    CHECK(listen(l, 1) == 0);
+    CHECK(getsockname(l, (struct sockaddr *)&sa, &len) == 0);
+    int app = socket(AF_INET, SOCK_STREAM, 0);
+    CHECK(connect(app, (struct sockaddr *)&sa, sizeof sa) == 0);
+    int local = accept(l, NULL, NULL);
+    CHECK(local >= 0);
+    close(l);
+    return join_with(local, app);
+}
+
+static int test_join_fd_bad_fd(void) {
+    pair pp;
+    sk_channel *cb = NULL, *ca = NULL;
+    int sv[2];
+    if (make_pair(&pp, "tcp://127.0.0.1:0")) return 1;
+    if (open_accept(&pp, "join", &cb, &ca)) return 1;
+    EXPECT_MSG(sk_channel_join_fd(cb, -1), SK_ERR_INVALID, "fd = -1");
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    close(sv[1]);
+    EXPECT_MSG(sk_channel_join_fd(cb, sv[1]), SK_ERR_INVALID, "not an open file descriptor");
+    /* An invalid handle still takes ownership of (closes) the fd. */
+    EXPECT(sk_channel_join_fd((sk_channel *)(uintptr_t)0x77, sv[0]), SK_ERR_INVALID);
+    CHECK(fcntl(sv[0], F_GETFD) == -1 && errno == EBADF);
+    /* A datagram socket cannot be joined; it is closed too. */
+    int d = socket(AF_INET, SOCK_DGRAM, 0);
+    CHECK(d >= 0);
+    EXPECT_MSG(sk_channel_join_fd(cb, d), SK_ERR_INVALID, "datagram");
+    CHECK(fcntl(d, F_GETFD) == -1 && errno == EBADF);
+    /* Joining a closed channel: SK_ERR_CLOSED, fd closed. */
+    OK(sk_channel_close(cb));
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    EXPECT(sk_channel_join_fd(cb, sv[0]), SK_ERR_CLOSED);
+    CHECK(fcntl(sv[0], F_GETFD) == -1 && errno == EBADF);
+    close(sv[1]);
+    sk_channel_free(ca);
+    sk_channel_free(cb);
+    free_pair(&pp);
+    return 0;
+}
+
+/* ---------- threads ---------- */
+
+typedef struct {
+    sk_channel *c;
+    sk_peer *p;
+    int mode; /* 0 read, 1 read_frame, 2 accept, 3 read_error */
+    sk_result rc;
+    double t_end;
+} block_arg;
+
+static void *blocker(void *p) {
+    block_arg *a = p;
+    uint8_t buf[16];
+    size_t n = 0;
+    sk_buf b = {0};
+    sk_channel *x = NULL;
+    switch (a->mode) {
+    case 0: a->rc = sk_channel_read(a->c, buf, sizeof buf, &n, -1); break;
+    case 1: a->rc = sk_channel_read_frame(a->c, &b, -1); break;
+    case 2: a->rc = sk_peer_accept(a->p, -1, &x); break;
+    case 3: a->rc = sk_channel_read_error(a->c, &b, -1); break;
+    }
+    a->t_end = now_ms();
+    sk_buf_free(&b);
+    sk_channel_free(x);
+    return NULL;
+}
+
+/* Start a blocked call, run `unblock` after 200 ms, require SK_ERR_CLOSED within 2 s. */
+static int blocked_then(int mode, int how) {
+    pair pp;
+    sk_channel *cb = NULL, *ca = NULL;
+    if (make_pair(&pp, "tcp://127.0.0.1:0")) return 1;
+    if (open_accept(&pp, "block", &cb, &ca)) return 1;
+    block_arg a = {ca, pp.a, mode, SK_OK, 0};
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, blocker, &a) == 0);
+    usleep(200000);
+    double t0 = now_ms();
+    switch (how) {
+    case 0: OK(sk_channel_close(ca)); break;
+    case 1: OK(sk_peer_shutdown(pp.a)); break;
+    case 2: sk_channel_free(ca); ca = NULL; break;
+    case 3: sk_peer_free(pp.a); pp.a = NULL; break;
+    }
+    CHECK(pthread_join(t, NULL) == 0);
+    if (a.rc != SK_ERR_CLOSED) {
+        fprintf(stderr, "  blocked call (mode %d, unblock %d) returned %s\n", mode, how, rc_name(a.rc));
+        return 1;
+    }
+    CHECK(a.t_end - t0 < 2000.0 * slow_factor());
+    sk_channel_free(ca);
+    sk_channel_free(cb);
+    free_pair(&pp);
+    return 0;
+}
+
+static int test_thread_read_vs_close(void) { return blocked_then(0, 0); }
+static int test_thread_read_vs_shutdown(void) { return blocked_then(0, 1); }
+static int test_thread_read_vs_channel_free(void) { return blocked_then(0, 2); }
+static int test_thread_read_frame_vs_close(void) { return blocked_then(1, 0); }
+static int test_thread_read_frame_vs_peer_free(void) { return blocked_then(1, 3); }
+static int test_thread_read_error_vs_shutdown(void) { return blocked_then(3, 1); }
+static int test_thread_accept_vs_shutdown(void) { return blocked_then(2, 1); }
+static int test_thread_accept_vs_peer_free(void) { return blocked_then(2, 3); }
+
+typedef struct {
+    sk_channel *c;
+    int id;
+    int frames;
+    sk_result rc;
+} writer_arg;
+
+static void *frame_writer(void *p) {
+    writer_arg *w = p;
+    uint8_t msg[32];
+    for (int i = 0; i < w->frames; i++) {
+        int len = snprintf((char *)msg, sizeof msg, "w%d-%d", w->id, i);
+        w->rc = sk_channel_write_frame(w->c, msg, (size_t)len);
+        if (w->rc != SK_OK) break;
+    }
+    return NULL;
+}
+
+static int test_thread_concurrent_frame_writers(void) {
+    pair pp;
+    sk_channel *cb = NULL, *ca = NULL;
+    enum { W = 4, F = 200 };
+    writer_arg w[W];
+    pthread_t t[W];
+    int next[W] = {0};
+    if (make_pair(&pp, "tcp://127.0.0.1:0")) return 1;
+    if (open_accept(&pp, "mt", &cb, &ca)) return 1;
+    for (int i = 0; i < W; i++) {
+        w[i] = (writer_arg){cb, i, F, SK_OK};
+        CHECK(pthread_create(&t[i], NULL, frame_writer, &w[i]) == 0);
+    }
+    /* Every frame arrives whole, and each writer's frames arrive in order. */
+    for (int k = 0; k < W * F; k++) {
+        sk_buf b = {0};
+        OK(sk_channel_read_frame(ca, &b, 10000 * slow_factor()));
+        int id = -1, seq = -1;
+        char tmp[40];
+        CHECK(b.len < sizeof tmp);
+        memcpy(tmp, b.data, b.len);
+        tmp[b.len] = 0;
+        CHECK(sscanf(tmp, "w%d-%d", &id, &seq) == 2);
+        CHECK(id >= 0 && id < W && seq == next[id]);
+        next[id]++;
+        sk_buf_free(&b);
+    }
+    for (int i = 0; i < W; i++) {
+        CHECK(pthread_join(t[i], NULL) == 0);
+        CHECK(w[i].rc == SK_OK);
+    }
+    sk_channel_free(ca);
+    sk_channel_free(cb);
+    free_pair(&pp);
+    return 0;
+}
+
+static int test_free_peer_with_live_channels(void) {
+    size_t base = sk_live_handles();
+    pair pp;
+    sk_channel *cb = NULL, *ca = NULL;
+    size_t n = 0;
+    if (make_pair(&pp, "tcp://127.0.0.1:0")) return 1;
+    if (open_accept(&pp, "orphan", &cb, &ca)) return 1;
+    CHECK(sk_live_handles() == base + 4);
+    sk_peer_free(pp.a);
+    pp.a = NULL;
+    /* The channel handle is still valid, but the channel is closed. */
+    EXPECT(sk_channel_write(ca, (const uint8_t *)"x", 1, &n), SK_ERR_CLOSED);
+    char *s = NULL;
+    OK(sk_channel_service(ca, &s));
+    CHECK(strcmp(s, "orphan") == 0);
+    sk_string_free(s);
+    sk_channel_free(ca);
+    sk_channel_free(cb);
+    free_pair(&pp);
+    CHECK(sk_live_handles() == base);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    static const test_case tests[] = {
+        {"version_and_last_error", test_version_and_last_error},
+        {"null_arguments", test_null_arguments},
+        {"invalid_utf8", test_invalid_utf8},
+        {"handles_checked", test_handles_checked},
+        {"options", test_options},
+        {"endpoints", test_endpoints},
+        {"tcp_stream", test_tcp_stream},
+        {"unix_stream", test_unix_stream},
+        {"inproc_stream", test_inproc_stream},
+        {"large_transfer", test_large_transfer},
+        {"peers_next_drop_disconnect", test_peers_next_drop_disconnect},
+        {"child_channels", test_child_channels},
+        {"timeouts", test_timeouts},
+        {"auth_rejected", test_auth_rejected},
+        {"closed", test_closed},
+        {"protocol_frame_too_large", test_protocol_frame_too_large},
+        {"truncated_frame_is_protocol_error", test_truncated_frame_is_protocol_error},
+        {"join_fd_unix_socketpair", test_join_fd_unix_socketpair},
+        {"join_fd_tcp_socket", test_join_fd_tcp_socket},
+        {"join_fd_bad_fd", test_join_fd_bad_fd},
+        {"thread_read_vs_close", test_thread_read_vs_close},
+        {"thread_read_vs_shutdown", test_thread_read_vs_shutdown},
+        {"thread_read_vs_channel_free", test_thread_read_vs_channel_free},
+        {"thread_read_frame_vs_close", test_thread_read_frame_vs_close},
+        {"thread_read_frame_vs_peer_free", test_thread_read_frame_vs_peer_free},
+        {"thread_read_error_vs_shutdown", test_thread_read_error_vs_shutdown},
+        {"thread_accept_vs_shutdown", test_thread_accept_vs_shutdown},
+        {"thread_accept_vs_peer_free", test_thread_accept_vs_peer_free},
+        {"thread_concurrent_frame_writers", test_thread_concurrent_frame_writers},
+        {"free_peer_with_live_channels", test_free_peer_with_live_channels},
+    };
+    int rc = run_tests("test_api", tests, sizeof tests / sizeof tests[0], argc, argv);
+    if (rc == 0 && argc <= 1 && sk_live_handles() != 0) {
+        fprintf(stderr, "leaked %zu handles\n", sk_live_handles());
+        rc = 1;
+    }
+    return rc;
+}
