@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/iotest"
 	"time"
 )
 
@@ -608,5 +609,22 @@ func TestConcurrentCloseAndShutdown(t *testing.T) {
 	wg.Wait()
 	if ok != 1 {
 		t.Fatalf("%d Shutdowns succeeded", ok)
+	}
+}
+
+func TestIOReaderContract(t *testing.T) {
+	server, client, _ := pair(t, transports[0])
+	a, b := openPair(t, server, client, "iotest", nil)
+	defer a.Close()
+	defer b.Close()
+	content := bytes.Repeat([]byte("streamkit io.Reader contract "), 5000)
+	go func() {
+		a.Write(content)
+		a.CloseWrite()
+	}()
+	// testing/iotest checks Read's contract (n, err combinations, EOF
+	// repeated after the end, short reads of every size).
+	if err := iotest.TestReader(b, content); err != nil {
+		t.Fatal(err)
 	}
 }

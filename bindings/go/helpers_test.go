@@ -102,6 +102,11 @@ func pair(t testing.TB, tr transport) (server, client *Peer, endpoint string) {
 	client = newTestPeer(t, "")
 	endpoint = bind(t, server, tr.ep(t, 1))
 	connect(t, client, endpoint)
+	// API.md: Connect returns once both sides know each other. That is
+	// checked strictly by TestConnectPeers, TestConnect3Peers and
+	// TestConnectBothSidesKnowEachOther; here, wait for the server side so
+	// that the feature tests built on pair() test their own feature.
+	waitFor(t, "the server to list the client", func() bool { return len(server.Peers()) == 1 })
 	return server, client, endpoint
 }
 

@@ -313,3 +313,29 @@ func TestJoin(t *testing.T) {
 		ch.Close()
 	})
 }
+
+// TestConnectBothSidesKnowEachOther repeats what TestConnectPeers checks
+// once: when Connect returns, both sides list each other (API.md: "Connect
+// returns only once both sides know each other's name"; the original
+// server registered the client before greeting it).
+func TestConnectBothSidesKnowEachOther(t *testing.T) {
+	forEachTransport(t, func(t *testing.T, tr transport) {
+		const n = 100
+		late := 0
+		for i := 0; i < n; i++ {
+			func() {
+				server := newTestPeer(t, "")
+				client := newTestPeer(t, "")
+				defer server.Shutdown()
+				defer client.Shutdown()
+				connect(t, client, bind(t, server, tr.ep(t, 1)))
+				if len(server.Peers()) != 1 || len(client.Peers()) != 1 {
+					late++
+				}
+			}()
+		}
+		if late > 0 {
+			t.Errorf("%d of %d Connects returned before both sides listed each other", late, n)
+		}
+	})
+}

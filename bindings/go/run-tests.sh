@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build the Rust C library, then check and test the Go package:
-# gofmt, go vet, go test, go test -race, the !cgo stub, and a smoke test of
+# gofmt, go vet, go test, go test -race, a GOGC=1 run, the !cgo stub, and a smoke test of
 # the streamkit_dynamic (pkg-config) link mode. Exits non-zero on any
 # failure.
 #
@@ -40,6 +40,9 @@ go test -count=1 $FLAGS ./...
 
 echo "== go test -race"
 go test -count=1 -race $FLAGS ./...
+
+echo "== GC stress (GOGC=1: exposes a missing runtime.KeepAlive or a premature cleanup)"
+GOGC=1 go test -count=1 $FLAGS ./...
 
 echo "== static link check (no libstreamkit.so needed at run time)"
 tmp=$(mktemp -d)
