@@ -5,6 +5,7 @@ from __future__ import annotations
 import array
 import gc
 import inspect
+import pathlib
 import re
 import socket
 import threading
@@ -69,10 +70,8 @@ def test_generate_key_and_public_key() -> None:
         assert p.get_option(streamkit.OPT_PRIVATE_KEY) == k1
 
 
-def test_private_key_from_path(tmp_path: pytest.TempPathFactory, ids: tuple[Identity, Identity]) -> None:
-    import pathlib
-
-    path = pathlib.Path(str(tmp_path)) / "id_ed25519"
+def test_private_key_from_path(tmp_path: pathlib.Path, ids: tuple[Identity, Identity]) -> None:
+    path = tmp_path / "id_ed25519"
     path.write_text(ids[0].private_key)
     path.chmod(0o600)
     with streamkit.Peer(private_key=path) as p:  # os.PathLike accepted
