@@ -581,3 +581,21 @@ def test_channel_cannot_be_constructed() -> None:
         streamkit.Channel()
     with pytest.raises(TypeError):
         streamkit.ChannelMeta()
+
+
+def test_known_hosts(ids: tuple[Identity, Identity], tmp_path: pathlib.Path) -> None:
+    ia, ib = ids
+    with streamkit.Peer(name="alice", private_key=ia.private_key, authorized_keys=ib.public_key) as server:
+        ep = server.bind("tcp://127.0.0.1:0")
+        port = ep.rsplit(":", 1)[1]
+        good = tmp_path / "known_hosts"
+        good.write_text(f"[127.0.0.1]:{port} {ia.public_key}\n")
+        # authorized_keys="" trusts no server key: only KNOWN_HOSTS vouches for alice
+        with streamkit.Peer(private_key=ib.private_key, authorized_keys="", known_hosts=good) as c:
+            c.connect(ep)
+            assert c.peers() == ["alice"]
+            assert c.get_option(streamkit.OPT_KNOWN_HOSTS) == str(good)
+        wrong = f"[127.0.0.1]:{port} {ib.public_key}\n"
+        with streamkit.Peer(private_key=ib.private_key, known_hosts=wrong, connect_timeout=2000) as c:
+            with pytest.raises(streamkit.AuthError, match="KNOWN_HOSTS"):
+                c.connect(ep)
