@@ -222,6 +222,38 @@ pub async fn churn(secs: f64, conc: usize) -> Out {
     Ok(vec![("seq opens/s", seq), ("conc opens/s", par)])
 }
 
+/// Scenario 3: 64-byte data packets echoed by the server on one session channel.
+pub async fn rtt(warm: usize, n: usize) -> Out {
+    let (addr, srv) = serve(Mode::Echo).await?;
+    let key = Arc::new(key()?);
+    let h = connect(addr, &key).await?;
+    let mut ch = h.channel_open_session().await.map_err(|e| format!("bare russh open: {e}"))?;
+    let mut lat = Vec::with_capacity(n);
+    let mut got = Vec::with_capacity(2 * FRAME);
+    for i in 0..(warm + n) as u64 {
+        let t = Instant::now();
+        ch.data_bytes(Bytes::copy_from_slice(&frame(i))).await.map_err(|e| format!("bare russh write: {e}"))?;
+        got.clear();
+        while got.len() < FRAME {
+            match ch.wait().await {
+                Some(ChannelMsg::Data { data }) => got.extend_from_slice(&data),
+                Some(_) => {}
+                None => return Err("bare russh echo: channel ended".into()),
+            }
+        }
+        let us = t.elapsed().as_secs_f64() * 1e6;
+        check_frame(&got, i).map_err(|m| format!("bare russh echo: {m}"))?;
+        if i as usize >= warm {
+            lat.push(us);
+        }
+    }
+    let _ = ch.close().await;
+    let _ = h.disconnect(russh::Disconnect::ByApplication, "", "en").await;
+    srv.abort();
+    lat.sort_by(|x, y| x.total_cmp(y));
+    Ok(vec![("p50 µs", quantile(&lat, 0.5)), ("p99 µs", quantile(&lat, 0.99))])
+}
+
 /// Scenario 5: TCP connect + key exchange + public-key auth + one session
 /// channel opened (streamkit's hello also rides on one channel); median ms.
 pub async fn setup(n: usize) -> Out {

@@ -362,6 +362,7 @@ async fn run(cfg: Cfg) -> i32 {
         let mut v: Vec<(String, Job)> = vec![
             ("streamkit".into(), job(move || sk::rtt("tcp", w, n))),
             ("raw TCP echo".into(), job(move || tcp::rtt(w, n))),
+            ("bare russh echo".into(), job(move || bare::rtt(w, n))),
         ];
         #[cfg(feature = "zmq")]
         v.push(("ZeroMQ REQ/REP tcp".into(), blocking(move || zmqb::rtt("tcp", w, n))));

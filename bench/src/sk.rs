@@ -299,7 +299,6 @@ pub async fn many(nch: usize, per: u64) -> Out {
     tokio::time::sleep(Duration::from_millis(50)).await;
     COUNTING.store(false, Ordering::Relaxed);
     let idle_heap = LIVE.load(Ordering::Relaxed).max(0) as f64 / nch as f64 / 1024.0;
-    let idle_rss = (rss_bytes().saturating_sub(rss0)) as f64 / nch as f64 / 1024.0;
     let sampler = RssSampler::start();
     let t0 = Instant::now();
     let mut js = tokio::task::JoinSet::new();
@@ -325,6 +324,5 @@ pub async fn many(nch: usize, per: u64) -> Out {
         ("MB/s", (nch as u64 * per) as f64 / dt / 1e6),
         ("peak RSS growth MiB", peak.saturating_sub(rss0) as f64 / 1048576.0),
         ("idle heap KiB/channel (both ends)", idle_heap),
-        ("idle RSS KiB/channel (both ends)", idle_rss),
     ])
 }
