@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build the Rust C library, then check and test the Go package:
-# gofmt, go vet, go test, go test -race, a GOGC=1 run, the !cgo stub, and a smoke test of
+# gofmt, go vet, go test, go test -race, a GOGC=1 run, a cgocheck2 run,
+# the !cgo stub, and a smoke test of
 # the streamkit_dynamic (pkg-config) link mode. Exits non-zero on any
 # failure.
 #
@@ -43,6 +44,9 @@ go test -count=1 -race $FLAGS ./...
 
 echo "== GC stress (GOGC=1: exposes a missing runtime.KeepAlive or a premature cleanup)"
 GOGC=1 go test -count=1 $FLAGS ./...
+
+echo "== GOEXPERIMENT=cgocheck2 (strict checks of Go pointers passed to C)"
+GOEXPERIMENT=cgocheck2 go test -count=1 $FLAGS ./...
 
 echo "== static link check (no libstreamkit.so needed at run time)"
 tmp=$(mktemp -d)
