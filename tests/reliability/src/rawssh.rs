@@ -88,6 +88,8 @@ pub struct Raw {
     pub seen: Vec<(ChannelId, Ctl)>,
     readers: std::collections::HashMap<ChannelId, CtlReader>,
     pub closed: std::collections::HashSet<ChannelId>,
+    /// Data-stream bytes received per SSH channel.
+    pub data: std::collections::HashMap<ChannelId, Vec<u8>>,
     pub gone: bool,
 }
 
@@ -122,6 +124,7 @@ pub async fn connect(addr: &str, user: &str, key_text: &str) -> Result<Raw, Stri
         seen: Vec::new(),
         readers: Default::default(),
         closed: Default::default(),
+        data: Default::default(),
         gone: false,
     })
 }
@@ -152,7 +155,10 @@ impl Raw {
     /// Open a new SSH session channel; the read half is dropped (events come
     /// through the handler).
     pub async fn open_ssh(&self) -> Result<ChannelWriteHalf<client::Msg>, String> {
-        let ch = self.handle.channel_open_session().await.map_err(|e| format!("channel_open_session: {e}"))?;
+        let ch = tokio::time::timeout(Duration::from_secs(5), self.handle.channel_open_session())
+            .await
+            .map_err(|_| "channel_open_session: no answer within 5 s (connection wedged?)".to_string())?
+            .map_err(|e| format!("channel_open_session: {e}"))?;
         let (r, w) = ch.split();
         drop(r);
         Ok(w)
@@ -167,6 +173,7 @@ impl Raw {
                     self.seen.push((ch, m));
                 }
             }
+            Ev::Data(ch, 0, d) => self.data.entry(ch).or_default().extend_from_slice(&d),
             Ev::Close(ch) => {
                 self.closed.insert(ch);
             }
