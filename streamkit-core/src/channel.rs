@@ -977,6 +977,12 @@ impl ChanInner {
         }
     }
 
+    /// Both CLOSEs happened (ours may still be in the output queue).
+    pub(crate) fn closed_both_ways(&self) -> bool {
+        let st = lock(&self.st);
+        st.close_sent && st.close_recv
+    }
+
     pub(crate) fn is_finished(&self) -> bool {
         lock(&self.st).finished
     }

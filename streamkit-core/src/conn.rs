@@ -397,8 +397,21 @@ impl Conn {
                 _ if control => tracing::warn!(remote = %self.remote_name(), "ignoring {m:?} on the control channel"),
                 Ctl::Open { version, id: cid, parent, service, headers } => {
                     if let Some(cur) = self.slot_cur(id) {
-                        cur.protocol_violation("OPEN received on an SSH channel whose streamkit channel is still open");
-                        continue;
+                        if cur.closed_both_ways() {
+                            // Our CLOSE is queued and the owner's arrived: the owner
+                            // only reuses the SSH channel after receiving our CLOSE,
+                            // so it has been sent; only our bookkeeping lags.
+                            if let Some(s) = lock(&ssh.slots).get_mut(&id) {
+                                s.cur = None;
+                            }
+                            let mut chans = lock(&self.chans);
+                            if chans.get(&cur.id).is_some_and(|c| Arc::ptr_eq(c, &cur)) {
+                                chans.remove(&cur.id);
+                            }
+                        } else {
+                            cur.protocol_violation("OPEN received on an SSH channel whose streamkit channel is still open");
+                            continue;
+                        }
                     }
                     if !self.hello_seen.load(Ordering::Acquire) {
                         tracing::warn!("OPEN before HELLO: closing connection");

@@ -354,6 +354,11 @@ impl server::Handler for ServerHandler {
         if self.trust.contains(offer.public_key) && crate::options::validate_name(user).is_ok() {
             Ok(Auth::Accept)
         } else {
+            tracing::warn!(
+                "refused client {user:?} from {}: key {} is not in AUTHORIZED_KEYS",
+                self.from,
+                keys::public_line(offer.public_key)
+            );
             Ok(Auth::reject())
         }
     }

@@ -215,3 +215,37 @@ async fn oversized_frame_is_a_protocol_error() {
 fn c_endpoint(_c: &streamkit_core::Peer) -> String {
     String::from("tcp://127.0.0.1:1")
 }
+
+/// Regression: the accepting side echoes and closes while the opener closes
+/// right after reading; the next OPEN on the reused SSH channel must never be
+/// mistaken for traffic of the old channel.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_race_with_ssh_channel_reuse() {
+    for t in ALL {
+        let (s, c, _) = pair(t).await;
+        let srv = s.clone();
+        tokio::spawn(async move {
+            while let Ok(ch) = srv.accept().await {
+                tokio::spawn(async move {
+                    if let Ok(Some(f)) = ch.read_frame().await {
+                        let _ = ch.write_frame(&f).await;
+                    }
+                    let _ = ch.close().await;
+                });
+            }
+        });
+        for i in 0..20_000u32 {
+            let ch = c.open("server", "echo-close", &[]).await.unwrap();
+            ch.write_frame(&i.to_be_bytes()).await.unwrap();
+            let f = tokio::time::timeout(Duration::from_secs(5), ch.read_frame())
+                .await
+                .unwrap_or_else(|_| panic!("echo {i} never arrived ({t:?})"))
+                .unwrap()
+                .unwrap();
+            assert_eq!(&f[..], &i.to_be_bytes());
+            ch.close().await.unwrap();
+        }
+        s.shutdown().await.unwrap();
+        c.shutdown().await.unwrap();
+    }
+}
