@@ -46,11 +46,12 @@ struct Cfg {
     only: Option<Vec<String>>,
     markdown: Option<String>,
     no_openssh: bool,
+    variant: Option<String>,
 }
 
 const USAGE: &str = "usage: streamkit-bench [--quick] [--markdown FILE] [--reps N] [--bulk-mib N] [--secs S]
        [--rtt N] [--churn-conc N] [--setup N] [--channels N] [--channel-kib N]
-       [--only 1,2,3,4,5,6,8] [--no-openssh] [--timeout S]";
+       [--only 1,2,3,4,5,6,8] [--variant SUBSTRING] [--no-openssh] [--timeout S]";
 
 fn parse_args() -> Result<Cfg, String> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -73,6 +74,7 @@ fn parse_args() -> Result<Cfg, String> {
             only: None,
             markdown: None,
             no_openssh: false,
+            variant: None,
         }
     } else {
         Cfg {
@@ -92,6 +94,7 @@ fn parse_args() -> Result<Cfg, String> {
             only: None,
             markdown: None,
             no_openssh: false,
+            variant: None,
         }
     };
     let mut it = args.into_iter();
@@ -115,6 +118,7 @@ fn parse_args() -> Result<Cfg, String> {
             "--timeout" => c.timeout = Duration::from_secs_f64(num(val("--timeout")?)?),
             "--only" => c.only = Some(val("--only")?.split(',').map(|s| s.trim().to_string()).collect()),
             "--no-openssh" => c.no_openssh = true,
+            "--variant" => c.variant = Some(val("--variant")?),
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -210,6 +214,10 @@ fn fmt_num(x: f64) -> String {
 
 /// Run every variant `reps` times, alternating.
 async fn scenario(rep: &mut Report, cfg: &Cfg, scen: &'static str, title: &'static str, variants: Vec<(String, Job)>) {
+    let variants: Vec<(String, Job)> = match &cfg.variant {
+        Some(v) => variants.into_iter().filter(|(n, _)| n.contains(v.as_str())).collect(),
+        None => variants,
+    };
     eprintln!("== scenario {scen}: {title}");
     for r in 0..cfg.reps {
         for (i, (name, job)) in variants.iter().enumerate() {
@@ -222,7 +230,7 @@ async fn scenario(rep: &mut Report, cfg: &Cfg, scen: &'static str, title: &'stat
                 let s: Vec<String> = v.iter().map(|(m, x)| format!("{m} {}", fmt_num(*x))).collect();
                 eprintln!("   run {}/{} {name:<28} {}  ({:.1} s)", r + 1, cfg.reps, s.join(", "), t.elapsed().as_secs_f64());
             }
-            rep.record(scen, title, name, i == 0, out);
+            rep.record(scen, title, name, i == 0 && cfg.variant.is_none(), out);
         }
     }
 }
