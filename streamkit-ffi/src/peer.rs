@@ -239,9 +239,10 @@ pub unsafe extern "C" fn sk_peer_public_key(p: *mut sk_peer, out: *mut *mut c_ch
 /// actually bound (with the real port when PORT was 0), owned by the caller:
 /// free it with `sk_string_free`. Blocks until the listener is set up.
 ///
-/// Returns SK_ERR_INVALID for a NULL/non-UTF-8/malformed endpoint, an unknown
-/// scheme, or a bad PRIVATE_KEY; SK_ERR_IO if the address cannot be bound
-/// (in use, permission); SK_ERR_CLOSED after `sk_peer_shutdown`.
+/// Returns SK_ERR_INVALID for a NULL/non-UTF-8/malformed endpoint or an
+/// unknown scheme (the message quotes it); SK_ERR_IO if the address cannot
+/// be bound (in use, not local, permission); SK_ERR_CLOSED after
+/// `sk_peer_shutdown`.
 #[no_mangle]
 pub unsafe extern "C" fn sk_peer_bind(p: *mut sk_peer, endpoint: *const c_char, bound: *mut *mut c_char) -> sk_result {
     ffi_call("sk_peer_bind", || {
@@ -281,11 +282,12 @@ pub unsafe extern "C" fn sk_peer_unbind(p: *mut sk_peer, endpoint: *const c_char
 /// CONNECT_TIMEOUT. The connection is re-established in the background if it
 /// drops later.
 ///
-/// Returns SK_ERR_INVALID for a NULL/malformed endpoint or bad key options;
-/// SK_ERR_TIMEOUT when CONNECT_TIMEOUT expires (nobody listening, or
-/// RECONNECT_INTERVAL = -1 and the first attempt failed: then SK_ERR_IO);
-/// SK_ERR_AUTH when either side does not trust the other's key;
-/// SK_ERR_CLOSED if the peer is shut down meanwhile.
+/// Returns SK_ERR_INVALID for a NULL/malformed endpoint; SK_ERR_TIMEOUT when
+/// CONNECT_TIMEOUT expires without a connection (for example nobody is
+/// listening); SK_ERR_IO when RECONNECT_INTERVAL is -1 and the single
+/// attempt fails (for example connection refused); SK_ERR_AUTH when either
+/// side does not trust the other's key; SK_ERR_CLOSED if the peer is shut
+/// down meanwhile.
 #[no_mangle]
 pub unsafe extern "C" fn sk_peer_connect(p: *mut sk_peer, endpoint: *const c_char) -> sk_result {
     ffi_call("sk_peer_connect", || {

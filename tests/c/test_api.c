@@ -316,6 +316,9 @@ static int test_endpoints(void) {
     sk_string_free(bound);
     /* unix socket in a directory that does not exist: I/O error. */
     EXPECT(sk_peer_bind(q, "unix:///nonexistent-dir-sk/x.sock", NULL), SK_ERR_IO);
+    /* With RECONNECT_INTERVAL = -1 a refused connection is an I/O error at once. */
+    OK(sk_peer_set_option_int(q, SK_OPT_RECONNECT_INTERVAL, -1));
+    EXPECT_MSG(sk_peer_connect(q, "tcp://127.0.0.1:1"), SK_ERR_IO, "tcp://127.0.0.1:1");
     /* Disconnect from something never connected. */
     EXPECT(sk_peer_disconnect(q, "tcp://127.0.0.1:1"), SK_ERR_INVALID);
     sk_peer_free(p);

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Build and install the streamkit C library, header and pkg-config file.
+#
+#   streamkit-ffi/install.sh [PREFIX]      default PREFIX: /usr/local
+#
+# Installs PREFIX/include/streamkit.h, PREFIX/lib/libstreamkit.{so,a} and
+# PREFIX/lib/pkgconfig/streamkit.pc, so that a program builds with
+#   cc app.c $(pkg-config --cflags --libs streamkit)
+# (set PKG_CONFIG_PATH=PREFIX/lib/pkgconfig for a non-standard PREFIX, and
+# LD_LIBRARY_PATH or -Wl,-rpath,PREFIX/lib if PREFIX/lib is not a system
+# library directory). Static linking:
+#   cc app.c $(pkg-config --cflags streamkit) PREFIX/lib/libstreamkit.a \
+#      $(pkg-config --static --libs-only-l streamkit | sed 's/-lstreamkit//')
+#
+# Environment: DESTDIR (staging root), SK_NO_BUILD=1 (reuse an existing
+# release build), CARGO_TARGET_DIR.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+prefix="${1:-${PREFIX:-/usr/local}}"
+dest="${DESTDIR:-}"
+target="${CARGO_TARGET_DIR:-$root/target}/release"
+
+if [ "${SK_NO_BUILD:-0}" != 1 ]; then
+    (cd "$root" && cargo build --release -p streamkit-ffi)
+fi
+for f in libstreamkit.so libstreamkit.a; do
+    [ -f "$target/$f" ] || { echo "install.sh: $target/$f missing (build first)" >&2; exit 1; }
+done
+
+version="$(sed -n 's/^version = "\(.*\)"/\1/p' "$root/Cargo.toml" | head -n1)"
+# System libraries the static library needs (rustc --print native-static-libs on Linux).
+libs_private="-lgcc_s -lutil -lrt -lpthread -lm -ldl -lc"
+
+install -d "$dest$prefix/include" "$dest$prefix/lib/pkgconfig"
+install -m 644 "$root/include/streamkit.h" "$dest$prefix/include/streamkit.h"
+install -m 755 "$target/libstreamkit.so" "$dest$prefix/lib/libstreamkit.so"
+install -m 644 "$target/libstreamkit.a" "$dest$prefix/lib/libstreamkit.a"
+sed -e "s|@PREFIX@|$prefix|g" -e "s|@VERSION@|$version|g" -e "s|@LIBS_PRIVATE@|$libs_private|g" \
+    "$here/streamkit.pc.in" > "$dest$prefix/lib/pkgconfig/streamkit.pc"
+echo "installed streamkit $version into $dest$prefix"
