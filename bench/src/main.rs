@@ -80,7 +80,7 @@ fn parse_args() -> Result<Cfg, String> {
         Cfg {
             quick,
             reps: 3,
-            bulk: 1 << 30,
+            bulk: 2 << 30,
             secs: 5.0,
             rtt_n: 10_000,
             rtt_warm: 1_000,
@@ -379,10 +379,15 @@ async fn run(cfg: Cfg) -> i32 {
     if wants(&cfg, "4") {
         let (s, k) = (c.churn_secs, c.churn_conc);
         let v: Vec<(String, Job)> = vec![
+            ("streamkit".into(), job(move || sk::churn("tcp", s, 0))),
+            ("bare russh".into(), job(move || bare::churn(s, 0))),
+        ];
+        scenario(&mut rep, &cfg, "4a", "channel churn, sequential: open + first frame echoed + close", v).await;
+        let v: Vec<(String, Job)> = vec![
             ("streamkit".into(), job(move || sk::churn("tcp", s, k))),
             ("bare russh".into(), job(move || bare::churn(s, k))),
         ];
-        scenario(&mut rep, &cfg, "4", "channel churn: open + first frame echoed + close", v).await;
+        scenario(&mut rep, &cfg, "4b", "channel churn, all at once: open + first frame echoed + close", v).await;
     }
     if wants(&cfg, "5") {
         let (n, ns) = (c.setup_n, c.ssh_setup_n);
