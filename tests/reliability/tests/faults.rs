@@ -209,9 +209,12 @@ async fn silent_link_failure_keepalive_and_reconnect() {
             return;
         }
     };
+    // PROTOCOL.md 14.4: the connection is dropped when MORE than COUNT
+    // intervals pass without anything received, i.e. after (COUNT + 1) x
+    // INTERVAL at most; 500 ms of slack for scheduling.
     let interval: u128 = 500;
     let count: u128 = 3;
-    let slack: u128 = 1500;
+    let slack: u128 = interval + 500;
     let ids = Identities::new(&["server", "client"]);
     let ka = vec![
         "--opt".to_string(),
@@ -244,7 +247,7 @@ async fn silent_link_failure_keepalive_and_reconnect() {
 
     let t_down = now_ms();
     ns.link(false);
-    let bound = interval * count + slack;
+    let bound = interval * count + slack; // = (count + 1) x interval + 500 ms
     let wait = Duration::from_millis((bound + 5000) as u64);
     let mut results = Vec::new();
     for (who, tag) in [("client", "BULK err"), ("client", "PULL err"), ("server", "SINK err"), ("server", "SOURCE err")] {
@@ -260,7 +263,7 @@ async fn silent_link_failure_keepalive_and_reconnect() {
     for (who, tag, ms, line) in &results {
         let ms = ms.unwrap_or_else(|| panic!("{who}: blocked call never failed ({tag}) within {wait:?} of the link going down"));
         assert!(line.contains("Closed"), "{who}: {line}");
-        assert!(ms <= bound, "{who} {tag}: failed after {ms} ms, more than interval x count + slack = {bound} ms");
+        assert!(ms <= bound, "{who} {tag}: failed after {ms} ms, more than (count + 1) x interval + 500 ms = {bound} ms");
     }
 
     ns.link(true);
@@ -427,4 +430,48 @@ async fn slow_reader_blocks_sender_in_order_bounded_memory() {
     }
     assert_eq!(next, total);
     sender.await.unwrap();
+}
+
+// ---------------------------------------------------------------------------
+
+/// Data in flight when a connection drops (PROTOCOL.md 14.1): the receiver
+/// first reads what was already buffered (complete frames), then gets a
+/// closed error; never a clean end of stream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn buffered_data_readable_after_connection_loss() {
+    if known_bug(
+        "buffered_data_readable_after_connection_loss",
+        "channel.rs ChanInner::fail_with clears both receive buffers (inb[0]/inb[1].clear()) also when the connection is lost (notify_remote = false), so data already received is discarded instead of being readable before the closed error as PROTOCOL.md 14.1 says",
+    ) {
+        return;
+    }
+    let _g = serial();
+    let s = peer("server");
+    let c = peer("client");
+    trust_all(&[&s, &c], &[]);
+    let ep = s.bind("tcp://127.0.0.1:0").await.unwrap();
+    c.connect(&ep).await.unwrap();
+    let (a, b) = open_pair(&c, &s, "server", "inflight").await;
+    let frames: Vec<Vec<u8>> = (0..50u8).map(|i| vec![i; 1000]).collect();
+    for f in &frames {
+        b.write_frame(f).await.unwrap();
+    }
+    // wait until everything has arrived (credit comes back only when read, so
+    // give the transport time), then cut the connection from the server side
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    s.drop_peer("client").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut got = 0;
+    let end = loop {
+        match tokio::time::timeout(Duration::from_secs(5), a.read_frame()).await.expect("read hung") {
+            Ok(Some(f)) => {
+                assert_eq!(f.to_vec(), frames[got], "frame {got} corrupted");
+                got += 1;
+            }
+            Ok(None) => panic!("a lost connection was reported as a clean end of stream after {got} frames"),
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(end.kind(), ErrorKind::Closed, "{end}");
+    assert_eq!(got, frames.len(), "only {got} of {} buffered frames were readable before the closed error", frames.len());
 }

@@ -55,6 +55,38 @@ async fn time_to_close(mut s: tokio::net::TcpStream, t0: Instant, limit: Duratio
     }
 }
 
+/// 1,000 TCP clients at once, half sending nothing and half an SSH banner
+/// and then stalling, do not stop honest clients from connecting and working.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thousand_stalled_handshakes_do_not_block_honest_clients() {
+    let _g = serial();
+    raise_nofile(16_384);
+    let (s, c, ep) = server_and_honest(1000).await;
+    let addr = addr_of(&ep);
+    let mut socks = Vec::new();
+    for i in 0..1000 {
+        let mut sock = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        if i % 2 == 1 {
+            sock.write_all(b"SSH-2.0-stall_test\r\n").await.unwrap();
+        }
+        socks.push(sock);
+    }
+    for k in 0..3 {
+        let newcomer = peer(&format!("newcomer{k}"));
+        trust_all(&[&s, &newcomer], &[c.public_key().unwrap()]);
+        let t1 = Instant::now();
+        tokio::time::timeout(Duration::from_secs(5), newcomer.connect(&ep))
+            .await
+            .expect("an honest client could not connect within 5 s while 1,000 handshakes stalled")
+            .unwrap();
+        echo_roundtrip(&newcomer, "server").await.unwrap();
+        eprintln!("honest client {k} connected and echoed in {:?}", t1.elapsed());
+        tokio::time::sleep(Duration::from_millis(700)).await;
+    }
+    echo_roundtrip(&c, "server").await.unwrap();
+    drop(socks);
+}
+
 /// 1,000 TCP clients at once, half sending nothing and half sending an SSH
 /// banner and stalling: every one is dropped after HANDSHAKE_TIMEOUT, an
 /// honest client connects and works meanwhile, and the server's file

@@ -131,14 +131,18 @@ async fn channels_and_frames_return_to_baseline() {
     spawn_drain_server(&s);
     c.connect(&ep).await.unwrap();
     // warm up: pools, allocator arenas, runtime threads
-    churn_channels(&c, 2000).await;
-    send_frames(&c, 100_000).await;
+    churn_channels(&c, scale(2_000, 20_000)).await;
+    send_frames(&c, scale(100_000, 1_000_000)).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let base = usage();
     let n_ch = scale(3_000, 100_000);
     let n_fr = scale(200_000u64, 10_000_000);
     let t0 = Instant::now();
-    churn_channels(&c, n_ch).await;
+    // in quarters, printing RSS after each: a leak shows as steady growth
+    for q in 1..=4 {
+        churn_channels(&c, n_ch / 4).await;
+        eprintln!("after {} channels: RSS {} KiB", q * n_ch / 4, rss_kib("self"));
+    }
     eprintln!("{n_ch} channels opened and closed in {:?}", t0.elapsed());
     let t0 = Instant::now();
     send_frames(&c, n_fr).await;
