@@ -9,7 +9,8 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-venv="${STREAMKIT_PYVENV:-$root/build/pyvenv-test}"
+default_venv="$root/build/pyvenv-test"
+venv="${STREAMKIT_PYVENV:-$default_venv}"
 py="${PYTHON:-python3}"
 
 echo "== fresh venv: $venv ($("$py" --version))"
@@ -27,6 +28,12 @@ rm -f "$here"/python/streamkit/_streamkit*.so
 cd "$here"
 # Import from the installed wheel, not the source tree.
 "$vpy" -c 'import streamkit, sys; assert "site-packages" in streamkit.__file__, streamkit.__file__; print("streamkit", streamkit.__version__, "from", streamkit.__file__)'
+
+# scripts/check-readme.sh runs the README's Python example with build/pyvenv:
+# point that at this venv unless a real venv of that name already exists.
+if [ "$venv" = "$default_venv" ] && { [ -L "$root/build/pyvenv" ] || [ ! -e "$root/build/pyvenv" ]; }; then
+    ln -sfn pyvenv-test "$root/build/pyvenv"
+fi
 
 echo "== mypy --strict"
 "$vpy" -m mypy --strict tests bench

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import array
+import fcntl
 import gc
 import inspect
+import os
 import pathlib
 import re
 import socket
@@ -361,8 +363,10 @@ def test_join_with_socket(pair: Pair) -> None:
     assert ch.read(4, timeout=5) == b""  # and from the socket to the channel
     t.join(10)
     assert not t.is_alive() and errors == []
-    # join dup'ed the fd: the caller's socket object is still its own
+    # join dup'ed the fd: the caller's socket object is still its own, and
+    # still in blocking mode (the shared O_NONBLOCK flag was never touched)
     assert s_theirs.fileno() >= 0
+    assert fcntl.fcntl(s_theirs.fileno(), fcntl.F_GETFL) & os.O_NONBLOCK == 0
     s_ours.close()
     s_theirs.close()
 
