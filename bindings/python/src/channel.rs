@@ -8,7 +8,7 @@ use crate::args;
 use crate::buffer::ByteView;
 use crate::errors;
 use crate::fdstream::FdStream;
-use crate::runtime::{block, InRt, Op, RT};
+use crate::runtime::{block, rt, InRt, Op};
 
 /// Largest single read() allocation; read(n) returns at most this many bytes.
 const MAX_READ: usize = 16 << 20;
@@ -94,7 +94,7 @@ impl PyChannel {
             return Ok(PyBytes::new(py, b""));
         }
         let mut buf = vec![0u8; n];
-        let ch = &*self.inner;
+        let ch = self.inner.live(py, "Channel.read")?;
         let got = block(py, Op::fast("Channel.read", t), async {
             match ch.read(&mut buf).await {
                 Err(Error::Eof) => Ok(0),
@@ -111,7 +111,7 @@ impl PyChannel {
     fn write(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<usize> {
         let view = ByteView::get("Channel.write", "data", data)?;
         let bytes = view.as_slice();
-        block(py, Op::fast("Channel.write", None), self.inner.write(bytes))
+        block(py, Op::fast("Channel.write", None), self.inner.live(py, "Channel.write")?.write(bytes))
     }
 
     /// write_frame(data) -> None
@@ -121,7 +121,7 @@ impl PyChannel {
     fn write_frame(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
         let view = ByteView::get("Channel.write_frame", "data", data)?;
         let bytes = view.as_slice();
-        block(py, Op::fast("Channel.write_frame", None), self.inner.write_frame(bytes))
+        block(py, Op::fast("Channel.write_frame", None), self.inner.live(py, "Channel.write_frame")?.write_frame(bytes))
     }
 
     /// read_frame(timeout=None) -> bytes | None
@@ -138,7 +138,7 @@ impl PyChannel {
         timeout: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Option<Bound<'py, PyBytes>>> {
         let t = args::timeout("Channel.read_frame", timeout)?;
-        let ch = &*self.inner;
+        let ch = self.inner.live(py, "Channel.read_frame")?;
         let f = block(py, Op::fast("Channel.read_frame", t), async { eof_as_none(ch.read_frame().await) })?;
         Ok(f.map(|b| PyBytes::new(py, &b)))
     }
@@ -150,7 +150,7 @@ impl PyChannel {
     fn write_error(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
         let view = ByteView::get("Channel.write_error", "data", data)?;
         let bytes = view.as_slice();
-        block(py, Op::fast("Channel.write_error", None), self.inner.write_error(bytes))
+        block(py, Op::fast("Channel.write_error", None), self.inner.live(py, "Channel.write_error")?.write_error(bytes))
     }
 
     /// read_error(timeout=None) -> bytes | None
@@ -164,7 +164,7 @@ impl PyChannel {
         timeout: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Option<Bound<'py, PyBytes>>> {
         let t = args::timeout("Channel.read_error", timeout)?;
-        let ch = &*self.inner;
+        let ch = self.inner.live(py, "Channel.read_error")?;
         let f = block(py, Op::fast("Channel.read_error", t), async { eof_as_none(ch.read_error().await) })?;
         Ok(f.map(|b| PyBytes::new(py, &b)))
     }
@@ -174,7 +174,7 @@ impl PyChannel {
     /// Half-close: tell the remote side we will write nothing more (its reads
     /// then reach end of stream). Reading stays possible.
     fn close_write(&self, py: Python<'_>) -> PyResult<()> {
-        block(py, Op::new("Channel.close_write"), self.inner.close_write())
+        block(py, Op::new("Channel.close_write"), self.inner.live(py, "Channel.close_write")?.close_write())
     }
 
     /// write_trailers(trailers) -> None
@@ -183,14 +183,14 @@ impl PyChannel {
     /// from meta.trailers once this side has closed (or closed for writing).
     fn write_trailers(&self, py: Python<'_>, trailers: &Bound<'_, PyAny>) -> PyResult<()> {
         let t = args::string_list("Channel.write_trailers", "trailers", trailers)?;
-        block(py, Op::new("Channel.write_trailers"), self.inner.write_trailers(&t))
+        block(py, Op::new("Channel.write_trailers"), self.inner.live(py, "Channel.write_trailers")?.write_trailers(&t))
     }
 
     /// close() -> None
     ///
     /// Close the channel in both directions. Calling it again does nothing.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
-        block(py, Op::new("Channel.close"), self.inner.close())
+        block(py, Op::new("Channel.close"), self.inner.live(py, "Channel.close")?.close())
     }
 
     /// open(service, headers=()) -> Channel
@@ -209,7 +209,7 @@ impl PyChannel {
             Some(h) => args::string_list("Channel.open", "headers", h)?,
             None => Vec::new(),
         };
-        let ch = block(py, Op::new("Channel.open"), self.inner.open(&service, &headers))?;
+        let ch = block(py, Op::new("Channel.open"), self.inner.live(py, "Channel.open")?.open(&service, &headers))?;
         Ok(PyChannel::new(ch))
     }
 
@@ -220,7 +220,7 @@ impl PyChannel {
     #[pyo3(signature = (timeout=None))]
     fn accept(&self, py: Python<'_>, timeout: Option<&Bound<'_, PyAny>>) -> PyResult<PyChannel> {
         let t = args::timeout("Channel.accept", timeout)?;
-        let ch = block(py, Op::fast("Channel.accept", t), self.inner.accept())?;
+        let ch = block(py, Op::fast("Channel.accept", t), self.inner.live(py, "Channel.accept")?.accept())?;
         Ok(PyChannel::new(ch))
     }
 
@@ -233,10 +233,10 @@ impl PyChannel {
     fn join(&self, py: Python<'_>, sock: &Bound<'_, PyAny>) -> PyResult<()> {
         let fd = args::fileno("Channel.join", "sock", sock)?;
         let stream = {
-            let _rt = RT.enter();
+            let _rt = rt().enter();
             FdStream::dup(fd).map_err(|e| errors::to_py(py, e.into()))?
         };
-        block(py, Op::new("Channel.join"), self.inner.join(stream))
+        block(py, Op::new("Channel.join"), self.inner.live(py, "Channel.join")?.join(stream))
     }
 
     fn __iter__(slf: Py<Self>) -> Py<Self> {

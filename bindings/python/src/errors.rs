@@ -43,6 +43,11 @@ pub(crate) fn invalid(py: Python<'_>, msg: impl Into<String>) -> PyErr {
     raise(py, |x| &x.invalid, msg.into())
 }
 
+/// `streamkit.ClosedError` raised by the binding itself.
+pub(crate) fn closed(py: Python<'_>, msg: impl Into<String>) -> PyErr {
+    raise(py, |x| &x.closed, msg.into())
+}
+
 /// Whether `e` is a `streamkit.ClosedError`.
 pub(crate) fn is_closed(py: Python<'_>, e: &PyErr) -> bool {
     exceptions::get(py)

@@ -7,7 +7,7 @@ use streamkit_core::{Peer, PeerOption};
 use crate::args;
 use crate::channel::PyChannel;
 use crate::errors;
-use crate::runtime::{block, InRt, Op, RT};
+use crate::runtime::{block, rt, InRt, Op};
 
 /// A streamkit peer: binds and/or connects like a ZeroMQ socket; every
 /// connection is a mutually authenticated SSH connection, and channels are
@@ -89,7 +89,7 @@ impl PyPeer {
         max_frame_size: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let peer = {
-            let _rt = RT.enter();
+            let _rt = rt().enter();
             PyPeer { inner: InRt::new(Peer::new()) }
         };
         let opts = [
@@ -157,7 +157,7 @@ impl PyPeer {
     /// bound (with the real port). Raises InvalidArgument for a bad endpoint.
     fn bind(&self, py: Python<'_>, endpoint: &Bound<'_, PyAny>) -> PyResult<String> {
         let ep = args::string("Peer.bind", "endpoint", endpoint)?;
-        block(py, Op::new("Peer.bind"), self.inner.bind(&ep))
+        block(py, Op::new("Peer.bind"), self.inner.live(py, "Peer.bind")?.bind(&ep))
     }
 
     /// unbind(endpoint) -> None
@@ -165,7 +165,7 @@ impl PyPeer {
     /// Stop listening on an endpoint previously returned by bind().
     fn unbind(&self, py: Python<'_>, endpoint: &Bound<'_, PyAny>) -> PyResult<()> {
         let ep = args::string("Peer.unbind", "endpoint", endpoint)?;
-        block(py, Op::new("Peer.unbind"), self.inner.unbind(&ep))
+        block(py, Op::new("Peer.unbind"), self.inner.live(py, "Peer.unbind")?.unbind(&ep))
     }
 
     /// connect(endpoint) -> None
@@ -176,7 +176,7 @@ impl PyPeer {
     /// AuthError. The connection is re-established in the background if it drops.
     fn connect(&self, py: Python<'_>, endpoint: &Bound<'_, PyAny>) -> PyResult<()> {
         let ep = args::string("Peer.connect", "endpoint", endpoint)?;
-        block(py, Op::new("Peer.connect"), self.inner.connect(&ep))
+        block(py, Op::new("Peer.connect"), self.inner.live(py, "Peer.connect")?.connect(&ep))
     }
 
     /// disconnect(endpoint) -> None
@@ -184,7 +184,7 @@ impl PyPeer {
     /// Close the connection made by connect(endpoint) and stop reconnecting.
     fn disconnect(&self, py: Python<'_>, endpoint: &Bound<'_, PyAny>) -> PyResult<()> {
         let ep = args::string("Peer.disconnect", "endpoint", endpoint)?;
-        block(py, Op::new("Peer.disconnect"), self.inner.disconnect(&ep))
+        block(py, Op::new("Peer.disconnect"), self.inner.live(py, "Peer.disconnect")?.disconnect(&ep))
     }
 
     /// peers() -> list[str]
@@ -200,7 +200,7 @@ impl PyPeer {
     /// no such peer.
     fn drop(&self, py: Python<'_>, name: &Bound<'_, PyAny>) -> PyResult<()> {
         let name = args::string("Peer.drop", "name", name)?;
-        block(py, Op::new("Peer.drop"), self.inner.drop_peer(&name))
+        block(py, Op::new("Peer.drop"), self.inner.live(py, "Peer.drop")?.drop_peer(&name))
     }
 
     /// next_peer() -> str | None
@@ -219,7 +219,7 @@ impl PyPeer {
     #[pyo3(signature = (timeout=None))]
     fn accept(&self, py: Python<'_>, timeout: Option<&Bound<'_, PyAny>>) -> PyResult<PyChannel> {
         let t = args::timeout("Peer.accept", timeout)?;
-        let ch = block(py, Op::fast("Peer.accept", t), self.inner.accept())?;
+        let ch = block(py, Op::fast("Peer.accept", t), self.inner.live(py, "Peer.accept")?.accept())?;
         Ok(PyChannel::new(ch))
     }
 
@@ -242,7 +242,7 @@ impl PyPeer {
             Some(h) => args::string_list("Peer.open", "headers", h)?,
             None => Vec::new(),
         };
-        let ch = block(py, Op::new("Peer.open"), self.inner.open(&peer, &service, &headers))?;
+        let ch = block(py, Op::new("Peer.open"), self.inner.live(py, "Peer.open")?.open(&peer, &service, &headers))?;
         Ok(PyChannel::new(ch))
     }
 
@@ -252,7 +252,7 @@ impl PyPeer {
     /// every call waiting on them (they raise ClosedError). A second
     /// shutdown() raises ClosedError.
     fn shutdown(&self, py: Python<'_>) -> PyResult<()> {
-        block(py, Op::new("Peer.shutdown"), self.inner.shutdown())
+        block(py, Op::new("Peer.shutdown"), self.inner.live(py, "Peer.shutdown")?.shutdown())
     }
 
     /// True once shutdown() has been called.

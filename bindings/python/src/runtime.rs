@@ -20,7 +20,8 @@
 use std::future::Future;
 use std::mem::ManuallyDrop;
 use std::ops::Deref;
-use std::sync::LazyLock;
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
+use std::sync::{Mutex, Once};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -32,7 +33,7 @@ use crate::errors;
 /// How long a blocked call waits with the GIL released before it checks for signals.
 pub(crate) const SLICE: Duration = Duration::from_millis(50);
 
-pub(crate) static RT: LazyLock<Runtime> = LazyLock::new(|| {
+fn build_runtime() -> Runtime {
     let workers = std::env::var("STREAMKIT_WORKER_THREADS")
         .ok()
         .and_then(|v| v.trim().parse::<usize>().ok())
@@ -44,7 +45,64 @@ pub(crate) static RT: LazyLock<Runtime> = LazyLock::new(|| {
         .enable_all()
         .build()
         .expect("streamkit: cannot start the tokio runtime")
-});
+}
+
+// The runtime is built on first use and rebuilt in a child after fork(): the
+// child inherits the parent's runtime memory but none of its threads, so the
+// old one is abandoned (leaked) there. `GENERATION` counts runtimes, so
+// handles created before the fork can be recognised and refused instead of
+// hanging forever.
+static RT_PTR: AtomicPtr<Runtime> = AtomicPtr::new(std::ptr::null_mut());
+static RT_LOCK: Mutex<()> = Mutex::new(());
+static FORKED: AtomicBool = AtomicBool::new(false);
+static GENERATION: AtomicU64 = AtomicU64::new(0);
+static ATFORK: Once = Once::new();
+
+extern "C" fn after_fork_in_child() {
+    FORKED.store(true, Ordering::SeqCst);
+}
+
+/// Install the fork handler (called at module initialisation).
+pub(crate) fn install_fork_handler() {
+    ATFORK.call_once(|| {
+        // SAFETY: registers a handler that only stores to an atomic.
+        unsafe { libc::pthread_atfork(None, None, Some(after_fork_in_child)) };
+    });
+}
+
+/// The runtime of this process.
+pub(crate) fn rt() -> &'static Runtime {
+    let p = RT_PTR.load(Ordering::Acquire);
+    if !p.is_null() && !FORKED.load(Ordering::Relaxed) {
+        // SAFETY: runtimes are leaked, never freed.
+        return unsafe { &*p };
+    }
+    rt_slow()
+}
+
+#[cold]
+fn rt_slow() -> &'static Runtime {
+    let _g = RT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    if FORKED.swap(false, Ordering::SeqCst) {
+        // In a forked child: the parent's runtime has no threads here.
+        RT_PTR.store(std::ptr::null_mut(), Ordering::Release);
+    }
+    let p = RT_PTR.load(Ordering::Acquire);
+    if !p.is_null() {
+        // SAFETY: as above.
+        return unsafe { &*p };
+    }
+    let rt: &'static Runtime = Box::leak(Box::new(build_runtime()));
+    GENERATION.fetch_add(1, Ordering::SeqCst);
+    RT_PTR.store(rt as *const Runtime as *mut Runtime, Ordering::Release);
+    rt
+}
+
+/// The generation of the current runtime (starting it if needed).
+pub(crate) fn generation() -> u64 {
+    rt();
+    GENERATION.load(Ordering::SeqCst)
+}
 
 /// What a caller of [`block`] is doing, for error messages ("accept timed out after 0.5 s").
 pub(crate) struct Op<'a> {
@@ -72,7 +130,7 @@ where
 {
     let mut fut = std::pin::pin!(fut);
     if op.fast || op.timeout == Some(Duration::ZERO) {
-        let _rt = RT.enter();
+        let _rt = rt().enter();
         let mut cx = Context::from_waker(Waker::noop());
         if let Poll::Ready(r) = fut.as_mut().poll(&mut cx) {
             return r.map_err(|e| errors::to_py(py, e));
@@ -91,7 +149,7 @@ where
             }
         };
         let f = fut.as_mut();
-        let r = py.detach(move || RT.block_on(async move { tokio::time::timeout(slice, f).await }));
+        let r = py.detach(move || rt().block_on(async move { tokio::time::timeout(slice, f).await }));
         match r {
             Ok(r) => return r.map_err(|e| errors::to_py(py, e)),
             Err(_elapsed) => py.check_signals()?,
@@ -105,26 +163,49 @@ fn far_future() -> Instant {
 
 /// Owns a core handle and drops it inside the runtime's context, so that a
 /// handle garbage-collected by Python (no close/shutdown) can still tear down
-/// its tasks and sockets.
-pub(crate) struct InRt<T>(ManuallyDrop<T>);
+/// its tasks and sockets. Remembers the runtime generation it was created in:
+/// after a fork() the handle belongs to the parent and [`InRt::live`] refuses it.
+pub(crate) struct InRt<T> {
+    v: ManuallyDrop<T>,
+    generation: u64,
+}
 
 impl<T> InRt<T> {
+    /// Wrap a handle created in the current runtime generation.
     pub(crate) fn new(v: T) -> Self {
-        InRt(ManuallyDrop::new(v))
+        InRt { v: ManuallyDrop::new(v), generation: generation() }
+    }
+
+    /// The handle, for calls that need the runtime; a ClosedError if it was
+    /// created by the parent of this (forked) process.
+    pub(crate) fn live(&self, py: Python<'_>, what: &str) -> PyResult<&T> {
+        if self.generation == GENERATION.load(Ordering::Relaxed) && !FORKED.load(Ordering::Relaxed) {
+            Ok(&self.v)
+        } else {
+            Err(errors::closed(
+                py,
+                format!("{what}: this object was created before fork(); create peers in the child process"),
+            ))
+        }
     }
 }
 
 impl<T> Deref for InRt<T> {
     type Target = T;
     fn deref(&self) -> &T {
-        &self.0
+        &self.v
     }
 }
 
 impl<T> Drop for InRt<T> {
     fn drop(&mut self) {
-        let _rt = RT.enter();
+        if self.generation != GENERATION.load(Ordering::Relaxed) || FORKED.load(Ordering::Relaxed) {
+            // A parent's handle in a forked child: its runtime has no threads
+            // here and its drop could block on them. Leak it.
+            return;
+        }
+        let _rt = rt().enter();
         // SAFETY: dropped exactly once, here; never used afterwards.
-        unsafe { ManuallyDrop::drop(&mut self.0) }
+        unsafe { ManuallyDrop::drop(&mut self.v) }
     }
 }
