@@ -2,16 +2,16 @@
 //! `include/streamkit.h` (generated from this crate by cbindgen).
 //!
 //! Organization:
-//! - [`error`]: `sk_result`, the thread-local `sk_last_error()` message and
+//! - `error`: `sk_result`, the thread-local `sk_last_error()` message and
 //!   the panic boundary every export runs in;
-//! - [`handle`]: the generation-checked handle table behind `sk_peer *` and
+//! - `handle`: the generation-checked handle table behind `sk_peer *` and
 //!   `sk_channel *` (C never holds a pointer to Rust memory);
-//! - [`ffi`]: C-visible structs and the argument / owned-result helpers;
-//! - [`runtime`]: the hidden tokio runtime and timeouts;
+//! - `ffi`: C-visible structs and the argument / owned-result helpers;
+//! - `runtime`: the hidden tokio runtime and timeouts;
 //! - `peer`, `channel`, `fdio`: the exports, one file per C type.
 //!
 //! Every export is a plain `#[no_mangle] pub unsafe extern "C" fn` whose
-//! body runs inside [`error::ffi_call`], so NULLs, bad UTF-8, stale handles
+//! body runs inside `error::ffi_call`, so NULLs, bad UTF-8, stale handles
 //! and panics all come back as result codes with a message.
 
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -20,13 +20,13 @@
 use std::ffi::c_char;
 
 // Declaration order is the order of the header: peer, then channel.
-pub mod error;
-pub mod ffi;
+mod error;
+mod ffi;
 mod peer;
 mod channel;
 mod fdio;
-pub mod handle;
-pub mod runtime;
+mod handle;
+mod runtime;
 
 pub use channel::*;
 pub use error::sk_result;

@@ -18,12 +18,15 @@ use crate::error::invalid;
 /// Default number of runtime worker threads.
 const DEFAULT_THREADS: usize = 2;
 
-fn thread_count() -> usize {
-    std::env::var("STREAMKIT_THREADS")
-        .ok()
-        .and_then(|v| v.trim().parse::<usize>().ok())
+/// Worker threads for a `STREAMKIT_THREADS` value (unset or invalid: 2).
+fn parse_threads(v: Option<&str>) -> usize {
+    v.and_then(|v| v.trim().parse::<usize>().ok())
         .filter(|n| (1..=64).contains(n))
         .unwrap_or(DEFAULT_THREADS)
+}
+
+fn thread_count() -> usize {
+    parse_threads(std::env::var("STREAMKIT_THREADS").ok().as_deref())
 }
 
 static RUNTIME: LazyLock<std::result::Result<Runtime, String>> = LazyLock::new(|| {
@@ -108,6 +111,16 @@ mod tests {
         let r = block_on(async { block_on(async { 1 }) }).unwrap();
         let e = r.unwrap_err();
         assert_eq!(e.kind(), streamkit_core::ErrorKind::Invalid);
+    }
+
+    #[test]
+    fn thread_count_from_env_value() {
+        assert_eq!(parse_threads(None), 2);
+        assert_eq!(parse_threads(Some("1")), 1);
+        assert_eq!(parse_threads(Some(" 8 ")), 8);
+        assert_eq!(parse_threads(Some("0")), 2);
+        assert_eq!(parse_threads(Some("65")), 2);
+        assert_eq!(parse_threads(Some("many")), 2);
     }
 
     #[test]

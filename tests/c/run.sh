@@ -129,6 +129,8 @@ step "run C tests"
 for bin in test_api_shared test_api_static test_fork_shared test_fork_static; do
     [ -x "$out/$bin" ] && run_suite "$bin" 600 "$out/$bin"
 done
+# A single runtime worker thread must be enough for everything.
+[ -x "$out/test_api_static" ] && STREAMKIT_THREADS=1 run_suite test_api_1thread 600 "$out/test_api_static"
 for bin in echo_shared echo_static; do
     [ -x "$out/$bin" ] || continue
     if timeout 60 "$out/$bin" one two three >"$out/$bin.log" 2>&1 &&

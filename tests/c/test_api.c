@@ -13,6 +13,46 @@
 
 /* ---------- basics ---------- */
 
+#include <dirent.h>
+
+/* Threads of this process whose name is the runtime's ("streamkit-rt"). */
+static int runtime_threads(void) {
+    DIR *d = opendir("/proc/self/task");
+    if (!d) return -1;
+    int count = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        char path[300], comm[64] = {0};
+        snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f) continue;
+        if (fgets(comm, sizeof comm, f) && strncmp(comm, "streamkit-rt", 12) == 0) count++;
+        fclose(f);
+    }
+    closedir(d);
+    return count;
+}
+
+/* Must run first: the runtime starts on first use with STREAMKIT_THREADS
+ * (default 2) worker threads, and no blocking-pool thread exists yet. */
+static int test_runtime_threads(void) {
+    CHECK(runtime_threads() == 0); /* nothing started before the first call */
+    sk_peer *p = NULL;
+    OK(sk_peer_new(&p));
+    const char *env = getenv("STREAMKIT_THREADS");
+    int want = env ? atoi(env) : 2;
+    int got = -1;
+    for (int i = 0; i < 100 && got != want; i++) {
+        got = runtime_threads();
+        if (got != want) usleep(10000);
+    }
+    if (got != want) fprintf(stderr, "  %d runtime threads, want %d\n", got, want);
+    CHECK(got == want);
+    sk_peer_free(p);
+    return 0;
+}
+
 static void *last_error_thread(void *arg) {
     (void)arg;
     /* A fresh thread has no last error: "" (not NULL). */
@@ -901,6 +941,37 @@ static void *frame_writer(void *p) {
     return NULL;
 }
 
+typedef struct {
+    sk_peer *p;
+    sk_result rc;
+    double t_end;
+} connect_arg;
+
+static void *connect_blocker(void *p) {
+    connect_arg *a = p;
+    a->rc = sk_peer_connect(a->p, "tcp://127.0.0.1:1"); /* nobody listens: retries */
+    a->t_end = now_ms();
+    return NULL;
+}
+
+static int test_thread_connect_vs_shutdown(void) {
+    sk_peer *p = NULL;
+    OK(sk_peer_new(&p));
+    OK(sk_peer_set_option_int(p, SK_OPT_CONNECT_TIMEOUT, 60000));
+    connect_arg a = {p, SK_OK, 0};
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, connect_blocker, &a) == 0);
+    usleep(300000);
+    double t0 = now_ms();
+    OK(sk_peer_shutdown(p));
+    CHECK(pthread_join(t, NULL) == 0);
+    if (a.rc != SK_ERR_CLOSED) fprintf(stderr, "  connect returned %s\n", rc_name(a.rc));
+    CHECK(a.rc == SK_ERR_CLOSED);
+    CHECK(a.t_end - t0 < 2000.0 * slow_factor());
+    sk_peer_free(p);
+    return 0;
+}
+
 static int test_thread_concurrent_frame_writers(void) {
     pair pp;
     sk_channel *cb = NULL, *ca = NULL;
@@ -963,6 +1034,7 @@ static int test_free_peer_with_live_channels(void) {
 
 int main(int argc, char **argv) {
     static const test_case tests[] = {
+        {"runtime_threads", test_runtime_threads},
         {"version_and_last_error", test_version_and_last_error},
         {"null_arguments", test_null_arguments},
         {"invalid_utf8", test_invalid_utf8},
@@ -991,6 +1063,7 @@ int main(int argc, char **argv) {
         {"thread_read_error_vs_shutdown", test_thread_read_error_vs_shutdown},
         {"thread_accept_vs_shutdown", test_thread_accept_vs_shutdown},
         {"thread_accept_vs_peer_free", test_thread_accept_vs_peer_free},
+        {"thread_connect_vs_shutdown", test_thread_connect_vs_shutdown},
         {"thread_concurrent_frame_writers", test_thread_concurrent_frame_writers},
         {"free_peer_with_live_channels", test_free_peer_with_live_channels},
     };
