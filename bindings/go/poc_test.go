@@ -320,7 +320,7 @@ func TestJoin(t *testing.T) {
 // server registered the client before greeting it).
 func TestConnectBothSidesKnowEachOther(t *testing.T) {
 	forEachTransport(t, func(t *testing.T, tr transport) {
-		const n = 100
+		const n = 300
 		late := 0
 		for i := 0; i < n; i++ {
 			func() {
