@@ -53,12 +53,27 @@ def sk_recv(mode: str, count: int) -> None:
             dt = time.perf_counter() - t0
             assert n == count, (n, count)
             print(f"{(n - 1) / dt}", flush=True)
+        elif os.environ.get("SK_BENCH_READINTO"):
+            buf = bytearray(READ)
+            first = ch.readinto(buf)
+            t0 = time.perf_counter()
+            total = first
+            readinto = ch.readinto
+            while True:
+                k = readinto(buf)
+                if not k:
+                    break
+                total += k
+            dt = time.perf_counter() - t0
+            assert total == count * CHUNK, (total, count * CHUNK)
+            print(f"{(total - first) / dt / 1e6}", flush=True)
         else:
             first_chunk = ch.read(READ)
             t0 = time.perf_counter()
             total = len(first_chunk)
+            read = ch.read
             while True:
-                b = ch.read(READ)
+                b = read(READ)
                 if not b:
                     break
                 total += len(b)

@@ -12,7 +12,7 @@
 use std::ffi::{c_char, c_int, c_void};
 use std::marker::PhantomData;
 
-use pyo3::exceptions::PyTypeError;
+use pyo3::exceptions::{PyBufferError, PyTypeError};
 use pyo3::ffi;
 use pyo3::prelude::*;
 
@@ -41,6 +41,8 @@ extern "C" {
 
 /// `PyBUF_SIMPLE`: a C-contiguous run of bytes, no format/shape needed.
 const PYBUF_SIMPLE: c_int = 0;
+/// `PyBUF_WRITABLE`: and writable.
+const PYBUF_WRITABLE: c_int = 0x0001;
 
 /// A borrowed, read-only byte view of a Python object, released on drop.
 pub(crate) struct ByteView<'py> {
@@ -51,14 +53,27 @@ pub(crate) struct ByteView<'py> {
 impl<'py> ByteView<'py> {
     /// Borrow `obj`'s bytes; `func`/`param` name the argument in the TypeError.
     pub(crate) fn get(func: &str, param: &str, obj: &Bound<'py, PyAny>) -> PyResult<Self> {
+        Self::request(func, param, obj, PYBUF_SIMPLE, "a bytes-like object (bytes, bytearray, memoryview)")
+    }
+
+    /// Borrow `obj`'s bytes for writing (bytearray, writable memoryview, ...).
+    pub(crate) fn get_mut(func: &str, param: &str, obj: &Bound<'py, PyAny>) -> PyResult<Self> {
+        Self::request(func, param, obj, PYBUF_WRITABLE, "a writable bytes-like object (bytearray, memoryview)")
+    }
+
+    fn request(func: &str, param: &str, obj: &Bound<'py, PyAny>, flags: c_int, what: &str) -> PyResult<Self> {
         let mut view: Box<Py_buffer> = Box::new(unsafe { std::mem::zeroed() });
         // SAFETY: we hold the GIL (obj is a Bound) and `view` is a valid Py_buffer.
-        let rc = unsafe { PyObject_GetBuffer(obj.as_ptr(), &mut *view, PYBUF_SIMPLE) };
+        let rc = unsafe { PyObject_GetBuffer(obj.as_ptr(), &mut *view, flags) };
         if rc != 0 {
             let cause = PyErr::fetch(obj.py());
-            if cause.is_instance_of::<PyTypeError>(obj.py()) {
+            let read_only = flags & PYBUF_WRITABLE != 0
+                && cause.is_instance_of::<PyBufferError>(obj.py())
+                && cause.value(obj.py()).to_string().contains("writable");
+            if read_only || cause.is_instance_of::<PyTypeError>(obj.py()) {
+                let ro = if read_only { "read-only " } else { "" };
                 return Err(PyTypeError::new_err(format!(
-                    "{func}() argument '{param}' must be a bytes-like object (bytes, bytearray, memoryview), not {}",
+                    "{func}() argument '{param}' must be {what}, not {ro}{}",
                     type_name(obj)
                 )));
             }
@@ -75,6 +90,19 @@ impl<'py> ByteView<'py> {
         // SAFETY: a successful PyBUF_SIMPLE request yields `len` contiguous bytes
         // at `buf`, valid until PyBuffer_Release.
         unsafe { std::slice::from_raw_parts(self.view.buf as *const u8, self.view.len as usize) }
+    }
+}
+
+impl ByteView<'_> {
+    /// The bytes, writable. Only for views from [`ByteView::get_mut`].
+    pub(crate) fn as_mut_slice(&mut self) -> &mut [u8] {
+        if self.view.buf.is_null() || self.view.len <= 0 || self.view.readonly != 0 {
+            return &mut [];
+        }
+        // SAFETY: a successful PyBUF_WRITABLE request yields `len` writable
+        // contiguous bytes at `buf`, valid until PyBuffer_Release; `&mut self`
+        // makes this the only Rust reference to them.
+        unsafe { std::slice::from_raw_parts_mut(self.view.buf as *mut u8, self.view.len as usize) }
     }
 }
 

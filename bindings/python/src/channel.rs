@@ -104,6 +104,28 @@ impl PyChannel {
         Ok(PyBytes::new(py, &buf[..got]))
     }
 
+    /// readinto(buffer, timeout=None) -> int
+    ///
+    /// Like read(len(buffer)) but into a writable bytes-like object
+    /// (bytearray, memoryview, ...) without allocating: returns the number of
+    /// bytes stored, 0 at end of stream (or for an empty buffer).
+    #[pyo3(signature = (buffer, timeout=None))]
+    fn readinto(&self, py: Python<'_>, buffer: &Bound<'_, PyAny>, timeout: Option<&Bound<'_, PyAny>>) -> PyResult<usize> {
+        let mut view = ByteView::get_mut("Channel.readinto", "buffer", buffer)?;
+        let t = args::timeout("Channel.readinto", timeout)?;
+        let buf = view.as_mut_slice();
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let ch = self.inner.live(py, "Channel.readinto")?;
+        block(py, Op::fast("Channel.readinto", t), async {
+            match ch.read(buf).await {
+                Err(Error::Eof) => Ok(0),
+                r => r,
+            }
+        })
+    }
+
     /// write(data) -> int
     ///
     /// Write all of data (any bytes-like object: bytes, bytearray, memoryview,

@@ -263,6 +263,33 @@ def test_read_sizes(pair: Pair) -> None:
     ch.close()
 
 
+def test_readinto(pair: Pair) -> None:
+    ch = pair.b.open("alice", "into")
+    srv = pair.a.accept(timeout=5)
+    ch.write(b"0123456789")
+    buf = bytearray(4)
+    n = srv.readinto(buf, timeout=5)
+    assert 1 <= n <= 4 and buf[:n] == b"0123"[:n]
+    got = bytes(buf[:n])
+    big = bytearray(100)
+    view = memoryview(big)[10:]  # into the middle of a buffer
+    while len(got) < 10:
+        k = srv.readinto(view[len(got) :])
+        assert k > 0
+        got += bytes(view[len(got) : len(got) + k])
+    assert got == b"0123456789"
+    assert big[:10] == bytes(10)  # untouched before the view
+    assert srv.readinto(bytearray()) == 0
+    with pytest.raises(streamkit.TimeoutError):
+        srv.readinto(buf, timeout=0.05)
+    with pytest.raises(TypeError, match="writable bytes-like"):
+        srv.readinto(b"read-only bytes")
+    with pytest.raises(TypeError, match="writable bytes-like"):
+        srv.readinto(memoryview(b"read-only"))
+    ch.close_write()
+    assert srv.readinto(buf, timeout=5) == 0  # EOF
+
+
 def test_large_transfer(pair: Pair) -> None:
     ch = pair.b.open("alice", "bulk")
     srv = pair.a.accept(timeout=5)
