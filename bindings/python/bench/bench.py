@@ -55,9 +55,9 @@ def sk_recv(mode: str, count: int) -> None:
             print(f"{(n - 1) / dt}", flush=True)
         elif os.environ.get("SK_BENCH_READINTO"):
             buf = bytearray(READ)
-            first = ch.readinto(buf)
+            first_n = ch.readinto(buf)
             t0 = time.perf_counter()
-            total = first
+            total = first_n
             readinto = ch.readinto
             while True:
                 k = readinto(buf)
@@ -66,7 +66,7 @@ def sk_recv(mode: str, count: int) -> None:
                 total += k
             dt = time.perf_counter() - t0
             assert total == count * CHUNK, (total, count * CHUNK)
-            print(f"{(total - first) / dt / 1e6}", flush=True)
+            print(f"{(total - first_n) / dt / 1e6}", flush=True)
         else:
             first_chunk = ch.read(READ)
             t0 = time.perf_counter()
