@@ -104,3 +104,11 @@ def _check_child(proc: "subprocess.Popen[str]") -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_ctrl_c_interrupts_a_write_blocked_by_flow_control(pair: Pair) -> None:
+    ch = pair.b.open("alice", "nobody-reads")
+    srv = pair.a.accept(timeout=5)
+    # far more than the channel window, and nobody reads on the other side
+    assert_interrupts(lambda: srv.write(bytes(64 << 20)))
+    ch.close()
