@@ -16,6 +16,11 @@
 
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]
+// The exports' safety contract (pointer arguments valid for the documented
+// length, NUL-terminated strings, owned results freed once) is stated once in
+// the header's "API conventions" and in each function's comment, in C terms;
+// a Rust "# Safety" section on each of them would only repeat it.
+#![allow(clippy::missing_safety_doc)]
 
 use std::ffi::c_char;
 
