@@ -550,3 +550,50 @@ async fn hundred_thousand_unread_opens_are_bounded() {
         n / 5
     );
 }
+
+/// A peer that never calls accept(): at most ACCEPT_BACKLOG incoming channels
+/// are queued; every further OPEN is refused (the opener's calls fail with a
+/// closed error) and the queued ones work once accepted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accept_backlog_bounds_unaccepted_channels() {
+    let _g = serial();
+    let s = peer("server");
+    let c = peer("client");
+    trust_all(&[&s, &c], &[]);
+    let backlog = 100usize;
+    s.set_option_int(PeerOption::AcceptBacklog, backlog as i64).unwrap();
+    let ep = s.bind("tcp://127.0.0.1:0").await.unwrap();
+    c.connect(&ep).await.unwrap();
+    wait_for_peer(&s, "client", Duration::from_secs(10)).await;
+    let n = 500usize;
+    let mut chans = Vec::new();
+    for i in 0..n {
+        let ch = c.open("server", "echo", &[format!("i={i}")]).await.unwrap();
+        chans.push(ch);
+    }
+    // refused channels fail; queued ones stay open
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut refused = 0;
+    let mut open = Vec::new();
+    for ch in chans {
+        let mut b = [0u8; 1];
+        match tokio::time::timeout(Duration::from_millis(20), ch.read(&mut b)).await {
+            Ok(Err(e)) => {
+                assert_eq!(e.kind(), ErrorKind::Closed, "{e}");
+                refused += 1;
+            }
+            Ok(Ok(k)) => panic!("read returned {k} on a channel nobody accepted"),
+            Err(_) => open.push(ch),
+        }
+    }
+    eprintln!("{n} opens with ACCEPT_BACKLOG {backlog}: {refused} refused, {} queued", open.len());
+    assert_eq!(open.len(), backlog, "queued channels");
+    assert_eq!(refused, n - backlog);
+    spawn_echo_server(&s);
+    for ch in &open[..10] {
+        ch.write_frame(b"late").await.unwrap();
+        let f = tokio::time::timeout(Duration::from_secs(5), ch.read_frame()).await.expect("queued channel never served");
+        assert_eq!(&f.unwrap().unwrap()[..], b"late");
+    }
+    echo_roundtrip(&c, "server").await.unwrap();
+}
