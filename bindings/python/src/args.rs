@@ -55,7 +55,10 @@ pub(crate) fn int(func: &str, param: &str, obj: &Bound<'_, PyAny>) -> PyResult<i
         return Err(type_error(func, param, "int", obj));
     }
     obj.extract::<i64>().map_err(|_| {
-        errors::invalid(obj.py(), format!("{func}() argument '{param}' is out of range: {obj}"))
+        errors::invalid(
+            obj.py(),
+            format!("{func}() argument '{param}' is out of range: {obj}"),
+        )
     })
 }
 
@@ -65,8 +68,15 @@ pub(crate) fn timeout(func: &str, obj: Option<&Bound<'_, PyAny>>) -> PyResult<Op
     if obj.is_none() {
         return Ok(None);
     }
-    if obj.is_instance_of::<PyBool>() || !(obj.is_instance_of::<PyInt>() || obj.is_instance_of::<PyFloat>()) {
-        return Err(type_error(func, "timeout", "float, int or None (seconds)", obj));
+    if obj.is_instance_of::<PyBool>()
+        || !(obj.is_instance_of::<PyInt>() || obj.is_instance_of::<PyFloat>())
+    {
+        return Err(type_error(
+            func,
+            "timeout",
+            "float, int or None (seconds)",
+            obj,
+        ));
     }
     let secs: f64 = obj.extract()?;
     if secs.is_nan() || secs < 0.0 {
@@ -76,14 +86,28 @@ pub(crate) fn timeout(func: &str, obj: Option<&Bound<'_, PyAny>>) -> PyResult<Op
         ));
     }
     // Beyond ~centuries (or inf), wait forever.
-    Ok(Duration::try_from_secs_f64(secs).ok().filter(|d| d.as_secs() < 1 << 32))
+    Ok(Duration::try_from_secs_f64(secs)
+        .ok()
+        .filter(|d| d.as_secs() < 1 << 32))
 }
 
 /// A sequence of `str` (headers, trailers). A bare `str`/`bytes` is refused
 /// rather than silently iterated character by character.
-pub(crate) fn string_list(func: &str, param: &str, obj: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
-    if obj.is_instance_of::<PyString>() || obj.is_instance_of::<PyBytes>() || obj.is_instance_of::<PyByteArray>() {
-        return Err(type_error(func, param, "a list/tuple of str (a single str is not accepted)", obj));
+pub(crate) fn string_list(
+    func: &str,
+    param: &str,
+    obj: &Bound<'_, PyAny>,
+) -> PyResult<Vec<String>> {
+    if obj.is_instance_of::<PyString>()
+        || obj.is_instance_of::<PyBytes>()
+        || obj.is_instance_of::<PyByteArray>()
+    {
+        return Err(type_error(
+            func,
+            param,
+            "a list/tuple of str (a single str is not accepted)",
+            obj,
+        ));
     }
     let iter = obj
         .try_iter()
@@ -111,13 +135,20 @@ pub(crate) fn fileno(func: &str, param: &str, obj: &Bound<'_, PyAny>) -> PyResul
     } else if obj.hasattr("fileno")? {
         obj.call_method0("fileno")?
     } else {
-        return Err(type_error(func, param, "a socket (or any object with fileno()) or an int fd", obj));
+        return Err(type_error(
+            func,
+            param,
+            "a socket (or any object with fileno()) or an int fd",
+            obj,
+        ));
     };
     let fd = int(func, param, &fd_obj)?;
     if fd < 0 || fd > i32::MAX as i64 {
         return Err(errors::invalid(
             obj.py(),
-            format!("{func}() argument '{param}' has no valid file descriptor ({fd}); is it closed?"),
+            format!(
+                "{func}() argument '{param}' has no valid file descriptor ({fd}); is it closed?"
+            ),
         ));
     }
     Ok(fd as i32)

@@ -53,15 +53,33 @@ pub(crate) struct ByteView<'py> {
 impl<'py> ByteView<'py> {
     /// Borrow `obj`'s bytes; `func`/`param` name the argument in the TypeError.
     pub(crate) fn get(func: &str, param: &str, obj: &Bound<'py, PyAny>) -> PyResult<Self> {
-        Self::request(func, param, obj, PYBUF_SIMPLE, "a bytes-like object (bytes, bytearray, memoryview)")
+        Self::request(
+            func,
+            param,
+            obj,
+            PYBUF_SIMPLE,
+            "a bytes-like object (bytes, bytearray, memoryview)",
+        )
     }
 
     /// Borrow `obj`'s bytes for writing (bytearray, writable memoryview, ...).
     pub(crate) fn get_mut(func: &str, param: &str, obj: &Bound<'py, PyAny>) -> PyResult<Self> {
-        Self::request(func, param, obj, PYBUF_WRITABLE, "a writable bytes-like object (bytearray, memoryview)")
+        Self::request(
+            func,
+            param,
+            obj,
+            PYBUF_WRITABLE,
+            "a writable bytes-like object (bytearray, memoryview)",
+        )
     }
 
-    fn request(func: &str, param: &str, obj: &Bound<'py, PyAny>, flags: c_int, what: &str) -> PyResult<Self> {
+    fn request(
+        func: &str,
+        param: &str,
+        obj: &Bound<'py, PyAny>,
+        flags: c_int,
+        what: &str,
+    ) -> PyResult<Self> {
         let mut view: Box<Py_buffer> = Box::new(unsafe { std::mem::zeroed() });
         // SAFETY: we hold the GIL (obj is a Bound) and `view` is a valid Py_buffer.
         let rc = unsafe { PyObject_GetBuffer(obj.as_ptr(), &mut *view, flags) };
@@ -80,7 +98,10 @@ impl<'py> ByteView<'py> {
             // e.g. BufferError for a non-contiguous memoryview: keep Python's message.
             return Err(cause);
         }
-        Ok(ByteView { view, _py: PhantomData })
+        Ok(ByteView {
+            view,
+            _py: PhantomData,
+        })
     }
 
     pub(crate) fn as_slice(&self) -> &[u8] {

@@ -33,7 +33,9 @@ pub(crate) struct PyChannel {
 
 impl PyChannel {
     pub(crate) fn new(ch: Channel) -> Self {
-        PyChannel { inner: InRt::new(ch) }
+        PyChannel {
+            inner: InRt::new(ch),
+        }
     }
 }
 
@@ -84,7 +86,10 @@ impl PyChannel {
             Some(n) => {
                 let v = args::int("Channel.read", "n", n)?;
                 if v < 0 {
-                    return Err(errors::invalid(py, format!("Channel.read() argument 'n' must be >= 0, not {v}")));
+                    return Err(errors::invalid(
+                        py,
+                        format!("Channel.read() argument 'n' must be >= 0, not {v}"),
+                    ));
                 }
                 (v as u64).min(MAX_READ as u64) as usize
             }
@@ -110,7 +115,12 @@ impl PyChannel {
     /// (bytearray, memoryview, ...) without allocating: returns the number of
     /// bytes stored, 0 at end of stream (or for an empty buffer).
     #[pyo3(signature = (buffer, timeout=None))]
-    fn readinto(&self, py: Python<'_>, buffer: &Bound<'_, PyAny>, timeout: Option<&Bound<'_, PyAny>>) -> PyResult<usize> {
+    fn readinto(
+        &self,
+        py: Python<'_>,
+        buffer: &Bound<'_, PyAny>,
+        timeout: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<usize> {
         let mut view = ByteView::get_mut("Channel.readinto", "buffer", buffer)?;
         let t = args::timeout("Channel.readinto", timeout)?;
         let buf = view.as_mut_slice();
@@ -133,7 +143,11 @@ impl PyChannel {
     fn write(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<usize> {
         let view = ByteView::get("Channel.write", "data", data)?;
         let bytes = view.as_slice();
-        block(py, Op::fast("Channel.write", None), self.inner.live(py, "Channel.write")?.write(bytes))
+        block(
+            py,
+            Op::fast("Channel.write", None),
+            self.inner.live(py, "Channel.write")?.write(bytes),
+        )
     }
 
     /// write_frame(data) -> None
@@ -143,7 +157,13 @@ impl PyChannel {
     fn write_frame(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
         let view = ByteView::get("Channel.write_frame", "data", data)?;
         let bytes = view.as_slice();
-        block(py, Op::fast("Channel.write_frame", None), self.inner.live(py, "Channel.write_frame")?.write_frame(bytes))
+        block(
+            py,
+            Op::fast("Channel.write_frame", None),
+            self.inner
+                .live(py, "Channel.write_frame")?
+                .write_frame(bytes),
+        )
     }
 
     /// read_frame(timeout=None) -> bytes | None
@@ -161,7 +181,9 @@ impl PyChannel {
     ) -> PyResult<Option<Bound<'py, PyBytes>>> {
         let t = args::timeout("Channel.read_frame", timeout)?;
         let ch = self.inner.live(py, "Channel.read_frame")?;
-        let f = block(py, Op::fast("Channel.read_frame", t), async { eof_as_none(ch.read_frame().await) })?;
+        let f = block(py, Op::fast("Channel.read_frame", t), async {
+            eof_as_none(ch.read_frame().await)
+        })?;
         Ok(f.map(|b| PyBytes::new(py, &b)))
     }
 
@@ -172,7 +194,13 @@ impl PyChannel {
     fn write_error(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<()> {
         let view = ByteView::get("Channel.write_error", "data", data)?;
         let bytes = view.as_slice();
-        block(py, Op::fast("Channel.write_error", None), self.inner.live(py, "Channel.write_error")?.write_error(bytes))
+        block(
+            py,
+            Op::fast("Channel.write_error", None),
+            self.inner
+                .live(py, "Channel.write_error")?
+                .write_error(bytes),
+        )
     }
 
     /// read_error(timeout=None) -> bytes | None
@@ -187,7 +215,9 @@ impl PyChannel {
     ) -> PyResult<Option<Bound<'py, PyBytes>>> {
         let t = args::timeout("Channel.read_error", timeout)?;
         let ch = self.inner.live(py, "Channel.read_error")?;
-        let f = block(py, Op::fast("Channel.read_error", t), async { eof_as_none(ch.read_error().await) })?;
+        let f = block(py, Op::fast("Channel.read_error", t), async {
+            eof_as_none(ch.read_error().await)
+        })?;
         Ok(f.map(|b| PyBytes::new(py, &b)))
     }
 
@@ -196,7 +226,11 @@ impl PyChannel {
     /// Half-close: tell the remote side we will write nothing more (its reads
     /// then reach end of stream). Reading stays possible.
     fn close_write(&self, py: Python<'_>) -> PyResult<()> {
-        block(py, Op::new("Channel.close_write"), self.inner.live(py, "Channel.close_write")?.close_write())
+        block(
+            py,
+            Op::new("Channel.close_write"),
+            self.inner.live(py, "Channel.close_write")?.close_write(),
+        )
     }
 
     /// write_trailers(trailers) -> None
@@ -205,14 +239,24 @@ impl PyChannel {
     /// from meta.trailers once this side has closed (or closed for writing).
     fn write_trailers(&self, py: Python<'_>, trailers: &Bound<'_, PyAny>) -> PyResult<()> {
         let t = args::string_list("Channel.write_trailers", "trailers", trailers)?;
-        block(py, Op::new("Channel.write_trailers"), self.inner.live(py, "Channel.write_trailers")?.write_trailers(&t))
+        block(
+            py,
+            Op::new("Channel.write_trailers"),
+            self.inner
+                .live(py, "Channel.write_trailers")?
+                .write_trailers(&t),
+        )
     }
 
     /// close() -> None
     ///
     /// Close the channel in both directions. Calling it again does nothing.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
-        block(py, Op::new("Channel.close"), self.inner.live(py, "Channel.close")?.close())
+        block(
+            py,
+            Op::new("Channel.close"),
+            self.inner.live(py, "Channel.close")?.close(),
+        )
     }
 
     /// open(service, headers=()) -> Channel
@@ -231,7 +275,13 @@ impl PyChannel {
             Some(h) => args::string_list("Channel.open", "headers", h)?,
             None => Vec::new(),
         };
-        let ch = block(py, Op::new("Channel.open"), self.inner.live(py, "Channel.open")?.open(&service, &headers))?;
+        let ch = block(
+            py,
+            Op::new("Channel.open"),
+            self.inner
+                .live(py, "Channel.open")?
+                .open(&service, &headers),
+        )?;
         Ok(PyChannel::new(ch))
     }
 
@@ -242,7 +292,11 @@ impl PyChannel {
     #[pyo3(signature = (timeout=None))]
     fn accept(&self, py: Python<'_>, timeout: Option<&Bound<'_, PyAny>>) -> PyResult<PyChannel> {
         let t = args::timeout("Channel.accept", timeout)?;
-        let ch = block(py, Op::fast("Channel.accept", t), self.inner.live(py, "Channel.accept")?.accept())?;
+        let ch = block(
+            py,
+            Op::fast("Channel.accept", t),
+            self.inner.live(py, "Channel.accept")?.accept(),
+        )?;
         Ok(PyChannel::new(ch))
     }
 
@@ -258,7 +312,11 @@ impl PyChannel {
             let _rt = rt().enter();
             FdStream::dup(fd).map_err(|e| errors::to_py(py, e.into()))?
         };
-        block(py, Op::new("Channel.join"), self.inner.live(py, "Channel.join")?.join(stream))
+        block(
+            py,
+            Op::new("Channel.join"),
+            self.inner.live(py, "Channel.join")?.join(stream),
+        )
     }
 
     fn __iter__(slf: Py<Self>) -> Py<Self> {
@@ -293,7 +351,11 @@ impl PyChannel {
             self.inner.service(),
             self.inner.local_peer(),
             self.inner.remote_peer(),
-            if self.inner.is_closed() { " closed" } else { "" }
+            if self.inner.is_closed() {
+                " closed"
+            } else {
+                ""
+            }
         )
     }
 }

@@ -8,10 +8,16 @@ use streamkit_core::{Error, ErrorKind};
 
 use crate::exceptions;
 
-fn raise(py: Python<'_>, pick: impl FnOnce(&exceptions::Exceptions) -> &Py<pyo3::types::PyType>, msg: String) -> PyErr {
+fn raise(
+    py: Python<'_>,
+    pick: impl FnOnce(&exceptions::Exceptions) -> &Py<pyo3::types::PyType>,
+    msg: String,
+) -> PyErr {
     match exceptions::get(py) {
         Ok(x) => PyErr::from_type(pick(x).bind(py).clone(), msg),
-        Err(e) => PyRuntimeError::new_err(format!("{msg} (and streamkit exceptions unavailable: {e})")),
+        Err(e) => {
+            PyRuntimeError::new_err(format!("{msg} (and streamkit exceptions unavailable: {e})"))
+        }
     }
 }
 
@@ -29,13 +35,19 @@ pub(crate) fn to_py(py: Python<'_>, e: Error) -> PyErr {
         ErrorKind::NoPeer => raise(py, |x| &x.no_peer, msg),
         ErrorKind::Auth => raise(py, |x| &x.auth, msg),
         ErrorKind::Protocol => raise(py, |x| &x.protocol, msg),
-        ErrorKind::Io | ErrorKind::Eof | ErrorKind::Internal => raise(py, |x| &x.error, e.to_string()),
+        ErrorKind::Io | ErrorKind::Eof | ErrorKind::Internal => {
+            raise(py, |x| &x.error, e.to_string())
+        }
     }
 }
 
 /// `streamkit.TimeoutError` for a call-level timeout.
 pub(crate) fn timeout(py: Python<'_>, what: &str, after: Duration) -> PyErr {
-    raise(py, |x| &x.timeout, format!("{what} timed out after {} s", after.as_secs_f64()))
+    raise(
+        py,
+        |x| &x.timeout,
+        format!("{what} timed out after {} s", after.as_secs_f64()),
+    )
 }
 
 /// `streamkit.InvalidArgument` (also a ValueError) raised by the binding itself.

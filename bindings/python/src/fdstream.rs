@@ -38,10 +38,19 @@ impl FdStream {
         let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
         // SAFETY: valid out-pointers.
         let is_socket = unsafe {
-            libc::getsockopt(new, libc::SOL_SOCKET, libc::SO_TYPE, &mut ty as *mut _ as *mut libc::c_void, &mut len)
+            libc::getsockopt(
+                new,
+                libc::SOL_SOCKET,
+                libc::SO_TYPE,
+                &mut ty as *mut _ as *mut libc::c_void,
+                &mut len,
+            )
         } == 0;
         if is_socket && ty != libc::SOCK_STREAM {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "join() needs a stream socket (SOCK_STREAM)"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "join() needs a stream socket (SOCK_STREAM)",
+            ));
         }
         let mut restore_flags = None;
         if !is_socket {
@@ -59,7 +68,11 @@ impl FdStream {
         }
         // SAFETY: `owned` is a valid open fd that the AsyncFd owns until dropped.
         let fd = unsafe { AsyncFd::register(owned) }?;
-        Ok(FdStream { fd, is_socket, restore_flags })
+        Ok(FdStream {
+            fd,
+            is_socket,
+            restore_flags,
+        })
     }
 
     fn raw(&self) -> RawFd {
@@ -85,7 +98,11 @@ fn cvt(n: isize) -> io::Result<usize> {
 }
 
 impl AsyncRead for FdStream {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         loop {
             let mut guard = ready!(this.fd.poll_read_ready(cx))?;
@@ -96,7 +113,12 @@ impl AsyncRead for FdStream {
                 // SAFETY: `unfilled` is a valid writable buffer of that length.
                 let n = unsafe {
                     if is_socket {
-                        libc::recv(fd, unfilled.as_mut_ptr().cast(), unfilled.len(), libc::MSG_DONTWAIT)
+                        libc::recv(
+                            fd,
+                            unfilled.as_mut_ptr().cast(),
+                            unfilled.len(),
+                            libc::MSG_DONTWAIT,
+                        )
                     } else {
                         libc::read(fd, unfilled.as_mut_ptr().cast(), unfilled.len())
                     }
@@ -117,7 +139,11 @@ impl AsyncRead for FdStream {
 }
 
 impl AsyncWrite for FdStream {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         loop {
             let mut guard = ready!(this.fd.poll_write_ready(cx))?;
@@ -127,7 +153,12 @@ impl AsyncWrite for FdStream {
                 // SAFETY: `data` is a valid readable buffer of that length.
                 let n = unsafe {
                     if is_socket {
-                        libc::send(fd, data.as_ptr().cast(), data.len(), libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL)
+                        libc::send(
+                            fd,
+                            data.as_ptr().cast(),
+                            data.len(),
+                            libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+                        )
                     } else {
                         libc::write(fd, data.as_ptr().cast(), data.len())
                     }

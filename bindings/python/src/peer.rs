@@ -54,7 +54,14 @@ fn option_from(py: Python<'_>, func: &str, opt: &Bound<'_, PyAny>) -> PyResult<P
 }
 
 impl PyPeer {
-    fn set(&self, py: Python<'_>, func: &str, param: &str, opt: PeerOption, value: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn set(
+        &self,
+        py: Python<'_>,
+        func: &str,
+        param: &str,
+        opt: PeerOption,
+        value: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
         let r = if opt.is_string() {
             let v = if matches!(opt, PeerOption::Name) {
                 args::string(func, param, value)?
@@ -90,16 +97,34 @@ impl PyPeer {
     ) -> PyResult<Self> {
         let peer = {
             let _rt = rt().enter();
-            PyPeer { inner: InRt::new(Peer::new()) }
+            PyPeer {
+                inner: InRt::new(Peer::new()),
+            }
         };
         let opts = [
             ("name", PeerOption::Name, name),
             ("private_key", PeerOption::PrivateKey, private_key),
-            ("authorized_keys", PeerOption::AuthorizedKeys, authorized_keys),
+            (
+                "authorized_keys",
+                PeerOption::AuthorizedKeys,
+                authorized_keys,
+            ),
             ("known_hosts", PeerOption::KnownHosts, known_hosts),
-            ("reconnect_interval", PeerOption::ReconnectInterval, reconnect_interval),
-            ("reconnect_interval_max", PeerOption::ReconnectIntervalMax, reconnect_interval_max),
-            ("connect_timeout", PeerOption::ConnectTimeout, connect_timeout),
+            (
+                "reconnect_interval",
+                PeerOption::ReconnectInterval,
+                reconnect_interval,
+            ),
+            (
+                "reconnect_interval_max",
+                PeerOption::ReconnectIntervalMax,
+                reconnect_interval_max,
+            ),
+            (
+                "connect_timeout",
+                PeerOption::ConnectTimeout,
+                connect_timeout,
+            ),
             ("max_frame_size", PeerOption::MaxFrameSize, max_frame_size),
         ];
         for (param, opt, value) in opts {
@@ -117,7 +142,12 @@ impl PyPeer {
     /// and host options also accept a path-like object); every other option
     /// takes an int (milliseconds, bytes or a count).
     /// Raises InvalidArgument for an unknown option or a bad value.
-    fn set_option(&self, py: Python<'_>, option: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn set_option(
+        &self,
+        py: Python<'_>,
+        option: &Bound<'_, PyAny>,
+        value: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
         let opt = option_from(py, "Peer.set_option", option)?;
         self.set(py, "Peer.set_option", "value", opt, value)
     }
@@ -129,10 +159,16 @@ impl PyPeer {
     fn get_option(&self, py: Python<'_>, option: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         let opt = option_from(py, "Peer.get_option", option)?;
         if opt.is_string() {
-            let v = self.inner.get_option_str(opt).map_err(|e| errors::to_py(py, e))?;
+            let v = self
+                .inner
+                .get_option_str(opt)
+                .map_err(|e| errors::to_py(py, e))?;
             Ok(v.into_pyobject(py)?.into_any().unbind())
         } else {
-            let v = self.inner.get_option_int(opt).map_err(|e| errors::to_py(py, e))?;
+            let v = self
+                .inner
+                .get_option_int(opt)
+                .map_err(|e| errors::to_py(py, e))?;
             Ok(v.into_pyobject(py)?.into_any().unbind())
         }
     }
@@ -157,7 +193,11 @@ impl PyPeer {
     /// bound (with the real port). Raises InvalidArgument for a bad endpoint.
     fn bind(&self, py: Python<'_>, endpoint: &Bound<'_, PyAny>) -> PyResult<String> {
         let ep = args::string("Peer.bind", "endpoint", endpoint)?;
-        block(py, Op::new("Peer.bind"), self.inner.live(py, "Peer.bind")?.bind(&ep))
+        block(
+            py,
+            Op::new("Peer.bind"),
+            self.inner.live(py, "Peer.bind")?.bind(&ep),
+        )
     }
 
     /// unbind(endpoint) -> None
@@ -165,7 +205,11 @@ impl PyPeer {
     /// Stop listening on an endpoint previously returned by bind().
     fn unbind(&self, py: Python<'_>, endpoint: &Bound<'_, PyAny>) -> PyResult<()> {
         let ep = args::string("Peer.unbind", "endpoint", endpoint)?;
-        block(py, Op::new("Peer.unbind"), self.inner.live(py, "Peer.unbind")?.unbind(&ep))
+        block(
+            py,
+            Op::new("Peer.unbind"),
+            self.inner.live(py, "Peer.unbind")?.unbind(&ep),
+        )
     }
 
     /// connect(endpoint) -> None
@@ -176,7 +220,11 @@ impl PyPeer {
     /// AuthError. The connection is re-established in the background if it drops.
     fn connect(&self, py: Python<'_>, endpoint: &Bound<'_, PyAny>) -> PyResult<()> {
         let ep = args::string("Peer.connect", "endpoint", endpoint)?;
-        block(py, Op::new("Peer.connect"), self.inner.live(py, "Peer.connect")?.connect(&ep))
+        block(
+            py,
+            Op::new("Peer.connect"),
+            self.inner.live(py, "Peer.connect")?.connect(&ep),
+        )
     }
 
     /// disconnect(endpoint) -> None
@@ -184,7 +232,11 @@ impl PyPeer {
     /// Close the connection made by connect(endpoint) and stop reconnecting.
     fn disconnect(&self, py: Python<'_>, endpoint: &Bound<'_, PyAny>) -> PyResult<()> {
         let ep = args::string("Peer.disconnect", "endpoint", endpoint)?;
-        block(py, Op::new("Peer.disconnect"), self.inner.live(py, "Peer.disconnect")?.disconnect(&ep))
+        block(
+            py,
+            Op::new("Peer.disconnect"),
+            self.inner.live(py, "Peer.disconnect")?.disconnect(&ep),
+        )
     }
 
     /// peers() -> list[str]
@@ -200,7 +252,11 @@ impl PyPeer {
     /// no such peer.
     fn drop(&self, py: Python<'_>, name: &Bound<'_, PyAny>) -> PyResult<()> {
         let name = args::string("Peer.drop", "name", name)?;
-        block(py, Op::new("Peer.drop"), self.inner.live(py, "Peer.drop")?.drop_peer(&name))
+        block(
+            py,
+            Op::new("Peer.drop"),
+            self.inner.live(py, "Peer.drop")?.drop_peer(&name),
+        )
     }
 
     /// next_peer() -> str | None
@@ -219,7 +275,11 @@ impl PyPeer {
     #[pyo3(signature = (timeout=None))]
     fn accept(&self, py: Python<'_>, timeout: Option<&Bound<'_, PyAny>>) -> PyResult<PyChannel> {
         let t = args::timeout("Peer.accept", timeout)?;
-        let ch = block(py, Op::fast("Peer.accept", t), self.inner.live(py, "Peer.accept")?.accept())?;
+        let ch = block(
+            py,
+            Op::fast("Peer.accept", t),
+            self.inner.live(py, "Peer.accept")?.accept(),
+        )?;
         Ok(PyChannel::new(ch))
     }
 
@@ -242,7 +302,13 @@ impl PyPeer {
             Some(h) => args::string_list("Peer.open", "headers", h)?,
             None => Vec::new(),
         };
-        let ch = block(py, Op::new("Peer.open"), self.inner.live(py, "Peer.open")?.open(&peer, &service, &headers))?;
+        let ch = block(
+            py,
+            Op::new("Peer.open"),
+            self.inner
+                .live(py, "Peer.open")?
+                .open(&peer, &service, &headers),
+        )?;
         Ok(PyChannel::new(ch))
     }
 
@@ -252,7 +318,11 @@ impl PyPeer {
     /// every call waiting on them (they raise ClosedError). A second
     /// shutdown() raises ClosedError.
     fn shutdown(&self, py: Python<'_>) -> PyResult<()> {
-        block(py, Op::new("Peer.shutdown"), self.inner.live(py, "Peer.shutdown")?.shutdown())
+        block(
+            py,
+            Op::new("Peer.shutdown"),
+            self.inner.live(py, "Peer.shutdown")?.shutdown(),
+        )
     }
 
     /// True once shutdown() has been called.
@@ -289,7 +359,11 @@ impl PyPeer {
         format!(
             "<streamkit.Peer name={:?}{}>",
             self.inner.name(),
-            if self.inner.is_shutdown() { " shut down" } else { "" }
+            if self.inner.is_shutdown() {
+                " shut down"
+            } else {
+                ""
+            }
         )
     }
 }

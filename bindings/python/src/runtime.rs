@@ -1,7 +1,9 @@
 //! The hidden tokio runtime and the one helper every blocking call goes through.
 //!
 //! * One lazily built multi-thread runtime (`STREAMKIT_WORKER_THREADS`, default 2
-//!   workers) drives all I/O. Python threads never run on it.
+//!   workers) drives all I/O. Python threads never run on it. A forked child
+//!   builds its own on first use (see [`rt`]); handles from the parent are
+//!   refused there by [`InRt::live`].
 //! * [`block`] runs a core future to completion for a Python caller:
 //!   1. **fast path** — the future is polled once on the calling thread with the
 //!      GIL held and a no-op waker. A read whose frame is already buffered (or a
@@ -115,10 +117,18 @@ pub(crate) struct Op<'a> {
 
 impl<'a> Op<'a> {
     pub(crate) fn new(what: &'a str) -> Self {
-        Op { what, timeout: None, fast: false }
+        Op {
+            what,
+            timeout: None,
+            fast: false,
+        }
     }
     pub(crate) fn fast(what: &'a str, timeout: Option<Duration>) -> Self {
-        Op { what, timeout, fast: true }
+        Op {
+            what,
+            timeout,
+            fast: true,
+        }
     }
 }
 
@@ -136,7 +146,9 @@ where
             return r.map_err(|e| errors::to_py(py, e));
         }
     }
-    let deadline = op.timeout.map(|t| Instant::now().checked_add(t).unwrap_or_else(far_future));
+    let deadline = op
+        .timeout
+        .map(|t| Instant::now().checked_add(t).unwrap_or_else(far_future));
     loop {
         let slice = match deadline {
             None => SLICE,
@@ -149,7 +161,8 @@ where
             }
         };
         let f = fut.as_mut();
-        let r = py.detach(move || rt().block_on(async move { tokio::time::timeout(slice, f).await }));
+        let r =
+            py.detach(move || rt().block_on(async move { tokio::time::timeout(slice, f).await }));
         match r {
             Ok(r) => return r.map_err(|e| errors::to_py(py, e)),
             Err(_elapsed) => py.check_signals()?,
@@ -173,13 +186,17 @@ pub(crate) struct InRt<T> {
 impl<T> InRt<T> {
     /// Wrap a handle created in the current runtime generation.
     pub(crate) fn new(v: T) -> Self {
-        InRt { v: ManuallyDrop::new(v), generation: generation() }
+        InRt {
+            v: ManuallyDrop::new(v),
+            generation: generation(),
+        }
     }
 
     /// The handle, for calls that need the runtime; a ClosedError if it was
     /// created by the parent of this (forked) process.
     pub(crate) fn live(&self, py: Python<'_>, what: &str) -> PyResult<&T> {
-        if self.generation == GENERATION.load(Ordering::Relaxed) && !FORKED.load(Ordering::Relaxed) {
+        if self.generation == GENERATION.load(Ordering::Relaxed) && !FORKED.load(Ordering::Relaxed)
+        {
             Ok(&self.v)
         } else {
             Err(errors::closed(
