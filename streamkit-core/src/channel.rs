@@ -632,8 +632,13 @@ impl ChanInner {
             if st.fatal.is_none() {
                 st.fatal = Some(e.clone());
             }
-            st.inb[0].clear();
-            st.inb[1].clear();
+            if notify_remote {
+                // A protocol violation: what is buffered cannot be trusted.
+                st.inb[0].clear();
+                st.inb[1].clear();
+            }
+            // (On connection loss, data received before the loss stays
+            // readable; reads return the error once it is consumed.)
             if notify_remote {
                 if !st.close_sent {
                     st.close_sent = true;

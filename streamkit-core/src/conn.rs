@@ -118,8 +118,10 @@ impl Conn {
         self.closed.load(Ordering::Acquire)
     }
 
+    /// Both names are known (the remote's HELLO arrived): the connection is
+    /// listed in `peers()`.
     pub(crate) fn is_established(&self) -> bool {
-        self.hello_done.load(Ordering::Acquire) && !self.is_closed()
+        self.hello_seen.load(Ordering::Acquire) && !self.is_closed()
     }
 
     pub(crate) fn channel_count(&self) -> usize {
@@ -182,6 +184,9 @@ impl Conn {
 
     /// Open a channel (top-level when `parent` is 0).
     pub(crate) async fn open(self: &Arc<Self>, parent: u64, service: &str, headers: &[String]) -> Result<Channel> {
+        if !self.hello_done.load(Ordering::Acquire) && !self.wait_hello().await {
+            return Err(Error::closed(format!("connection to {} is closed", self.remote_name())));
+        }
         if self.is_closed() {
             return Err(Error::closed(format!("connection to {} is closed", self.remote_name())));
         }
@@ -297,7 +302,8 @@ impl Conn {
         let target = if parent == 0 {
             None
         } else {
-            match lock(&self.chans).get(&parent).cloned() {
+            let p = lock(&self.chans).get(&parent).cloned();
+            match p {
                 Some(p) => Some(p),
                 None => {
                     refuse(&chan, format!("unknown parent channel {parent}"));
@@ -355,6 +361,19 @@ impl Conn {
         if let ConnKind::Ssh(ssh) = &self.kind {
             lock(&ssh.slots).insert(id, Slot { tx, owner, control, ctl: CtlReader::default(), cur: None });
         }
+    }
+
+    /// Whether the remote may open one more SSH channel: at most MAX_CHANNELS
+    /// in use plus the idle pool, so a peer that opens SSH channels and never
+    /// finishes them cannot grow memory without bound.
+    pub(crate) fn ssh_channel_allowed(&self) -> bool {
+        let ConnKind::Ssh(ssh) = &self.kind else { return false };
+        let n = lock(&ssh.slots).len();
+        let ok = n < self.limits.max_channels + MAX_IDLE_SSH_CHANNELS + 1;
+        if !ok {
+            tracing::warn!(remote = %self.remote_name(), "refusing SSH channel: {n} open (MAX_CHANNELS = {})", self.limits.max_channels);
+        }
+        ok
     }
 
     fn slot_cur(&self, id: ChannelId) -> Option<Arc<ChanInner>> {
@@ -490,12 +509,17 @@ impl Conn {
             self.close("HELLO name does not match the authenticated user");
             return;
         }
-        // OPENs from the client are accepted from now on; the connection is
-        // established (visible in peers(), usable for open) once our HELLO
-        // has been queued ahead of anything else we send.
+        // The client is known from now on (listed in peers(), its OPENs are
+        // accepted) — before our HELLO leaves, so that when the client's
+        // connect() returns we already know it. Our own opens wait until the
+        // HELLO has been handed to the session (`hello_done`), so that no OPEN
+        // can overtake it.
         self.set_remote_name(name);
         self.remote_window.store(window, Ordering::Release);
         self.hello_seen.store(true, Ordering::Release);
+        if let Some(peer) = self.peer.upgrade() {
+            peer.add_conn(self.clone());
+        }
         let me = self.clone();
         let tx = tx.clone();
         let name = name.to_string();
@@ -505,9 +529,6 @@ impl Conn {
                 return;
             }
             me.mark_hello(&name, window);
-            if let Some(peer) = me.peer.upgrade() {
-                peer.add_conn(me.clone());
-            }
         });
     }
 

@@ -29,7 +29,7 @@ pub enum PeerOption {
     KeepaliveCount = 9,
     /// Integer, ms: time allowed for SSH handshake + authentication + hello (default 10000).
     HandshakeTimeout = 10,
-    /// Integer: most channels open at once on one connection (default 65536).
+    /// Integer: most channels open at once on one connection (default 8192).
     MaxChannels = 11,
     /// Integer, bytes: per-channel receive window (default 256 KiB).
     ChannelWindow = 12,
@@ -131,7 +131,7 @@ impl Default for Options {
             keepalive_interval: 15_000,
             keepalive_count: 3,
             handshake_timeout: 10_000,
-            max_channels: 65_536,
+            max_channels: 8192,
             channel_window: DEFAULT_CHANNEL_WINDOW,
             accept_backlog: 1024,
         }

@@ -110,6 +110,15 @@ impl<R> NbStream<R> {
     }
 }
 
+impl<R> Drop for NbStream<R> {
+    fn drop(&mut self) {
+        // Let the writer task flush what is queued, shut the write half down
+        // and exit, so the socket is closed when the session is gone.
+        lock(&self.w.st).shutdown = true;
+        self.w.notify.notify_one();
+    }
+}
+
 impl<R: AsyncRead + Unpin> AsyncRead for NbStream<R> {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.rd).poll_read(cx, buf)
@@ -215,6 +224,10 @@ impl client::Handler for ClientHandler {
         reply: client::ChannelOpenHandle,
         _s: &mut client::Session,
     ) -> Result<(), Self::Error> {
+        if !self.conn.ssh_channel_allowed() {
+            reply.reject(russh::ChannelOpenFailure::ResourceShortage).await;
+            return Ok(());
+        }
         reply.accept().await;
         let id = channel.id();
         let (r, w) = channel.split();
@@ -383,6 +396,10 @@ impl server::Handler for ServerHandler {
         reply: server::ChannelOpenHandle,
         _s: &mut ServerSession,
     ) -> Result<(), Self::Error> {
+        if !self.conn.ssh_channel_allowed() {
+            reply.reject(russh::ChannelOpenFailure::ResourceShortage).await;
+            return Ok(());
+        }
         reply.accept().await;
         let id = channel.id();
         let (r, w) = channel.split();

@@ -259,3 +259,24 @@ async fn reconnect_after_server_restart() {
         s.shutdown().await.unwrap();
     }
 }
+
+/// `connect` returns only once both sides know each other's name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_returns_when_both_sides_know_names() {
+    for t in ALL {
+        let s = peer("server");
+        let ep = s.bind(&endpoint(t)).await.unwrap();
+        for i in 0..100 {
+            let c = peer(&format!("client{i}"));
+            trust_all(&[&s, &c]);
+            c.connect(&ep).await.unwrap();
+            assert!(s.peers().contains(&format!("client{i}")), "{t:?}: server does not know client{i} yet");
+            let ch = s.open(&format!("client{i}"), "back", &[]).await.unwrap();
+            ch.write_frame(b"x").await.unwrap();
+            let got = within(5, c.accept()).await.unwrap();
+            assert_eq!(within(5, got.read_frame()).await.unwrap().as_deref(), Some(&b"x"[..]));
+            c.shutdown().await.unwrap();
+        }
+        s.shutdown().await.unwrap();
+    }
+}
