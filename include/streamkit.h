@@ -322,21 +322,27 @@ void sk_peer_free(sk_peer *p);
  * Set a string option (PRIVATE_KEY, AUTHORIZED_KEYS, NAME, KNOWN_HOSTS).
  *
  * `v` is copied. For the key options it is either a file path or the key
- * text itself; an empty string restores the default. Set options before
- * `sk_peer_bind`/`sk_peer_connect`. Does not block.
+ * text itself (a file is read and checked now); an empty string restores
+ * the default. Options may not affect connections that already exist: set
+ * them before `sk_peer_bind`/`sk_peer_connect`. Does not block.
  *
  * Returns SK_ERR_INVALID if `p` is not a live peer, `v` is NULL or not
  * UTF-8, `o` is not an sk_option or is an integer option, or the value is
- * rejected (for example an empty NAME); the message says which.
+ * rejected (an empty NAME, a key file that cannot be read, key text that
+ * does not parse); the message says which. On failure the previous value
+ * is kept.
  */
 sk_result sk_peer_set_option_str(sk_peer *p, sk_option o, const char *v);
 
 /**
  * Set an integer option (every option except the four string ones).
  *
- * Does not block. Returns SK_ERR_INVALID if `p` is not a live peer, `o` is
- * not an sk_option or is a string option, or `v` is out of range for the
- * option (the message gives the allowed range).
+ * Like string options, set them before `sk_peer_bind`/`sk_peer_connect`:
+ * existing connections may keep the old value. Does not block.
+ *
+ * Returns SK_ERR_INVALID if `p` is not a live peer, `o` is not an
+ * sk_option or is a string option, or `v` is out of range for the option
+ * (the message gives the allowed range).
  */
 sk_result sk_peer_set_option_int(sk_peer *p, sk_option o, int64_t v);
 
@@ -363,9 +369,9 @@ sk_result sk_peer_get_option_int(sk_peer *p, sk_option o, int64_t *out);
  *
  * Give it to the other side's SK_OPT_AUTHORIZED_KEYS. On success `*out` is
  * owned by the caller; free it with `sk_string_free`. Does not block.
- * Returns SK_ERR_INVALID if `p` is not a live peer, `out` is NULL, or the
- * PRIVATE_KEY option cannot be loaded or parsed; SK_ERR_IO if the key file
- * cannot be read.
+ * Returns SK_ERR_INVALID if `p` is not a live peer or `out` is NULL; an
+ * error from loading the default key (~/.ssh/id_ed25519 or id_rsa)
+ * otherwise.
  */
 sk_result sk_peer_public_key(sk_peer *p, char **out);
 
@@ -637,10 +643,13 @@ sk_result sk_channel_accept(sk_channel *parent, int64_t timeout_ms, sk_channel *
 
 /**
  * Splice the channel's byte stream with the file descriptor `fd` (a TCP or
- * Unix stream socket is the usual case; pipes, terminals and other
+ * Unix stream socket is the usual case; terminals, FIFOs and other
  * pollable descriptors work too): bytes read from `fd` are written to the
  * channel and bytes read from the channel are written to `fd`, until both
- * directions have ended. Then the channel is closed.
+ * directions have ended (end of stream on `fd` is passed on as
+ * `sk_channel_close_write`; the channel's end of stream shuts down writing
+ * on a socket `fd`). Then the channel is closed. Closing the channel (from
+ * another thread, or by the remote side) ends the call too.
  *
  * Ownership of `fd` passes to streamkit when this is called: it is closed
  * before the call returns, whatever the result (except when `fd` is
@@ -648,8 +657,8 @@ sk_result sk_channel_accept(sk_channel *parent, int64_t timeout_ms, sk_channel *
  *
  * Returns SK_OK when both directions ended cleanly; SK_ERR_INVALID for a
  * bad handle, a negative or closed `fd`, or a datagram socket; SK_ERR_IO
- * for an I/O error on `fd`; SK_ERR_CLOSED if the channel is closed or its
- * peer shut down meanwhile.
+ * for an I/O error on `fd`; SK_ERR_CLOSED if the channel is closed (locally,
+ * by the remote side or by shutdown) before both directions ended.
  */
 sk_result sk_channel_join_fd(sk_channel *c, int fd);
 

@@ -296,10 +296,13 @@ pub unsafe extern "C" fn sk_channel_accept(
 }
 
 /// Splice the channel's byte stream with the file descriptor `fd` (a TCP or
-/// Unix stream socket is the usual case; pipes, terminals and other
+/// Unix stream socket is the usual case; terminals, FIFOs and other
 /// pollable descriptors work too): bytes read from `fd` are written to the
 /// channel and bytes read from the channel are written to `fd`, until both
-/// directions have ended. Then the channel is closed.
+/// directions have ended (end of stream on `fd` is passed on as
+/// `sk_channel_close_write`; the channel's end of stream shuts down writing
+/// on a socket `fd`). Then the channel is closed. Closing the channel (from
+/// another thread, or by the remote side) ends the call too.
 ///
 /// Ownership of `fd` passes to streamkit when this is called: it is closed
 /// before the call returns, whatever the result (except when `fd` is
@@ -307,8 +310,8 @@ pub unsafe extern "C" fn sk_channel_accept(
 ///
 /// Returns SK_OK when both directions ended cleanly; SK_ERR_INVALID for a
 /// bad handle, a negative or closed `fd`, or a datagram socket; SK_ERR_IO
-/// for an I/O error on `fd`; SK_ERR_CLOSED if the channel is closed or its
-/// peer shut down meanwhile.
+/// for an I/O error on `fd`; SK_ERR_CLOSED if the channel is closed (locally,
+/// by the remote side or by shutdown) before both directions ended.
 #[no_mangle]
 pub unsafe extern "C" fn sk_channel_join_fd(c: *mut sk_channel, fd: std::ffi::c_int) -> sk_result {
     ffi_call("sk_channel_join_fd", || {

@@ -142,9 +142,27 @@ async fn splice<S: AsyncRead + AsyncWrite>(ch: &Channel, io: S) -> Result<()> {
             w.write_all(&buf[..n]).await.map_err(|e| fd_err("writing", e))?;
         }
     };
+    // Once the channel is closed in both directions (by the remote side, or
+    // by sk_channel_close/sk_channel_free in another thread), nothing read
+    // from the fd could be sent any more: stop waiting for it.
+    let up = async {
+        tokio::select! {
+            r = up => r,
+            () = closed(ch) => Err(Error::Closed(
+                "the channel was closed while join_fd was waiting for data from the fd".into(),
+            )),
+        }
+    };
     let res = tokio::try_join!(up, down).map(|_| ());
     let _ = ch.close().await;
     res
+}
+
+/// Resolves once the channel is closed in both directions.
+async fn closed(ch: &Channel) {
+    while !ch.is_closed() {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 /// A non-blocking descriptor driven by the reactor.

@@ -137,12 +137,15 @@ fn shutdown_and_drop(peer: Peer) {
 /// Set a string option (PRIVATE_KEY, AUTHORIZED_KEYS, NAME, KNOWN_HOSTS).
 ///
 /// `v` is copied. For the key options it is either a file path or the key
-/// text itself; an empty string restores the default. Set options before
-/// `sk_peer_bind`/`sk_peer_connect`. Does not block.
+/// text itself (a file is read and checked now); an empty string restores
+/// the default. Options may not affect connections that already exist: set
+/// them before `sk_peer_bind`/`sk_peer_connect`. Does not block.
 ///
 /// Returns SK_ERR_INVALID if `p` is not a live peer, `v` is NULL or not
 /// UTF-8, `o` is not an sk_option or is an integer option, or the value is
-/// rejected (for example an empty NAME); the message says which.
+/// rejected (an empty NAME, a key file that cannot be read, key text that
+/// does not parse); the message says which. On failure the previous value
+/// is kept.
 #[no_mangle]
 pub unsafe extern "C" fn sk_peer_set_option_str(
     p: *mut sk_peer,
@@ -160,9 +163,12 @@ pub unsafe extern "C" fn sk_peer_set_option_str(
 
 /// Set an integer option (every option except the four string ones).
 ///
-/// Does not block. Returns SK_ERR_INVALID if `p` is not a live peer, `o` is
-/// not an sk_option or is a string option, or `v` is out of range for the
-/// option (the message gives the allowed range).
+/// Like string options, set them before `sk_peer_bind`/`sk_peer_connect`:
+/// existing connections may keep the old value. Does not block.
+///
+/// Returns SK_ERR_INVALID if `p` is not a live peer, `o` is not an
+/// sk_option or is a string option, or `v` is out of range for the option
+/// (the message gives the allowed range).
 #[no_mangle]
 pub unsafe extern "C" fn sk_peer_set_option_int(p: *mut sk_peer, o: SkOptionValue, v: i64) -> sk_result {
     ffi_call("sk_peer_set_option_int", || {
@@ -216,9 +222,9 @@ pub unsafe extern "C" fn sk_peer_get_option_int(p: *mut sk_peer, o: SkOptionValu
 ///
 /// Give it to the other side's SK_OPT_AUTHORIZED_KEYS. On success `*out` is
 /// owned by the caller; free it with `sk_string_free`. Does not block.
-/// Returns SK_ERR_INVALID if `p` is not a live peer, `out` is NULL, or the
-/// PRIVATE_KEY option cannot be loaded or parsed; SK_ERR_IO if the key file
-/// cannot be read.
+/// Returns SK_ERR_INVALID if `p` is not a live peer or `out` is NULL; an
+/// error from loading the default key (~/.ssh/id_ed25519 or id_rsa)
+/// otherwise.
 #[no_mangle]
 pub unsafe extern "C" fn sk_peer_public_key(p: *mut sk_peer, out: *mut *mut c_char) -> sk_result {
     ffi_call("sk_peer_public_key", || {

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <arpa/inet.h>
 
@@ -827,6 +828,45 @@ static int test_join_fd_tcp_socket(void) {
     return join_with(local, app);
 }
 
+/* A FIFO opened read-write is a non-socket descriptor that echoes what is
+ * written to it: the channel's data comes straight back. Closing the channel
+ * from another thread ends the join even though the fd never reaches EOF. */
+static int test_join_fd_fifo_and_close(void) {
+    pair pp;
+    sk_channel *cb = NULL, *ca = NULL;
+    char path[128];
+    uint8_t buf[16];
+    size_t n = 0;
+    snprintf(path, sizeof path, "/tmp/sk-ctest-fifo-%d", (int)getpid());
+    unlink(path);
+    CHECK(mkfifo(path, 0600) == 0);
+    int fd = open(path, O_RDWR);
+    CHECK(fd >= 0);
+    unlink(path);
+    if (make_pair(&pp, "tcp://127.0.0.1:0")) return 1;
+    if (open_accept(&pp, "fifo", &cb, &ca)) return 1;
+    join_arg ja = {cb, fd, SK_ERR_INTERNAL};
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, join_thread, &ja) == 0);
+    OK(sk_channel_write(ca, (const uint8_t *)"ping", 4, &n));
+    if (read_full(ca, buf, 4)) return 1;
+    CHECK(memcmp(buf, "ping", 4) == 0);
+    /* a stops sending: join_fd's channel->fd direction ends, fd->channel waits on. */
+    OK(sk_channel_close_write(ca));
+    usleep(100000);
+    double t0 = now_ms();
+    OK(sk_channel_close(cb)); /* from this thread, while join_fd waits on the fd */
+    CHECK(pthread_join(t, NULL) == 0);
+    CHECK(now_ms() - t0 < 2000.0 * slow_factor());
+    if (ja.rc != SK_ERR_CLOSED) fprintf(stderr, "  join_fd returned %s\n", rc_name(ja.rc));
+    CHECK(ja.rc == SK_ERR_CLOSED);
+    CHECK(fcntl(fd, F_GETFD) == -1 && errno == EBADF); /* closed by join_fd */
+    sk_channel_free(ca);
+    sk_channel_free(cb);
+    free_pair(&pp);
+    return 0;
+}
+
 static int test_join_fd_bad_fd(void) {
     pair pp;
     sk_channel *cb = NULL, *ca = NULL;
@@ -1054,6 +1094,7 @@ int main(int argc, char **argv) {
         {"truncated_frame_is_protocol_error", test_truncated_frame_is_protocol_error},
         {"join_fd_unix_socketpair", test_join_fd_unix_socketpair},
         {"join_fd_tcp_socket", test_join_fd_tcp_socket},
+        {"join_fd_fifo_and_close", test_join_fd_fifo_and_close},
         {"join_fd_bad_fd", test_join_fd_bad_fd},
         {"thread_read_vs_close", test_thread_read_vs_close},
         {"thread_read_vs_shutdown", test_thread_read_vs_shutdown},
