@@ -69,6 +69,8 @@ pub(crate) struct Conn {
     /// The remote's HELLO was received (OPENs are allowed from then on).
     hello_seen: AtomicBool,
     events: Notify,
+    /// Ends the SSH session's socket I/O (see `ssh::NbStream`).
+    pub(crate) kill: tokio_util::sync::CancellationToken,
     pub(crate) rt: tokio::runtime::Handle,
 }
 
@@ -102,6 +104,7 @@ impl Conn {
             hello_done: AtomicBool::new(false),
             hello_seen: AtomicBool::new(false),
             events: Notify::new(),
+            kill: tokio_util::sync::CancellationToken::new(),
             rt: tokio::runtime::Handle::current(),
         })
     }
@@ -569,26 +572,36 @@ impl Conn {
         self.events.notify_waiters();
     }
 
-    /// Close the connection (disconnect the SSH session).
+    /// Close the connection: send SSH_MSG_DISCONNECT, and end the socket I/O
+    /// shortly after even if the remote or the session does not cooperate
+    /// (a stalled handshake, a dead link).
     pub(crate) fn close(&self, reason: &str) {
         if let ConnKind::Ssh(ssh) = &self.kind {
-            if let Some(h) = ssh.handle.get() {
-                let reason_s = reason.to_string();
-                match h {
-                    SshHandle::Client(h) => {
+            let kill = self.kill.clone();
+            let reason_s = reason.to_string();
+            let disconnect: Option<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>> =
+                match ssh.handle.get() {
+                    Some(SshHandle::Client(h)) => {
                         let h = h.clone();
-                        self.rt.spawn(async move {
+                        Some(Box::pin(async move {
                             let _ = h.disconnect(russh::Disconnect::ByApplication, &reason_s, "en").await;
-                        });
+                        }))
                     }
-                    SshHandle::Server(h) => {
+                    Some(SshHandle::Server(h)) => {
                         let h = h.clone();
-                        self.rt.spawn(async move {
+                        Some(Box::pin(async move {
                             let _ = h.disconnect(russh::Disconnect::ByApplication, reason_s, "en".into()).await;
-                        });
+                        }))
                     }
+                    None => None,
+                };
+            self.rt.spawn(async move {
+                if let Some(d) = disconnect {
+                    let _ = tokio::time::timeout(std::time::Duration::from_millis(500), d).await;
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
                 }
-            }
+                kill.cancel();
+            });
         }
         self.on_lost(reason);
     }

@@ -15,6 +15,7 @@ use russh::server::{Auth, Msg as ServerMsg, Session as ServerSession};
 use russh::{client, server, Channel, ChannelId, Preferred};
 use std::borrow::Cow;
 use std::io;
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -70,10 +71,13 @@ struct WShared {
 pub(crate) struct NbStream<R> {
     rd: R,
     w: Arc<WShared>,
+    /// Cancelled when the connection must end even if the remote (or russh's
+    /// session loop) does not cooperate: reads then fail and the session ends.
+    kill: Pin<Box<tokio_util::sync::WaitForCancellationFutureOwned>>,
 }
 
 impl<R> NbStream<R> {
-    pub(crate) fn new<S>(s: S) -> NbStream<tokio::io::ReadHalf<S>>
+    pub(crate) fn new<S>(s: S, kill: tokio_util::sync::CancellationToken) -> NbStream<tokio::io::ReadHalf<S>>
     where
         S: AsyncRead + AsyncWrite + Send + 'static,
     {
@@ -106,7 +110,7 @@ impl<R> NbStream<R> {
                 }
             }
         });
-        NbStream { rd, w }
+        NbStream { rd, w, kill: Box::pin(kill.cancelled_owned()) }
     }
 }
 
@@ -121,6 +125,9 @@ impl<R> Drop for NbStream<R> {
 
 impl<R: AsyncRead + Unpin> AsyncRead for NbStream<R> {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        if self.kill.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Err(io::Error::new(io::ErrorKind::ConnectionAborted, "connection closed locally")));
+        }
         Pin::new(&mut self.rd).poll_read(cx, buf)
     }
 }
@@ -282,7 +289,7 @@ where
     };
     let cfg = Arc::new(client_config(settings));
     let setup = async {
-        let mut handle = match client::connect_stream(cfg, NbStream::<()>::new(stream), handler).await {
+        let mut handle = match client::connect_stream(cfg, NbStream::<()>::new(stream, conn.kill.clone()), handler).await {
             Ok(h) => h,
             Err(e) => {
                 if let Some(r) = lock(&rejected).take() {
@@ -457,7 +464,7 @@ where
     let handler = ServerHandler { conn: conn.clone(), trust: settings.trust.clone(), from: from.clone() };
     let cfg = Arc::new(server_config(&settings));
     let timeout = settings.handshake_timeout;
-    let running = match tokio::time::timeout(timeout, server::run_stream(cfg, NbStream::<()>::new(stream), handler)).await {
+    let running = match tokio::time::timeout(timeout, server::run_stream(cfg, NbStream::<()>::new(stream, conn.kill.clone()), handler)).await {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => {
             tracing::warn!("dropping connection from {from}: SSH handshake failed: {e}");
