@@ -5,6 +5,10 @@
 //! The tests in this file run one at a time (SERIAL) because they measure
 //! timings and memory.
 
+// Tests in a file hold SERIAL (a std Mutex) across awaits on purpose: each
+// test has its own runtime, the lock only makes them run one at a time.
+#![allow(clippy::await_holding_lock)]
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -402,7 +406,8 @@ async fn slow_reader_blocks_sender_in_order_bounded_memory() {
     let rss0 = rss_kib("self");
     let mut max_ahead = 0u64;
     let mut rss_max = rss0;
-    let ahead_limit = window / (FRAME as u64 + 4) + 2;
+    // one window of frames, plus a few frames of slack for counter timing
+    let ahead_limit = window / (FRAME as u64 + 4) + 8;
     for i in 0..slow_frames {
         let f = rx.read_frame().await.unwrap().expect("early EOF");
         let seq = u64::from_be_bytes(f[..8].try_into().unwrap());
@@ -439,12 +444,6 @@ async fn slow_reader_blocks_sender_in_order_bounded_memory() {
 /// closed error; never a clean end of stream.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn buffered_data_readable_after_connection_loss() {
-    if known_bug(
-        "buffered_data_readable_after_connection_loss",
-        "channel.rs ChanInner::fail_with clears both receive buffers (inb[0]/inb[1].clear()) also when the connection is lost (notify_remote = false), so data already received is discarded instead of being readable before the closed error as PROTOCOL.md 14.1 says",
-    ) {
-        return;
-    }
     let _g = serial();
     let s = peer("server");
     let c = peer("client");
