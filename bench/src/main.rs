@@ -119,6 +119,10 @@ fn parse_args() -> Result<Cfg, String> {
             "--only" => c.only = Some(val("--only")?.split(',').map(|s| s.trim().to_string()).collect()),
             "--no-openssh" => c.no_openssh = true,
             "--variant" => c.variant = Some(val("--variant")?),
+            "--version" => {
+                println!("streamkit-bench built from git {} ({})", env!("SKB_GIT"), env!("SKB_SRC"));
+                std::process::exit(0);
+            }
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -457,7 +461,7 @@ fn render(rep: &Report, cfg: &Cfg, load0: &str, load1: &str, elapsed: f64) -> St
     let args: Vec<String> = std::env::args().skip(1).collect();
     let _ = writeln!(s, "## streamkit-bench results\n");
     let _ = writeln!(s, "- command: `streamkit-bench {}`", args.join(" "));
-    let _ = writeln!(s, "- streamkit-core {}, git {}", streamkit_core::VERSION, cmd_out("git", &["describe", "--always", "--dirty", "--abbrev=10"]));
+    let _ = writeln!(s, "- streamkit-core {}, built from git {} ({})", streamkit_core::VERSION, env!("SKB_GIT"), env!("SKB_SRC"));
     let _ = writeln!(
         s,
         "- machine: {} cores (nproc), {}, AES instructions: {}",
