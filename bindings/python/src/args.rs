@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyByteArray, PyBytes, PyFloat, PyInt, PyString};
+use pyo3::types::{PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyString};
 
 use crate::errors;
 
@@ -91,8 +91,9 @@ pub(crate) fn timeout(func: &str, obj: Option<&Bound<'_, PyAny>>) -> PyResult<Op
         .filter(|d| d.as_secs() < 1 << 32))
 }
 
-/// A sequence of `str` (headers, trailers). A bare `str`/`bytes` is refused
-/// rather than silently iterated character by character.
+/// A sequence of `str` (headers, trailers), or a dict of str to str that
+/// becomes `"key=value"` items. A bare `str`/`bytes` is refused rather than
+/// silently iterated character by character.
 pub(crate) fn string_list(
     func: &str,
     param: &str,
@@ -108,6 +109,22 @@ pub(crate) fn string_list(
             "a list/tuple of str (a single str is not accepted)",
             obj,
         ));
+    }
+    if let Ok(map) = obj.cast::<PyDict>() {
+        let mut out = Vec::with_capacity(map.len());
+        for (k, v) in map.iter() {
+            match (k.cast::<PyString>(), v.cast::<PyString>()) {
+                (Ok(k), Ok(v)) => out.push(format!("{}={}", k.to_cow()?, v.to_cow()?)),
+                _ => {
+                    return Err(PyTypeError::new_err(format!(
+                        "{func}() argument '{param}' as a dict must map str to str, found {}: {}",
+                        type_name(&k),
+                        type_name(&v)
+                    )))
+                }
+            }
+        }
+        return Ok(out);
     }
     let iter = obj
         .try_iter()

@@ -235,7 +235,8 @@ impl PyChannel {
 
     /// write_trailers(trailers) -> None
     ///
-    /// Send "key=value" trailers (a list of str); the remote side can read them
+    /// Send "key=value" trailers (a list of str, or a dict of str to str); the
+    /// remote side can read them
     /// from meta.trailers once this side has closed (or closed for writing).
     fn write_trailers(&self, py: Python<'_>, trailers: &Bound<'_, PyAny>) -> PyResult<()> {
         let t = args::string_list("Channel.write_trailers", "trailers", trailers)?;
@@ -262,7 +263,7 @@ impl PyChannel {
     /// open(service, headers=()) -> Channel
     ///
     /// Open a child channel inside this one ("channels of channels"); the
-    /// remote side receives it with Channel.accept().
+    /// remote side receives it with Channel.accept(). headers as for Peer.open().
     #[pyo3(signature = (service, headers=None), text_signature = "(self, service, headers=())")]
     fn open(
         &self,

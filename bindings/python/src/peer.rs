@@ -286,8 +286,8 @@ impl PyPeer {
     /// open(peer, service, headers=()) -> Channel
     ///
     /// Open a channel to the connected peer named `peer` for `service`, with
-    /// "key=value" headers (a list or tuple of str). Raises NoPeerError if no
-    /// such peer is connected.
+    /// "key=value" headers (a list or tuple of str, or a dict of str to str).
+    /// Raises NoPeerError if no such peer is connected.
     #[pyo3(signature = (peer, service, headers=None), text_signature = "(self, peer, service, headers=())")]
     fn open(
         &self,

@@ -236,6 +236,19 @@ def test_channel_bytes_frames_errors_trailers(pair: Pair) -> None:
     assert wait_until(lambda: ch.closed and srv.closed)
 
 
+def test_headers_and_trailers_as_dicts(pair: Pair) -> None:
+    ch = pair.b.open("alice", "dicts", {"user": "me", "lang": "py"})
+    srv = pair.a.accept(timeout=5)
+    assert srv.meta.headers == ["user=me", "lang=py"]
+    child = ch.open("kid", {"depth": "1"})
+    assert srv.accept(timeout=5).meta.headers == ["depth=1"]
+    srv.write_trailers({"status": "0"})
+    srv.close()
+    assert ch.read_frame(timeout=5) is None
+    assert ch.meta.trailers == ["status=0"]
+    child.close()
+
+
 def test_iteration_over_frames(pair: Pair) -> None:
     ch = pair.b.open("alice", "stream")
     srv = pair.a.accept(timeout=5)

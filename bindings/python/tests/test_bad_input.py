@@ -27,7 +27,7 @@ NOT_INT: list[Any] = ["1", 1.5, b"1", True, None, [1]]
 NOT_BUFFER: list[Any] = ["text", 12, None, [1, 2], 3.0, object()]
 NOT_TIMEOUT: list[Any] = ["1", b"1", [1], object(), True]
 BAD_TIMEOUT_VALUE: list[float] = [-1, -0.001, float("nan")]
-NOT_STR_LIST: list[Any] = ["a=b", b"a=b", 5, [1], ["ok", None], object()]
+NOT_STR_LIST: list[Any] = ["a=b", b"a=b", 5, [1], ["ok", None], object(), {"k": 1}, {1: "v"}]
 
 
 def ctor(**kw: Any) -> Callable[[], object]:
