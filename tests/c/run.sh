@@ -46,6 +46,15 @@ fi
 step "header is fresh"
 if bash streamkit-ffi/gen_header.sh --verify; then pass "include/streamkit.h matches cbindgen output"; else fail "include/streamkit.h is stale"; fi
 
+step "libstreamkit.so exports exactly the header's functions"
+grep -E '^[a-z_ ]+\*?sk_[a-z_]+\(' include/streamkit.h | grep -Eo 'sk_[a-z_]+\(' | tr -d '(' | sort -u >"$out/header-functions.txt"
+nm -D --defined-only "$target/release/libstreamkit.so" | awk '$2 == "T" { print $3 }' | grep -v '^_' | sort -u >"$out/exports.txt"
+if diff "$out/header-functions.txt" "$out/exports.txt"; then
+    pass "exports = header functions ($(wc -l <"$out/exports.txt"))"
+else
+    fail "exported symbols differ from the header's functions (< header, > library)"
+fi
+
 step "every function of the header is exercised by the C tests"
 missing=""
 for fn in $(grep -Eo '\bsk_[a-z_]+\(' include/streamkit.h | tr -d '(' | sort -u); do
@@ -94,8 +103,10 @@ build echo_static streamkit-ffi/examples/echo.c "${static_link[@]}"
 
 # The two linkages really differ.
 if [ -x "$out/test_api_shared" ] && [ -x "$out/test_api_static" ]; then
-    if ldd "$out/test_api_shared" | grep -q "$prefix/lib/libstreamkit.so" &&
-        ! ldd "$out/test_api_static" | grep -q libstreamkit; then
+    # (capture first: with pipefail, grep -q closing the pipe early would fail ldd)
+    ldd_shared="$(ldd "$out/test_api_shared")"
+    ldd_static="$(ldd "$out/test_api_static")"
+    if [[ "$ldd_shared" == *"$prefix/lib/libstreamkit.so"* ]] && [[ "$ldd_static" != *libstreamkit* ]]; then
         pass "linkage: shared binary uses libstreamkit.so, static binary does not"
     else
         fail "linkage check (ldd)"
