@@ -14,7 +14,9 @@ use streamkit_core::{Channel, Peer, PeerOption};
 
 /// True when STREAMKIT_SOAK=1 (or any non-empty value other than 0).
 pub fn soak() -> bool {
-    std::env::var("STREAMKIT_SOAK").map(|v| !v.is_empty() && v != "0").unwrap_or(false)
+    std::env::var("STREAMKIT_SOAK")
+        .map(|v| !v.is_empty() && v != "0")
+        .unwrap_or(false)
 }
 
 /// `fast` in the default run, `soak` with STREAMKIT_SOAK=1.
@@ -38,7 +40,10 @@ pub fn known_bug(test: &str, bug: &str) -> bool {
 }
 
 pub fn now_ms() -> u128 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
 }
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
@@ -55,7 +60,8 @@ pub fn scratch_dir() -> std::path::PathBuf {
 pub fn peer(name: &str) -> Peer {
     let p = Peer::new();
     p.set_option_str(PeerOption::Name, name).unwrap();
-    p.set_option_str(PeerOption::PrivateKey, &streamkit_core::generate_key()).unwrap();
+    p.set_option_str(PeerOption::PrivateKey, &streamkit_core::generate_key())
+        .unwrap();
     p
 }
 
@@ -88,13 +94,19 @@ pub async fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bo
 
 pub async fn wait_for_peer(p: &Peer, name: &str, timeout: Duration) {
     let p2 = p.clone();
-    wait_until(&format!("{} to see peer {name}", p.name()), timeout, || p2.peers().iter().any(|n| n == name)).await
+    wait_until(&format!("{} to see peer {name}", p.name()), timeout, || {
+        p2.peers().iter().any(|n| n == name)
+    })
+    .await
 }
 
 /// Open an "echo"-style exchange: open `service` on `from` to `to_name`, accept on `to`.
 pub async fn open_pair(from: &Peer, to: &Peer, to_name: &str, service: &str) -> (Channel, Channel) {
     let a = from.open(to_name, service, &[]).await.unwrap();
-    let b = tokio::time::timeout(Duration::from_secs(10), to.accept()).await.expect("accept timed out").unwrap();
+    let b = tokio::time::timeout(Duration::from_secs(10), to.accept())
+        .await
+        .expect("accept timed out")
+        .unwrap();
     (a, b)
 }
 
@@ -158,18 +170,29 @@ pub fn threads(pid: &str) -> u64 {
     status_field(pid, "Threads:")
 }
 pub fn fds(pid: &str) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd")).map(|d| d.count()).unwrap_or(0)
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| d.count())
+        .unwrap_or(0)
 }
 
 /// Raise RLIMIT_NOFILE to at least `n` (up to the hard limit; root may raise that too).
 pub fn raise_nofile(n: u64) -> u64 {
     unsafe {
-        let mut r = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        let mut r = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
         libc::getrlimit(libc::RLIMIT_NOFILE, &mut r);
         if r.rlim_cur < n {
-            let want = libc::rlimit { rlim_cur: n, rlim_max: r.rlim_max.max(n) };
+            let want = libc::rlimit {
+                rlim_cur: n,
+                rlim_max: r.rlim_max.max(n),
+            };
             if libc::setrlimit(libc::RLIMIT_NOFILE, &want) != 0 {
-                let want = libc::rlimit { rlim_cur: r.rlim_max, rlim_max: r.rlim_max };
+                let want = libc::rlimit {
+                    rlim_cur: r.rlim_max,
+                    rlim_max: r.rlim_max,
+                };
                 libc::setrlimit(libc::RLIMIT_NOFILE, &want);
             }
         }
@@ -180,7 +203,11 @@ pub fn raise_nofile(n: u64) -> u64 {
 
 /// A port that was free a moment ago on 127.0.0.1.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 // ---------------------------------------------------------------------------
@@ -197,8 +224,15 @@ impl Identities {
     /// Fresh keys for `names`; `auth` (all public lines) written to dir/auth.
     pub fn new(names: &[&str]) -> Identities {
         let dir = scratch_dir();
-        let keys: Vec<String> = names.iter().map(|_| streamkit_core::generate_key()).collect();
-        let id = Identities { dir, names: names.iter().map(|s| s.to_string()).collect(), keys };
+        let keys: Vec<String> = names
+            .iter()
+            .map(|_| streamkit_core::generate_key())
+            .collect();
+        let id = Identities {
+            dir,
+            names: names.iter().map(|s| s.to_string()).collect(),
+            keys,
+        };
         for (n, k) in id.names.iter().zip(&id.keys) {
             std::fs::write(id.dir.join(format!("{n}.key")), k).unwrap();
         }
@@ -223,13 +257,22 @@ impl Identities {
     pub fn peer(&self, name: &str) -> Peer {
         let p = Peer::new();
         p.set_option_str(PeerOption::Name, name).unwrap();
-        p.set_option_str(PeerOption::PrivateKey, self.key(name)).unwrap();
-        p.set_option_str(PeerOption::AuthorizedKeys, &self.auth_text()).unwrap();
+        p.set_option_str(PeerOption::PrivateKey, self.key(name))
+            .unwrap();
+        p.set_option_str(PeerOption::AuthorizedKeys, &self.auth_text())
+            .unwrap();
         p
     }
     /// Arguments for sk-rel-peer.
     pub fn args(&self, name: &str) -> Vec<String> {
-        vec!["--name".into(), name.into(), "--key".into(), self.key_path(name), "--auth".into(), self.auth_path()]
+        vec![
+            "--name".into(),
+            name.into(),
+            "--key".into(),
+            self.key_path(name),
+            "--auth".into(),
+            self.auth_path(),
+        ]
     }
 }
 
@@ -254,9 +297,14 @@ impl PeerProc {
             c.args(&prefix[1..]).arg(exe);
             c
         };
-        cmd.args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit());
+        cmd.args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
         cmd.env("RUST_BACKTRACE", "1");
-        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot spawn {exe}: {e}"));
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot spawn {exe}: {e}"));
         let stdout = child.stdout.take().unwrap();
         let stdin = child.stdin.take().unwrap();
         let (tx, rx) = mpsc::channel();
@@ -268,7 +316,13 @@ impl PeerProc {
                 }
             }
         });
-        PeerProc { child, stdin, lines: rx, log: Vec::new(), pending: Default::default() }
+        PeerProc {
+            child,
+            stdin,
+            lines: rx,
+            log: Vec::new(),
+            pending: Default::default(),
+        }
     }
 
     pub fn pid(&self) -> i32 {
@@ -284,7 +338,10 @@ impl PeerProc {
     pub fn expect(&mut self, prefix: &str, timeout: Duration) -> String {
         match self.try_expect(prefix, timeout) {
             Some(l) => l,
-            None => panic!("no line starting with {prefix:?} within {timeout:?}; seen: {:?}", self.log),
+            None => panic!(
+                "no line starting with {prefix:?} within {timeout:?}; seen: {:?}",
+                self.log
+            ),
         }
     }
 
@@ -331,7 +388,11 @@ impl PeerProc {
         self.send("rss");
         let l = self.expect("RSS ", Duration::from_secs(10));
         let w: Vec<&str> = l.split_whitespace().collect();
-        (w[1].parse().unwrap(), w[3].parse().unwrap(), w[5].parse().unwrap())
+        (
+            w[1].parse().unwrap(),
+            w[3].parse().unwrap(),
+            w[5].parse().unwrap(),
+        )
     }
 }
 
@@ -345,7 +406,13 @@ impl Drop for PeerProc {
 }
 
 /// Spawn a bound sk-rel-peer and return it with its endpoint.
-pub fn spawn_bound(exe: &str, ids: &Identities, name: &str, ep: &str, extra: &[String]) -> (PeerProc, String) {
+pub fn spawn_bound(
+    exe: &str,
+    ids: &Identities,
+    name: &str,
+    ep: &str,
+    extra: &[String],
+) -> (PeerProc, String) {
     let mut args = ids.args(name);
     args.extend(["--bind".to_string(), ep.to_string()]);
     args.extend(extra.iter().cloned());

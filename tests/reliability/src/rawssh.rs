@@ -41,7 +41,12 @@ impl client::Handler for H {
         Ok(true)
     }
 
-    async fn data(&mut self, ch: ChannelId, data: &[u8], _s: &mut client::Session) -> Result<(), Self::Error> {
+    async fn data(
+        &mut self,
+        ch: ChannelId,
+        data: &[u8],
+        _s: &mut client::Session,
+    ) -> Result<(), Self::Error> {
         let _ = self.tx.send(Ev::Data(ch, 0, data.to_vec()));
         Ok(())
     }
@@ -57,12 +62,20 @@ impl client::Handler for H {
         Ok(())
     }
 
-    async fn channel_eof(&mut self, ch: ChannelId, _s: &mut client::Session) -> Result<(), Self::Error> {
+    async fn channel_eof(
+        &mut self,
+        ch: ChannelId,
+        _s: &mut client::Session,
+    ) -> Result<(), Self::Error> {
         let _ = self.tx.send(Ev::Eof(ch));
         Ok(())
     }
 
-    async fn channel_close(&mut self, ch: ChannelId, _s: &mut client::Session) -> Result<(), Self::Error> {
+    async fn channel_close(
+        &mut self,
+        ch: ChannelId,
+        _s: &mut client::Session,
+    ) -> Result<(), Self::Error> {
         let _ = self.tx.send(Ev::Close(ch));
         Ok(())
     }
@@ -94,14 +107,23 @@ pub struct Raw {
 }
 
 fn config() -> Arc<client::Config> {
-    Arc::new(client::Config { inactivity_timeout: None, ..Default::default() })
+    Arc::new(client::Config {
+        inactivity_timeout: None,
+        ..Default::default()
+    })
 }
 
 /// TCP connect + SSH handshake only (no authentication).
-pub async fn handshake(addr: &str) -> Result<(client::Handle<H>, mpsc::UnboundedReceiver<Ev>), String> {
-    let s = tokio::net::TcpStream::connect(addr).await.map_err(|e| format!("tcp connect: {e}"))?;
+pub async fn handshake(
+    addr: &str,
+) -> Result<(client::Handle<H>, mpsc::UnboundedReceiver<Ev>), String> {
+    let s = tokio::net::TcpStream::connect(addr)
+        .await
+        .map_err(|e| format!("tcp connect: {e}"))?;
     let (tx, rx) = mpsc::unbounded_channel();
-    let h = client::connect_stream(config(), s, H { tx }).await.map_err(|e| format!("ssh handshake: {e}"))?;
+    let h = client::connect_stream(config(), s, H { tx })
+        .await
+        .map_err(|e| format!("ssh handshake: {e}"))?;
     Ok((h, rx))
 }
 
@@ -134,13 +156,25 @@ impl Raw {
     pub async fn hello(&mut self, name: &str, window: u32) -> Result<(), String> {
         let ch = self.open_ssh().await?;
         let id = ch.id();
-        ch.extended_data_bytes(EXT_CONTROL, Ctl::Hello { version: VERSION, name: name.into(), window }.encode())
-            .await
-            .map_err(|e| format!("send hello: {e}"))?;
+        ch.extended_data_bytes(
+            EXT_CONTROL,
+            Ctl::Hello {
+                version: VERSION,
+                name: name.into(),
+                window,
+            }
+            .encode(),
+        )
+        .await
+        .map_err(|e| format!("send hello: {e}"))?;
         self.control = Some(ch);
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         loop {
-            if self.seen.iter().any(|(c, m)| *c == id && matches!(m, Ctl::Hello { .. })) {
+            if self
+                .seen
+                .iter()
+                .any(|(c, m)| *c == id && matches!(m, Ctl::Hello { .. }))
+            {
                 return Ok(());
             }
             if self.gone {
@@ -157,7 +191,9 @@ impl Raw {
     pub async fn open_ssh(&self) -> Result<ChannelWriteHalf<client::Msg>, String> {
         let ch = tokio::time::timeout(Duration::from_secs(5), self.handle.channel_open_session())
             .await
-            .map_err(|_| "channel_open_session: no answer within 5 s (connection wedged?)".to_string())?
+            .map_err(|_| {
+                "channel_open_session: no answer within 5 s (connection wedged?)".to_string()
+            })?
             .map_err(|e| format!("channel_open_session: {e}"))?;
         let (r, w) = ch.split();
         drop(r);
@@ -220,7 +256,11 @@ impl Raw {
 
     /// Control messages seen on SSH channel `ch`.
     pub fn ctl_on(&self, ch: ChannelId) -> Vec<Ctl> {
-        self.seen.iter().filter(|(c, _)| *c == ch).map(|(_, m)| m.clone()).collect()
+        self.seen
+            .iter()
+            .filter(|(c, _)| *c == ch)
+            .map(|(_, m)| m.clone())
+            .collect()
     }
 
     /// The CLOSE code the server sent on `ch`, if any.
@@ -234,7 +274,14 @@ impl Raw {
 
 /// An encoded OPEN.
 pub fn open_msg(id: u64, service: &str) -> Bytes {
-    Ctl::Open { version: VERSION, id, parent: 0, service: service.into(), headers: vec![] }.encode()
+    Ctl::Open {
+        version: VERSION,
+        id,
+        parent: 0,
+        service: service.into(),
+        headers: vec![],
+    }
+    .encode()
 }
 
 /// Wrap a raw control body (type byte first) in a correct length prefix.

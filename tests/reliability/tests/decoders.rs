@@ -60,7 +60,11 @@ fn cases() -> u32 {
     std::env::var("PROPTEST_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(if streamkit_reliability::soak() { 100_000 } else { 2_000 })
+        .unwrap_or(if streamkit_reliability::soak() {
+            100_000
+        } else {
+            2_000
+        })
 }
 
 // ---------------------------------------------------------------------------
@@ -72,9 +76,25 @@ fn arb_string() -> impl Strategy<Value = String> {
 
 fn arb_ctl() -> impl Strategy<Value = Ctl> {
     prop_oneof![
-        (any::<u8>(), arb_string(), any::<u32>()).prop_map(|(version, name, window)| Ctl::Hello { version, name, window }),
-        (any::<u8>(), any::<u64>(), any::<u64>(), arb_string(), prop::collection::vec(arb_string(), 0..6))
-            .prop_map(|(version, id, parent, service, headers)| Ctl::Open { version, id, parent, service, headers }),
+        (any::<u8>(), arb_string(), any::<u32>()).prop_map(|(version, name, window)| Ctl::Hello {
+            version,
+            name,
+            window
+        }),
+        (
+            any::<u8>(),
+            any::<u64>(),
+            any::<u64>(),
+            arb_string(),
+            prop::collection::vec(arb_string(), 0..6)
+        )
+            .prop_map(|(version, id, parent, service, headers)| Ctl::Open {
+                version,
+                id,
+                parent,
+                service,
+                headers
+            }),
         (any::<u8>(), any::<u32>()).prop_map(|(stream, bytes)| Ctl::Credit { stream, bytes }),
         prop::collection::vec(arb_string(), 0..6).prop_map(Ctl::Trailers),
         Just(Ctl::Fin),
@@ -96,7 +116,16 @@ fn arb_mutation() -> impl Strategy<Value = Mutation> {
     prop_oneof![
         any::<usize>().prop_map(Mutation::Truncate),
         (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Mutation::Flip(i, b)),
-        (any::<usize>(), prop_oneof![Just(u32::MAX), Just(0x8000_0000u32), Just(4097u32), Just(MAX_CONTROL_LEN as u32 + 1), any::<u32>()])
+        (
+            any::<usize>(),
+            prop_oneof![
+                Just(u32::MAX),
+                Just(0x8000_0000u32),
+                Just(4097u32),
+                Just(MAX_CONTROL_LEN as u32 + 1),
+                any::<u32>()
+            ]
+        )
             .prop_map(|(i, v)| Mutation::HugeU32(i, v)),
         prop::collection::vec(any::<u8>(), 1..16).prop_map(Mutation::Append),
     ]
@@ -240,7 +269,12 @@ proptest! {
 #[test]
 fn hello_and_open_examples_decode() {
     // sanity: the strategies above reach real messages
-    let h = Ctl::Hello { version: VERSION, name: "a".into(), window: 1 << 18 }.encode();
+    let h = Ctl::Hello {
+        version: VERSION,
+        name: "a".into(),
+        window: 1 << 18,
+    }
+    .encode();
     assert!(matches!(Ctl::decode(&h[4..]), Ok(Ctl::Hello { .. })));
 }
 

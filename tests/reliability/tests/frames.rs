@@ -59,7 +59,13 @@ const ALLOC_LIMIT: usize = 1 << 20;
 
 fn rt() -> &'static tokio::runtime::Runtime {
     static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RT.get_or_init(|| tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap())
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap()
+    })
 }
 
 /// (writer, reader) peers; the reader has MAX_FRAME_SIZE = 1 KiB.
@@ -72,7 +78,8 @@ fn peers(tcp: bool) -> &'static (Peer, Peer) {
             let w = streamkit_reliability::peer("writer");
             let r = streamkit_reliability::peer("reader");
             streamkit_reliability::trust_all(&[&w, &r], &[]);
-            r.set_option_int(PeerOption::MaxFrameSize, MAX_FRAME as i64).unwrap();
+            r.set_option_int(PeerOption::MaxFrameSize, MAX_FRAME as i64)
+                .unwrap();
             let ep = if tcp {
                 "tcp://127.0.0.1:0".to_string()
             } else {
@@ -80,7 +87,8 @@ fn peers(tcp: bool) -> &'static (Peer, Peer) {
             };
             let ep = r.bind(&ep).await.unwrap();
             w.connect(&ep).await.unwrap();
-            streamkit_reliability::wait_for_peer(&r, "writer", std::time::Duration::from_secs(10)).await;
+            streamkit_reliability::wait_for_peer(&r, "writer", std::time::Duration::from_secs(10))
+                .await;
             (w, r)
         })
     })
@@ -129,16 +137,23 @@ fn arb_input() -> impl Strategy<Value = Vec<u8>> {
     .prop_map(|n| n.to_be_bytes().to_vec());
     prop_oneof![
         prop::collection::vec(any::<u8>(), 0..4096),
-        (prop::collection::vec(frame, 0..6), prop::collection::vec(any::<u8>(), 0..8), any::<bool>()).prop_map(
-            |(fs, tail, keep)| {
+        (
+            prop::collection::vec(frame, 0..6),
+            prop::collection::vec(any::<u8>(), 0..8),
+            any::<bool>()
+        )
+            .prop_map(|(fs, tail, keep)| {
                 let mut v: Vec<u8> = fs.concat();
                 if keep {
                     v.extend_from_slice(&tail);
                 }
                 v
-            }
-        ),
-        (prop::collection::vec(prop::collection::vec(any::<u8>(), 0..200), 0..4), lying, prop::collection::vec(any::<u8>(), 0..64))
+            }),
+        (
+            prop::collection::vec(prop::collection::vec(any::<u8>(), 0..200), 0..4),
+            lying,
+            prop::collection::vec(any::<u8>(), 0..64)
+        )
             .prop_map(|(fs, l, rest)| {
                 let mut v = Vec::new();
                 for f in fs {
@@ -156,7 +171,10 @@ fn run_case(tcp: bool, input: &[u8], chunk: usize) -> Result<(), TestCaseError> 
     let (w, r) = peers(tcp);
     let (frames, end) = rt().block_on(async {
         let a = w.open("reader", "frames", &[]).await.unwrap();
-        let b = tokio::time::timeout(std::time::Duration::from_secs(10), r.accept()).await.expect("accept").unwrap();
+        let b = tokio::time::timeout(std::time::Duration::from_secs(10), r.accept())
+            .await
+            .expect("accept")
+            .unwrap();
         for c in input.chunks(chunk.max(1)) {
             a.write(c).await.unwrap();
         }
@@ -165,7 +183,10 @@ fn run_case(tcp: bool, input: &[u8], chunk: usize) -> Result<(), TestCaseError> 
         TRACK.store(true, Ordering::Relaxed);
         let mut got = Vec::new();
         let end = loop {
-            match tokio::time::timeout(std::time::Duration::from_secs(10), b.read_frame()).await.expect("read_frame hung") {
+            match tokio::time::timeout(std::time::Duration::from_secs(10), b.read_frame())
+                .await
+                .expect("read_frame hung")
+            {
                 Ok(Some(f)) => got.push(f.to_vec()),
                 Ok(None) => break Ok(End::Eof),
                 Err(e) if e.kind() == ErrorKind::Protocol => break Ok(End::Protocol),
@@ -178,11 +199,17 @@ fn run_case(tcp: bool, input: &[u8], chunk: usize) -> Result<(), TestCaseError> 
         (got, end)
     });
     let m = MAX.load(Ordering::Relaxed);
-    let end = end.map_err(|e| TestCaseError::fail(format!("read_frame failed with a non-protocol error: {e}")))?;
+    let end = end.map_err(|e| {
+        TestCaseError::fail(format!("read_frame failed with a non-protocol error: {e}"))
+    })?;
     let (want, want_end) = model(input, MAX_FRAME);
     prop_assert_eq!(frames, want);
     prop_assert_eq!(end, want_end);
-    prop_assert!(m < ALLOC_LIMIT, "a single allocation of {m} bytes while reading {} bytes", input.len());
+    prop_assert!(
+        m < ALLOC_LIMIT,
+        "a single allocation of {m} bytes while reading {} bytes",
+        input.len()
+    );
     Ok(())
 }
 
@@ -190,7 +217,11 @@ fn cases() -> u32 {
     std::env::var("PROPTEST_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(if streamkit_reliability::soak() { 100_000 } else { 300 })
+        .unwrap_or(if streamkit_reliability::soak() {
+            100_000
+        } else {
+            300
+        })
 }
 
 proptest! {
@@ -212,4 +243,3 @@ proptest! {
         run_case(true, &input, chunk)?;
     }
 }
-

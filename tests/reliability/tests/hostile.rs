@@ -37,7 +37,8 @@ async fn server_and_honest(handshake_ms: i64) -> (Peer, Peer, String) {
     let s = peer("server");
     let c = peer("honest");
     trust_all(&[&s, &c], &[]);
-    s.set_option_int(PeerOption::HandshakeTimeout, handshake_ms).unwrap();
+    s.set_option_int(PeerOption::HandshakeTimeout, handshake_ms)
+        .unwrap();
     let ep = s.bind("tcp://127.0.0.1:0").await.unwrap();
     spawn_echo_server(&s);
     c.connect(&ep).await.unwrap();
@@ -47,7 +48,11 @@ async fn server_and_honest(handshake_ms: i64) -> (Peer, Peer, String) {
 
 /// Read from `s` until the server closes it; returns how long that took
 /// (None if it was still open at `limit`).
-async fn time_to_close(mut s: tokio::net::TcpStream, t0: Instant, limit: Duration) -> Option<Duration> {
+async fn time_to_close(
+    mut s: tokio::net::TcpStream,
+    t0: Instant,
+    limit: Duration,
+) -> Option<Duration> {
     let mut buf = vec![0u8; 4096];
     loop {
         let left = limit.checked_sub(t0.elapsed())?;
@@ -84,7 +89,10 @@ async fn thousand_stalled_handshakes_do_not_block_honest_clients() {
             .expect("an honest client could not connect within 5 s while 1,000 handshakes stalled")
             .unwrap();
         echo_roundtrip(&newcomer, "server").await.unwrap();
-        eprintln!("honest client {k} connected and echoed in {:?}", t1.elapsed());
+        eprintln!(
+            "honest client {k} connected and echoed in {:?}",
+            t1.elapsed()
+        );
         tokio::time::sleep(Duration::from_millis(700)).await;
     }
     echo_roundtrip(&c, "server").await.unwrap();
@@ -118,13 +126,18 @@ async fn stalled_handshakes_dropped_after_timeout_honest_clients_served() {
     let newcomer = peer("newcomer");
     trust_all(&[&s, &newcomer], &[_c.public_key().unwrap()]);
     let t1 = Instant::now();
-    newcomer.connect(&ep).await.expect("an honest client could not connect while 1,000 handshakes stalled");
+    newcomer
+        .connect(&ep)
+        .await
+        .expect("an honest client could not connect while 1,000 handshakes stalled");
     echo_roundtrip(&newcomer, "server").await.unwrap();
     eprintln!("honest client connected and echoed in {:?}", t1.elapsed());
     let limit = Duration::from_millis(timeout_ms as u64 + 3000);
     let mut tasks = Vec::new();
     for (i, sock) in socks.into_iter().enumerate() {
-        tasks.push(tokio::spawn(async move { (i, time_to_close(sock, t0, limit).await) }));
+        tasks.push(tokio::spawn(async move {
+            (i, time_to_close(sock, t0, limit).await)
+        }));
     }
     let mut still_open = Vec::new();
     let mut worst = Duration::ZERO;
@@ -135,7 +148,11 @@ async fn stalled_handshakes_dropped_after_timeout_honest_clients_served() {
             None => still_open.push(i),
         }
     }
-    eprintln!("dropped: {} of {n}, slowest after {worst:?}; still open: {}", n - still_open.len(), still_open.len());
+    eprintln!(
+        "dropped: {} of {n}, slowest after {worst:?}; still open: {}",
+        n - still_open.len(),
+        still_open.len()
+    );
     let silent = still_open.iter().filter(|i| *i % 2 == 0).count();
     assert!(
         still_open.is_empty(),
@@ -155,7 +172,10 @@ async fn stalled_handshakes_dropped_after_timeout_honest_clients_served() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     };
-    assert!(fds_ok <= fds0 + 10, "file descriptors: {fds0} before, {fds_ok} after the stalled clients were dropped");
+    assert!(
+        fds_ok <= fds0 + 10,
+        "file descriptors: {fds0} before, {fds_ok} after the stalled clients were dropped"
+    );
 }
 
 /// Garbage instead of an SSH banner (an HTTP request, then random bytes):
@@ -175,9 +195,19 @@ async fn garbage_instead_of_banner_is_dropped() {
     }
     let cases: Vec<(&str, Vec<u8>)> = vec![
         ("http request + random bytes", garbage.clone()),
-        ("random bytes without newline", garbage[40..].iter().copied().filter(|b| *b != b'\n').collect()),
+        (
+            "random bytes without newline",
+            garbage[40..]
+                .iter()
+                .copied()
+                .filter(|b| *b != b'\n')
+                .collect(),
+        ),
         ("a bad SSH version", b"SSH-1.5-old\r\n".to_vec()),
-        ("a valid banner then garbage packets", [&b"SSH-2.0-x\r\n"[..], &[0xffu8; 4096][..]].concat()),
+        (
+            "a valid banner then garbage packets",
+            [&b"SSH-2.0-x\r\n"[..], &[0xffu8; 4096][..]].concat(),
+        ),
     ];
     for (what, bytes) in cases {
         let t0 = Instant::now();
@@ -186,7 +216,10 @@ async fn garbage_instead_of_banner_is_dropped() {
         let d = time_to_close(sock, t0, Duration::from_secs(5)).await;
         eprintln!("{what}: dropped after {d:?}");
         let d = d.unwrap_or_else(|| panic!("{what}: connection not dropped within 5 s"));
-        assert!(d < Duration::from_millis(2500), "{what}: dropped only after {d:?}");
+        assert!(
+            d < Duration::from_millis(2500),
+            "{what}: dropped only after {d:?}"
+        );
         echo_roundtrip(&c, "server").await.unwrap();
     }
 }
@@ -198,15 +231,28 @@ async fn untrusted_client_key_refused_with_auth_error() {
     let _g = serial();
     let (s, c, ep) = server_and_honest(2000).await;
     let stranger = peer("stranger");
-    stranger.set_option_str(PeerOption::AuthorizedKeys, &s.public_key().unwrap()).unwrap();
+    stranger
+        .set_option_str(PeerOption::AuthorizedKeys, &s.public_key().unwrap())
+        .unwrap();
     let t0 = Instant::now();
-    let e = stranger.connect(&ep).await.expect_err("untrusted client got in");
+    let e = stranger
+        .connect(&ep)
+        .await
+        .expect_err("untrusted client got in");
     assert_eq!(e.kind(), ErrorKind::Auth, "{e}");
-    assert!(t0.elapsed() < Duration::from_secs(5), "refusal took {:?}", t0.elapsed());
+    assert!(
+        t0.elapsed() < Duration::from_secs(5),
+        "refusal took {:?}",
+        t0.elapsed()
+    );
     assert!(!s.peers().contains(&"stranger".to_string()));
     // a raw SSH client with an untrusted key, claiming a trusted peer's name
     let r = rawssh::connect(&addr_of(&ep), "honest", &streamkit_core::generate_key()).await;
-    assert!(matches!(&r, Err(m) if m.contains("refused")), "raw client with untrusted key: {:?}", r.as_ref().err());
+    assert!(
+        matches!(&r, Err(m) if m.contains("refused")),
+        "raw client with untrusted key: {:?}",
+        r.as_ref().err()
+    );
     echo_roundtrip(&c, "server").await.unwrap();
 }
 
@@ -219,10 +265,24 @@ async fn untrusted_or_changed_host_key_refused_with_auth_error() {
     let port = ep.rsplit(':').next().unwrap().to_string();
     // the client trusts only some other key
     let wary = peer("wary");
-    s.set_option_str(PeerOption::AuthorizedKeys, &format!("{}\n{}\n", c.public_key().unwrap(), wary.public_key().unwrap()))
-        .unwrap();
-    wary.set_option_str(PeerOption::AuthorizedKeys, &public_of(&streamkit_core::generate_key())).unwrap();
-    let e = wary.connect(&ep).await.expect_err("client accepted an untrusted server");
+    s.set_option_str(
+        PeerOption::AuthorizedKeys,
+        &format!(
+            "{}\n{}\n",
+            c.public_key().unwrap(),
+            wary.public_key().unwrap()
+        ),
+    )
+    .unwrap();
+    wary.set_option_str(
+        PeerOption::AuthorizedKeys,
+        &public_of(&streamkit_core::generate_key()),
+    )
+    .unwrap();
+    let e = wary
+        .connect(&ep)
+        .await
+        .expect_err("client accepted an untrusted server");
     assert_eq!(e.kind(), ErrorKind::Auth, "{e}");
     // known_hosts with a different key for this host:port (file and text forms)
     let other = public_of(&streamkit_core::generate_key());
@@ -232,7 +292,8 @@ async fn untrusted_or_changed_host_key_refused_with_auth_error() {
     std::fs::write(&kh, &line).unwrap();
     for (form, v) in [("file", kh.display().to_string()), ("text", line.clone())] {
         let p = peer("kh-client");
-        p.set_option_str(PeerOption::AuthorizedKeys, &s.public_key().unwrap()).unwrap();
+        p.set_option_str(PeerOption::AuthorizedKeys, &s.public_key().unwrap())
+            .unwrap();
         p.set_option_str(PeerOption::KnownHosts, &v).unwrap();
         s.set_option_str(
             PeerOption::AuthorizedKeys,
@@ -240,19 +301,32 @@ async fn untrusted_or_changed_host_key_refused_with_auth_error() {
         )
         .unwrap();
         let t0 = Instant::now();
-        let e = p.connect(&ep).await.expect_err("client accepted a changed host key");
+        let e = p
+            .connect(&ep)
+            .await
+            .expect_err("client accepted a changed host key");
         assert_eq!(e.kind(), ErrorKind::Auth, "known_hosts {form}: {e}");
-        assert!(t0.elapsed() < Duration::from_secs(5), "refusal took {:?}", t0.elapsed());
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "refusal took {:?}",
+            t0.elapsed()
+        );
         // control: the right key in known_hosts is accepted
         let good = format!("[127.0.0.1]:{port} {}\n", s.public_key().unwrap());
         let p2 = peer("kh-client2");
         p2.set_option_str(PeerOption::KnownHosts, &good).unwrap();
         s.set_option_str(
             PeerOption::AuthorizedKeys,
-            &format!("{}\n{}\n", c.public_key().unwrap(), p2.public_key().unwrap()),
+            &format!(
+                "{}\n{}\n",
+                c.public_key().unwrap(),
+                p2.public_key().unwrap()
+            ),
         )
         .unwrap();
-        p2.connect(&ep).await.unwrap_or_else(|e| panic!("correct known_hosts entry refused: {e}"));
+        p2.connect(&ep)
+            .await
+            .unwrap_or_else(|e| panic!("correct known_hosts entry refused: {e}"));
     }
     echo_roundtrip(&c, "server").await.unwrap();
 }
@@ -273,11 +347,18 @@ async fn hostile_setup(extra: &[String]) -> Hostile {
     let honest = ids.peer("honest");
     honest.connect(&ep).await.unwrap();
     echo_roundtrip(&honest, "server").await.unwrap();
-    Hostile { server, honest, ep, ids }
+    Hostile {
+        server,
+        honest,
+        ep,
+        ids,
+    }
 }
 
 async fn mallory(h: &Hostile) -> Raw {
-    let mut raw = rawssh::connect(&addr_of(&h.ep), "mallory", h.ids.key("mallory")).await.unwrap();
+    let mut raw = rawssh::connect(&addr_of(&h.ep), "mallory", h.ids.key("mallory"))
+        .await
+        .unwrap();
     raw.hello("mallory", 256 * 1024).await.unwrap();
     raw
 }
@@ -286,18 +367,31 @@ async fn mallory(h: &Hostile) -> Raw {
 async fn raw_echo_works(raw: &mut Raw, id: u64) -> bool {
     let w = raw_open(raw, id, "echo").await;
     let ch = w.id();
-    w.data_bytes(Bytes::from_static(b"\x00\x00\x00\x04pong")).await.unwrap();
+    w.data_bytes(Bytes::from_static(b"\x00\x00\x00\x04pong"))
+        .await
+        .unwrap();
     let ok = raw
-        .wait_for(Duration::from_secs(5), |r| r.data.get(&ch).is_some_and(|d| d.len() >= 8))
+        .wait_for(Duration::from_secs(5), |r| {
+            r.data.get(&ch).is_some_and(|d| d.len() >= 8)
+        })
         .await;
     let _ = w.close().await;
-    ok && raw.data.get(&ch).is_some_and(|d| &d[..] == b"\x00\x00\x00\x04pong")
+    ok && raw
+        .data
+        .get(&ch)
+        .is_some_and(|d| &d[..] == b"\x00\x00\x00\x04pong")
 }
 
 /// Opens `service` with a valid OPEN and returns the SSH channel.
-async fn raw_open(raw: &Raw, id: u64, service: &str) -> russh::ChannelWriteHalf<russh::client::Msg> {
+async fn raw_open(
+    raw: &Raw,
+    id: u64,
+    service: &str,
+) -> russh::ChannelWriteHalf<russh::client::Msg> {
     let w = raw.open_ssh().await.unwrap_or_else(|e| panic!("{e}"));
-    w.extended_data_bytes(2, rawssh::open_msg(id, service)).await.unwrap();
+    w.extended_data_bytes(2, rawssh::open_msg(id, service))
+        .await
+        .unwrap();
     w
 }
 
@@ -322,34 +416,84 @@ async fn malformed_opens_refused_one_by_one() {
     let (rss0, _, _) = h.server.stats();
     let mut raw = mallory(&h).await;
     let honest_ch = h.honest.open("server", "echo", &[]).await.unwrap();
-    let good = Ctl::Open { version: VERSION, id: 1001, parent: 0, service: "echo".into(), headers: vec!["k=v".into()] }
-        .encode();
+    let good = Ctl::Open {
+        version: VERSION,
+        id: 1001,
+        parent: 0,
+        service: "echo".into(),
+        headers: vec!["k=v".into()],
+    }
+    .encode();
     let mut huge_len_service = open_body(3, b"", 0, b"");
     // service string declaring 4 GiB - 16 bytes
     huge_len_service.truncate(2 + 16);
     huge_len_service.extend_from_slice(&0xffff_fff0u32.to_be_bytes());
     huge_len_service.extend_from_slice(b"echo");
     let cases: Vec<(&str, Bytes, Option<u32>)> = vec![
-        ("OPEN truncated inside a correct length prefix", rawssh::framed(&good[4..good.len() - 3]), None),
-        ("OPEN with 4,294,967,295 declared headers", rawssh::framed(&open_body(5, b"echo", u32::MAX, b"")), None),
-        ("OPEN with 4,097 declared headers (over MAX_LIST_ITEMS)", rawssh::framed(&open_body(7, b"echo", 4097, &[0u8; 4097 * 4])), None),
-        ("OPEN whose service declares 4 GiB", rawssh::framed(&huge_len_service), None),
-        ("control length prefix of 4 GiB", Bytes::from_static(&[0xff, 0xff, 0xff, 0xff, ty::OPEN]), None),
-        ("control length prefix of 1 MiB + 1", {
-            let mut v = ((1u32 << 20) + 1).to_be_bytes().to_vec();
-            v.extend_from_slice(&[ty::OPEN; 64]);
-            Bytes::from(v)
-        }, None),
-        ("OPEN with a non-UTF-8 service", rawssh::framed(&open_body(9, &[0xff, 0xfe, 0xfd], 0, b"")), None),
-        ("OPEN with trailing bytes", rawssh::framed(&open_body(11, b"echo", 0, b"xyz")), None),
-        ("unknown message type", rawssh::framed(&[0x7f, 1, 2, 3]), None),
+        (
+            "OPEN truncated inside a correct length prefix",
+            rawssh::framed(&good[4..good.len() - 3]),
+            None,
+        ),
+        (
+            "OPEN with 4,294,967,295 declared headers",
+            rawssh::framed(&open_body(5, b"echo", u32::MAX, b"")),
+            None,
+        ),
+        (
+            "OPEN with 4,097 declared headers (over MAX_LIST_ITEMS)",
+            rawssh::framed(&open_body(7, b"echo", 4097, &[0u8; 4097 * 4])),
+            None,
+        ),
+        (
+            "OPEN whose service declares 4 GiB",
+            rawssh::framed(&huge_len_service),
+            None,
+        ),
+        (
+            "control length prefix of 4 GiB",
+            Bytes::from_static(&[0xff, 0xff, 0xff, 0xff, ty::OPEN]),
+            None,
+        ),
+        (
+            "control length prefix of 1 MiB + 1",
+            {
+                let mut v = ((1u32 << 20) + 1).to_be_bytes().to_vec();
+                v.extend_from_slice(&[ty::OPEN; 64]);
+                Bytes::from(v)
+            },
+            None,
+        ),
+        (
+            "OPEN with a non-UTF-8 service",
+            rawssh::framed(&open_body(9, &[0xff, 0xfe, 0xfd], 0, b"")),
+            None,
+        ),
+        (
+            "OPEN with trailing bytes",
+            rawssh::framed(&open_body(11, b"echo", 0, b"xyz")),
+            None,
+        ),
+        (
+            "unknown message type",
+            rawssh::framed(&[0x7f, 1, 2, 3]),
+            None,
+        ),
         ("empty message", rawssh::framed(&[]), None),
-        ("OPEN with version 99", rawssh::framed(&{
-            let mut b = open_body(13, b"echo", 0, b"");
-            b[1] = 99;
-            b
-        }), Some(close_code::PROTOCOL)),
-        ("OPEN with channel id 0", rawssh::framed(&open_body(0, b"echo", 0, b"")), Some(close_code::PROTOCOL)),
+        (
+            "OPEN with version 99",
+            rawssh::framed(&{
+                let mut b = open_body(13, b"echo", 0, b"");
+                b[1] = 99;
+                b
+            }),
+            Some(close_code::PROTOCOL),
+        ),
+        (
+            "OPEN with channel id 0",
+            rawssh::framed(&open_body(0, b"echo", 0, b"")),
+            Some(close_code::PROTOCOL),
+        ),
     ];
     let mut next_id = 101u64;
     let mut failures = Vec::new();
@@ -358,10 +502,15 @@ async fn malformed_opens_refused_one_by_one() {
         let ch = w.id();
         w.extended_data_bytes(2, bytes).await.unwrap();
         let closed = raw
-            .wait_for(Duration::from_secs(3), |r| r.closed.contains(&ch) || r.close_code(ch).is_some() || r.gone)
+            .wait_for(Duration::from_secs(3), |r| {
+                r.closed.contains(&ch) || r.close_code(ch).is_some() || r.gone
+            })
             .await;
         let code = raw.close_code(ch);
-        eprintln!("{what}: ssh channel closed={} streamkit CLOSE code={code:?}", raw.closed.contains(&ch));
+        eprintln!(
+            "{what}: ssh channel closed={} streamkit CLOSE code={code:?}",
+            raw.closed.contains(&ch)
+        );
         if raw.gone {
             failures.push(format!("{what}: the server dropped the whole connection"));
             break;
@@ -376,39 +525,61 @@ async fn malformed_opens_refused_one_by_one() {
         }
         // the same connection still opens good channels
         if !raw_echo_works(&mut raw, next_id).await {
-            failures.push(format!("after {what}: a valid OPEN on the same connection no longer works"));
+            failures.push(format!(
+                "after {what}: a valid OPEN on the same connection no longer works"
+            ));
         }
         next_id += 2;
         // the honest client's existing channel still works
         honest_ch.write_frame(what.as_bytes()).await.unwrap();
-        let f = tokio::time::timeout(Duration::from_secs(5), honest_ch.read_frame()).await.expect("honest channel stalled");
+        let f = tokio::time::timeout(Duration::from_secs(5), honest_ch.read_frame())
+            .await
+            .expect("honest channel stalled");
         assert_eq!(&f.unwrap().unwrap()[..], what.as_bytes());
     }
     // a second HELLO is ignored (PROTOCOL.md: "a second HELLO after the first
     // was accepted: ignore it"): it must not disturb anything
     let w = raw.open_ssh().await.unwrap();
-    w.extended_data_bytes(2, Ctl::Hello { version: VERSION, name: "mallory".into(), window: 65536 }.encode())
-        .await
-        .unwrap();
+    w.extended_data_bytes(
+        2,
+        Ctl::Hello {
+            version: VERSION,
+            name: "mallory".into(),
+            window: 65536,
+        }
+        .encode(),
+    )
+    .await
+    .unwrap();
     if !raw_echo_works(&mut raw, next_id).await {
-        failures.push("after a second HELLO: a valid OPEN on the same connection no longer works".into());
+        failures.push(
+            "after a second HELLO: a valid OPEN on the same connection no longer works".into(),
+        );
     }
     next_id += 2;
     // a truncated message that never completes just waits: it must not disturb anything
     let w = raw.open_ssh().await.unwrap();
     let mut partial = good.to_vec();
     partial.truncate(10);
-    w.extended_data_bytes(2, Bytes::from(partial)).await.unwrap();
+    w.extended_data_bytes(2, Bytes::from(partial))
+        .await
+        .unwrap();
     let _ = w.close().await;
     if !raw_echo_works(&mut raw, next_id).await {
-        failures.push("after a never-completed message: a valid OPEN on the same connection no longer works".into());
+        failures.push(
+            "after a never-completed message: a valid OPEN on the same connection no longer works"
+                .into(),
+        );
     }
     echo_roundtrip(&h.honest, "server").await.unwrap();
     raw.pump_now();
     assert!(!raw.gone, "the hostile connection was dropped as a whole");
     let (rss1, _, _) = h.server.stats();
     eprintln!("server RSS {rss0} -> {rss1} KiB");
-    assert!(rss1 < rss0 + 64 * 1024, "server RSS grew from {rss0} to {rss1} KiB");
+    assert!(
+        rss1 < rss0 + 64 * 1024,
+        "server RSS grew from {rss0} to {rss1} KiB"
+    );
     assert!(failures.is_empty(), "{failures:#?}");
 }
 
@@ -423,14 +594,31 @@ async fn open_with_unknown_parent_refused() {
     let ch = w.id();
     w.extended_data_bytes(
         2,
-        Ctl::Open { version: VERSION, id: 15, parent: 999_999, service: "echo".into(), headers: vec![] }.encode(),
+        Ctl::Open {
+            version: VERSION,
+            id: 15,
+            parent: 999_999,
+            service: "echo".into(),
+            headers: vec![],
+        }
+        .encode(),
     )
     .await
     .unwrap();
-    let closed = raw.wait_for(Duration::from_secs(3), |r| r.close_code(ch).is_some() || r.gone).await;
-    assert!(closed, "OPEN with an unknown parent was neither refused nor closed within 3 s");
+    let closed = raw
+        .wait_for(Duration::from_secs(3), |r| {
+            r.close_code(ch).is_some() || r.gone
+        })
+        .await;
+    assert!(
+        closed,
+        "OPEN with an unknown parent was neither refused nor closed within 3 s"
+    );
     assert_eq!(raw.close_code(ch), Some(close_code::REFUSED));
-    assert!(raw_echo_works(&mut raw, 17).await, "the connection no longer opens channels");
+    assert!(
+        raw_echo_works(&mut raw, 17).await,
+        "the connection no longer opens channels"
+    );
     echo_roundtrip(&h.honest, "server").await.unwrap();
 }
 
@@ -446,21 +634,38 @@ async fn four_gib_frame_prefix_refused_without_allocating() {
     let mut raw = mallory(&h).await;
     let w = raw_open(&raw, 1, "echo").await;
     let ch = w.id();
-    w.data_bytes(Bytes::from_static(&[0xff, 0xff, 0xff, 0xff, 1, 2, 3, 4])).await.unwrap();
-    let ok = raw.wait_for(Duration::from_secs(5), |r| r.close_code(ch).is_some() || r.gone).await;
+    w.data_bytes(Bytes::from_static(&[0xff, 0xff, 0xff, 0xff, 1, 2, 3, 4]))
+        .await
+        .unwrap();
+    let ok = raw
+        .wait_for(Duration::from_secs(5), |r| {
+            r.close_code(ch).is_some() || r.gone
+        })
+        .await;
     assert!(ok, "no CLOSE for a channel that sent a 4 GiB frame length");
     assert!(!raw.gone, "the whole connection was dropped");
     assert_eq!(raw.close_code(ch), Some(close_code::PROTOCOL));
-    assert!(raw_echo_works(&mut raw, 5).await, "the connection no longer opens channels");
+    assert!(
+        raw_echo_works(&mut raw, 5).await,
+        "the connection no longer opens channels"
+    );
     // a frame just over MAX_FRAME_SIZE (16 MiB) too
     let w = raw_open(&raw, 3, "echo").await;
     let ch3 = w.id();
-    w.data_bytes(Bytes::from(((16u32 << 20) + 1).to_be_bytes().to_vec())).await.unwrap();
-    assert!(raw.wait_for(Duration::from_secs(5), |r| r.close_code(ch3).is_some()).await);
+    w.data_bytes(Bytes::from(((16u32 << 20) + 1).to_be_bytes().to_vec()))
+        .await
+        .unwrap();
+    assert!(
+        raw.wait_for(Duration::from_secs(5), |r| r.close_code(ch3).is_some())
+            .await
+    );
     assert_eq!(raw.close_code(ch3), Some(close_code::PROTOCOL));
     let (rss1, _, _) = h.server.stats();
     eprintln!("server RSS {rss0} -> {rss1} KiB");
-    assert!(rss1 < rss0 + 32 * 1024, "server RSS grew from {rss0} to {rss1} KiB");
+    assert!(
+        rss1 < rss0 + 32 * 1024,
+        "server RSS grew from {rss0} to {rss1} KiB"
+    );
     echo_roundtrip(&h.honest, "server").await.unwrap();
 }
 
@@ -491,15 +696,24 @@ async fn hundred_thousand_unread_opens_are_bounded() {
             .map(|i| {
                 let handle = handle.clone();
                 tokio::spawn(async move {
-                    let ch = match tokio::time::timeout(Duration::from_secs(10), handle.channel_open_session()).await {
-                        Err(_) => return Err("channel_open_session: no answer within 10 s".to_string()),
+                    let ch = match tokio::time::timeout(
+                        Duration::from_secs(10),
+                        handle.channel_open_session(),
+                    )
+                    .await
+                    {
+                        Err(_) => {
+                            return Err("channel_open_session: no answer within 10 s".to_string())
+                        }
                         Ok(Err(russh::Error::ChannelOpenFailure(_))) => return Ok(None),
                         Ok(Err(e)) => return Err(e.to_string()),
                         Ok(Ok(ch)) => ch,
                     };
                     let (r, w) = ch.split();
                     drop(r);
-                    w.extended_data_bytes(2, rawssh::open_msg(2 * i + 1, "hold")).await.map_err(|e| e.to_string())?;
+                    w.extended_data_bytes(2, rawssh::open_msg(2 * i + 1, "hold"))
+                        .await
+                        .map_err(|e| e.to_string())?;
                     Ok::<_, String>(Some(w))
                 })
             })
@@ -524,7 +738,10 @@ async fn hundred_thousand_unread_opens_are_bounded() {
     let (rss1, fds1, thr1) = h.server.stats();
     let mut raw = raw.lock().await;
     raw.pump_now();
-    let close_refused = writers.iter().filter(|w| raw.close_code(w.id()) == Some(close_code::REFUSED)).count() as u64;
+    let close_refused = writers
+        .iter()
+        .filter(|w| raw.close_code(w.id()) == Some(close_code::REFUSED))
+        .count() as u64;
     let refused = close_refused + ssh_refused;
     eprintln!(
         "server RSS {rss0} KiB at start, {rss_at_20} KiB after {} opens, {rss1} KiB after {n}; fds {fds0} -> {fds1}; threads {thr1}; refused {refused} ({close_refused} with CLOSE code 1, {ssh_refused} SSH channel opens rejected)",
@@ -532,7 +749,10 @@ async fn hundred_thousand_unread_opens_are_bounded() {
     );
     echo_roundtrip(&h.honest, "server").await.unwrap();
     assert!(!raw.gone, "server dropped the connection");
-    assert!(refused >= n - max_channels as u64 - 10, "only {refused} of {n} opens were refused (MAX_CHANNELS {max_channels})");
+    assert!(
+        refused >= n - max_channels as u64 - 10,
+        "only {refused} of {n} opens were refused (MAX_CHANNELS {max_channels})"
+    );
     assert!(
         rss1 < rss_at_20 + 64 * 1024,
         "server memory keeps growing with unread opens: {rss_at_20} KiB after {} opens, {rss1} KiB after {n}",
@@ -550,7 +770,8 @@ async fn accept_backlog_bounds_unaccepted_channels() {
     let c = peer("client");
     trust_all(&[&s, &c], &[]);
     let backlog = 100usize;
-    s.set_option_int(PeerOption::AcceptBacklog, backlog as i64).unwrap();
+    s.set_option_int(PeerOption::AcceptBacklog, backlog as i64)
+        .unwrap();
     let ep = s.bind("tcp://127.0.0.1:0").await.unwrap();
     c.connect(&ep).await.unwrap();
     wait_for_peer(&s, "client", Duration::from_secs(10)).await;
@@ -575,13 +796,18 @@ async fn accept_backlog_bounds_unaccepted_channels() {
             Err(_) => open.push(ch),
         }
     }
-    eprintln!("{n} opens with ACCEPT_BACKLOG {backlog}: {refused} refused, {} queued", open.len());
+    eprintln!(
+        "{n} opens with ACCEPT_BACKLOG {backlog}: {refused} refused, {} queued",
+        open.len()
+    );
     assert_eq!(open.len(), backlog, "queued channels");
     assert_eq!(refused, n - backlog);
     spawn_echo_server(&s);
     for ch in &open[..10] {
         ch.write_frame(b"late").await.unwrap();
-        let f = tokio::time::timeout(Duration::from_secs(5), ch.read_frame()).await.expect("queued channel never served");
+        let f = tokio::time::timeout(Duration::from_secs(5), ch.read_frame())
+            .await
+            .expect("queued channel never served");
         assert_eq!(&f.unwrap().unwrap()[..], b"late");
     }
     echo_roundtrip(&c, "server").await.unwrap();

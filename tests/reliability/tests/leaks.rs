@@ -29,7 +29,11 @@ struct Usage {
 }
 
 fn usage() -> Usage {
-    Usage { rss_kib: rss_kib("self"), fds: fds("self"), threads: threads("self") }
+    Usage {
+        rss_kib: rss_kib("self"),
+        fds: fds("self"),
+        threads: threads("self"),
+    }
 }
 
 /// Wait (up to 15 s: tokio retires idle blocking threads after 10 s) for
@@ -66,7 +70,12 @@ fn assert_within(label: &str, base: Usage, u: Usage) {
         base.fds,
         u.fds
     );
-    assert!(u.threads <= base.threads, "{label}: threads {} -> {}", base.threads, u.threads);
+    assert!(
+        u.threads <= base.threads,
+        "{label}: threads {} -> {}",
+        base.threads,
+        u.threads
+    );
     assert!(
         u.rss_kib as f64 <= base.rss_kib as f64 * 1.10,
         "{label}: RSS {} KiB -> {} KiB (more than 10% over the baseline)",
@@ -96,11 +105,16 @@ async fn churn_channels(c: &Peer, n: usize) {
         tasks.push(tokio::spawn(async move {
             let mut i = t;
             while i < n {
-                let ch = c.open("server", "churn", &[format!("i={i}")]).await.unwrap();
+                let ch = c
+                    .open("server", "churn", &[format!("i={i}")])
+                    .await
+                    .unwrap();
                 ch.write_frame(b"hello").await.unwrap();
                 ch.close_write().await.unwrap();
                 // wait for the server's close
-                let _ = tokio::time::timeout(Duration::from_secs(10), ch.read_frame()).await.expect("server never closed");
+                let _ = tokio::time::timeout(Duration::from_secs(10), ch.read_frame())
+                    .await
+                    .expect("server never closed");
                 ch.close().await.unwrap();
                 i += conc;
             }
@@ -118,7 +132,9 @@ async fn send_frames(c: &Peer, n: u64) {
         ch.write_frame(&payload).await.unwrap();
     }
     ch.close_write().await.unwrap();
-    let _ = tokio::time::timeout(Duration::from_secs(30), ch.read_frame()).await.expect("server never closed");
+    let _ = tokio::time::timeout(Duration::from_secs(30), ch.read_frame())
+        .await
+        .expect("server never closed");
     ch.close().await.unwrap();
 }
 
@@ -145,7 +161,11 @@ async fn channels_and_frames_return_to_baseline() {
     // in quarters, printing RSS after each: a leak shows as steady growth
     for q in 1..=4 {
         churn_channels(&c, n_ch / 4).await;
-        eprintln!("after {} channels: RSS {} KiB", q * n_ch / 4, rss_kib("self"));
+        eprintln!(
+            "after {} channels: RSS {} KiB",
+            q * n_ch / 4,
+            rss_kib("self")
+        );
     }
     eprintln!("{n_ch} channels opened and closed in {:?}", t0.elapsed());
     let t0 = Instant::now();
@@ -185,9 +205,11 @@ async fn connects_and_disconnects_return_to_baseline() {
                 c.disconnect(&ep).await.unwrap();
             } else {
                 let p = Peer::new();
-                p.set_option_str(PeerOption::Name, &format!("eph{}", i % 4)).unwrap();
+                p.set_option_str(PeerOption::Name, &format!("eph{}", i % 4))
+                    .unwrap();
                 p.set_option_str(PeerOption::PrivateKey, &key).unwrap();
-                p.set_option_str(PeerOption::AuthorizedKeys, &s_pub).unwrap();
+                p.set_option_str(PeerOption::AuthorizedKeys, &s_pub)
+                    .unwrap();
                 p.connect(&ep).await.unwrap();
                 p.shutdown().await.unwrap();
             }
@@ -208,7 +230,11 @@ async fn connects_and_disconnects_return_to_baseline() {
     while !s2.peers().is_empty() && t1.elapsed() < Duration::from_secs(5) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert!(s.peers().is_empty(), "server still lists {:?} after every client left", s.peers());
+    assert!(
+        s.peers().is_empty(),
+        "server still lists {:?} after every client left",
+        s.peers()
+    );
     let u = check_returns("connects/disconnects", base).await;
     assert_within("connects/disconnects", base, u);
 }

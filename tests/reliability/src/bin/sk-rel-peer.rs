@@ -29,7 +29,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use streamkit_core::{Channel, Peer, PeerOption};
 
 fn now_ms() -> u128 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0)
 }
 
 fn say(s: String) {
@@ -39,7 +42,11 @@ fn say(s: String) {
 }
 
 fn opt_by_name(n: &str) -> PeerOption {
-    PeerOption::ALL.iter().copied().find(|o| o.name() == n).unwrap_or_else(|| panic!("unknown option {n}"))
+    PeerOption::ALL
+        .iter()
+        .copied()
+        .find(|o| o.name() == n)
+        .unwrap_or_else(|| panic!("unknown option {n}"))
 }
 
 async fn serve(ch: Channel) {
@@ -73,7 +80,11 @@ async fn serve(ch: Channel) {
             let mut total: u64 = 0;
             loop {
                 if let Err(e) = ch.write_bytes(buf.clone()).await {
-                    say(format!("SOURCE err {:?} {} {total} {e}", e.kind(), now_ms()));
+                    say(format!(
+                        "SOURCE err {:?} {} {total} {e}",
+                        e.kind(),
+                        now_ms()
+                    ));
                     return;
                 }
                 total += buf.len() as u64;
@@ -112,8 +123,14 @@ fn proc_stats() -> String {
             .unwrap_or("0")
             .to_string()
     };
-    let fds = std::fs::read_dir("/proc/self/fd").map(|d| d.count()).unwrap_or(0);
-    format!("RSS {} FDS {fds} THREADS {}", field("VmRSS:"), field("Threads:"))
+    let fds = std::fs::read_dir("/proc/self/fd")
+        .map(|d| d.count())
+        .unwrap_or(0);
+    format!(
+        "RSS {} FDS {fds} THREADS {}",
+        field("VmRSS:"),
+        field("Threads:")
+    )
 }
 
 async fn command(p: Peer, line: String) {
@@ -155,7 +172,9 @@ async fn command(p: Peer, line: String) {
                 match ch.read(&mut buf).await {
                     Ok(0) => return say(format!("PULL eof {total}")),
                     Ok(n) => total += n as u64,
-                    Err(e) => return say(format!("PULL err {:?} {} {total} {e}", e.kind(), now_ms())),
+                    Err(e) => {
+                        return say(format!("PULL err {:?} {} {total} {e}", e.kind(), now_ms()))
+                    }
                 }
             }
         }
@@ -206,7 +225,8 @@ async fn main() {
             "--known-hosts" => p.set_option_str(PeerOption::KnownHosts, &v).unwrap(),
             "--opt" => {
                 let (k, x) = v.split_once('=').expect("--opt NAME=INT");
-                p.set_option_int(opt_by_name(k), x.parse().expect("int")).unwrap();
+                p.set_option_int(opt_by_name(k), x.parse().expect("int"))
+                    .unwrap();
             }
             "--bind" => bind = Some(v),
             "--connect" => connect = Some(v),
