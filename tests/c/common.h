@@ -125,6 +125,20 @@ static inline int trust_each_other(sk_peer *a, sk_peer *b) {
     return 0;
 }
 
+/* Wait (up to 5 s, scaled) until `p` lists exactly `want` connected peers. */
+static inline int wait_peer_count(sk_peer *p, size_t want) {
+    for (int i = 0; i < 500 * slow_factor(); i++) {
+        sk_strlist l = {0};
+        OK(sk_peer_peers(p, &l));
+        size_t len = l.len;
+        sk_strlist_free(&l);
+        if (len == want) return 0;
+        usleep(10000);
+    }
+    fprintf(stderr, "  peer list never reached %zu entries\n", want);
+    return 1;
+}
+
 typedef struct {
     sk_peer *a; /* bound side, named "a" */
     sk_peer *b; /* connecting side, named "b" */

@@ -37,6 +37,16 @@ finish() {
 
 step() { echo; echo "== $*"; }
 
+# valgrind and pkg-config come from Debian packages; install them when
+# missing and we are root (as on CI machines), else report what is missing.
+missing_pkgs=()
+command -v pkg-config >/dev/null || missing_pkgs+=(pkg-config)
+if [ "${SK_SKIP_VALGRIND:-0}" != 1 ] && ! command -v valgrind >/dev/null; then missing_pkgs+=(valgrind); fi
+if [ "${#missing_pkgs[@]}" -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    step "apt-get install ${missing_pkgs[*]}"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing_pkgs[@]}" >/dev/null
+fi
+
 step "build libstreamkit (release)"
 if ! cargo build --release -p streamkit-ffi; then
     fail "cargo build --release -p streamkit-ffi"
