@@ -26,7 +26,7 @@ const MAX_READ: usize = 16 << 20;
 /// Channel.accept(); they cannot be created directly. All methods are
 /// thread-safe; blocking calls release the GIL and can be interrupted with
 /// Ctrl-C (KeyboardInterrupt).
-#[pyclass(module = "streamkit", name = "Channel", frozen)]
+#[pyclass(module = "streamkit", name = "Channel", frozen, weakref)]
 pub(crate) struct PyChannel {
     inner: InRt<Channel>,
 }

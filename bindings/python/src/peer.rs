@@ -42,7 +42,7 @@ use crate::runtime::{block, rt, InRt, Op};
 /// that is garbage-collected without shutdown() is shut down and releases its
 /// sockets and tasks. All methods are thread-safe; blocking calls release the
 /// GIL and can be interrupted with Ctrl-C (KeyboardInterrupt).
-#[pyclass(module = "streamkit", name = "Peer", frozen)]
+#[pyclass(module = "streamkit", name = "Peer", frozen, weakref)]
 pub(crate) struct PyPeer {
     inner: InRt<Peer>,
 }

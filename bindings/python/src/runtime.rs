@@ -138,9 +138,13 @@ where
     F: Future<Output = streamkit_core::Result<T>> + Send,
     T: Send,
 {
+    // The whole call runs inside the runtime's context, and `fut` is declared
+    // after the guard so it is dropped before leaving it: whatever a finished or
+    // abandoned core future releases (sockets, tasks) is torn down with the
+    // runtime at hand, as it would be inside the runtime.
+    let _rt = rt().enter();
     let mut fut = std::pin::pin!(fut);
     if op.fast || op.timeout == Some(Duration::ZERO) {
-        let _rt = rt().enter();
         let mut cx = Context::from_waker(Waker::noop());
         if let Poll::Ready(r) = fut.as_mut().poll(&mut cx) {
             return r.map_err(|e| errors::to_py(py, e));

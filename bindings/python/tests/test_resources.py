@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import os
+from typing import Any
 
 from conftest import Identity, wait_until
 
@@ -53,3 +54,20 @@ def test_1000_dropped_peers_release_fds_and_threads(ids: tuple[Identity, Identit
     assert threads() <= base_threads + 4, (base_threads, threads())
     # unix socket files of dropped listeners are removed
     assert wait_until(lambda: not [f for f in os.listdir(short_dir) if f.endswith(".sock")], 5), os.listdir(short_dir)
+
+
+def test_weakrefs_and_finalization(ids: tuple[Identity, Identity], short_dir: str) -> None:
+    import weakref
+
+    ia, ib = ids
+    p = streamkit.Peer(private_key=ia.private_key, authorized_keys=ib.public_key)
+    q = streamkit.Peer(name="q", private_key=ib.private_key, authorized_keys=ia.public_key)
+    ep = p.bind("tcp://127.0.0.1:0")
+    q.connect(ep)
+    ch = q.open(p.name, "weak")
+    refs: list[weakref.ref[Any]] = [weakref.ref(p), weakref.ref(q), weakref.ref(ch)]
+    base = open_fds()
+    del p, q, ch
+    gc.collect()
+    assert [r() for r in refs] == [None, None, None]
+    assert wait_until(lambda: open_fds() < base, 5)  # listener and both connection ends closed
