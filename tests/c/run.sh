@@ -111,6 +111,24 @@ build test_fork_static tests/c/test_fork.c "${static_link[@]}"
 build echo_shared streamkit-ffi/examples/echo.c "${shared_link[@]}"
 build echo_static streamkit-ffi/examples/echo.c "${static_link[@]}"
 
+# The header on its own: strict C99, and C++ (extern "C", typed enum) linked to the .so.
+printf '#include <streamkit.h>\nint main(void) { return sk_version()[0] == 0; }\n' >"$out/header_only.c"
+if "$CC" -std=c99 -Wall -Wextra -Wpedantic -Werror $(pkg-config --cflags streamkit) -o "$out/header_c99" \
+    "$out/header_only.c" "${shared_link[@]}" && "$out/header_c99"; then
+    pass "header: C99 -Wpedantic"
+else
+    fail "header: C99 -Wpedantic"
+fi
+if command -v "${CXX:-c++}" >/dev/null; then
+    cp "$out/header_only.c" "$out/header_only.cpp"
+    if "${CXX:-c++}" -std=c++11 -Wall -Wextra -Wpedantic -Werror $(pkg-config --cflags streamkit) \
+        -o "$out/header_cpp" "$out/header_only.cpp" "${shared_link[@]}" && "$out/header_cpp"; then
+        pass "header: C++11"
+    else
+        fail "header: C++11"
+    fi
+fi
+
 # The two linkages really differ.
 if [ -x "$out/test_api_shared" ] && [ -x "$out/test_api_static" ]; then
     # (capture first: with pipefail, grep -q closing the pipe early would fail ldd)
