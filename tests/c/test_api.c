@@ -211,6 +211,12 @@ static int test_invalid_utf8(void) {
     EXPECT_MSG(sk_peer_set_option_str(p, SK_OPT_NAME, "bad\xff\xfename"), SK_ERR_INVALID, "v is not valid UTF-8");
     EXPECT_MSG(sk_peer_bind(p, "tcp://127.0.0.1:\xc3", NULL), SK_ERR_INVALID, "endpoint is not valid UTF-8");
     EXPECT_MSG(sk_peer_connect(p, "\x80"), SK_ERR_INVALID, "UTF-8");
+    const char *bad_headers[] = {"ok=1", "bad=\xff"};
+    sk_channel *c = NULL;
+    EXPECT_MSG(sk_peer_open(p, "x", "svc", bad_headers, 2, &c), SK_ERR_INVALID, "headers[1] is not valid UTF-8");
+    EXPECT_MSG(sk_peer_open(p, "x", "s\xfe", NULL, 0, &c), SK_ERR_INVALID, "service is not valid UTF-8");
+    EXPECT_MSG(sk_peer_drop(p, "\xc0"), SK_ERR_INVALID, "name is not valid UTF-8");
+    CHECK(c == NULL);
     sk_peer_free(p);
     return 0;
 }
@@ -1055,6 +1061,36 @@ static int test_thread_concurrent_frame_writers(void) {
     return 0;
 }
 
+/* Many threads create, use and free handles at once; stale handles stay invalid. */
+static void *handle_churn(void *arg) {
+    (void)arg;
+    for (int i = 0; i < 200; i++) {
+        sk_peer *p = NULL;
+        char *s = NULL;
+        if (sk_peer_new(&p) != SK_OK) return (void *)1;
+        if (sk_peer_set_option_str(p, SK_OPT_NAME, "churn") != SK_OK) return (void *)1;
+        if (sk_peer_get_option_str(p, SK_OPT_NAME, &s) != SK_OK || strcmp(s, "churn") != 0) return (void *)1;
+        sk_string_free(s);
+        sk_peer_free(p);
+        if (sk_peer_get_option_str(p, SK_OPT_NAME, &s) != SK_ERR_INVALID) return (void *)1;
+    }
+    return NULL;
+}
+
+static int test_thread_handle_churn(void) {
+    enum { T = 8 };
+    pthread_t t[T];
+    size_t base = sk_live_handles();
+    for (int i = 0; i < T; i++) CHECK(pthread_create(&t[i], NULL, handle_churn, NULL) == 0);
+    for (int i = 0; i < T; i++) {
+        void *ret = (void *)1;
+        CHECK(pthread_join(t[i], &ret) == 0);
+        CHECK(ret == NULL);
+    }
+    CHECK(sk_live_handles() == base);
+    return 0;
+}
+
 static int test_free_peer_with_live_channels(void) {
     size_t base = sk_live_handles();
     pair pp;
@@ -1112,6 +1148,7 @@ int main(int argc, char **argv) {
         {"thread_accept_vs_peer_free", test_thread_accept_vs_peer_free},
         {"thread_connect_vs_shutdown", test_thread_connect_vs_shutdown},
         {"thread_concurrent_frame_writers", test_thread_concurrent_frame_writers},
+        {"thread_handle_churn", test_thread_handle_churn},
         {"free_peer_with_live_channels", test_free_peer_with_live_channels},
     };
     int rc = run_tests("test_api", tests, sizeof tests / sizeof tests[0], argc, argv);
