@@ -514,7 +514,8 @@ sk_result sk_peer_shutdown(sk_peer *p);
 sk_result sk_channel_write(sk_channel *c, const uint8_t *data, size_t len, size_t *written);
 
 /**
- * Read up to `cap` bytes from the channel's byte stream into `buf`.
+ * Read up to `cap` bytes (at most 256 KiB per call) from the channel's
+ * byte stream into `buf`. `buf` is written only on success.
  *
  * Blocks until at least one byte is available, for at most `timeout_ms`
  * (-1 = forever, 0 = only what is already buffered). On success `*n` is the

@@ -7,11 +7,14 @@ use streamkit_core::{Channel, Error, Result};
 
 use crate::error::{ffi_call, ffi_void, sk_result};
 use crate::ffi::{
-    bytes, bytes_mut, c_str, c_str_array, into_buf, into_c_string, into_strlist, out_ptr, sk_buf, sk_channel,
-    sk_strlist, write_out,
+    bytes, c_str, c_str_array, into_buf, into_c_string, into_strlist, out_buf, out_ptr, sk_buf,
+    sk_channel, sk_strlist, write_out,
 };
 use crate::handle;
 use crate::runtime::{block_on, enter, Timeout};
+
+/// Most bytes one `sk_channel_read` returns (a channel's default receive window).
+const MAX_READ_CHUNK: usize = 256 * 1024;
 
 fn channel(c: *mut sk_channel) -> Result<Channel> {
     handle::channel("c", c as usize)
@@ -45,7 +48,8 @@ pub unsafe extern "C" fn sk_channel_write(
     })
 }
 
-/// Read up to `cap` bytes from the channel's byte stream into `buf`.
+/// Read up to `cap` bytes (at most 256 KiB per call) from the channel's
+/// byte stream into `buf`. `buf` is written only on success.
 ///
 /// Blocks until at least one byte is available, for at most `timeout_ms`
 /// (-1 = forever, 0 = only what is already buffered). On success `*n` is the
@@ -66,11 +70,17 @@ pub unsafe extern "C" fn sk_channel_read(
 ) -> sk_result {
     ffi_call("sk_channel_read", || {
         let ch = channel(c)?;
-        // SAFETY: buf is NULL or cap writable bytes per the contract.
-        let buf = unsafe { bytes_mut(buf, cap, "buf") }?;
+        let buf = out_buf(buf, cap, "buf")?;
         let n = out_ptr(n, "n")?;
         let t = Timeout::from_ms(timeout_ms)?;
-        let got = block_on(t.run("read", ch.read(buf)))??;
+        // Read into Rust-owned memory, then copy: the caller's buffer may be
+        // uninitialized, and is touched only on success.
+        let mut tmp = vec![0u8; cap.min(MAX_READ_CHUNK)];
+        let got = block_on(t.run("read", ch.read(&mut tmp)))??;
+        let got = got.min(tmp.len());
+        // SAFETY: buf is valid for cap >= got bytes per the contract, and
+        // does not overlap tmp.
+        unsafe { std::ptr::copy_nonoverlapping(tmp.as_ptr(), buf, got) };
         // SAFETY: n was checked non-NULL.
         unsafe { write_out(n, got) };
         Ok(())

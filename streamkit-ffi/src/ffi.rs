@@ -123,11 +123,10 @@ pub(crate) unsafe fn bytes<'a>(p: *const u8, len: usize, arg: &str) -> Result<&'
     Ok(unsafe { std::slice::from_raw_parts(p, len) })
 }
 
-/// Borrow a writable byte buffer argument; `cap` must be > 0.
-///
-/// # Safety
-/// `p` is NULL or valid for writes of `cap` bytes for the call.
-pub(crate) unsafe fn bytes_mut<'a>(p: *mut u8, cap: usize, arg: &str) -> Result<&'a mut [u8]> {
+/// Check a caller-provided output buffer; `cap` must be > 0. Nothing is
+/// read from it, and it is written only on success (it may be uninitialized,
+/// so no Rust slice is ever made over it).
+pub(crate) fn out_buf(p: *mut u8, cap: usize, arg: &str) -> Result<*mut u8> {
     if p.is_null() {
         return Err(invalid(format!("{arg} is NULL")));
     }
@@ -139,8 +138,7 @@ pub(crate) unsafe fn bytes_mut<'a>(p: *mut u8, cap: usize, arg: &str) -> Result<
     if cap > isize::MAX as usize {
         return Err(invalid(format!("capacity {cap} of {arg} is too large")));
     }
-    // SAFETY: non-NULL, cap bytes writable per the caller's contract.
-    Ok(unsafe { std::slice::from_raw_parts_mut(p, cap) })
+    Ok(p)
 }
 
 /// Copy an array of `n` C strings. NULL is allowed only with `n == 0`.
