@@ -305,14 +305,17 @@ pub unsafe extern "C" fn sk_channel_accept(
     })
 }
 
-/// Splice the channel's byte stream with the file descriptor `fd` (a TCP or
-/// Unix stream socket is the usual case; terminals, FIFOs and other
-/// pollable descriptors work too): bytes read from `fd` are written to the
-/// channel and bytes read from the channel are written to `fd`, until both
-/// directions have ended (end of stream on `fd` is passed on as
-/// `sk_channel_close_write`; the channel's end of stream shuts down writing
-/// on a socket `fd`). Then the channel is closed. Closing the channel (from
-/// another thread, or by the remote side) ends the call too.
+/// Splice the channel's byte stream with the file descriptor `fd`: bytes
+/// read from `fd` are written to the channel and bytes read from the
+/// channel are written to `fd`, until both directions have ended (end of
+/// stream on `fd` is passed on as `sk_channel_close_write`; the channel's
+/// end of stream shuts down writing on a socket `fd`). Then the channel is
+/// closed. Closing the channel (from another thread, or by the remote side)
+/// ends the call too.
+///
+/// A TCP or Unix stream socket is the usual `fd`; terminals, FIFOs and other
+/// pollable descriptors work too, and a regular file is sent from its
+/// current offset to its end, then written to after that.
 ///
 /// Ownership of `fd` passes to streamkit when this is called: it is closed
 /// before the call returns, whatever the result (except when `fd` is

@@ -879,6 +879,44 @@ static int test_join_fd_fifo_and_close(void) {
     return 0;
 }
 
+/* A regular file: its contents are sent, then end of stream; what the
+ * remote side sends is written to the file after them. */
+static int test_join_fd_regular_file(void) {
+    pair pp;
+    sk_channel *cb = NULL, *ca = NULL;
+    char path[128];
+    uint8_t buf[32];
+    size_t n = 0;
+    snprintf(path, sizeof path, "/tmp/sk-ctest-file-%d", (int)getpid());
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    CHECK(fd >= 0);
+    CHECK(write(fd, "file-data", 9) == 9);
+    CHECK(lseek(fd, 0, SEEK_SET) == 0);
+    if (make_pair(&pp, "tcp://127.0.0.1:0")) return 1;
+    if (open_accept(&pp, "file", &cb, &ca)) return 1;
+    join_arg ja = {cb, fd, SK_ERR_INTERNAL};
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, join_thread, &ja) == 0);
+    if (read_full(ca, buf, 9)) return 1;
+    CHECK(memcmp(buf, "file-data", 9) == 0);
+    OK(sk_channel_read(ca, buf, sizeof buf, &n, 5000 * slow_factor()));
+    CHECK(n == 0); /* the file's end is the stream's end */
+    OK(sk_channel_write(ca, (const uint8_t *)"+more", 5, &n));
+    OK(sk_channel_close_write(ca));
+    CHECK(pthread_join(t, NULL) == 0);
+    CHECK(ja.rc == SK_OK);
+    int rfd = open(path, O_RDONLY);
+    CHECK(rfd >= 0);
+    ssize_t k = read(rfd, buf, sizeof buf);
+    close(rfd);
+    unlink(path);
+    CHECK(k == 14 && memcmp(buf, "file-data+more", 14) == 0);
+    sk_channel_free(ca);
+    sk_channel_free(cb);
+    free_pair(&pp);
+    return 0;
+}
+
 static int test_join_fd_bad_fd(void) {
     pair pp;
     sk_channel *cb = NULL, *ca = NULL;
@@ -1137,6 +1175,7 @@ int main(int argc, char **argv) {
         {"join_fd_unix_socketpair", test_join_fd_unix_socketpair},
         {"join_fd_tcp_socket", test_join_fd_tcp_socket},
         {"join_fd_fifo_and_close", test_join_fd_fifo_and_close},
+        {"join_fd_regular_file", test_join_fd_regular_file},
         {"join_fd_bad_fd", test_join_fd_bad_fd},
         {"thread_read_vs_close", test_thread_read_vs_close},
         {"thread_read_vs_shutdown", test_thread_read_vs_shutdown},
