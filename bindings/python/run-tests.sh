@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build the streamkit Python package in a fresh virtualenv and test it:
-#   mypy --strict (tests + bench against the shipped stubs), mypy.stubtest
+#   mypy --strict (tests + bench against the shipped stubs, streamkit.aio's
+#   included), mypy.stubtest
 #   (stubs vs. the compiled module), pytest -W error.
 # Usage: bindings/python/run-tests.sh [extra pytest args]
 # Env: PYTHON (interpreter to build the venv from, default python3),
@@ -18,7 +19,7 @@ rm -rf "$venv"
 "$py" -m venv "$venv"
 vpy="$venv/bin/python"
 "$vpy" -m pip install -q --upgrade pip
-"$vpy" -m pip install -q maturin pytest mypy
+"$vpy" -m pip install -q maturin pytest pytest-asyncio mypy
 
 echo "== pip install $here"
 # A stray in-tree extension from `maturin develop` must not shadow or leak into the wheel.

@@ -3,7 +3,8 @@
 
 Prints 64-byte frames/s (one way) and bulk MB/s (64 KiB writes) for
 streamkit (frames with write_frame/read_frame, bulk with write/read on the
-byte stream) and for pyzmq PUSH/PULL (one message per frame / per 64 KiB
+byte stream), the same with streamkit.aio (both sides asyncio: awaited
+write_frame, `async for` over frames, awaited write/read) and for pyzmq PUSH/PULL (one message per frame / per 64 KiB
 chunk), measured in the same run. The receiver times from the first message
 to the last, so connection setup is excluded. Each figure is the best of
 --repeat runs.
@@ -15,6 +16,7 @@ usage: bench.py [--frames N] [--bulk-mb MB] [--repeat R]
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import subprocess
 import sys
@@ -109,6 +111,75 @@ def sk_send(mode: str, count: int, endpoint: str) -> None:
             pass
 
 
+# ---------------------------------------------------------------- streamkit.aio
+
+
+def aio_recv(mode: str, count: int) -> None:
+    asyncio.run(_aio_recv(mode, count))
+
+
+async def _aio_recv(mode: str, count: int) -> None:
+    from streamkit import aio
+
+    key, trust = env_keys()
+    async with aio.Peer(name="recv", private_key=key, authorized_keys=trust) as peer:
+        print(await peer.bind("tcp://127.0.0.1:0"), flush=True)
+        ch = await asyncio.wait_for(peer.accept(), 30)
+        if mode == "frames":
+            first = await ch.read_frame()
+            assert first is not None
+            t0 = time.perf_counter()
+            n = 1
+            async for _ in ch:
+                n += 1
+            dt = time.perf_counter() - t0
+            assert n == count, (n, count)
+            print(f"{(n - 1) / dt}", flush=True)
+        else:
+            first_chunk = await ch.read(READ)
+            t0 = time.perf_counter()
+            total = len(first_chunk)
+            read = ch.read
+            while True:
+                b = await read(READ)
+                if not b:
+                    break
+                total += len(b)
+            dt = time.perf_counter() - t0
+            assert total == count * CHUNK, (total, count * CHUNK)
+            print(f"{(total - len(first_chunk)) / dt / 1e6}", flush=True)
+        await ch.close()
+
+
+def aio_send(mode: str, count: int, endpoint: str) -> None:
+    asyncio.run(_aio_send(mode, count, endpoint))
+
+
+async def _aio_send(mode: str, count: int, endpoint: str) -> None:
+    import streamkit
+    from streamkit import aio
+
+    key, trust = env_keys()
+    async with aio.Peer(name="send", private_key=key, authorized_keys=trust) as peer:
+        await peer.connect(endpoint)
+        ch = await peer.open("recv", "bench")
+        if mode == "frames":
+            wf = ch.write_frame
+            frame = FRAME
+            for _ in range(count):
+                await wf(frame)
+        else:
+            w = ch.write
+            chunk = memoryview(bytearray(CHUNK))
+            for _ in range(count):
+                await w(chunk)
+        await ch.close_write()
+        try:  # wait for the receiver to finish (see sk_send)
+            await asyncio.wait_for(ch.read_frame(), 60)
+        except streamkit.ClosedError:
+            pass
+
+
 # ---------------------------------------------------------------- pyzmq
 
 
@@ -187,11 +258,13 @@ def main() -> int:
     a = ap.parse_args()
 
     if a.role:
-        roles = {"sk-recv": sk_recv, "zmq-recv": zmq_recv}
+        roles = {"sk-recv": sk_recv, "aio-recv": aio_recv, "zmq-recv": zmq_recv}
         if a.role in roles:
             roles[a.role](a.mode, a.count)
         elif a.role == "sk-send":
             sk_send(a.mode, a.count, a.endpoint)
+        elif a.role == "aio-send":
+            aio_send(a.mode, a.count, a.endpoint)
         elif a.role == "zmq-send":
             zmq_send(a.mode, a.count, a.endpoint)
         else:
@@ -213,10 +286,10 @@ def main() -> int:
         import zmq
 
         zmq_note = f"pyzmq {zmq.__version__} (libzmq {zmq.zmq_version()})"
-        libs = ["sk", "zmq"]
+        libs = ["sk", "aio", "zmq"]
     except ImportError:
         zmq_note = "pyzmq not installed: its rows are skipped"
-        libs = ["sk"]
+        libs = ["sk", "aio"]
 
     results: dict[tuple[str, str], float] = {}
     for lib in libs:
@@ -226,9 +299,12 @@ def main() -> int:
     print(f"python {sys.version.split()[0]}, streamkit {streamkit.__version__}, {zmq_note}")
     print(f"tcp loopback, one process per side, best of {a.repeat}; {a.frames} frames, {a.bulk_mb} MiB bulk")
     print(f"{'':24}{'64 B frames/s':>16}{'bulk MB/s (64 KiB)':>22}")
-    names = {"sk": "streamkit", "zmq": "pyzmq PUSH/PULL"}
+    names = {"sk": "streamkit", "aio": "streamkit.aio", "zmq": "pyzmq PUSH/PULL"}
     for lib in libs:
         print(f"{names[lib]:24}{results[(lib, 'frames')]:>16,.0f}{results[(lib, 'bulk')]:>22,.1f}")
+    fr = results[("aio", "frames")] / results[("sk", "frames")]
+    br = results[("aio", "bulk")] / results[("sk", "bulk")]
+    print(f"{'ratio aio/streamkit':24}{fr:>16.2f}{br:>22.2f}")
     if "zmq" in libs:
         fr = results[("sk", "frames")] / results[("zmq", "frames")]
         br = results[("sk", "bulk")] / results[("zmq", "bulk")]

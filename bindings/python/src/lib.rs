@@ -11,10 +11,12 @@
 //!   bytes-like input.
 //! * `peer` / `channel` — the `Peer`, `Channel` and `ChannelMeta` classes.
 //! * `fdstream` — the tokio stream over a dup'ed fd used by `Channel.join`.
+//! * `aio` — the asyncio classes behind `streamkit.aio` (pyo3-async-runtimes).
 
 use pyo3::prelude::*;
 use streamkit_core::PeerOption;
 
+mod aio;
 mod args;
 mod buffer;
 mod channel;
@@ -42,6 +44,7 @@ fn _streamkit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<channel::PyChannel>()?;
     m.add_class::<channel::ChannelMeta>()?;
     exceptions::register(m)?;
+    aio::register(m)?;
     for opt in PeerOption::ALL {
         m.add(format!("OPT_{}", opt.name()).as_str(), opt as i32)?;
     }

@@ -1,0 +1,1449 @@
+//! `streamkit.aio`: the asyncio API (`Peer`, `Channel`, `ChannelMeta`).
+//!
+//! Every awaitable method returns an [`AioOp`], a small coroutine object
+//! (it has `send`/`throw`/`close`/`__await__`, so `asyncio.create_task`
+//! accepts it). Nothing happens until it is awaited. Then:
+//!
+//! 1. **fast path** — the core future is polled once on the event-loop thread
+//!    (GIL held, no-op waker). A buffered frame, a queued channel or a write
+//!    that fits the window completes right here: no task, no thread hop.
+//! 2. **slow path** — the *same* (already polled) future is handed to
+//!    `pyo3_async_runtimes::tokio::future_into_py`, which runs it on the
+//!    extension's tokio runtime and resolves an asyncio future; the op simply
+//!    delegates to that future's iterator, so the event loop never blocks.
+//!
+//! **Cancellation never loses data.** Reads and accepts do not carry their
+//! result through the asyncio future: the tokio side stores it in a per-object
+//! [`Stash`] and the asyncio future only signals "ready"; the op then takes the
+//! result from the stash on the loop thread. If the awaiting task was cancelled
+//! meanwhile, the result stays in the stash and the next read/accept returns it
+//! first. A per-stash async gate, held from the core call until the result is
+//! stashed, keeps results in order. Cancelling before completion drops the
+//! tokio future (the core's reads and accepts are cancel-safe). Writes are not
+//! restartable: a cancelled write may have sent part of its data.
+//!
+//! **Fairness.** Fast-path completions do not yield to the event loop. So that
+//! busy channels cannot hold up the loop, the first op of a busy period
+//! records the time and schedules a reset with `loop.call_soon` (it runs at
+//! the start of the next loop iteration); once the period is older than
+//! [`SLICE`], every op first yields once (a bare `yield`: the task moves to
+//! the next iteration) before doing anything. One loop iteration therefore
+//! spends at most about [`SLICE`] in fast-path streamkit work, however many
+//! tasks are ready.
+
+use std::cell::Cell;
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use pyo3::exceptions::{PyRuntimeError, PyStopAsyncIteration, PyStopIteration};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyType};
+use streamkit_core::{Channel, Error, Peer, PeerOption};
+use tokio::sync::OwnedMutexGuard;
+
+use crate::args;
+use crate::buffer::ByteView;
+use crate::errors;
+use crate::fdstream::FdStream;
+use crate::runtime::{generation, rt, InRt};
+
+/// Longest run of fast-path work in one event-loop iteration (see module docs).
+const SLICE: Duration = Duration::from_micros(500);
+/// Largest single read() allocation (as in the sync Channel).
+const MAX_READ: usize = 16 << 20;
+
+thread_local! {
+    /// When the current busy period (loop iteration) started doing streamkit work.
+    static BUSY_SINCE: Cell<Option<Instant>> = const { Cell::new(None) };
+    /// `_aio_reset` as a Python callable, for `loop.call_soon`.
+    static RESET_FN: std::cell::OnceCell<Py<PyAny>> = const { std::cell::OnceCell::new() };
+}
+
+/// Ends the busy period; scheduled with `loop.call_soon`.
+#[pyfunction]
+fn _aio_reset() {
+    BUSY_SINCE.with(|b| b.set(None));
+}
+
+/// Whether this op should yield to the loop first; starts a busy period if none.
+fn must_yield(py: Python<'_>) -> PyResult<bool> {
+    let now = Instant::now();
+    match BUSY_SINCE.with(|b| b.get()) {
+        Some(t) => Ok(now.duration_since(t) > SLICE),
+        None => {
+            let f = RESET_FN.with(|c| -> PyResult<Py<PyAny>> {
+                if let Some(f) = c.get() {
+                    return Ok(f.clone_ref(py));
+                }
+                let f = wrap_pyfunction!(_aio_reset, py)?.into_any().unbind();
+                let _ = c.set(f.clone_ref(py));
+                Ok(f)
+            })?;
+            let lp = pyo3_async_runtimes::get_running_loop(py)?;
+            lp.call_method1(pyo3::intern!(py, "call_soon"), (f,))?;
+            BUSY_SINCE.with(|b| b.set(Some(now)));
+            Ok(false)
+        }
+    }
+}
+
+type BoxFut<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+type CoreResult<T> = streamkit_core::Result<T>;
+
+// ------------------------------------------------------------------ bridge
+
+/// Runtime generation the pyo3-async-runtimes bridge was bound to (0 = not yet).
+static BRIDGE_GEN: AtomicU64 = AtomicU64::new(0);
+
+/// Bind pyo3-async-runtimes to the extension's runtime (once per process).
+fn bridge(py: Python<'_>) -> PyResult<()> {
+    let g = generation();
+    match BRIDGE_GEN.load(Ordering::Acquire) {
+        x if x == g => Ok(()),
+        0 => {
+            // Err means it was already set (by an earlier call in this process): fine.
+            let _ = pyo3_async_runtimes::tokio::init_with_runtime(rt());
+            BRIDGE_GEN.store(g, Ordering::Release);
+            Ok(())
+        }
+        _ => Err(errors::closed(
+            py,
+            "streamkit.aio: this process was fork()ed after the parent used streamkit.aio; \
+             its asyncio bridge cannot be rebuilt here (use the 'spawn' start method)",
+        )),
+    }
+}
+
+/// Slow-path futures handed to pyo3-async-runtimes and not yet finished. Each
+/// one ends with a blocking-pool thread attaching to the interpreter; doing
+/// that while the interpreter finalizes aborts the process, so an `atexit`
+/// hook ([`_aio_quiesce`]) waits for this to reach zero.
+static INFLIGHT: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts one in-flight slow-path future while alive.
+struct Inflight;
+
+impl Inflight {
+    fn new() -> Self {
+        INFLIGHT.fetch_add(1, Ordering::AcqRel);
+        Inflight
+    }
+}
+
+impl Drop for Inflight {
+    fn drop(&mut self) {
+        INFLIGHT.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// _aio_quiesce(timeout) -> bool
+///
+/// Wait (GIL released) until no streamkit.aio bridge work is in flight, plus a
+/// short grace period for the bridge threads to leave the interpreter; called
+/// at exit by streamkit.aio. True if everything finished in time.
+#[pyfunction]
+pub(crate) fn _aio_quiesce(py: Python<'_>, timeout: f64) -> bool {
+    py.detach(|| {
+        let deadline = Instant::now() + Duration::from_secs_f64(timeout.clamp(0.0, 60.0));
+        let mut idle_since: Option<Instant> = None;
+        loop {
+            let now = Instant::now();
+            if INFLIGHT.load(Ordering::Acquire) == 0 {
+                let t = *idle_since.get_or_insert(now);
+                if now.duration_since(t) >= Duration::from_millis(20) {
+                    return true;
+                }
+            } else {
+                idle_since = None;
+            }
+            if now >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    })
+}
+
+/// A result computed off the loop thread, converted to Python (with the GIL)
+/// by pyo3-async-runtimes or by the fast path.
+pub(crate) enum Out {
+    None,
+    Int(usize),
+    Str(String),
+    Chan(Channel),
+    Err(Error),
+}
+
+impl<'py> IntoPyObject<'py> for Out {
+    type Target = PyAny;
+    type Output = Bound<'py, PyAny>;
+    type Error = PyErr;
+
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        match self {
+            Out::None => Ok(py.None().into_bound(py)),
+            Out::Int(n) => Ok(n.into_pyobject(py)?.into_any()),
+            Out::Str(s) => Ok(s.into_pyobject(py)?.into_any()),
+            Out::Chan(c) => Ok(Bound::new(py, AioChannel::new(c))?.into_any()),
+            Out::Err(e) => Err(errors::to_py(py, e)),
+        }
+    }
+}
+
+fn out_unit(r: CoreResult<()>) -> Out {
+    match r {
+        Ok(()) => Out::None,
+        Err(e) => Out::Err(e),
+    }
+}
+
+/// Poll `fut` once on this thread inside the runtime's context.
+fn poll_once<T>(fut: &mut BoxFut<T>) -> Poll<T> {
+    let _rt = rt().enter();
+    let mut cx = Context::from_waker(Waker::noop());
+    fut.as_mut().poll(&mut cx)
+}
+
+// ------------------------------------------------------------------ stash
+
+/// Something a stash can hold; byte chunks can be split for a shorter read.
+pub(crate) trait Item: Send + Sized + 'static {
+    /// Split off at most `n` units; the rest (if any) goes back to the stash.
+    fn take_part(self, _n: usize) -> (Self, Option<Self>) {
+        (self, None)
+    }
+}
+impl Item for Option<Bytes> {}
+impl Item for Channel {}
+impl Item for Vec<u8> {
+    fn take_part(mut self, n: usize) -> (Self, Option<Self>) {
+        if self.len() > n {
+            let rest = self.split_off(n);
+            (self, Some(rest))
+        } else {
+            (self, None)
+        }
+    }
+}
+
+/// Results of reads/accepts that completed after their awaiting task had
+/// gone (cancelled), kept in order for the next caller.
+pub(crate) struct Stash<T> {
+    gate: Arc<tokio::sync::Mutex<()>>,
+    q: Mutex<VecDeque<CoreResult<T>>>,
+}
+
+impl<T: Item> Stash<T> {
+    fn new() -> Arc<Self> {
+        Arc::new(Stash {
+            gate: Arc::new(tokio::sync::Mutex::new(())),
+            q: Mutex::new(VecDeque::new()),
+        })
+    }
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<CoreResult<T>>> {
+        self.q.lock().unwrap_or_else(|e| e.into_inner())
+    }
+    fn is_empty(&self) -> bool {
+        self.lock().is_empty()
+    }
+    fn push(&self, r: CoreResult<T>) {
+        self.lock().push_back(r)
+    }
+    fn pop(&self, n: usize) -> Option<CoreResult<T>> {
+        let mut q = self.lock();
+        match q.pop_front()? {
+            Ok(v) => {
+                let (v, rest) = v.take_part(n);
+                if let Some(rest) = rest {
+                    q.push_front(Ok(rest));
+                }
+                Some(Ok(v))
+            }
+            Err(e) => Some(Err(e)),
+        }
+    }
+}
+
+// ------------------------------------------------------------------ jobs
+
+/// What an [`AioOp`] runs.
+trait Job: Send + 'static {
+    /// Try to finish on the loop thread: `Some(result)`, or `None` to wait.
+    fn try_now(&mut self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>>;
+    /// Start waiting: an asyncio future from `future_into_py`.
+    fn slow<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>>;
+    /// The asyncio future finished with `v`: the result, or `None` to retry.
+    fn finish(&mut self, py: Python<'_>, v: Bound<'_, PyAny>) -> PyResult<Option<Py<PyAny>>>;
+}
+
+/// A value that is already known (`__aenter__`).
+struct ReadyJob(Option<Py<PyAny>>);
+
+impl Job for ReadyJob {
+    fn try_now(&mut self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        Ok(Some(self.0.take().unwrap_or_else(|| py.None())))
+    }
+    fn slow<'py>(&mut self, _py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        Err(PyRuntimeError::new_err(
+            "streamkit.aio: internal error (ready job waited)",
+        ))
+    }
+    fn finish(&mut self, py: Python<'_>, v: Bound<'_, PyAny>) -> PyResult<Option<Py<PyAny>>> {
+        let _ = py;
+        Ok(Some(v.unbind()))
+    }
+}
+
+/// An operation whose result travels through the asyncio future (writes,
+/// bind/connect/open/close/shutdown, ...).
+struct SimpleJob {
+    fut: Option<BoxFut<Out>>,
+    /// Try one poll on the loop thread first.
+    fast: bool,
+}
+
+impl Job for SimpleJob {
+    fn try_now(&mut self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        if !self.fast {
+            return Ok(None);
+        }
+        let Some(fut) = self.fut.as_mut() else {
+            return Ok(None);
+        };
+        match poll_once(fut) {
+            Poll::Ready(out) => {
+                self.fut = None;
+                Ok(Some(out.into_pyobject(py)?.unbind()))
+            }
+            Poll::Pending => Ok(None),
+        }
+    }
+    fn slow<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let fut = self
+            .fut
+            .take()
+            .ok_or_else(|| PyRuntimeError::new_err("streamkit.aio: internal error (job reused)"))?;
+        let guard = Inflight::new();
+        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+            let out = fut.await;
+            drop(guard);
+            Ok(out)
+        })
+    }
+    fn finish(&mut self, _py: Python<'_>, v: Bound<'_, PyAny>) -> PyResult<Option<Py<PyAny>>> {
+        Ok(Some(v.unbind()))
+    }
+}
+
+/// What a gated read returns: `None` = "the stash already has something".
+type Gated<T> = (Option<CoreResult<T>>, OwnedMutexGuard<()>);
+
+/// A cancel-safe read or accept whose result goes through a [`Stash`].
+struct StashJob<T: Item> {
+    stash: Arc<Stash<T>>,
+    /// Largest part to take from the stash (byte reads), else `usize::MAX`.
+    limit: usize,
+    start: Box<dyn FnMut() -> BoxFut<CoreResult<T>> + Send>,
+    conv: fn(Python<'_>, T) -> PyResult<Py<PyAny>>,
+    pending: Option<BoxFut<Gated<T>>>,
+}
+
+impl<T: Item> StashJob<T> {
+    fn gated(&mut self) -> BoxFut<Gated<T>> {
+        let gate = self.stash.gate.clone();
+        let stash = self.stash.clone();
+        let core = (self.start)();
+        Box::pin(async move {
+            let g = gate.lock_owned().await;
+            if !stash.is_empty() {
+                return (None, g);
+            }
+            (Some(core.await), g)
+        })
+    }
+    fn deliver(&self, py: Python<'_>, r: CoreResult<T>) -> PyResult<Option<Py<PyAny>>> {
+        match r {
+            Ok(v) => (self.conv)(py, v).map(Some),
+            Err(e) => Err(errors::to_py(py, e)),
+        }
+    }
+}
+
+impl<T: Item> Job for StashJob<T> {
+    fn try_now(&mut self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        loop {
+            if let Some(r) = self.stash.pop(self.limit) {
+                return self.deliver(py, r);
+            }
+            let mut fut = match self.pending.take() {
+                Some(f) => f,
+                None => self.gated(),
+            };
+            match poll_once(&mut fut) {
+                Poll::Ready((Some(r), g)) => {
+                    drop(g);
+                    return self.deliver(py, r);
+                }
+                // The stash got something: take it (or, if a concurrent reader
+                // took it first, try again).
+                Poll::Ready((None, g)) => drop(g),
+                Poll::Pending => {
+                    self.pending = Some(fut);
+                    return Ok(None);
+                }
+            }
+        }
+    }
+    fn slow<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let fut = match self.pending.take() {
+            Some(f) => f,
+            None => self.gated(),
+        };
+        let stash = self.stash.clone();
+        let guard = Inflight::new();
+        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+            let _guard = guard;
+            let (r, g) = fut.await;
+            if let Some(r) = r {
+                stash.push(r);
+            }
+            drop(g);
+            Ok(Out::None)
+        })
+    }
+    fn finish(&mut self, py: Python<'_>, _v: Bound<'_, PyAny>) -> PyResult<Option<Py<PyAny>>> {
+        match self.stash.pop(self.limit) {
+            Some(r) => self.deliver(py, r),
+            None => Ok(None),
+        }
+    }
+}
+
+impl<T: Item> Drop for StashJob<T> {
+    fn drop(&mut self) {
+        // A pending future may hold channel handles: drop them in the runtime.
+        if let Some(f) = self.pending.take() {
+            let _rt = rt().enter();
+            drop(f);
+        }
+    }
+}
+
+// ------------------------------------------------------------------ AioOp
+
+enum State {
+    /// Not started; `yielded` once the fairness yield was done.
+    Init {
+        yielded: bool,
+    },
+    /// Waiting on an asyncio future: its `__await__` iterator and the future.
+    Waiting {
+        iter: Py<PyAny>,
+        fut: Py<PyAny>,
+    },
+    Done,
+}
+
+/// A streamkit.aio operation: a coroutine object (await it, or pass it to
+/// asyncio.create_task / asyncio.wait_for / asyncio.gather). Nothing runs
+/// until it is awaited; it can be awaited once.
+#[pyclass(module = "streamkit.aio", name = "Operation")]
+pub(crate) struct AioOp {
+    what: &'static str,
+    /// Only touched through `&mut self` (`Mutex::get_mut`, no locking); the
+    /// mutex just makes the class `Sync` as pyo3 requires.
+    job: Mutex<Option<Box<dyn Job>>>,
+    state: State,
+}
+
+impl AioOp {
+    fn new(what: &'static str, job: impl Job) -> Self {
+        AioOp {
+            what,
+            job: Mutex::new(Some(Box::new(job))),
+            state: State::Init { yielded: false },
+        }
+    }
+
+    fn done(&mut self, py: Python<'_>, v: Py<PyAny>) -> PyResult<Option<Py<PyAny>>> {
+        self.state = State::Done;
+        self.release();
+        if v.is_none(py) {
+            return Ok(None);
+        }
+        Err(PyStopIteration::new_err((v,)))
+    }
+
+    fn release(&mut self) {
+        if let Some(j) = self.job.get_mut().unwrap_or_else(|e| e.into_inner()).take() {
+            let _rt = rt().enter();
+            drop(j);
+        }
+    }
+
+    fn step(&mut self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        loop {
+            match &self.state {
+                State::Done => {
+                    return Err(PyRuntimeError::new_err(format!(
+                        "cannot reuse already awaited streamkit.aio operation ({})",
+                        self.what
+                    )))
+                }
+                State::Init { yielded } => {
+                    if !*yielded && must_yield(py)? {
+                        self.state = State::Init { yielded: true };
+                        return Ok(Some(py.None()));
+                    }
+                    let job = self
+                        .job
+                        .get_mut()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .as_mut()
+                        .expect("job present until done");
+                    let r = match job.try_now(py) {
+                        Ok(r) => r,
+                        Err(e) => {
+                            self.state = State::Done;
+                            self.release();
+                            return Err(e);
+                        }
+                    };
+                    if let Some(v) = r {
+                        return self.done(py, v);
+                    }
+                    if let Err(e) = bridge(py) {
+                        self.state = State::Done;
+                        self.release();
+                        return Err(e);
+                    }
+                    let fut = match job.slow(py) {
+                        Ok(f) => f,
+                        Err(e) => {
+                            self.state = State::Done;
+                            self.release();
+                            return Err(e);
+                        }
+                    };
+                    let iter = fut.call_method0(pyo3::intern!(py, "__await__"))?;
+                    self.state = State::Waiting {
+                        iter: iter.unbind(),
+                        fut: fut.unbind(),
+                    };
+                }
+                State::Waiting { iter, .. } => {
+                    let iter = iter.bind(py).clone();
+                    match iter.call_method0(pyo3::intern!(py, "__next__")) {
+                        Ok(y) => return Ok(Some(y.unbind())),
+                        Err(e) if e.is_instance_of::<PyStopIteration>(py) => {
+                            let v = e.value(py).getattr(pyo3::intern!(py, "value"))?;
+                            let job = self
+                                .job
+                                .get_mut()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .as_mut()
+                                .expect("job present until done");
+                            match job.finish(py, v) {
+                                Ok(Some(r)) => return self.done(py, r),
+                                Ok(None) => self.state = State::Init { yielded: true },
+                                Err(e) => {
+                                    self.state = State::Done;
+                                    self.release();
+                                    return Err(e);
+                                }
+                            }
+                        }
+                        Err(e) => {
+                            self.state = State::Done;
+                            self.release();
+                            return Err(e);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Stop: cancel the asyncio future if one is pending (which drops the
+    /// tokio future) and release the job.
+    fn abort(&mut self, py: Python<'_>) {
+        if let State::Waiting { fut, .. } = &self.state {
+            let _ = fut.bind(py).call_method0(pyo3::intern!(py, "cancel"));
+        }
+        self.state = State::Done;
+        self.release();
+    }
+}
+
+#[pymethods]
+impl AioOp {
+    fn __await__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __iter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    fn __next__(&mut self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        self.step(py)
+    }
+
+    /// send(value) -> Any: resume the operation (the value is ignored).
+    fn send(&mut self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<Option<Py<PyAny>>> {
+        let _ = value;
+        match self.step(py)? {
+            Some(v) => Ok(Some(v)),
+            None => Err(PyStopIteration::new_err(())),
+        }
+    }
+
+    /// throw(typ, val=None, tb=None): stop the operation (cancelling any
+    /// pending I/O) and raise the exception in the awaiting code.
+    #[pyo3(signature = (typ, val=None, tb=None))]
+    fn throw(
+        &mut self,
+        py: Python<'_>,
+        typ: &Bound<'_, PyAny>,
+        val: Option<&Bound<'_, PyAny>>,
+        tb: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let _ = tb;
+        self.abort(py);
+        let exc = match val.filter(|v| !v.is_none()) {
+            Some(v) if v.is_instance_of::<pyo3::exceptions::PyBaseException>() => v.clone(),
+            Some(v) => typ.call1((v,))?,
+            None if typ.is_instance_of::<PyType>() => typ.call0()?,
+            None => typ.clone(),
+        };
+        Err(PyErr::from_value(exc))
+    }
+
+    /// close(): stop the operation, cancelling any pending I/O.
+    fn close(&mut self, py: Python<'_>) {
+        self.abort(py);
+    }
+
+    fn __repr__(&self) -> String {
+        let st = match self.state {
+            State::Init { .. } => "not started",
+            State::Waiting { .. } => "waiting",
+            State::Done => "done",
+        };
+        format!("<streamkit.aio.Operation {} ({st})>", self.what)
+    }
+}
+
+impl Drop for AioOp {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
+fn op(py: Python<'_>, what: &'static str, job: impl Job) -> PyResult<Py<AioOp>> {
+    Py::new(py, AioOp::new(what, job))
+}
+
+fn simple<F>(py: Python<'_>, what: &'static str, fast: bool, fut: F) -> PyResult<Py<AioOp>>
+where
+    F: Future<Output = Out> + Send + 'static,
+{
+    op(
+        py,
+        what,
+        SimpleJob {
+            fut: Some(Box::pin(fut)),
+            fast,
+        },
+    )
+}
+
+fn stashed<T: Item>(
+    py: Python<'_>,
+    what: &'static str,
+    stash: &Arc<Stash<T>>,
+    limit: usize,
+    start: impl FnMut() -> BoxFut<CoreResult<T>> + Send + 'static,
+    conv: fn(Python<'_>, T) -> PyResult<Py<PyAny>>,
+) -> PyResult<Py<AioOp>> {
+    op(
+        py,
+        what,
+        StashJob {
+            stash: stash.clone(),
+            limit,
+            start: Box::new(start),
+            conv,
+            pending: None,
+        },
+    )
+}
+
+fn conv_channel(py: Python<'_>, ch: Channel) -> PyResult<Py<PyAny>> {
+    Ok(Py::new(py, AioChannel::new(ch))?.into_any())
+}
+
+fn conv_frame(py: Python<'_>, f: Option<Bytes>) -> PyResult<Py<PyAny>> {
+    Ok(match f {
+        Some(b) => PyBytes::new(py, &b).into_any().unbind(),
+        None => py.None(),
+    })
+}
+
+fn conv_frame_or_stop(py: Python<'_>, f: Option<Bytes>) -> PyResult<Py<PyAny>> {
+    match f {
+        Some(b) => Ok(PyBytes::new(py, &b).into_any().unbind()),
+        None => Err(PyStopAsyncIteration::new_err(())),
+    }
+}
+
+fn conv_chunk(py: Python<'_>, v: Vec<u8>) -> PyResult<Py<PyAny>> {
+    Ok(PyBytes::new(py, &v).into_any().unbind())
+}
+
+fn eof_as_none<T>(r: CoreResult<Option<T>>) -> CoreResult<Option<T>> {
+    match r {
+        Err(Error::Eof) => Ok(None),
+        r => r,
+    }
+}
+
+// ------------------------------------------------------------------ Peer
+
+struct PeerShared {
+    peer: Peer,
+    accepts: Arc<Stash<Channel>>,
+}
+
+/// An asyncio streamkit peer (streamkit.aio.Peer): the same peer as
+/// streamkit.Peer, with awaitable methods.
+///
+/// Peer(name=None, private_key=None, authorized_keys=None, known_hosts=None,
+///      reconnect_interval=None, reconnect_interval_max=None,
+///      connect_timeout=None, max_frame_size=None)
+///
+/// Arguments as for streamkit.Peer. bind, unbind, connect, disconnect, drop,
+/// accept, open and shutdown return awaitables (coroutine objects) and never
+/// block the event loop; peers, next_peer, set_option, get_option,
+/// public_key and name are plain. `async with Peer(...) as p:` shuts the peer
+/// down on exit. Cancelling a task that awaits accept() raises CancelledError
+/// there and loses no channel. Use asyncio.wait_for() for timeouts.
+#[pyclass(module = "streamkit.aio", name = "Peer", frozen, weakref)]
+pub(crate) struct AioPeer {
+    inner: InRt<Arc<PeerShared>>,
+}
+
+fn option_from(py: Python<'_>, func: &str, opt: &Bound<'_, PyAny>) -> PyResult<PeerOption> {
+    let v = args::int(func, "option", opt)?;
+    let v = i32::try_from(v).map_err(|_| errors::invalid(py, format!("unknown option {v}")))?;
+    PeerOption::from_i32(v).map_err(|e| errors::to_py(py, e))
+}
+
+impl AioPeer {
+    fn set(
+        &self,
+        py: Python<'_>,
+        func: &str,
+        param: &str,
+        opt: PeerOption,
+        value: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let p = &self.inner.peer;
+        let r = if opt.is_string() {
+            let v = if matches!(opt, PeerOption::Name) {
+                args::string(func, param, value)?
+            } else {
+                args::string_or_path(func, param, value)?
+            };
+            p.set_option_str(opt, &v)
+        } else {
+            let v = args::int(func, param, value)?;
+            p.set_option_int(opt, v)
+        };
+        r.map_err(|e| errors::to_py(py, e))
+    }
+
+    fn live(&self, py: Python<'_>, what: &str) -> PyResult<Peer> {
+        Ok(self.inner.live(py, what)?.peer.clone())
+    }
+
+    fn string_op<F, Fut>(
+        &self,
+        py: Python<'_>,
+        what: &'static str,
+        endpoint: &Bound<'_, PyAny>,
+        f: F,
+    ) -> PyResult<Py<AioOp>>
+    where
+        F: FnOnce(Peer, String) -> Fut,
+        Fut: Future<Output = Out> + Send + 'static,
+    {
+        let ep = args::string(what, "endpoint", endpoint)?;
+        let p = self.live(py, what)?;
+        simple(py, what, false, f(p, ep))
+    }
+}
+
+#[pymethods]
+impl AioPeer {
+    #[new]
+    #[pyo3(signature = (name=None, private_key=None, authorized_keys=None, known_hosts=None,
+                        reconnect_interval=None, reconnect_interval_max=None,
+                        connect_timeout=None, max_frame_size=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        name: Option<&Bound<'_, PyAny>>,
+        private_key: Option<&Bound<'_, PyAny>>,
+        authorized_keys: Option<&Bound<'_, PyAny>>,
+        known_hosts: Option<&Bound<'_, PyAny>>,
+        reconnect_interval: Option<&Bound<'_, PyAny>>,
+        reconnect_interval_max: Option<&Bound<'_, PyAny>>,
+        connect_timeout: Option<&Bound<'_, PyAny>>,
+        max_frame_size: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let peer = {
+            let _rt = rt().enter();
+            AioPeer {
+                inner: InRt::new(Arc::new(PeerShared {
+                    peer: Peer::new(),
+                    accepts: Stash::new(),
+                })),
+            }
+        };
+        let opts = [
+            ("name", PeerOption::Name, name),
+            ("private_key", PeerOption::PrivateKey, private_key),
+            (
+                "authorized_keys",
+                PeerOption::AuthorizedKeys,
+                authorized_keys,
+            ),
+            ("known_hosts", PeerOption::KnownHosts, known_hosts),
+            (
+                "reconnect_interval",
+                PeerOption::ReconnectInterval,
+                reconnect_interval,
+            ),
+            (
+                "reconnect_interval_max",
+                PeerOption::ReconnectIntervalMax,
+                reconnect_interval_max,
+            ),
+            (
+                "connect_timeout",
+                PeerOption::ConnectTimeout,
+                connect_timeout,
+            ),
+            ("max_frame_size", PeerOption::MaxFrameSize, max_frame_size),
+        ];
+        for (param, opt, value) in opts {
+            if let Some(v) = value.filter(|v| !v.is_none()) {
+                peer.set(py, "Peer", param, opt, v)?;
+            }
+        }
+        Ok(peer)
+    }
+
+    /// set_option(option, value) -> None
+    ///
+    /// Set an option (one of the OPT_* constants), as streamkit.Peer.set_option.
+    fn set_option(
+        &self,
+        py: Python<'_>,
+        option: &Bound<'_, PyAny>,
+        value: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let opt = option_from(py, "Peer.set_option", option)?;
+        self.set(py, "Peer.set_option", "value", opt, value)
+    }
+
+    /// get_option(option) -> str | int
+    ///
+    /// The current value of an option (str for string options, else int).
+    fn get_option(&self, py: Python<'_>, option: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let opt = option_from(py, "Peer.get_option", option)?;
+        let p = &self.inner.peer;
+        if opt.is_string() {
+            let v = p.get_option_str(opt).map_err(|e| errors::to_py(py, e))?;
+            Ok(v.into_pyobject(py)?.into_any().unbind())
+        } else {
+            let v = p.get_option_int(opt).map_err(|e| errors::to_py(py, e))?;
+            Ok(v.into_pyobject(py)?.into_any().unbind())
+        }
+    }
+
+    /// This peer's public key, one OpenSSH line ("ssh-ed25519 AAAA...").
+    #[getter]
+    fn public_key(&self, py: Python<'_>) -> PyResult<String> {
+        self.inner
+            .peer
+            .public_key()
+            .map_err(|e| errors::to_py(py, e))
+    }
+
+    /// This peer's name (option OPT_NAME).
+    #[getter]
+    fn name(&self) -> String {
+        self.inner.peer.name()
+    }
+
+    /// True once shutdown() has completed (or started).
+    #[getter]
+    fn is_shutdown(&self) -> bool {
+        self.inner.peer.is_shutdown()
+    }
+
+    /// bind(endpoint) -> Awaitable[str]
+    ///
+    /// Listen on "tcp://HOST:PORT", "unix:///path" or "inproc://NAME";
+    /// resolves to the endpoint actually bound (real port).
+    fn bind(&self, py: Python<'_>, endpoint: &Bound<'_, PyAny>) -> PyResult<Py<AioOp>> {
+        self.string_op(py, "Peer.bind", endpoint, |p, ep| async move {
+            match p.bind(&ep).await {
+                Ok(s) => Out::Str(s),
+                Err(e) => Out::Err(e),
+            }
+        })
+    }
+
+    /// unbind(endpoint) -> Awaitable[None]
+    ///
+    /// Stop listening on an endpoint returned by bind().
+    fn unbind(&self, py: Python<'_>, endpoint: &Bound<'_, PyAny>) -> PyResult<Py<AioOp>> {
+        self.string_op(py, "Peer.unbind", endpoint, |p, ep| async move {
+            out_unit(p.unbind(&ep).await)
+        })
+    }
+
+    /// connect(endpoint) -> Awaitable[None]
+    ///
+    /// Connect to a bound peer and authenticate both ways (retrying until
+    /// CONNECT_TIMEOUT, then TimeoutError; AuthError for an untrusted key).
+    fn connect(&self, py: Python<'_>, endpoint: &Bound<'_, PyAny>) -> PyResult<Py<AioOp>> {
+        self.string_op(py, "Peer.connect", endpoint, |p, ep| async move {
+            out_unit(p.connect(&ep).await)
+        })
+    }
+
+    /// disconnect(endpoint) -> Awaitable[None]
+    ///
+    /// Close the connection made by connect(endpoint) and stop reconnecting.
+    fn disconnect(&self, py: Python<'_>, endpoint: &Bound<'_, PyAny>) -> PyResult<Py<AioOp>> {
+        self.string_op(py, "Peer.disconnect", endpoint, |p, ep| async move {
+            out_unit(p.disconnect(&ep).await)
+        })
+    }
+
+    /// peers() -> list[str]
+    ///
+    /// Names of the currently connected peers, sorted.
+    fn peers(&self) -> Vec<String> {
+        self.inner.peer.peers()
+    }
+
+    /// next_peer() -> str | None
+    ///
+    /// The next connected peer in round-robin order, or None.
+    fn next_peer(&self) -> Option<String> {
+        self.inner.peer.next_peer()
+    }
+
+    /// drop(name) -> Awaitable[None]
+    ///
+    /// Close the connection to the named peer (NoPeerError if unknown).
+    fn drop(&self, py: Python<'_>, name: &Bound<'_, PyAny>) -> PyResult<Py<AioOp>> {
+        let name = args::string("Peer.drop", "name", name)?;
+        let p = self.live(py, "Peer.drop")?;
+        simple(py, "Peer.drop", false, async move {
+            out_unit(p.drop_peer(&name).await)
+        })
+    }
+
+    /// accept() -> Awaitable[Channel]
+    ///
+    /// Wait for a channel opened by a remote peer. ClosedError once the peer
+    /// is shut down. Cancel-safe: a cancelled accept loses no channel.
+    fn accept(&self, py: Python<'_>) -> PyResult<Py<AioOp>> {
+        let p = self.live(py, "Peer.accept")?;
+        stashed(
+            py,
+            "Peer.accept",
+            &self.inner.accepts,
+            usize::MAX,
+            move || {
+                let p = p.clone();
+                Box::pin(async move { p.accept().await })
+            },
+            conv_channel,
+        )
+    }
+
+    /// open(peer, service, headers=()) -> Awaitable[Channel]
+    ///
+    /// Open a channel to the connected peer named `peer` for `service`, with
+    /// "key=value" headers (list/tuple of str or dict of str to str).
+    #[pyo3(signature = (peer, service, headers=None), text_signature = "(self, peer, service, headers=())")]
+    fn open(
+        &self,
+        py: Python<'_>,
+        peer: &Bound<'_, PyAny>,
+        service: &Bound<'_, PyAny>,
+        headers: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<AioOp>> {
+        let name = args::string("Peer.open", "peer", peer)?;
+        let service = args::string("Peer.open", "service", service)?;
+        let headers = match headers {
+            Some(h) => args::string_list("Peer.open", "headers", h)?,
+            None => Vec::new(),
+        };
+        let p = self.live(py, "Peer.open")?;
+        simple(py, "Peer.open", false, async move {
+            match p.open(&name, &service, &headers).await {
+                Ok(c) => Out::Chan(c),
+                Err(e) => Out::Err(e),
+            }
+        })
+    }
+
+    /// shutdown() -> Awaitable[None]
+    ///
+    /// Close every connection, listener and channel and wake every waiting
+    /// call with ClosedError. A second shutdown raises ClosedError.
+    fn shutdown(&self, py: Python<'_>) -> PyResult<Py<AioOp>> {
+        let p = self.live(py, "Peer.shutdown")?;
+        simple(py, "Peer.shutdown", false, async move {
+            out_unit(p.shutdown().await)
+        })
+    }
+
+    fn __aenter__(slf: &Bound<'_, Self>) -> PyResult<Py<AioOp>> {
+        op(
+            slf.py(),
+            "Peer.__aenter__",
+            ReadyJob(Some(slf.clone().into_any().unbind())),
+        )
+    }
+
+    /// Shut the peer down (unless already shut down); exceptions propagate.
+    #[pyo3(signature = (_exc_type=None, _exc=None, _tb=None))]
+    fn __aexit__(
+        &self,
+        py: Python<'_>,
+        _exc_type: Option<&Bound<'_, PyAny>>,
+        _exc: Option<&Bound<'_, PyAny>>,
+        _tb: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<AioOp>> {
+        let p = self.live(py, "Peer.__aexit__")?;
+        simple(py, "Peer.__aexit__", false, async move {
+            if p.is_shutdown() {
+                return Out::None;
+            }
+            match p.shutdown().await {
+                Ok(()) | Err(Error::Closed(_)) => Out::None,
+                Err(e) => Out::Err(e),
+            }
+        })
+    }
+
+    fn __repr__(&self) -> String {
+        let p = &self.inner.peer;
+        format!(
+            "<streamkit.aio.Peer name={:?}{}>",
+            p.name(),
+            if p.is_shutdown() { " shut down" } else { "" }
+        )
+    }
+}
+
+// ------------------------------------------------------------------ Channel
+
+struct ChanShared {
+    ch: Channel,
+    frames: Arc<Stash<Option<Bytes>>>,
+    errs: Arc<Stash<Option<Bytes>>>,
+    bytes: Arc<Stash<Vec<u8>>>,
+    accepts: Arc<Stash<Channel>>,
+}
+
+/// An asyncio streamkit channel (streamkit.aio.Channel), returned by
+/// aio.Peer.open/accept and aio.Channel.open/accept.
+///
+/// Same semantics as streamkit.Channel; read, write, read_frame,
+/// write_frame, read_error, write_error, close_write, write_trailers, close,
+/// open, accept and join return awaitables (coroutine objects) and never
+/// block the event loop. `async for frame in ch` yields frames until end of
+/// stream; `async with ch:` closes it on exit. A read or accept cancelled
+/// while waiting loses nothing: its result goes to the next call. A write
+/// cancelled while waiting (flow control) may have sent part of its data.
+#[pyclass(module = "streamkit.aio", name = "Channel", frozen, weakref)]
+pub(crate) struct AioChannel {
+    inner: InRt<Arc<ChanShared>>,
+}
+
+impl AioChannel {
+    pub(crate) fn new(ch: Channel) -> Self {
+        AioChannel {
+            inner: InRt::new(Arc::new(ChanShared {
+                ch,
+                frames: Stash::new(),
+                errs: Stash::new(),
+                bytes: Stash::new(),
+                accepts: Stash::new(),
+            })),
+        }
+    }
+
+    fn live(&self, py: Python<'_>, what: &str) -> PyResult<Channel> {
+        Ok(self.inner.live(py, what)?.ch.clone())
+    }
+
+    fn write_like(
+        &self,
+        py: Python<'_>,
+        what: &'static str,
+        data: &Bound<'_, PyAny>,
+        kind: u8,
+    ) -> PyResult<Py<AioOp>> {
+        let view = ByteView::get(what, "data", data)?;
+        let bytes = Bytes::copy_from_slice(view.as_slice());
+        drop(view);
+        let ch = self.live(py, what)?;
+        simple(py, what, true, async move {
+            match kind {
+                0 => match ch.write_bytes(bytes).await {
+                    Ok(n) => Out::Int(n),
+                    Err(e) => Out::Err(e),
+                },
+                1 => out_unit(ch.write_frame(&bytes).await),
+                _ => out_unit(ch.write_error(&bytes).await),
+            }
+        })
+    }
+
+    fn read_frames(
+        &self,
+        py: Python<'_>,
+        what: &'static str,
+        conv: fn(Python<'_>, Option<Bytes>) -> PyResult<Py<PyAny>>,
+    ) -> PyResult<Py<AioOp>> {
+        let ch = self.live(py, what)?;
+        stashed(
+            py,
+            what,
+            &self.inner.frames,
+            usize::MAX,
+            move || {
+                let ch = ch.clone();
+                Box::pin(async move { eof_as_none(ch.read_frame().await) })
+            },
+            conv,
+        )
+    }
+}
+
+#[pymethods]
+impl AioChannel {
+    /// The channel's metadata (service, headers, trailers, local_peer, remote_peer).
+    #[getter]
+    fn meta(slf: &Bound<'_, Self>) -> AioChannelMeta {
+        let ch = &slf.get().inner.ch;
+        AioChannelMeta {
+            service: ch.service().to_owned(),
+            headers: ch.headers().to_vec(),
+            local_peer: ch.local_peer().to_owned(),
+            remote_peer: ch.remote_peer().to_owned(),
+            channel: slf.clone().unbind(),
+        }
+    }
+
+    /// True once the channel has fully ended.
+    #[getter]
+    fn closed(&self) -> bool {
+        self.inner.ch.is_closed()
+    }
+
+    /// read(n=65536) -> Awaitable[bytes]
+    ///
+    /// Read up to n bytes of the byte stream, waiting for at least one;
+    /// b"" at end of stream.
+    #[pyo3(signature = (n=None), text_signature = "(self, n=65536)")]
+    fn read(&self, py: Python<'_>, n: Option<&Bound<'_, PyAny>>) -> PyResult<Py<AioOp>> {
+        let n = match n {
+            None => 65536,
+            Some(n) => {
+                let v = args::int("Channel.read", "n", n)?;
+                if v < 0 {
+                    return Err(errors::invalid(
+                        py,
+                        format!("Channel.read() argument 'n' must be >= 0, not {v}"),
+                    ));
+                }
+                (v as u64).min(MAX_READ as u64) as usize
+            }
+        };
+        if n == 0 {
+            return op(
+                py,
+                "Channel.read",
+                ReadyJob(Some(PyBytes::new(py, b"").into_any().unbind())),
+            );
+        }
+        let ch = self.live(py, "Channel.read")?;
+        stashed(
+            py,
+            "Channel.read",
+            &self.inner.bytes,
+            n,
+            move || {
+                let ch = ch.clone();
+                Box::pin(async move {
+                    let mut buf = vec![0u8; n];
+                    match ch.read(&mut buf).await {
+                        Ok(k) => {
+                            buf.truncate(k);
+                            Ok(buf)
+                        }
+                        Err(Error::Eof) => Ok(Vec::new()),
+                        Err(e) => Err(e),
+                    }
+                })
+            },
+            conv_chunk,
+        )
+    }
+
+    /// write(data) -> Awaitable[int]
+    ///
+    /// Write all of data (any bytes-like object; copied at call time) to the
+    /// byte stream; resolves to len(data).
+    fn write(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<Py<AioOp>> {
+        self.write_like(py, "Channel.write", data, 0)
+    }
+
+    /// write_frame(data) -> Awaitable[None]
+    ///
+    /// Send one frame (4-byte big-endian length + payload; data is any
+    /// bytes-like object, copied at call time).
+    fn write_frame(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<Py<AioOp>> {
+        self.write_like(py, "Channel.write_frame", data, 1)
+    }
+
+    /// read_frame() -> Awaitable[bytes | None]
+    ///
+    /// The next frame; None at a clean end of stream. Cancel-safe.
+    fn read_frame(&self, py: Python<'_>) -> PyResult<Py<AioOp>> {
+        self.read_frames(py, "Channel.read_frame", conv_frame)
+    }
+
+    /// write_error(data) -> Awaitable[None]
+    ///
+    /// Send an error frame on the separate error stream.
+    fn write_error(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<Py<AioOp>> {
+        self.write_like(py, "Channel.write_error", data, 2)
+    }
+
+    /// read_error() -> Awaitable[bytes | None]
+    ///
+    /// The next error frame; None at end of stream. Cancel-safe.
+    fn read_error(&self, py: Python<'_>) -> PyResult<Py<AioOp>> {
+        let ch = self.live(py, "Channel.read_error")?;
+        stashed(
+            py,
+            "Channel.read_error",
+            &self.inner.errs,
+            usize::MAX,
+            move || {
+                let ch = ch.clone();
+                Box::pin(async move { eof_as_none(ch.read_error().await) })
+            },
+            conv_frame,
+        )
+    }
+
+    /// close_write() -> Awaitable[None]
+    ///
+    /// Half-close: the remote side's reads reach end of stream.
+    fn close_write(&self, py: Python<'_>) -> PyResult<Py<AioOp>> {
+        let ch = self.live(py, "Channel.close_write")?;
+        simple(py, "Channel.close_write", false, async move {
+            out_unit(ch.close_write().await)
+        })
+    }
+
+    /// write_trailers(trailers) -> Awaitable[None]
+    ///
+    /// Send "key=value" trailers (list of str or dict of str to str).
+    fn write_trailers(&self, py: Python<'_>, trailers: &Bound<'_, PyAny>) -> PyResult<Py<AioOp>> {
+        let t = args::string_list("Channel.write_trailers", "trailers", trailers)?;
+        let ch = self.live(py, "Channel.write_trailers")?;
+        simple(py, "Channel.write_trailers", false, async move {
+            out_unit(ch.write_trailers(&t).await)
+        })
+    }
+
+    /// close() -> Awaitable[None]
+    ///
+    /// Close the channel in both directions (idempotent).
+    fn close(&self, py: Python<'_>) -> PyResult<Py<AioOp>> {
+        let ch = self.live(py, "Channel.close")?;
+        simple(py, "Channel.close", false, async move {
+            out_unit(ch.close().await)
+        })
+    }
+
+    /// open(service, headers=()) -> Awaitable[Channel]
+    ///
+    /// Open a child channel inside this one; the remote side accepts it with
+    /// Channel.accept().
+    #[pyo3(signature = (service, headers=None), text_signature = "(self, service, headers=())")]
+    fn open(
+        &self,
+        py: Python<'_>,
+        service: &Bound<'_, PyAny>,
+        headers: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<AioOp>> {
+        let service = args::string("Channel.open", "service", service)?;
+        let headers = match headers {
+            Some(h) => args::string_list("Channel.open", "headers", h)?,
+            None => Vec::new(),
+        };
+        let ch = self.live(py, "Channel.open")?;
+        simple(py, "Channel.open", false, async move {
+            match ch.open(&service, &headers).await {
+                Ok(c) => Out::Chan(c),
+                Err(e) => Out::Err(e),
+            }
+        })
+    }
+
+    /// accept() -> Awaitable[Channel]
+    ///
+    /// Wait for a child channel opened by the remote side. Cancel-safe.
+    fn accept(&self, py: Python<'_>) -> PyResult<Py<AioOp>> {
+        let ch = self.live(py, "Channel.accept")?;
+        stashed(
+            py,
+            "Channel.accept",
+            &self.inner.accepts,
+            usize::MAX,
+            move || {
+                let ch = ch.clone();
+                Box::pin(async move { ch.accept().await })
+            },
+            conv_channel,
+        )
+    }
+
+    /// join(sock) -> Awaitable[None]
+    ///
+    /// Splice the byte stream with a stream socket (or object with fileno(),
+    /// or int fd) until both sides end, then close the channel. The
+    /// descriptor is duplicated: the caller still owns `sock`.
+    fn join(&self, py: Python<'_>, sock: &Bound<'_, PyAny>) -> PyResult<Py<AioOp>> {
+        let fd = args::fileno("Channel.join", "sock", sock)?;
+        let stream = {
+            let _rt = rt().enter();
+            FdStream::dup(fd).map_err(|e| errors::to_py(py, e.into()))?
+        };
+        let ch = self.live(py, "Channel.join")?;
+        simple(py, "Channel.join", false, async move {
+            out_unit(ch.join(stream).await)
+        })
+    }
+
+    fn __aiter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    /// The next frame; StopAsyncIteration at end of stream.
+    fn __anext__(&self, py: Python<'_>) -> PyResult<Py<AioOp>> {
+        self.read_frames(py, "Channel.__anext__", conv_frame_or_stop)
+    }
+
+    fn __aenter__(slf: &Bound<'_, Self>) -> PyResult<Py<AioOp>> {
+        op(
+            slf.py(),
+            "Channel.__aenter__",
+            ReadyJob(Some(slf.clone().into_any().unbind())),
+        )
+    }
+
+    /// Close the channel; exceptions propagate.
+    #[pyo3(signature = (_exc_type=None, _exc=None, _tb=None))]
+    fn __aexit__(
+        &self,
+        py: Python<'_>,
+        _exc_type: Option<&Bound<'_, PyAny>>,
+        _exc: Option<&Bound<'_, PyAny>>,
+        _tb: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<AioOp>> {
+        self.close(py)
+    }
+
+    fn __repr__(&self) -> String {
+        let ch = &self.inner.ch;
+        format!(
+            "<streamkit.aio.Channel service={:?} {} -> {}{}>",
+            ch.service(),
+            ch.local_peer(),
+            ch.remote_peer(),
+            if ch.is_closed() { " closed" } else { "" }
+        )
+    }
+}
+
+/// A channel's metadata: service name, headers, trailers and both peers'
+/// names. `trailers` is read live (the remote side's trailers appear once it
+/// has closed or closed for writing).
+#[pyclass(module = "streamkit.aio", name = "ChannelMeta", frozen)]
+pub(crate) struct AioChannelMeta {
+    /// The service name the channel was opened for.
+    #[pyo3(get)]
+    service: String,
+    /// The "key=value" headers sent when the channel was opened.
+    #[pyo3(get)]
+    headers: Vec<String>,
+    /// The name of this side's peer.
+    #[pyo3(get)]
+    local_peer: String,
+    /// The name of the remote peer.
+    #[pyo3(get)]
+    remote_peer: String,
+    channel: Py<AioChannel>,
+}
+
+#[pymethods]
+impl AioChannelMeta {
+    /// The "key=value" trailers received from the remote side (empty until it
+    /// has closed or closed for writing).
+    #[getter]
+    fn trailers(&self) -> Vec<String> {
+        self.channel.get().inner.ch.trailers()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "ChannelMeta(service={:?}, headers={:?}, local_peer={:?}, remote_peer={:?})",
+            self.service, self.headers, self.local_peer, self.remote_peer
+        )
+    }
+}
+
+/// Register the classes on the extension module (as private names; the
+/// public ones are re-exported by `streamkit.aio`).
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add("_AioPeer", py.get_type::<AioPeer>())?;
+    m.add("_AioChannel", py.get_type::<AioChannel>())?;
+    m.add("_AioChannelMeta", py.get_type::<AioChannelMeta>())?;
+    m.add("_AioOperation", py.get_type::<AioOp>())?;
+    m.add_function(wrap_pyfunction!(_aio_quiesce, m)?)?;
+    Ok(())
+}
