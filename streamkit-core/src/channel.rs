@@ -629,7 +629,9 @@ impl ChanInner {
         let mut start = false;
         {
             let mut st = lock(&self.st);
-            if st.fatal.is_none() {
+            // A connection lost after the remote closed the channel cleanly
+            // does not turn that clean end into an error.
+            if st.fatal.is_none() && (notify_remote || !st.close_recv) {
                 st.fatal = Some(e.clone());
             }
             if notify_remote {
@@ -966,6 +968,11 @@ impl ChanInner {
         Ok(())
     }
 
+    /// Close because the peer shuts down (same as close(), without an owning Arc).
+    pub(crate) fn close_for_shutdown(self: &Arc<Self>) {
+        let _ = self.close();
+    }
+
     /// Wait until everything queued so far has been handed to the transport.
     async fn flushed(&self) {
         loop {
@@ -1227,9 +1234,23 @@ impl Channel {
                 w.write_all(&buf[..n]).await?;
             }
         };
-        let (a, b) = tokio::join!(up, down);
+        tokio::pin!(up);
+        tokio::pin!(down);
+        // The first error ends both directions; a remote that closed the
+        // channel outright (not just half-closed) ends the splice too.
+        let r = tokio::select! {
+            a = &mut up => match a {
+                Ok(()) => down.await,
+                Err(e) => Err(e),
+            },
+            b = &mut down => match b {
+                Ok(()) if lock(&self.i().st).close_recv => Ok(()),
+                Ok(()) => up.await,
+                Err(e) => Err(e),
+            },
+        };
         let _ = self.close().await;
-        a.and(b)
+        r
     }
 
     /// True once both sides have closed the channel.

@@ -71,6 +71,8 @@ pub(crate) struct Conn {
     events: Notify,
     /// Ends the SSH session's socket I/O (see `ssh::NbStream`).
     pub(crate) kill: tokio_util::sync::CancellationToken,
+    /// Cancelled once the socket is flushed and closed (SSH), or at once (inproc).
+    pub(crate) io_done: tokio_util::sync::CancellationToken,
     pub(crate) rt: tokio::runtime::Handle,
 }
 
@@ -89,6 +91,10 @@ impl Conn {
         kind: ConnKind,
         limits: Limits,
     ) -> Arc<Conn> {
+        let io_done = tokio_util::sync::CancellationToken::new();
+        if matches!(kind, ConnKind::Inproc(_)) {
+            io_done.cancel();
+        }
         Arc::new(Conn {
             peer: Arc::downgrade(peer),
             local_name,
@@ -105,6 +111,7 @@ impl Conn {
             hello_seen: AtomicBool::new(false),
             events: Notify::new(),
             kill: tokio_util::sync::CancellationToken::new(),
+            io_done: io_done.clone(),
             rt: tokio::runtime::Handle::current(),
         })
     }
@@ -328,12 +335,37 @@ impl Conn {
         }
     }
 
+    /// Close every channel of this connection (graceful shutdown).
+    pub(crate) fn close_all_channels(&self) {
+        let chans: Vec<Arc<ChanInner>> = lock(&self.chans).values().cloned().collect();
+        for c in chans {
+            c.close_for_shutdown();
+        }
+    }
+
+    /// Wait until every channel has finished (both sides closed) or the
+    /// connection is gone.
+    pub(crate) async fn wait_no_channels(&self) {
+        loop {
+            let n = self.events.notified();
+            tokio::pin!(n);
+            n.as_mut().enable();
+            if self.is_closed() || lock(&self.chans).is_empty() {
+                return;
+            }
+            n.await;
+        }
+    }
+
     /// Called by a channel once both sides have closed it.
     pub(crate) fn channel_finished(&self, chan: &ChanInner) {
         {
             let mut chans = lock(&self.chans);
             if chans.get(&chan.id).is_some_and(|c| std::ptr::eq(&**c, chan)) {
                 chans.remove(&chan.id);
+            }
+            if chans.is_empty() {
+                self.events.notify_waiters();
             }
         }
         let ConnKind::Ssh(ssh) = &self.kind else { return };

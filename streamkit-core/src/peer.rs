@@ -127,10 +127,11 @@ impl PeerInner {
         best.cloned()
     }
 
-    /// Stop everything (also used when the last handle is dropped).
-    fn shutdown_now(&self) -> bool {
+    /// Mark shut down, stop connectors and listeners, refuse accepts, and take
+    /// the connections. `None` if already shut down.
+    fn begin_shutdown(&self) -> Option<Vec<Arc<Conn>>> {
         if self.shut.swap(true, Ordering::AcqRel) {
-            return false;
+            return None;
         }
         for (_, c) in lock(&self.connectors).drain() {
             c.cancel.cancel();
@@ -139,12 +140,17 @@ impl PeerInner {
         for l in listeners {
             self.stop_listener(l);
         }
-        let conns: Vec<Arc<Conn>> = lock(&self.conns).drain(..).collect();
-        for c in conns {
-            c.close("peer shut down");
-        }
         self.accept_q.close(Error::closed("peer is shut down"));
-        true
+        Some(lock(&self.conns).drain(..).collect())
+    }
+
+    /// Stop everything at once (used when the last handle is dropped).
+    fn shutdown_now(&self) {
+        if let Some(conns) = self.begin_shutdown() {
+            for c in &conns {
+                c.close("peer shut down");
+            }
+        }
     }
 
     fn stop_listener(&self, l: Listener) {
@@ -544,12 +550,36 @@ impl Peer {
 
     /// Close every connection, listener and channel; unblock every waiting
     /// call with a closed error. A second call is a closed error.
+    ///
+    /// Shutdown is graceful: every channel still open is closed, and the
+    /// remote's acknowledgement of each close is awaited (so everything
+    /// written before has been delivered), then each connection is
+    /// disconnected and its socket flushed — for up to 2 seconds in all — so a
+    /// process may exit right after shutting down.
     pub async fn shutdown(&self) -> Result<()> {
-        if self.i().shutdown_now() {
-            Ok(())
-        } else {
-            Err(Error::closed("peer is already shut down"))
+        let Some(conns) = self.i().begin_shutdown() else {
+            return Err(Error::closed("peer is already shut down"));
+        };
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+        for c in &conns {
+            c.close_all_channels();
         }
+        let _ = tokio::time::timeout_at(deadline, async {
+            for c in &conns {
+                c.wait_no_channels().await;
+            }
+        })
+        .await;
+        for c in &conns {
+            c.close("peer shut down");
+        }
+        let _ = tokio::time::timeout_at(deadline + Duration::from_millis(500), async {
+            for c in &conns {
+                c.io_done.cancelled().await;
+            }
+        })
+        .await;
+        Ok(())
     }
 }
 
@@ -633,7 +663,9 @@ async fn connector_loop(
                 drop(peer);
                 tokio::select! {
                     _ = conn.wait_closed() => {}
-                    _ = cancel.cancelled() => { conn.close("disconnected"); return; }
+                    // Whoever cancels (disconnect, drop_peer, shutdown) closes
+                    // the connection itself, gracefully where it can.
+                    _ = cancel.cancelled() => return,
                 }
                 *lock(&current) = None;
                 tracing::info!("connection to {ep} lost; reconnecting");

@@ -77,7 +77,11 @@ pub(crate) struct NbStream<R> {
 }
 
 impl<R> NbStream<R> {
-    pub(crate) fn new<S>(s: S, kill: tokio_util::sync::CancellationToken) -> NbStream<tokio::io::ReadHalf<S>>
+    pub(crate) fn new<S>(
+        s: S,
+        kill: tokio_util::sync::CancellationToken,
+        io_done: tokio_util::sync::CancellationToken,
+    ) -> NbStream<tokio::io::ReadHalf<S>>
     where
         S: AsyncRead + AsyncWrite + Send + 'static,
     {
@@ -88,6 +92,9 @@ impl<R> NbStream<R> {
         });
         let w2 = w.clone();
         tokio::spawn(async move {
+            // Signals `io_done` however this task ends: everything queued has
+            // been written (or the socket failed) and the socket is shut down.
+            let _done = io_done.drop_guard();
             loop {
                 let n = w2.notify.notified();
                 tokio::pin!(n);
@@ -289,7 +296,7 @@ where
     };
     let cfg = Arc::new(client_config(settings));
     let setup = async {
-        let mut handle = match client::connect_stream(cfg, NbStream::<()>::new(stream, conn.kill.clone()), handler).await {
+        let mut handle = match client::connect_stream(cfg, NbStream::<()>::new(stream, conn.kill.clone(), conn.io_done.clone()), handler).await {
             Ok(h) => h,
             Err(e) => {
                 if let Some(r) = lock(&rejected).take() {
@@ -464,7 +471,7 @@ where
     let handler = ServerHandler { conn: conn.clone(), trust: settings.trust.clone(), from: from.clone() };
     let cfg = Arc::new(server_config(&settings));
     let timeout = settings.handshake_timeout;
-    let running = match tokio::time::timeout(timeout, server::run_stream(cfg, NbStream::<()>::new(stream, conn.kill.clone()), handler)).await {
+    let running = match tokio::time::timeout(timeout, server::run_stream(cfg, NbStream::<()>::new(stream, conn.kill.clone(), conn.io_done.clone()), handler)).await {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => {
             tracing::warn!("dropping connection from {from}: SSH handshake failed: {e}");

@@ -249,3 +249,20 @@ async fn close_race_with_ssh_channel_reuse() {
         c.shutdown().await.unwrap();
     }
 }
+
+/// join ends when the remote closes the channel, even if the local socket
+/// never sends EOF.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn join_ends_when_remote_closes() {
+    for t in ALL {
+        let (s, c, _) = pair(t).await;
+        let (a, b) = open_pair(&c, &s, "server", "fwd", &[]).await;
+        let (mine, _theirs) = tokio::io::duplex(1024); // the other end never closes
+        let j = tokio::spawn(async move { b.join(mine).await });
+        a.write(b"some bytes").await.unwrap();
+        a.close().await.unwrap();
+        within(5, j).await.unwrap().unwrap();
+        s.shutdown().await.unwrap();
+        c.shutdown().await.unwrap();
+    }
+}

@@ -232,8 +232,10 @@ async fn reconnect_after_server_restart() {
         c.connect(&ep).await.unwrap();
         let (a, _b) = open_pair(&c, &s, "server", "x", &[]).await;
         s.shutdown().await.unwrap();
-        // the channel on the dead connection fails with closed, it does not hang
-        assert_eq!(within(5, a.read_frame()).await.unwrap_err().kind(), ErrorKind::Closed, "{t:?}");
+        // the channel of the shut-down peer ends (a graceful close: end of
+        // stream), it does not hang; writing to it fails
+        assert_eq!(within(5, a.read_frame()).await.unwrap(), None, "{t:?}");
+        assert_eq!(a.write(b"x").await.unwrap_err().kind(), ErrorKind::Closed, "{t:?}");
         let s = mk_server();
         trust_all(&[&s, &c]);
         if t == Transport::Tcp {
@@ -278,5 +280,45 @@ async fn connect_returns_when_both_sides_know_names() {
             c.shutdown().await.unwrap();
         }
         s.shutdown().await.unwrap();
+    }
+}
+
+/// A program that writes, closes, shuts its peer down and exits at once must
+/// not lose what it wrote: shutdown flushes. "Exits" = its runtime is dropped.
+#[test]
+fn shutdown_flushes_before_returning() {
+    let srv_rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let key = streamkit_core::generate_key();
+    let s = peer("server");
+    s.set_option_str(PeerOption::PrivateKey, &key).unwrap();
+    let ep = srv_rt.block_on(s.bind("tcp://127.0.0.1:0")).unwrap();
+    let payload: Vec<u8> = (0..2_000_000u32).map(|i| (i % 241) as u8).collect();
+    for round in 0..10 {
+        // the server reads concurrently (the payload is larger than the window)
+        let s2 = s.clone();
+        let want = payload.len();
+        let reader = srv_rt.spawn(async move {
+            let ch = within(10, s2.accept()).await.unwrap();
+            assert_eq!(within(10, ch.read_frame()).await.unwrap().unwrap().len(), want, "round {round}");
+            assert_eq!(within(10, ch.read_frame()).await.unwrap().as_deref(), Some(&b"last"[..]), "round {round}");
+            assert_eq!(within(10, ch.read_frame()).await.unwrap(), None, "round {round}");
+        });
+        let cli_rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let c = peer(&format!("client{round}"));
+        c.set_option_str(PeerOption::PrivateKey, &key).unwrap();
+        let p2 = payload.clone();
+        cli_rt.block_on(async {
+            within(20, async {
+                c.connect(&ep).await.unwrap();
+                let ch = c.open("server", "bye", &[]).await.unwrap();
+                ch.write_frame(&p2).await.unwrap();
+                ch.write_frame(b"last").await.unwrap();
+                ch.close().await.unwrap();
+                c.shutdown().await.unwrap();
+            })
+            .await
+        });
+        drop(cli_rt); // the "process" exits: all its tasks are gone
+        srv_rt.block_on(reader).unwrap();
     }
 }
