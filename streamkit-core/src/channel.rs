@@ -278,6 +278,9 @@ struct ChanState {
     tail: BytesMut,
     tail_stream: u8,
     flushing: bool,
+    /// A multi-piece write (bytes or a large frame) is in progress on the
+    /// stream: small frames wait for it so they cannot land in its middle.
+    large: [bool; 2],
 }
 
 impl ChanState {
@@ -893,42 +896,55 @@ impl ChanInner {
         Ok(())
     }
 
+    /// Queue a small frame if credit allows and no large write is in
+    /// progress: `Ok(Some(start_flusher))`, or `Ok(None)` to wait.
+    fn try_small_frame(&self, s: usize, payload: &[u8], need: usize) -> Result<Option<bool>> {
+        let mut st = lock(&self.st);
+        if let Some(e) = self.write_error(&st) {
+            return Err(e);
+        }
+        if st.large[s] || st.credit[s] < need as i64 {
+            return Ok(None);
+        }
+        st.credit[s] -= need as i64;
+        st.push_small(s as u8, &[&crate::proto::frame_header(payload.len()), payload]);
+        Ok(Some(!std::mem::replace(&mut st.flushing, true)))
+    }
+
     async fn write_frame(self: &Arc<Self>, s: usize, payload: &[u8]) -> Result<()> {
         if payload.len() > u32::MAX as usize {
             return Err(Error::invalid("frame larger than 4 GiB"));
         }
-        let _g = self.wlock[s].lock().await;
         let need = 4 + payload.len();
         if need <= self.small_limit {
-            // Fast path: reserve credit for the whole frame and coalesce it.
+            // Fast path: one short critical section, no async lock; the frame
+            // is coalesced with its neighbours into large transport sends.
             loop {
+                if let Some(start) = self.try_small_frame(s, payload, need)? {
+                    self.kick(start);
+                    return Ok(());
+                }
                 let n = self.wr.notified();
                 tokio::pin!(n);
                 n.as_mut().enable();
-                let start = {
-                    let mut st = lock(&self.st);
-                    if let Some(e) = self.write_error(&st) {
-                        return Err(e);
-                    }
-                    if st.credit[s] >= need as i64 {
-                        st.credit[s] -= need as i64;
-                        st.push_small(s as u8, &[&crate::proto::frame_header(payload.len()), payload]);
-                        Some(!std::mem::replace(&mut st.flushing, true))
-                    } else {
-                        None
-                    }
-                };
-                match start {
-                    Some(start) => {
-                        self.kick(start);
-                        return Ok(());
-                    }
-                    None => n.await,
+                if let Some(start) = self.try_small_frame(s, payload, need)? {
+                    self.kick(start);
+                    return Ok(());
                 }
+                n.await;
             }
         }
+        let _g = self.wlock[s].lock().await;
+        let _l = self.large_write(s);
         self.send_stream(s, Bytes::copy_from_slice(&crate::proto::frame_header(payload.len()))).await?;
         self.send_stream(s, Bytes::copy_from_slice(payload)).await
+    }
+
+    /// Mark a multi-piece write on stream `s` until the guard is dropped
+    /// (also when the write fails or its future is cancelled).
+    fn large_write(&self, s: usize) -> LargeWrite<'_> {
+        lock(&self.st).large[s] = true;
+        LargeWrite { ch: self, s }
     }
 
     /// Queue a control message after the data written so far.
@@ -997,6 +1013,18 @@ impl ChanInner {
 
     pub(crate) fn is_finished(&self) -> bool {
         lock(&self.st).finished
+    }
+}
+
+struct LargeWrite<'a> {
+    ch: &'a ChanInner,
+    s: usize,
+}
+
+impl Drop for LargeWrite<'_> {
+    fn drop(&mut self) {
+        lock(&self.ch.st).large[self.s] = false;
+        self.ch.wr.notify_waiters();
     }
 }
 
@@ -1112,6 +1140,7 @@ impl Channel {
         let i = self.i();
         let n = data.len();
         let _g = i.wlock[0].lock().await;
+        let _l = i.large_write(0);
         i.send_stream(0, data).await?;
         Ok(n)
     }
