@@ -2,7 +2,11 @@
 //!
 //! Every awaitable method returns an [`AioOp`], a small coroutine object
 //! (it has `send`/`throw`/`close`/`__await__`, so `asyncio.create_task`
-//! accepts it). Nothing happens until it is awaited. Then:
+//! accepts it). Nothing happens until it is awaited — except for writes,
+//! which try the fast path at call time (like `StreamWriter.write`): a write
+//! that fits the window is sent before the call returns and the shared,
+//! already-completed op is returned (awaiting it costs no allocation and no
+//! `StopIteration`). Otherwise, on await:
 //!
 //! 1. **fast path** — the core future is polled once on the event-loop thread
 //!    (GIL held, no-op waker). A buffered frame, a queued channel or a write
@@ -43,7 +47,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use pyo3::exceptions::{PyRuntimeError, PyStopAsyncIteration, PyStopIteration};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyType};
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBytes, PyTuple, PyType};
 use streamkit_core::{Channel, Error, Peer, PeerOption};
 use tokio::sync::OwnedMutexGuard;
 
@@ -344,21 +349,104 @@ impl Job for SimpleJob {
 /// What a gated read returns: `None` = "the stash already has something".
 type Gated<T> = (Option<CoreResult<T>>, OwnedMutexGuard<()>);
 
+/// The handle a [`StashJob`] reads from.
+enum Src {
+    Chan(Channel),
+    /// A byte read of at most this many bytes.
+    Bytes(Channel, usize),
+    Peer(Peer),
+}
+
 /// A cancel-safe read or accept whose result goes through a [`Stash`].
 struct StashJob<T: Item> {
     stash: Arc<Stash<T>>,
     /// Largest part to take from the stash (byte reads), else `usize::MAX`.
     limit: usize,
-    start: Box<dyn FnMut() -> BoxFut<CoreResult<T>> + Send>,
+    src: Src,
+    /// The core call, as an owned future.
+    start: fn(&Src) -> BoxFut<CoreResult<T>>,
+    /// One poll of the core call on the stack (no allocation); the core's
+    /// reads are cancel-safe, so a Pending poll is simply dropped.
+    quick: Option<fn(&Src) -> Poll<CoreResult<T>>>,
     conv: fn(Python<'_>, T) -> PyResult<Py<PyAny>>,
     pending: Option<BoxFut<Gated<T>>>,
+}
+
+fn noop_poll<F: Future>(f: F) -> Poll<F::Output> {
+    let mut f = std::pin::pin!(f);
+    f.as_mut().poll(&mut Context::from_waker(Waker::noop()))
+}
+
+fn src_chan(s: &Src) -> &Channel {
+    match s {
+        Src::Chan(c) | Src::Bytes(c, _) => c,
+        Src::Peer(_) => unreachable!("channel source expected"),
+    }
+}
+
+fn start_frame(s: &Src) -> BoxFut<CoreResult<Option<Bytes>>> {
+    let c = src_chan(s).clone();
+    Box::pin(async move { eof_as_none(c.read_frame().await) })
+}
+fn quick_frame(s: &Src) -> Poll<CoreResult<Option<Bytes>>> {
+    noop_poll(src_chan(s).read_frame()).map(eof_as_none)
+}
+fn start_error(s: &Src) -> BoxFut<CoreResult<Option<Bytes>>> {
+    let c = src_chan(s).clone();
+    Box::pin(async move { eof_as_none(c.read_error().await) })
+}
+fn quick_error(s: &Src) -> Poll<CoreResult<Option<Bytes>>> {
+    noop_poll(src_chan(s).read_error()).map(eof_as_none)
+}
+fn read_chunk(r: CoreResult<usize>, mut buf: Vec<u8>) -> CoreResult<Vec<u8>> {
+    match r {
+        Ok(k) => {
+            buf.truncate(k);
+            Ok(buf)
+        }
+        Err(Error::Eof) => Ok(Vec::new()),
+        Err(e) => Err(e),
+    }
+}
+fn start_bytes(s: &Src) -> BoxFut<CoreResult<Vec<u8>>> {
+    let (c, n) = match s {
+        Src::Bytes(c, n) => (c.clone(), *n),
+        _ => unreachable!("byte source expected"),
+    };
+    Box::pin(async move {
+        let mut buf = vec![0u8; n];
+        let r = c.read(&mut buf).await;
+        read_chunk(r, buf)
+    })
+}
+fn quick_bytes(s: &Src) -> Poll<CoreResult<Vec<u8>>> {
+    let Src::Bytes(c, n) = s else {
+        unreachable!("byte source expected")
+    };
+    let mut buf = vec![0u8; *n];
+    match noop_poll(c.read(&mut buf)) {
+        Poll::Ready(r) => Poll::Ready(read_chunk(r, buf)),
+        Poll::Pending => Poll::Pending,
+    }
+}
+fn start_accept(s: &Src) -> BoxFut<CoreResult<Channel>> {
+    match s {
+        Src::Peer(p) => {
+            let p = p.clone();
+            Box::pin(async move { p.accept().await })
+        }
+        Src::Chan(c) | Src::Bytes(c, _) => {
+            let c = c.clone();
+            Box::pin(async move { c.accept().await })
+        }
+    }
 }
 
 impl<T: Item> StashJob<T> {
     fn gated(&mut self) -> BoxFut<Gated<T>> {
         let gate = self.stash.gate.clone();
         let stash = self.stash.clone();
-        let core = (self.start)();
+        let core = (self.start)(&self.src);
         Box::pin(async move {
             let g = gate.lock_owned().await;
             if !stash.is_empty() {
@@ -380,6 +468,24 @@ impl<T: Item> Job for StashJob<T> {
         loop {
             if let Some(r) = self.stash.pop(self.limit) {
                 return self.deliver(py, r);
+            }
+            if let (None, Some(quick)) = (&self.pending, self.quick) {
+                // Allocation-free attempt, under the gate (no other read in flight).
+                if let Ok(g) = self.stash.gate.try_lock() {
+                    if !self.stash.is_empty() {
+                        drop(g);
+                        continue;
+                    }
+                    let r = {
+                        let _rt = rt().enter();
+                        quick(&self.src)
+                    };
+                    drop(g);
+                    return match r {
+                        Poll::Ready(r) => self.deliver(py, r),
+                        Poll::Pending => Ok(None),
+                    };
+                }
             }
             let mut fut = match self.pending.take() {
                 Some(f) => f,
@@ -428,10 +534,10 @@ impl<T: Item> Job for StashJob<T> {
 impl<T: Item> Drop for StashJob<T> {
     fn drop(&mut self) {
         // A pending future may hold channel handles: drop them in the runtime.
-        if let Some(f) = self.pending.take() {
-            let _rt = rt().enter();
-            drop(f);
-        }
+        let _rt = rt().enter();
+        drop(self.pending.take());
+        // (`src` is dropped after this, still in the runtime's context: jobs
+        // are only dropped by `AioOp::release`, which enters the runtime.)
     }
 }
 
@@ -448,6 +554,57 @@ enum State {
         fut: Py<PyAny>,
     },
     Done,
+    /// Already finished with None and reusable: the shared [`completed`] op
+    /// returned by a write that was sent at call time.
+    Completed,
+}
+
+static COMPLETED: PyOnceLock<Py<AioOp>> = PyOnceLock::new();
+static EXHAUSTED: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// The shared, reusable operation that resolves to None at once.
+fn completed(py: Python<'_>) -> PyResult<Py<AioOp>> {
+    Ok(COMPLETED
+        .get_or_try_init(py, || {
+            Py::new(
+                py,
+                AioOp {
+                    what: "completed",
+                    job: Mutex::new(None),
+                    state: State::Completed,
+                },
+            )
+        })?
+        .clone_ref(py))
+}
+
+/// An empty iterator: awaiting it yields None without raising StopIteration.
+fn exhausted(py: Python<'_>) -> PyResult<Py<PyAny>> {
+    Ok(EXHAUSTED
+        .get_or_try_init(py, || -> PyResult<Py<PyAny>> {
+            Ok(PyTuple::empty(py).try_iter()?.into_any().unbind())
+        })?
+        .clone_ref(py))
+}
+
+/// A failure known before the op was awaited (raised when it is).
+struct ErrJob(Option<PyErr>);
+
+impl Job for ErrJob {
+    fn try_now(&mut self, _py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        Err(self
+            .0
+            .take()
+            .unwrap_or_else(|| PyRuntimeError::new_err("streamkit.aio: error already raised")))
+    }
+    fn slow<'py>(&mut self, _py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        Err(PyRuntimeError::new_err(
+            "streamkit.aio: internal error (error job waited)",
+        ))
+    }
+    fn finish(&mut self, _py: Python<'_>, v: Bound<'_, PyAny>) -> PyResult<Option<Py<PyAny>>> {
+        Ok(Some(v.unbind()))
+    }
 }
 
 /// A streamkit.aio operation: a coroutine object (await it, or pass it to
@@ -490,6 +647,7 @@ impl AioOp {
     fn step(&mut self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
         loop {
             match &self.state {
+                State::Completed => return Ok(None),
                 State::Done => {
                     return Err(PyRuntimeError::new_err(format!(
                         "cannot reuse already awaited streamkit.aio operation ({})",
@@ -573,6 +731,9 @@ impl AioOp {
     /// Stop: cancel the asyncio future if one is pending (which drops the
     /// tokio future) and release the job.
     fn abort(&mut self, py: Python<'_>) {
+        if matches!(self.state, State::Completed) {
+            return;
+        }
         if let State::Waiting { fut, .. } = &self.state {
             let _ = fut.bind(py).call_method0(pyo3::intern!(py, "cancel"));
         }
@@ -583,8 +744,11 @@ impl AioOp {
 
 #[pymethods]
 impl AioOp {
-    fn __await__(slf: Py<Self>) -> Py<Self> {
-        slf
+    fn __await__(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
+        if matches!(slf.borrow().state, State::Completed) {
+            return exhausted(slf.py());
+        }
+        Ok(slf.clone().into_any().unbind())
     }
 
     fn __iter__(slf: Py<Self>) -> Py<Self> {
@@ -635,6 +799,7 @@ impl AioOp {
             State::Init { .. } => "not started",
             State::Waiting { .. } => "waiting",
             State::Done => "done",
+            State::Completed => "completed",
         };
         format!("<streamkit.aio.Operation {} ({st})>", self.what)
     }
@@ -664,12 +829,15 @@ where
     )
 }
 
+#[allow(clippy::too_many_arguments)]
 fn stashed<T: Item>(
     py: Python<'_>,
     what: &'static str,
     stash: &Arc<Stash<T>>,
     limit: usize,
-    start: impl FnMut() -> BoxFut<CoreResult<T>> + Send + 'static,
+    src: Src,
+    start: fn(&Src) -> BoxFut<CoreResult<T>>,
+    quick: Option<fn(&Src) -> Poll<CoreResult<T>>>,
     conv: fn(Python<'_>, T) -> PyResult<Py<PyAny>>,
 ) -> PyResult<Py<AioOp>> {
     op(
@@ -678,7 +846,9 @@ fn stashed<T: Item>(
         StashJob {
             stash: stash.clone(),
             limit,
-            start: Box::new(start),
+            src,
+            start,
+            quick,
             conv,
             pending: None,
         },
@@ -977,10 +1147,9 @@ impl AioPeer {
             "Peer.accept",
             &self.inner.accepts,
             usize::MAX,
-            move || {
-                let p = p.clone();
-                Box::pin(async move { p.accept().await })
-            },
+            Src::Peer(p),
+            start_accept,
+            None,
             conv_channel,
         )
     }
@@ -1115,7 +1284,7 @@ impl AioChannel {
         let bytes = Bytes::copy_from_slice(view.as_slice());
         drop(view);
         let ch = self.live(py, what)?;
-        simple(py, what, true, async move {
+        let mut fut: BoxFut<Out> = Box::pin(async move {
             match kind {
                 0 => match ch.write_bytes(bytes).await {
                     Ok(n) => Out::Int(n),
@@ -1124,7 +1293,30 @@ impl AioChannel {
                 1 => out_unit(ch.write_frame(&bytes).await),
                 _ => out_unit(ch.write_error(&bytes).await),
             }
-        })
+        });
+        // Writes start at call time (like StreamWriter.write): one that fits
+        // the window is sent before this returns and the op is already done.
+        // Not when the loop's fairness slice is used up (or there is no
+        // running loop): then the op yields first, on await.
+        if matches!(must_yield(py), Ok(false)) {
+            let _rt = rt().enter();
+            if let Poll::Ready(out) = poll_once(&mut fut) {
+                drop(fut);
+                return match out {
+                    Out::None => completed(py),
+                    Out::Err(e) => op(py, what, ErrJob(Some(errors::to_py(py, e)))),
+                    other => op(py, what, ReadyJob(Some(other.into_pyobject(py)?.unbind()))),
+                };
+            }
+        }
+        op(
+            py,
+            what,
+            SimpleJob {
+                fut: Some(fut),
+                fast: true,
+            },
+        )
     }
 
     fn read_frames(
@@ -1139,10 +1331,9 @@ impl AioChannel {
             what,
             &self.inner.frames,
             usize::MAX,
-            move || {
-                let ch = ch.clone();
-                Box::pin(async move { eof_as_none(ch.read_frame().await) })
-            },
+            Src::Chan(ch),
+            start_frame,
+            Some(quick_frame),
             conv,
         )
     }
@@ -1201,20 +1392,9 @@ impl AioChannel {
             "Channel.read",
             &self.inner.bytes,
             n,
-            move || {
-                let ch = ch.clone();
-                Box::pin(async move {
-                    let mut buf = vec![0u8; n];
-                    match ch.read(&mut buf).await {
-                        Ok(k) => {
-                            buf.truncate(k);
-                            Ok(buf)
-                        }
-                        Err(Error::Eof) => Ok(Vec::new()),
-                        Err(e) => Err(e),
-                    }
-                })
-            },
+            Src::Bytes(ch, n),
+            start_bytes,
+            Some(quick_bytes),
             conv_chunk,
         )
     }
@@ -1222,7 +1402,10 @@ impl AioChannel {
     /// write(data) -> Awaitable[int]
     ///
     /// Write all of data (any bytes-like object; copied at call time) to the
-    /// byte stream; resolves to len(data).
+    /// byte stream; resolves to len(data). Starts at call time: data that
+    /// fits the flow-control window is sent before this returns; the rest
+    /// is sent when awaited (a cancelled or never-awaited write may then
+    /// have sent only part of it).
     fn write(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<Py<AioOp>> {
         self.write_like(py, "Channel.write", data, 0)
     }
@@ -1230,7 +1413,7 @@ impl AioChannel {
     /// write_frame(data) -> Awaitable[None]
     ///
     /// Send one frame (4-byte big-endian length + payload; data is any
-    /// bytes-like object, copied at call time).
+    /// bytes-like object, copied at call time). Starts at call time, as write().
     fn write_frame(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<Py<AioOp>> {
         self.write_like(py, "Channel.write_frame", data, 1)
     }
@@ -1244,7 +1427,8 @@ impl AioChannel {
 
     /// write_error(data) -> Awaitable[None]
     ///
-    /// Send an error frame on the separate error stream.
+    /// Send an error frame on the separate error stream. Starts at call
+    /// time, as write().
     fn write_error(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<Py<AioOp>> {
         self.write_like(py, "Channel.write_error", data, 2)
     }
@@ -1259,10 +1443,9 @@ impl AioChannel {
             "Channel.read_error",
             &self.inner.errs,
             usize::MAX,
-            move || {
-                let ch = ch.clone();
-                Box::pin(async move { eof_as_none(ch.read_error().await) })
-            },
+            Src::Chan(ch),
+            start_error,
+            Some(quick_error),
             conv_frame,
         )
     }
@@ -1333,10 +1516,9 @@ impl AioChannel {
             "Channel.accept",
             &self.inner.accepts,
             usize::MAX,
-            move || {
-                let ch = ch.clone();
-                Box::pin(async move { ch.accept().await })
-            },
+            Src::Chan(ch),
+            start_accept,
+            None,
             conv_channel,
         )
     }

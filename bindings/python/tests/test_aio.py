@@ -454,13 +454,20 @@ async def test_operation_is_a_coroutine(ids: tuple[Identity, Identity]) -> None:
         assert ch.meta.service == "x"
         with pytest.raises(RuntimeError, match="reuse"):
             await op
-        # an operation that is never awaited does nothing
+        # a read that is never awaited consumes nothing
         c2 = await b.open("alice", "y")
-        never = c2.write_frame(b"lost")
+        s2 = await a.accept()
+        never = s2.read_frame()
         never.close()
         await c2.write_frame(b"kept")
-        s2 = await a.accept()
         assert await s2.read_frame() == b"kept"
+        # writes start at call time: one that fits the window is already sent
+        done = c2.write_frame(b"eager")
+        assert isinstance(done, collections.abc.Coroutine)
+        assert await s2.read_frame() == b"eager"
+        await done  # already completed: returns at once
+        assert "completed" in repr(done)
+        assert await c2.write(b"abc") == 3  # a value-returning write still resolves to its value
 
 
 async def test_bad_input() -> None:

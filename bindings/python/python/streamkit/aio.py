@@ -15,8 +15,11 @@ methods that never block the event loop::
                 assert await srv.read_frame() == b"hello"
 
 * Awaitable methods return coroutine objects: ``await`` them, or pass them to
-  ``asyncio.create_task``, ``asyncio.wait_for`` or ``asyncio.gather``. They
-  are built on pyo3-async-runtimes over the extension's tokio runtime. A call
+  ``asyncio.create_task``, ``asyncio.wait_for`` or ``asyncio.gather``.
+  Nothing happens before the await, except that ``write``/``write_frame``/
+  ``write_error`` start at call time (like ``StreamWriter.write``): what fits
+  the flow-control window is sent before the call returns. They are built
+  on pyo3-async-runtimes over the extension's tokio runtime. A call
   whose result is already there (a buffered frame, a write that fits the flow
   control window) completes without a round trip through the event loop;
   once such calls have kept one loop iteration busy for 0.5 ms, the next

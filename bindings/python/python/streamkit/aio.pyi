@@ -126,13 +126,13 @@ class Channel:
     def read(self, n: int = 65536) -> Operation[bytes]:
         """Up to n bytes of the byte stream; b"" at end of stream (cancel-safe)."""
     def write(self, data: Buffer) -> Operation[int]:
-        """Write all of data; resolves to len(data)."""
+        """Write all of data (starts at call time); resolves to len(data)."""
     def write_frame(self, data: Buffer) -> Operation[None]:
-        """Send one frame."""
+        """Send one frame (starts at call time)."""
     def read_frame(self) -> Operation[bytes | None]:
         """The next frame; None at end of stream (cancel-safe)."""
     def write_error(self, data: Buffer) -> Operation[None]:
-        """Send an error frame."""
+        """Send an error frame (starts at call time)."""
     def read_error(self) -> Operation[bytes | None]:
         """The next error frame; None at end of stream (cancel-safe)."""
     def close_write(self) -> Operation[None]:
