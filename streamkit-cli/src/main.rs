@@ -1,8 +1,9 @@
 //! `streamkit`: secure multiplexed pipes over SSH, from the command line.
 //!
-//! Subcommands: `keygen`, `serve`, `open`, `forward`. See `streamkit --help`
+//! Subcommands: `keygen`, `serve`, `open`, `forward`, `bench`. See `streamkit --help`
 //! and streamkit-cli/README.md.
 
+mod bench;
 mod common;
 mod forward;
 mod keygen;
@@ -46,6 +47,7 @@ enum Cmd {
     Serve(serve::ServeArgs),
     Open(open::OpenArgs),
     Forward(forward::ForwardArgs),
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -61,6 +63,7 @@ fn main() -> ExitCode {
         Cmd::Serve(a) => common::block_on(serve::run(a)),
         Cmd::Open(a) => common::block_on(open::run(a)),
         Cmd::Forward(a) => common::block_on(forward::run(a)),
+        Cmd::Bench(a) => bench::run(a),
     };
     let _ = std::io::stdout().flush();
     let _ = std::io::stderr().flush();

@@ -975,7 +975,7 @@ fn exit_codes_for_usage_and_connection_failures() {
 #[test]
 fn every_subcommand_has_help_with_an_example() {
     let env = Env::new();
-    for sub in ["keygen", "serve", "open", "forward"] {
+    for sub in ["keygen", "serve", "open", "forward", "bench"] {
         let out = run(env.cmd().arg(sub).arg("--help"), b"");
         assert!(out.status.success(), "{sub} --help: {}", stderr(&out));
         let text = stdout(&out);
@@ -990,7 +990,7 @@ fn every_subcommand_has_help_with_an_example() {
     }
     let out = run(env.cmd().arg("--help"), b"");
     assert!(out.status.success());
-    for sub in ["keygen", "serve", "open", "forward"] {
+    for sub in ["keygen", "serve", "open", "forward", "bench"] {
         assert!(stdout(&out).contains(sub));
     }
 }

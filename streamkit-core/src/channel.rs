@@ -268,6 +268,8 @@ struct ChanState {
     close_flushed: bool,
     /// The application called close().
     user_closed: bool,
+    /// Closed by the peer's shutdown.
+    peer_shutdown: bool,
     finished: bool,
     /// A fatal error (protocol violation, connection lost, peer shut down).
     fatal: Option<Error>,
@@ -686,7 +688,7 @@ impl ChanInner {
 
     fn closed_error(&self, st: &ChanState) -> Option<Error> {
         if st.user_closed {
-            return Some(Error::closed("channel is closed"));
+            return Some(Error::closed(if st.peer_shutdown { "peer is shut down" } else { "channel is closed" }));
         }
         if let Some(e) = &st.fatal {
             return Some(e.clone());
@@ -984,9 +986,30 @@ impl ChanInner {
         Ok(())
     }
 
-    /// Close because the peer shuts down (same as close(), without an owning Arc).
+    /// Close because the peer shuts down. A channel the application had not
+    /// closed is closed with code SHUTDOWN, so its remote reads what was sent
+    /// and then a closed error — never a clean end of stream that would make a
+    /// cut-off transfer look complete.
     pub(crate) fn close_for_shutdown(self: &Arc<Self>) {
-        let _ = self.close();
+        let start = {
+            let mut st = lock(&self.st);
+            if st.user_closed {
+                return;
+            }
+            st.user_closed = true;
+            st.peer_shutdown = true;
+            st.inb[0].clear();
+            st.inb[1].clear();
+            if st.close_sent {
+                false
+            } else {
+                st.close_sent = true;
+                Self::enqueue(&mut st, Out::Ctl(Ctl::Close { code: close_code::SHUTDOWN, reason: "peer shut down".into() }))
+            }
+        };
+        self.kick(start);
+        self.wake_all();
+        self.children.close(Error::closed("peer is shut down"));
     }
 
     /// Wait until everything queued so far has been handed to the transport.
