@@ -2,7 +2,7 @@
 # Build the streamkit Python package in a fresh virtualenv and test it:
 #   mypy --strict (tests + bench against the shipped stubs, streamkit.aio's
 #   included), mypy.stubtest
-#   (stubs vs. the compiled module), pytest -W error.
+#   (stubs vs. the compiled module), python -X dev -m pytest -W error.
 # Usage: bindings/python/run-tests.sh [extra pytest args]
 # Env: PYTHON (interpreter to build the venv from, default python3),
 #      STREAMKIT_PYVENV (venv dir, default <repo>/build/pyvenv-test; recreated each run).
@@ -19,7 +19,7 @@ rm -rf "$venv"
 "$py" -m venv "$venv"
 vpy="$venv/bin/python"
 "$vpy" -m pip install -q --upgrade pip
-"$vpy" -m pip install -q maturin pytest pytest-asyncio mypy
+"$vpy" -m pip install -q maturin pytest pytest-asyncio pytest-timeout mypy
 
 echo "== pip install $here"
 # A stray in-tree extension from `maturin develop` must not shadow or leak into the wheel.
@@ -43,4 +43,6 @@ echo "== stubtest"
 "$vpy" -m mypy.stubtest streamkit --allowlist "$here/stubtest-allowlist.txt"
 
 echo "== pytest"
-"$vpy" -m pytest -W error -p no:cacheprovider -q tests "$@"
+# -X dev: ResourceWarning and other development-mode warnings are on, and -W error makes each a failure
+# --timeout: a hung test fails with every thread's stack instead of stalling the suite
+"$vpy" -X dev -m pytest -W error -p no:cacheprovider --timeout 180 -q tests "$@"
