@@ -11,6 +11,18 @@ export CARGO_TERM_COLOR=never
 LOGDIR="$ROOT/build/test-logs"
 mkdir -p "$LOGDIR"
 
+# System tools the suites use beyond the stock toolchains (ssh-keygen for the
+# key-format tests; the C suite installs valgrind and pkg-config itself).
+if ! command -v ssh-keygen >/dev/null; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        echo "installing openssh-client (ssh-keygen)"
+        apt-get update -qq && apt-get install -y -qq openssh-client >/dev/null
+    else
+        echo "ssh-keygen is missing: install openssh-client" >&2
+        exit 1
+    fi
+fi
+
 passed=()
 failed=()
 

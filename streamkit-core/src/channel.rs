@@ -709,7 +709,8 @@ impl ChanInner {
         None
     }
 
-    async fn grant(&self, s: usize) {
+    /// Return consumed credit to the sender once a quarter window is read.
+    fn grant(self: &Arc<Self>, s: usize) {
         let start = {
             let mut st = lock(&self.st);
             let threshold = (self.window / 4).max(1);
@@ -721,13 +722,7 @@ impl ChanInner {
             // Through the ordered queue, so a CREDIT can never follow our CLOSE.
             Self::enqueue(&mut st, Out::Ctl(Ctl::Credit { stream: s as u8, bytes: n as u32 }))
         };
-        if start {
-            if let Some(me) = self.self_arc() {
-                me.kick(true);
-            } else {
-                lock(&self.st).flushing = false;
-            }
-        }
+        self.kick(start);
     }
 
     async fn wait_rd<T>(&self, mut f: impl FnMut(&mut ChanState) -> Option<T>) -> T {
@@ -751,7 +746,7 @@ impl ChanInner {
         }
     }
 
-    async fn read(&self, buf: &mut [u8]) -> Result<usize> {
+    async fn read(self: &Arc<Self>, buf: &mut [u8]) -> Result<usize> {
         if buf.is_empty() {
             return Ok(0);
         }
@@ -771,12 +766,12 @@ impl ChanInner {
                 None
             })
             .await;
-        self.grant(0).await;
+        self.grant(0);
         r
     }
 
     /// Read one frame from stream `s`.
-    async fn read_frame(&self, s: usize) -> Result<Option<Bytes>> {
+    async fn read_frame(self: &Arc<Self>, s: usize) -> Result<Option<Bytes>> {
         let max = self.max_frame;
         let window = self.window;
         loop {
@@ -808,11 +803,11 @@ impl ChanInner {
                 .await;
             match r {
                 Ok(None) => {
-                    self.grant(s).await;
+                    self.grant(s);
                     continue;
                 }
                 Ok(Some(f)) => {
-                    self.grant(s).await;
+                    self.grant(s);
                     return Ok(Some(f));
                 }
                 Err(Error::Eof) => return Ok(None),
