@@ -151,7 +151,7 @@ enum sk_option
      */
     SK_OPT_HANDSHAKE_TIMEOUT = 10,
     /**
-     * Integer: most channels open at once on one connection (default 65536).
+     * Integer: most channels open at once on one connection (default 8192).
      */
     SK_OPT_MAX_CHANNELS = 11,
     /**
@@ -162,6 +162,14 @@ enum sk_option
      * Integer: incoming channels queued for accept before new ones are refused (default 1024).
      */
     SK_OPT_ACCEPT_BACKLOG = 13,
+    /**
+     * Integer, bytes: per connection, how much memory receive-window
+     * auto-tuning may add on top of SK_OPT_CHANNEL_WINDOW, over all its
+     * channels (default 32 MiB; 0 = fixed windows). A channel's window grows
+     * while the window, not its reader, holds the sender back (long, fast
+     * links), so one channel can fill such a link.
+     */
+    SK_OPT_WINDOW_BUDGET = 14,
 };
 #ifndef __cplusplus
 typedef int32_t sk_option;

@@ -22,6 +22,7 @@ const (
 	OptMaxChannels          = 11 // int: most channels open at once on one connection
 	OptChannelWindow        = 12 // int, bytes: per-channel receive window
 	OptAcceptBacklog        = 13 // int: incoming channels queued for Accept
+	OptWindowBudget         = 14 // int, bytes: per connection, how much receive-window auto-tuning may add on top of OptChannelWindow (default 32 MiB; 0 = fixed windows)
 )
 
 type optionInfo struct {
@@ -46,6 +47,7 @@ var optionTable = []optionInfo{
 	OptMaxChannels:          {"MAX_CHANNELS", "OptMaxChannels", false, false},
 	OptChannelWindow:        {"CHANNEL_WINDOW", "OptChannelWindow", false, false},
 	OptAcceptBacklog:        {"ACCEPT_BACKLOG", "OptAcceptBacklog", false, false},
+	OptWindowBudget:         {"WINDOW_BUDGET", "OptWindowBudget", false, false},
 }
 
 func lookupOption(option int) (optionInfo, bool) {

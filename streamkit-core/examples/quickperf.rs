@@ -1,4 +1,5 @@
-//! Rough one-process figures for development: `cargo run --release -p streamkit-core --example quickperf`.
+//! Rough one-process figures for development: `cargo run --release -p streamkit-core --example quickperf`
+//! (`SK_WIN=bytes` / `SK_BUDGET=bytes` set CHANNEL_WINDOW / WINDOW_BUDGET on both peers, for A/B runs).
 //! The real benchmark (with baselines) is `streamkit-bench`.
 use std::time::Instant;
 use streamkit_core::{Peer, PeerOption};
@@ -8,6 +9,12 @@ async fn pair(ep: &str) -> (Peer, Peer) {
     s.set_option_str(PeerOption::Name, "s").unwrap();
     let c = Peer::new();
     c.set_option_str(PeerOption::Name, "c").unwrap();
+    for (var, opt) in [("SK_WIN", PeerOption::ChannelWindow), ("SK_BUDGET", PeerOption::WindowBudget)] {
+        if let Some(w) = std::env::var(var).ok().and_then(|v| v.parse().ok()) {
+            s.set_option_int(opt, w).unwrap();
+            c.set_option_int(opt, w).unwrap();
+        }
+    }
     let keys = format!("{}\n{}\n", s.public_key().unwrap(), c.public_key().unwrap());
     s.set_option_str(PeerOption::AuthorizedKeys, &keys).unwrap();
     c.set_option_str(PeerOption::AuthorizedKeys, &keys).unwrap();

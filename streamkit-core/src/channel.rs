@@ -13,7 +13,9 @@ use crate::proto::{close_code, Ctl, EXT_CONTROL, EXT_ERRORS};
 use bytes::{Buf, Bytes, BytesMut};
 use std::collections::VecDeque;
 use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::Notify;
 
@@ -117,6 +119,32 @@ impl Tx {
     }
 }
 
+/// What receive-window auto-tuning may still add on one connection
+/// (WINDOW_BUDGET): windows grow by taking from it, and give back when their
+/// channel is gone.
+#[derive(Debug)]
+pub(crate) struct WindowBudget(AtomicUsize);
+
+impl WindowBudget {
+    pub(crate) fn new(bytes: usize) -> Self {
+        WindowBudget(AtomicUsize::new(bytes))
+    }
+
+    /// Take up to `want` bytes; returns what was taken.
+    fn take(&self, want: usize) -> usize {
+        let mut got = 0;
+        let _ = self.0.fetch_update(Ordering::AcqRel, Ordering::Acquire, |left| {
+            got = left.min(want);
+            Some(left - got)
+        });
+        got
+    }
+
+    fn give_back(&self, n: usize) {
+        self.0.fetch_add(n, Ordering::AcqRel);
+    }
+}
+
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -132,6 +160,16 @@ struct InBuf {
     unacked: usize,
     /// Credit the sender still has, as we see it.
     allowance: i64,
+    /// This stream's receive window: W_local, grown by auto-tuning.
+    window: usize,
+    /// Bytes received on this stream so far.
+    received: u64,
+    /// A round-trip probe started by a CREDIT: (the sender's limit before
+    /// it, when it was queued, `received` then). The first byte beyond that
+    /// limit can only have been sent after the CREDIT arrived.
+    probe: Option<(u64, Instant, u64)>,
+    /// The shortest probe seen: the round-trip estimate.
+    rtt_min: Option<Duration>,
 }
 
 impl InBuf {
@@ -245,6 +283,47 @@ impl InBuf {
 
     fn has_partial_frame(&self) -> bool {
         self.asm.is_some() || self.len > 0
+    }
+
+    /// Consumed bytes are granted back once this many are pending.
+    fn grant_threshold(&self) -> usize {
+        (self.window / 4).max(1)
+    }
+
+    /// Count `n` received bytes; when they complete a round-trip probe,
+    /// decide whether the window is what limits the sender and if so double
+    /// it (taking from `budget`). The extra credit joins `unacked` and goes
+    /// out with the next CREDIT. Two signs, either suffices:
+    /// - as in grpc-go's BDP estimator: what arrives per round trip (the
+    ///   probe's bytes scaled to the shortest round trip seen) is at least
+    ///   2/3 of the window (a long, fast link);
+    /// - the reader had drained everything (`starved`) and the sender resumed
+    ///   within a few round trips of our CREDIT: it was waiting for credit,
+    ///   not for data of its own (a short link where the credit's round trip
+    ///   is all scheduling latency, so the first sign never sees a full window
+    ///   in flight).
+    ///
+    /// A reader that falls behind keeps bytes buffered, so neither holds.
+    fn on_received(&mut self, n: usize, starved: bool, budget: &WindowBudget) {
+        self.received += n as u64;
+        let Some((limit, t0, base)) = self.probe else { return };
+        if self.received <= limit {
+            return;
+        }
+        self.probe = None;
+        let dt = t0.elapsed();
+        let rtt = self.rtt_min.map_or(dt, |r| r.min(dt));
+        self.rtt_min = Some(rtt);
+        // Bytes per round trip: what arrived during the probe, scaled from the
+        // probe's duration to the shortest round trip seen.
+        let bytes = (self.received - base) as f64;
+        let bdp = bytes * rtt.as_secs_f64() / dt.as_secs_f64().max(1e-9);
+        let waited_for_credit = starved && dt <= rtt * 4;
+        if bdp * 3.0 >= self.window as f64 * 2.0 || waited_for_credit {
+            let extra = budget.take(self.window);
+            self.window += extra;
+            self.unacked += extra;
+        }
     }
 }
 
@@ -399,6 +478,15 @@ pub(crate) struct ChanInner {
     pub(crate) children: AcceptQueue,
     pub(crate) slot: Option<russh::ChannelId>,
     rt: tokio::runtime::Handle,
+    budget: Arc<WindowBudget>,
+}
+
+impl Drop for ChanInner {
+    fn drop(&mut self) {
+        let st = self.st.get_mut().unwrap_or_else(|p| p.into_inner());
+        let extra: usize = st.inb.iter().map(|ib| ib.window.saturating_sub(self.window)).sum();
+        self.budget.give_back(extra);
+    }
 }
 
 impl fmt::Debug for ChanInner {
@@ -423,6 +511,7 @@ pub(crate) struct ChanParams {
     pub window: usize,
     pub remote_window: usize,
     pub backlog: usize,
+    pub budget: Arc<WindowBudget>,
     pub slot: Option<russh::ChannelId>,
 }
 
@@ -430,8 +519,10 @@ impl ChanInner {
     pub(crate) fn new(p: ChanParams) -> Arc<ChanInner> {
         let mut st = ChanState::default();
         st.credit = [p.remote_window as i64; 2];
-        st.inb[0].allowance = p.window as i64;
-        st.inb[1].allowance = p.window as i64;
+        for ib in &mut st.inb {
+            ib.allowance = p.window as i64;
+            ib.window = p.window;
+        }
         Arc::new(ChanInner {
             id: p.id,
             service: p.service,
@@ -450,6 +541,7 @@ impl ChanInner {
             children: AcceptQueue::new(p.backlog),
             slot: p.slot,
             rt: tokio::runtime::Handle::current(),
+            budget: p.budget,
         })
     }
 
@@ -545,6 +637,8 @@ impl ChanInner {
             self.protocol_violation("the sender exceeded its flow-control credit");
             return;
         }
+        let starved = st.inb[s].len == 0;
+        st.inb[s].on_received(b.len(), starved, &self.budget);
         st.inb[s].push(b);
         drop(st);
         self.rd.notify_waiters();
@@ -713,12 +807,15 @@ impl ChanInner {
     fn grant(self: &Arc<Self>, s: usize) {
         let start = {
             let mut st = lock(&self.st);
-            let threshold = (self.window / 4).max(1);
-            if st.close_sent || st.close_recv || st.inb[s].unacked < threshold {
+            if st.close_sent || st.close_recv || st.inb[s].unacked < st.inb[s].grant_threshold() {
                 return;
             }
-            let n = std::mem::take(&mut st.inb[s].unacked);
-            st.inb[s].allowance += n as i64;
+            let ib = &mut st.inb[s];
+            let n = std::mem::take(&mut ib.unacked);
+            if ib.probe.is_none() {
+                ib.probe = Some((ib.received + ib.allowance as u64, Instant::now(), ib.received));
+            }
+            ib.allowance += n as i64;
             // Through the ordered queue, so a CREDIT can never follow our CLOSE.
             Self::enqueue(&mut st, Out::Ctl(Ctl::Credit { stream: s as u8, bytes: n as u32 }))
         };
@@ -785,7 +882,7 @@ impl ChanInner {
                         Ok(Some(f)) => return Some(Ok(Some(f))),
                         Ok(None) => {}
                     }
-                    if st.inb[s].unacked >= (window / 4).max(1) && st.inb[s].asm.is_some() {
+                    if st.inb[s].unacked >= st.inb[s].grant_threshold() && st.inb[s].asm.is_some() {
                         // a large frame is being assembled: return credit so it can continue
                         return Some(Ok(None));
                     }
@@ -1308,5 +1405,100 @@ impl Channel {
     /// A connection-unique id (also the id in the wire protocol).
     pub fn id(&self) -> u64 {
         self.i().id
+    }
+
+    /// The current receive window of the data stream, in bytes: at most this
+    /// much of the remote's data is ever buffered here unread. It starts at
+    /// the `ChannelWindow` option and grows (up to the connection's
+    /// `WindowBudget`) while the window, not this reader, is what holds the
+    /// sender back: on long, fast links or when every credit's round trip
+    /// costs scheduling latency (docs/PROTOCOL.md §10.6).
+    pub fn receive_window(&self) -> usize {
+        lock(&self.i().st).inb[0].window
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn probing(window: usize, received: u64, limit: u64, ago: Duration, base: u64, rtt_min: Option<Duration>) -> InBuf {
+        InBuf {
+            window,
+            received,
+            probe: Some((limit, Instant::now() - ago, base)),
+            rtt_min,
+            ..InBuf::default()
+        }
+    }
+
+    #[test]
+    fn probe_completes_only_beyond_the_old_limit() {
+        let budget = WindowBudget::new(1 << 20);
+        let mut ib = probing(1000, 0, 1000, Duration::from_millis(1), 0, None);
+        ib.on_received(1000, true, &budget);
+        assert!(ib.probe.is_some(), "the sender may send up to the old limit without our CREDIT");
+        assert_eq!(ib.window, 1000);
+        ib.on_received(1, true, &budget);
+        assert!(ib.probe.is_none());
+        assert!(ib.rtt_min.is_some_and(|r| r >= Duration::from_millis(1)), "the probe's duration is the round-trip sample");
+    }
+
+    #[test]
+    fn starved_reader_and_prompt_resume_doubles_the_window() {
+        let budget = WindowBudget::new(1 << 20);
+        // the reader had drained everything, and the sender resumed one round trip after the CREDIT
+        let mut ib = probing(4096, 100, 100, Duration::from_micros(200), 100, Some(Duration::from_micros(150)));
+        ib.on_received(10, true, &budget);
+        assert_eq!(ib.window, 8192);
+        assert_eq!(ib.unacked, 4096, "the extra credit goes out with the next CREDIT");
+        assert_eq!(budget.0.load(Ordering::Relaxed), (1 << 20) - 4096);
+    }
+
+    #[test]
+    fn a_reader_that_falls_behind_does_not_grow_the_window() {
+        let budget = WindowBudget::new(1 << 20);
+        // bytes still buffered (not starved), little in flight per round trip
+        let mut ib = probing(4096, 100, 100, Duration::from_micros(200), 90, Some(Duration::from_micros(150)));
+        ib.on_received(10, false, &budget);
+        assert_eq!(ib.window, 4096);
+        assert_eq!(ib.unacked, 0);
+        assert_eq!(budget.0.load(Ordering::Relaxed), 1 << 20);
+    }
+
+    #[test]
+    fn a_late_resume_is_the_sender_s_own_pace() {
+        let budget = WindowBudget::new(1 << 20);
+        // starved, but the sender came back 50 round trips after the CREDIT
+        let mut ib = probing(4096, 100, 100, Duration::from_millis(50), 90, Some(Duration::from_millis(1)));
+        ib.on_received(10, true, &budget);
+        assert_eq!(ib.window, 4096);
+    }
+
+    #[test]
+    fn a_full_window_per_round_trip_grows_it_like_grpc_bdp() {
+        let budget = WindowBudget::new(1 << 20);
+        // not starved, but 3/4 of the window arrived within one (shortest) round trip
+        let mut ib = probing(4096, 3072, 3071, Duration::from_millis(50), 0, Some(Duration::from_millis(50)));
+        ib.on_received(1, false, &budget);
+        assert_eq!(ib.window, 8192);
+        // half a window per round trip is not enough
+        let mut ib = probing(4096, 2048, 2047, Duration::from_millis(50), 0, Some(Duration::from_millis(50)));
+        ib.on_received(1, false, &budget);
+        assert_eq!(ib.window, 4096);
+    }
+
+    #[test]
+    fn growth_is_bounded_by_the_budget_and_given_back() {
+        let budget = WindowBudget::new(1000);
+        let mut ib = probing(4096, 0, 0, Duration::from_micros(10), 0, Some(Duration::from_micros(10)));
+        ib.on_received(1, true, &budget);
+        assert_eq!(ib.window, 5096, "only what is left of the budget");
+        assert_eq!(budget.take(1), 0);
+        let mut ib = probing(4096, 0, 0, Duration::from_micros(10), 0, Some(Duration::from_micros(10)));
+        ib.on_received(1, true, &budget);
+        assert_eq!(ib.window, 4096, "an exhausted budget leaves windows fixed");
+        budget.give_back(1000);
+        assert_eq!(budget.take(5000), 1000);
     }
 }

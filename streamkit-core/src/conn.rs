@@ -4,7 +4,7 @@
 //! incoming transport events to channels and implements channel open, accept,
 //! the hello exchange and SSH channel reuse (docs/PROTOCOL.md).
 
-use crate::channel::{lock, ChanInner, ChanParams, Channel, Tx};
+use crate::channel::{lock, ChanInner, ChanParams, Channel, Tx, WindowBudget};
 use crate::error::{Error, Result};
 use crate::peer::PeerInner;
 use crate::proto::{close_code, Ctl, CtlReader, VERSION};
@@ -51,6 +51,7 @@ pub(crate) struct Limits {
     pub max_frame: usize,
     pub backlog: usize,
     pub max_channels: usize,
+    pub window_budget: usize,
 }
 
 pub(crate) struct Conn {
@@ -64,6 +65,8 @@ pub(crate) struct Conn {
     next_id: AtomicU64,
     remote_window: AtomicUsize,
     pub(crate) limits: Limits,
+    /// What receive-window auto-tuning may still add (WINDOW_BUDGET).
+    budget: Arc<WindowBudget>,
     closed: AtomicBool,
     hello_done: AtomicBool,
     /// The remote's HELLO was received (OPENs are allowed from then on).
@@ -105,6 +108,7 @@ impl Conn {
             chans: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(if is_client { 1 } else { 2 }),
             remote_window: AtomicUsize::new(0),
+            budget: Arc::new(WindowBudget::new(limits.window_budget)),
             limits,
             closed: AtomicBool::new(false),
             hello_done: AtomicBool::new(false),
@@ -188,6 +192,7 @@ impl Conn {
             window: self.limits.window,
             remote_window: self.remote_window.load(Ordering::Acquire),
             backlog: self.limits.backlog,
+            budget: self.budget.clone(),
             slot,
         }
     }

@@ -35,11 +35,18 @@ pub enum PeerOption {
     ChannelWindow = 12,
     /// Integer: incoming channels queued for `accept` before new ones are refused (default 1024).
     AcceptBacklog = 13,
+    /// Integer, bytes: per connection, how much memory receive-window
+    /// auto-tuning may add on top of `ChannelWindow`, over all channels
+    /// (default 32 MiB; 0 = fixed windows). Windows grow while a sender is
+    /// limited by its window rather than by the reader (estimated from the
+    /// measured round-trip time and throughput), so one channel fills a
+    /// long, fast link.
+    WindowBudget = 14,
 }
 
 impl PeerOption {
     /// All options, in numeric order.
-    pub const ALL: [PeerOption; 14] = [
+    pub const ALL: [PeerOption; 15] = [
         PeerOption::PrivateKey,
         PeerOption::AuthorizedKeys,
         PeerOption::Name,
@@ -54,6 +61,7 @@ impl PeerOption {
         PeerOption::MaxChannels,
         PeerOption::ChannelWindow,
         PeerOption::AcceptBacklog,
+        PeerOption::WindowBudget,
     ];
 
     /// The option for a numeric value, or an invalid-argument error.
@@ -81,6 +89,7 @@ impl PeerOption {
             PeerOption::MaxChannels => "MAX_CHANNELS",
             PeerOption::ChannelWindow => "CHANNEL_WINDOW",
             PeerOption::AcceptBacklog => "ACCEPT_BACKLOG",
+            PeerOption::WindowBudget => "WINDOW_BUDGET",
         }
     }
 
@@ -110,12 +119,15 @@ pub(crate) struct Options {
     pub max_channels: i64,
     pub channel_window: i64,
     pub accept_backlog: i64,
+    pub window_budget: i64,
 }
 
 /// Default MAX_FRAME_SIZE: 16 MiB.
 pub const DEFAULT_MAX_FRAME_SIZE: i64 = 16 * 1024 * 1024;
 /// Default CHANNEL_WINDOW: 256 KiB.
 pub const DEFAULT_CHANNEL_WINDOW: i64 = 256 * 1024;
+/// Default WINDOW_BUDGET: 32 MiB per connection.
+pub const DEFAULT_WINDOW_BUDGET: i64 = 32 * 1024 * 1024;
 
 impl Default for Options {
     fn default() -> Self {
@@ -134,6 +146,7 @@ impl Default for Options {
             max_channels: 8192,
             channel_window: DEFAULT_CHANNEL_WINDOW,
             accept_backlog: 1024,
+            window_budget: DEFAULT_WINDOW_BUDGET,
         }
     }
 }
@@ -198,6 +211,7 @@ impl Options {
             PeerOption::MaxChannels => self.max_channels = range(1, 1 << 24)?,
             PeerOption::ChannelWindow => self.channel_window = range(4096, 1 << 30)?,
             PeerOption::AcceptBacklog => self.accept_backlog = range(1, 1 << 20)?,
+            PeerOption::WindowBudget => self.window_budget = range(0, 1 << 30)?,
             _ => {
                 return Err(Error::invalid(format!(
                     "option {} takes a string, not an integer",
@@ -220,6 +234,7 @@ impl Options {
             PeerOption::MaxChannels => self.max_channels,
             PeerOption::ChannelWindow => self.channel_window,
             PeerOption::AcceptBacklog => self.accept_backlog,
+            PeerOption::WindowBudget => self.window_budget,
             _ => {
                 return Err(Error::invalid(format!(
                     "option {} is a string, not an integer",

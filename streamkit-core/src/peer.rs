@@ -70,6 +70,7 @@ impl PeerInner {
             max_frame: o.max_frame_size as usize,
             backlog: o.accept_backlog as usize,
             max_channels: o.max_channels as usize,
+            window_budget: o.window_budget as usize,
         }
     }
 

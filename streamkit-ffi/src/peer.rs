@@ -45,12 +45,18 @@ pub enum sk_option {
     SK_OPT_KEEPALIVE_COUNT = 9,
     /// Integer, ms: time allowed for the SSH handshake and authentication (default 10000).
     SK_OPT_HANDSHAKE_TIMEOUT = 10,
-    /// Integer: most channels open at once on one connection (default 65536).
+    /// Integer: most channels open at once on one connection (default 8192).
     SK_OPT_MAX_CHANNELS = 11,
     /// Integer, bytes: per-channel receive window (default 256 KiB).
     SK_OPT_CHANNEL_WINDOW = 12,
     /// Integer: incoming channels queued for accept before new ones are refused (default 1024).
     SK_OPT_ACCEPT_BACKLOG = 13,
+    /// Integer, bytes: per connection, how much memory receive-window
+    /// auto-tuning may add on top of SK_OPT_CHANNEL_WINDOW, over all its
+    /// channels (default 32 MiB; 0 = fixed windows). A channel's window grows
+    /// while the window, not its reader, holds the sender back (long, fast
+    /// links), so one channel can fill such a link.
+    SK_OPT_WINDOW_BUDGET = 14,
 }
 
 /// The ABI type of an `sk_option` argument: a plain 32-bit integer, so an

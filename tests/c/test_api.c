@@ -286,6 +286,7 @@ static int test_options(void) {
         {SK_OPT_KEEPALIVE_INTERVAL, 0},   {SK_OPT_KEEPALIVE_COUNT, 5},
         {SK_OPT_HANDSHAKE_TIMEOUT, 7000}, {SK_OPT_MAX_CHANNELS, 100},
         {SK_OPT_CHANNEL_WINDOW, 65536},   {SK_OPT_ACCEPT_BACKLOG, 10},
+        {SK_OPT_WINDOW_BUDGET, 0},
     };
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
         OK(sk_peer_set_option_int(p, ints[i].o, ints[i].v));
@@ -314,7 +315,7 @@ static int test_options(void) {
     }
     sk_string_free(key);
     /* Out-of-range option numbers are errors, not undefined behaviour. */
-    EXPECT_MSG(sk_peer_set_option_int(p, (sk_option)14, 1), SK_ERR_INVALID, "o = 14 is not an sk_option");
+    EXPECT_MSG(sk_peer_set_option_int(p, (sk_option)15, 1), SK_ERR_INVALID, "o = 15 is not an sk_option");
     EXPECT_MSG(sk_peer_set_option_int(p, (sk_option)-1, 1), SK_ERR_INVALID, "o = -1");
     EXPECT(sk_peer_set_option_str(p, (sk_option)1000, "x"), SK_ERR_INVALID);
     EXPECT(sk_peer_get_option_int(p, (sk_option)99, &v), SK_ERR_INVALID);

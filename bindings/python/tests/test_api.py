@@ -36,6 +36,7 @@ def test_version_constants_and_all() -> None:
         "MAX_CHANNELS": 11,
         "CHANNEL_WINDOW": 12,
         "ACCEPT_BACKLOG": 13,
+        "WINDOW_BUDGET": 14,
     }
     found = {n[4:]: getattr(streamkit, n) for n in dir(streamkit) if n.startswith("OPT_")}
     assert found == expected
@@ -117,6 +118,7 @@ def test_constructor_options_and_set_get_option(ids: tuple[Identity, Identity]) 
             streamkit.OPT_MAX_CHANNELS: 100,
             streamkit.OPT_CHANNEL_WINDOW: 1 << 18,
             streamkit.OPT_ACCEPT_BACKLOG: 64,
+            streamkit.OPT_WINDOW_BUDGET: 0,
         }
         for opt, value in ints.items():
             p.set_option(opt, value)

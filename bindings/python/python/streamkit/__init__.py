@@ -44,6 +44,7 @@ from ._streamkit import (
     OPT_PRIVATE_KEY,
     OPT_RECONNECT_INTERVAL,
     OPT_RECONNECT_INTERVAL_MAX,
+    OPT_WINDOW_BUDGET,
     AuthError,
     Channel,
     ChannelMeta,
@@ -85,4 +86,5 @@ __all__ = [
     "OPT_MAX_CHANNELS",
     "OPT_CHANNEL_WINDOW",
     "OPT_ACCEPT_BACKLOG",
+    "OPT_WINDOW_BUDGET",
 ]

@@ -25,9 +25,10 @@ OPT_HANDSHAKE_TIMEOUT: Final = 10
 OPT_MAX_CHANNELS: Final = 11
 OPT_CHANNEL_WINDOW: Final = 12
 OPT_ACCEPT_BACKLOG: Final = 13
+OPT_WINDOW_BUDGET: Final = 14
 
 _StrOption = Literal[0, 1, 2, 7]
-_IntOption = Literal[3, 4, 5, 6, 8, 9, 10, 11, 12, 13]
+_IntOption = Literal[3, 4, 5, 6, 8, 9, 10, 11, 12, 13, 14]
 _StrOrPath = Union[str, "os.PathLike[str]"]
 
 class _HasFileno(Protocol):
