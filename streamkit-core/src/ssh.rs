@@ -27,6 +27,12 @@ use tokio::sync::Notify;
 /// is what bounds memory; russh replenishes this one on arrival anyway.
 const SSH_WINDOW: u32 = 64 * 1024 * 1024;
 const SSH_MAX_PACKET: u32 = 65535;
+/// Writes up to this size go straight to the socket when nothing is queued
+/// (see `NbStream::poll_write`); larger ones always go through the writer task,
+/// so bulk encryption and socket sends overlap on two threads.
+const WRITE_THROUGH_MAX: usize = 4096;
+/// The writer task keeps a drained queue buffer for reuse up to this capacity.
+const KEEP_BUF: usize = 1 << 20;
 
 fn preferred() -> Preferred {
     use russh::cipher;
@@ -71,6 +77,9 @@ struct WShared {
 pub(crate) struct NbStream<R> {
     rd: R,
     w: Arc<WShared>,
+    /// The socket's write half, held by the writer task while it writes; a
+    /// small write finding the queue empty and this free goes straight out.
+    wr: Arc<tokio::sync::Mutex<Box<dyn AsyncWrite + Send + Unpin>>>,
     /// Cancelled when the connection must end even if the remote (or russh's
     /// session loop) does not cooperate: reads then fail and the session ends.
     kill: Pin<Box<tokio_util::sync::WaitForCancellationFutureOwned>>,
@@ -85,39 +94,55 @@ impl<R> NbStream<R> {
     where
         S: AsyncRead + AsyncWrite + Send + 'static,
     {
-        let (rd, mut wr) = tokio::io::split(s);
+        let (rd, wr) = tokio::io::split(s);
+        let wr: Arc<tokio::sync::Mutex<Box<dyn AsyncWrite + Send + Unpin>>> =
+            Arc::new(tokio::sync::Mutex::new(Box::new(wr)));
         let w = Arc::new(WShared {
             st: Mutex::new(WState { buf: BytesMut::new(), err: None, shutdown: false }),
             notify: Notify::new(),
         });
         let w2 = w.clone();
+        let wr2 = wr.clone();
         tokio::spawn(async move {
             // Signals `io_done` however this task ends: everything queued has
             // been written (or the socket failed) and the socket is shut down.
             let _done = io_done.drop_guard();
+            // The queue is swapped with this buffer, so both keep their
+            // capacity (no regrowth and page faults per burst).
+            let mut chunk = BytesMut::new();
             loop {
                 let n = w2.notify.notified();
                 tokio::pin!(n);
                 n.as_mut().enable();
-                let (chunk, shutdown) = {
+                // Hold the socket before taking the queue, so a write-through
+                // in poll_write can never overtake bytes taken here.
+                let mut g = wr2.lock().await;
+                let shutdown = {
                     let mut st = lock(&w2.st);
-                    (st.buf.split(), st.shutdown)
+                    std::mem::swap(&mut st.buf, &mut chunk);
+                    st.shutdown
                 };
                 if chunk.is_empty() {
                     if shutdown {
-                        let _ = wr.shutdown().await;
+                        let _ = g.shutdown().await;
                         return;
                     }
+                    drop(g);
                     n.await;
                     continue;
                 }
-                if let Err(e) = wr.write_all(&chunk).await {
+                if let Err(e) = g.write_all(&chunk).await {
                     lock(&w2.st).err = Some(e.kind());
                     return;
                 }
+                drop(g);
+                chunk.clear();
+                if chunk.capacity() > KEEP_BUF {
+                    chunk = BytesMut::new();
+                }
             }
         });
-        NbStream { rd, w, kill: Box::pin(kill.cancelled_owned()) }
+        NbStream { rd, w, wr, kill: Box::pin(kill.cancelled_owned()) }
     }
 }
 
@@ -145,9 +170,31 @@ impl<R: Unpin> AsyncWrite for NbStream<R> {
         if let Some(k) = st.err {
             return Poll::Ready(Err(io::Error::new(k, "socket write failed")));
         }
-        st.buf.extend_from_slice(data);
-        drop(st);
-        self.w.notify.notify_one();
+        let mut done = 0;
+        if data.len() <= WRITE_THROUGH_MAX && st.buf.is_empty() && !st.shutdown {
+            // Nothing queued and the writer task is not holding the socket:
+            // send a small packet (a frame, a round trip's reply) now instead
+            // of waking the writer task for it. Whatever the kernel does not
+            // take at once is queued as usual; this never waits.
+            if let Ok(mut g) = self.wr.try_lock() {
+                let mut ncx = Context::from_waker(std::task::Waker::noop());
+                while done < data.len() {
+                    match Pin::new(&mut **g).poll_write(&mut ncx, &data[done..]) {
+                        Poll::Ready(Ok(n)) if n > 0 => done += n,
+                        Poll::Ready(Ok(_)) | Poll::Pending => break,
+                        Poll::Ready(Err(e)) => {
+                            st.err = Some(e.kind());
+                            return Poll::Ready(Err(e));
+                        }
+                    }
+                }
+            }
+        }
+        if done < data.len() {
+            st.buf.extend_from_slice(&data[done..]);
+            drop(st);
+            self.w.notify.notify_one();
+        }
         Poll::Ready(Ok(data.len()))
     }
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
