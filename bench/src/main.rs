@@ -8,6 +8,7 @@
 //! See bench/README.md.
 
 mod bare;
+mod netem;
 mod openssh;
 mod sk;
 mod tcp;
@@ -47,11 +48,15 @@ struct Cfg {
     markdown: Option<String>,
     no_openssh: bool,
     variant: Option<String>,
+    lfl_secs: f64,
+    lfl_warm: f64,
+    no_netem: bool,
 }
 
 const USAGE: &str = "usage: streamkit-bench [--quick] [--markdown FILE] [--reps N] [--bulk-mib N] [--secs S]
        [--rtt N] [--churn-conc N] [--setup N] [--channels N] [--channel-kib N]
-       [--only 1,2,3,4,5,6,8] [--variant SUBSTRING] [--no-openssh] [--timeout S]";
+       [--only 1,2,3,4,5,6,8,9] [--variant SUBSTRING] [--no-openssh] [--timeout S]
+       [--netem-secs S] [--no-netem]";
 
 fn parse_args() -> Result<Cfg, String> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -75,6 +80,9 @@ fn parse_args() -> Result<Cfg, String> {
             markdown: None,
             no_openssh: false,
             variant: None,
+            lfl_secs: 2.0,
+            lfl_warm: 0.5,
+            no_netem: false,
         }
     } else {
         Cfg {
@@ -95,6 +103,9 @@ fn parse_args() -> Result<Cfg, String> {
             markdown: None,
             no_openssh: false,
             variant: None,
+            lfl_secs: 10.0,
+            lfl_warm: 2.0,
+            no_netem: false,
         }
     };
     let mut it = args.into_iter();
@@ -118,6 +129,8 @@ fn parse_args() -> Result<Cfg, String> {
             "--timeout" => c.timeout = Duration::from_secs_f64(num(val("--timeout")?)?),
             "--only" => c.only = Some(val("--only")?.split(',').map(|s| s.trim().to_string()).collect()),
             "--no-openssh" => c.no_openssh = true,
+            "--no-netem" => c.no_netem = true,
+            "--netem-secs" => c.lfl_secs = num(val("--netem-secs")?)?,
             "--variant" => c.variant = Some(val("--variant")?),
             "--version" => {
                 println!("streamkit-bench built from git {} ({})", env!("SKB_GIT"), env!("SKB_SRC"));
@@ -130,6 +143,7 @@ fn parse_args() -> Result<Cfg, String> {
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
     }
+    c.lfl_warm = c.lfl_warm.min(c.lfl_secs / 4.0);
     if c.bulk == 0 || c.many_ch == 0 || c.many_per == 0 {
         return Err("sizes must be positive".into());
     }
@@ -436,6 +450,29 @@ async fn run(cfg: Cfg) -> i32 {
         ];
         scenario(&mut rep, &cfg, "8", "many channels at once over one connection", v).await;
     }
+    if wants(&cfg, "9") {
+        let title = "long fat link, 50 ms RTT: one channel, 64 KiB writes";
+        match if cfg.no_netem { Err("--no-netem".to_string()) } else { netem::Link::new() } {
+            Err(why) => {
+                eprintln!("== scenario 9: {title}: skipped: {why}");
+                rep.notes.push(format!("scenario 9 ({title}) skipped: {why}"));
+            }
+            Ok(link) => {
+                let link = std::sync::Arc::new(link);
+                let (s, w) = (c.lfl_secs, c.lfl_warm);
+                let (l1, l2) = (link.clone(), link.clone());
+                let v: Vec<(String, Job)> = vec![
+                    ("streamkit".into(), job(move || netem::sk_bulk(l1.clone(), s, w))),
+                    ("raw TCP".into(), job(move || netem::tcp_bulk(l2.clone(), s, w))),
+                ];
+                scenario(&mut rep, &cfg, "9", title, v).await;
+                rep.notes.push(format!(
+                    "scenario 9: {}; each run sends for {s} s, MB/s counted after the first {w} s",
+                    link.note()
+                ));
+            } // the namespaces are deleted here (and on unwinding)
+        }
+    }
 
     let elapsed = started.elapsed().as_secs_f64();
     let load1 = loadavg();
@@ -522,6 +559,7 @@ fn render(rep: &Report, cfg: &Cfg, load0: &str, load1: &str, elapsed: f64) -> St
         ("inproc RTT p50 ≤ 5 µs", rep.med("6c", "streamkit inproc", "p50 µs"), false, 5.0),
         ("1000-channel aggregate ≥ 0.8 × one channel", rep.ratio_of("8", "streamkit 1 channel, same total", "MB/s"), true, 0.8),
         ("idle memory ≤ 64 KiB per channel (heap, both ends counted)", rep.med("8", &nch, "idle heap KiB/channel (both ends)"), false, 64.0),
+        ("long fat link (50 ms RTT): one channel ≥ 0.8 × raw TCP", rep.ratio_of("9", "raw TCP", "MB/s"), true, 0.8),
     ];
     for (name, v, higher, thr) in targets {
         let (m, verdict) = match v {
