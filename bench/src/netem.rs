@@ -418,7 +418,8 @@ fn public(key: &str) -> Result<String, String> {
 }
 
 /// Scenario 9, streamkit: one channel (default options, so the default
-/// flow-control window) from namespace a to b, as `tcp_bulk`.
+/// flow-control window and its auto-tuning) from namespace a to b, as
+/// `tcp_bulk`; also reports the receiver's window at the end of the transfer.
 pub async fn sk_bulk(link: Arc<Link>, secs: f64, warm: f64) -> Out {
     let limit = Duration::from_secs_f64(secs * 2.0 + 30.0);
     let (skey, ckey) = (streamkit_core::generate_key(), streamkit_core::generate_key());
@@ -444,7 +445,8 @@ pub async fn sk_bulk(link: Arc<Link>, secs: f64, warm: f64) -> Out {
                 }
                 m.data(&buf[..n]).map_err(|err| format!("streamkit: {err}"))?;
             }
-            m.end()
+            let (got, mbs) = m.end()?;
+            Ok((got, mbs, ch.receive_window()))
         }
         .await;
         let _ = done_tx.send(()); // the sender shuts down only after this
@@ -473,6 +475,8 @@ pub async fn sk_bulk(link: Arc<Link>, secs: f64, warm: f64) -> Out {
         let _ = c.shutdown().await;
         r
     });
-    let ((got, mbs), sent) = both(rx, tx).await?;
-    check("streamkit", got, sent, mbs)
+    let ((got, mbs, window), sent) = both(rx, tx).await?;
+    let mut out = check("streamkit", got, sent, mbs)?;
+    out.push(("receive window at the end, KiB", window as f64 / 1024.0));
+    Ok(out)
 }
