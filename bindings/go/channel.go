@@ -4,6 +4,13 @@ package streamkit
 
 /*
 #include "shim.h"
+
+// The hot-path shims never call back into Go and keep no pointer to the Go
+// memory they are given, which lets cgo skip work on every call.
+#cgo nocallback skgo_channel_write_frame_fast
+#cgo noescape skgo_channel_write_frame_fast
+#cgo nocallback skgo_channel_read_frame_fast
+#cgo noescape skgo_channel_read_frame_fast
 */
 import "C"
 
@@ -12,6 +19,7 @@ import (
 	"io"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 )
@@ -22,6 +30,11 @@ import (
 // methods are safe for concurrent use.
 type Chan struct {
 	h *handle
+
+	// Size of the last frame (error frame) read, to size the next read's
+	// buffer.
+	frameHint atomic.Int32
+	errorHint atomic.Int32
 
 	mu         sync.Mutex
 	metaLoaded bool
@@ -129,48 +142,68 @@ func (c *Chan) ReadTimeout(data []byte, d time.Duration) (int, error) {
 	return c.read(data, d)
 }
 
-type frameReader func(h C.uintptr_t, out *C.sk_buf, timeout C.int64_t, msg **C.char) C.int
-
-func (c *Chan) readBuf(fn frameReader, timeout time.Duration) ([]byte, error) {
+// readBuf reads one frame (isError: one error frame) in a single cgo call,
+// straight into a Go slice sized from the channel's previous frame; a
+// larger frame comes back in C memory and is copied.
+func (c *Chan) readBuf(isError bool, timeout time.Duration) ([]byte, error) {
 	h, err := c.acquire()
 	if err != nil {
 		return nil, err
 	}
-	defer c.release()
-	var buf C.sk_buf
-	var msg *C.char
-	r := fn(h, &buf, timeoutMs(timeout), &msg)
-	if err := cError(r, msg); err != nil {
-		if e, ok := err.(*Error); ok && e.Code == CodeEOF {
+	hint := &c.frameHint
+	flag := C.int(0)
+	if isError {
+		hint = &c.errorHint
+		flag = 1
+	}
+	size := int(hint.Load())
+	if size < minFrameGuess {
+		size = minFrameGuess
+	}
+	out := make([]byte, size)
+	res := C.skgo_channel_read_frame_fast(h, flag, unsafe.Pointer(&out[0]), C.size_t(size), timeoutMs(timeout))
+	c.release()
+	p := res.p
+	if res.rc != C.SK_OK {
+		if res.rc == C.SK_ERR_EOF {
 			return nil, io.EOF
 		}
-		return nil, err
+		return nil, cError(C.int(res.rc), (*C.char)(p))
 	}
-	return takeBuf(&buf), nil
+	n := int(res.n)
+	if res.big != 0 {
+		f := C.GoBytes(p, C.int(n))
+		C.skgo_free_data(p, res.n)
+		if n <= maxFrameGuess {
+			hint.Store(int32(n))
+		}
+		return f, nil
+	}
+	if n < size/4 && size > minFrameGuess {
+		hint.Store(int32(n)) // shrink after a much smaller frame
+	}
+	return out[:n:n], nil
 }
 
-func readFrameC(h C.uintptr_t, out *C.sk_buf, t C.int64_t, msg **C.char) C.int {
-	return C.skgo_channel_read_frame(h, out, t, msg)
-}
-
-func readErrorC(h C.uintptr_t, out *C.sk_buf, t C.int64_t, msg **C.char) C.int {
-	return C.skgo_channel_read_error(h, out, t, msg)
-}
+// Bounds of the per-channel guess of the next frame's size (the Go buffer
+// a frame is read into; a larger frame costs one more copy).
+const (
+	minFrameGuess = 128
+	maxFrameGuess = 64 << 10
+)
 
 func (c *Chan) writeBuf(data []byte, isError bool) error {
 	h, err := c.acquire()
 	if err != nil {
 		return err
 	}
-	defer c.release()
-	var msg *C.char
-	var r C.int
+	flag := C.int(0)
 	if isError {
-		r = C.skgo_channel_write_error(h, bytesPtr(data), C.size_t(len(data)), &msg)
-	} else {
-		r = C.skgo_channel_write_frame(h, bytesPtr(data), C.size_t(len(data)), &msg)
+		flag = 1
 	}
-	return cError(r, msg)
+	res := C.skgo_channel_write_frame_fast(h, flag, bytesPtr(data), C.size_t(len(data)))
+	c.release()
+	return cError(C.int(res.rc), (*C.char)(res.p))
 }
 
 // WriteFrame writes one length-prefixed message frame.
@@ -179,33 +212,33 @@ func (c *Chan) WriteFrame(frame []byte) error { return c.writeBuf(frame, false) 
 // ReadFrame reads one message frame; io.EOF at a clean end of stream. A
 // frame larger than OptMaxFrameSize fails with ErrProtocol and closes the
 // channel.
-func (c *Chan) ReadFrame() ([]byte, error) { return c.readBuf(readFrameC, -1) }
+func (c *Chan) ReadFrame() ([]byte, error) { return c.readBuf(false, -1) }
 
 // ReadFrameTimeout is ReadFrame with a time limit (ErrTimeout; d < 0 waits
 // forever). A timed-out read consumes nothing.
 func (c *Chan) ReadFrameTimeout(d time.Duration) ([]byte, error) {
-	return c.readBuf(readFrameC, d)
+	return c.readBuf(false, d)
 }
 
 // ReadFrameContext is ReadFrame that also returns when ctx is done.
 func (c *Chan) ReadFrameContext(ctx context.Context) ([]byte, error) {
-	return pollContext(ctx, func(d time.Duration) ([]byte, error) { return c.readBuf(readFrameC, d) })
+	return pollContext(ctx, func(d time.Duration) ([]byte, error) { return c.readBuf(false, d) })
 }
 
 // WriteError writes one error frame (on the SSH extended-data stream).
 func (c *Chan) WriteError(frame []byte) error { return c.writeBuf(frame, true) }
 
 // ReadError reads one error frame; io.EOF at the end of the stream.
-func (c *Chan) ReadError() ([]byte, error) { return c.readBuf(readErrorC, -1) }
+func (c *Chan) ReadError() ([]byte, error) { return c.readBuf(true, -1) }
 
 // ReadErrorTimeout is ReadError with a time limit.
 func (c *Chan) ReadErrorTimeout(d time.Duration) ([]byte, error) {
-	return c.readBuf(readErrorC, d)
+	return c.readBuf(true, d)
 }
 
 // ReadErrorContext is ReadError that also returns when ctx is done.
 func (c *Chan) ReadErrorContext(ctx context.Context) ([]byte, error) {
-	return pollContext(ctx, func(d time.Duration) ([]byte, error) { return c.readBuf(readErrorC, d) })
+	return pollContext(ctx, func(d time.Duration) ([]byte, error) { return c.readBuf(true, d) })
 }
 
 // CloseWrite sends end-of-stream; the channel can still be read.

@@ -628,3 +628,64 @@ func TestIOReaderContract(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestFrameSizesAroundReadBuffer reads frames whose sizes go above and below
+// the Go buffer ReadFrame reads into (sized from the previous frame: a
+// larger frame comes back through C memory, a much smaller one shrinks the
+// buffer), every byte checked, with error frames of other sizes
+// interleaved, an empty frame read as a non-nil empty slice, and byte reads
+// of the same stream after the frames (nothing consumed ahead).
+func TestFrameSizesAroundReadBuffer(t *testing.T) {
+	server, client, _ := pair(t, transports[0])
+	a, b := openPair(t, server, client, "sizes", nil)
+	defer a.Close()
+	defer b.Close()
+	sizes := []int{64, 127, 128, 129, 0, 5000, 70000, 64, 1, 200000, 200000, 10, 65536, 0, 3}
+	payload := func(n, salt int) []byte {
+		p := make([]byte, n)
+		for i := range p {
+			p[i] = byte(i*7 + n + salt)
+		}
+		return p
+	}
+	tail := []byte("raw bytes after the frames")
+	go func() {
+		for i, n := range sizes {
+			if err := a.WriteFrame(payload(n, 0)); err != nil {
+				t.Error(err)
+				return
+			}
+			if err := a.WriteError(payload(sizes[len(sizes)-1-i], 1)); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+		if _, err := a.Write(tail); err != nil {
+			t.Error(err)
+		}
+		a.CloseWrite()
+	}()
+	for i, n := range sizes {
+		f, err := b.ReadFrameTimeout(10 * time.Second)
+		if err != nil {
+			t.Fatalf("frame %d: %v", i, err)
+		}
+		if f == nil || !bytes.Equal(f, payload(n, 0)) {
+			t.Fatalf("frame %d (%d bytes): got %d bytes, wrong content or nil", i, n, len(f))
+		}
+		if cap(f) != len(f) {
+			t.Fatalf("frame %d: cap %d != len %d", i, cap(f), len(f))
+		}
+		e, err := b.ReadErrorTimeout(10 * time.Second)
+		if m := sizes[len(sizes)-1-i]; err != nil || e == nil || !bytes.Equal(e, payload(m, 1)) {
+			t.Fatalf("error frame %d (%d bytes): %d bytes, %v", i, m, len(e), err)
+		}
+	}
+	got, err := io.ReadAll(onlyReader{b})
+	if err != nil || !bytes.Equal(got, tail) {
+		t.Fatalf("bytes after the frames: %q %v", got, err)
+	}
+	if _, err := b.ReadFrameTimeout(0); err != io.EOF {
+		t.Fatalf("ReadFrame at end: %v", err)
+	}
+}

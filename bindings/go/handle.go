@@ -2,7 +2,7 @@
 
 package streamkit
 
-import "sync"
+import "sync/atomic"
 
 // handle guards one C handle (sk_peer* or sk_channel*), stored as a
 // uintptr. Every C call takes it with acquire and gives it back with
@@ -10,64 +10,76 @@ import "sync"
 // handle is freed once the last in-flight call has returned. That way a
 // Close or Shutdown racing with blocked calls on other goroutines never
 // frees a handle under a running C call.
+//
+// The state is one atomic word (the closing bit and the number of calls in
+// flight), so acquire and release cost one atomic operation each and take
+// no lock: they are on the path of every WriteFrame and ReadFrame.
 type handle struct {
-	mu       sync.Mutex
-	h        uintptr
-	inflight int
-	closing  bool
-	freed    bool
-	onFree   func(h uintptr) // runs with mu held, exactly once
+	state  atomic.Int64 // closingBit | calls in flight
+	freed  atomic.Bool
+	h      uintptr         // never changes
+	onFree func(h uintptr) // runs exactly once, when closing and nothing is in flight
 }
+
+const closingBit = int64(1) << 62
 
 func newHandle(h uintptr, onFree func(uintptr)) *handle {
 	return &handle{h: h, onFree: onFree}
 }
 
+// newClosedHandle is a handle that was never valid: every call fails as
+// closed, and there is nothing to free.
+func newClosedHandle() *handle {
+	x := &handle{}
+	x.state.Store(closingBit)
+	x.freed.Store(true)
+	return x
+}
+
 // acquire returns the C handle for one call, or false if the handle is
 // closing or freed.
 func (x *handle) acquire() (uintptr, bool) {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	if x.closing || x.freed {
-		return 0, false
+	for {
+		s := x.state.Load()
+		if s&closingBit != 0 {
+			return 0, false
+		}
+		if x.state.CompareAndSwap(s, s+1) {
+			return x.h, true
+		}
 	}
-	x.inflight++
-	return x.h, true
 }
 
 // release ends a call started with acquire (or beginClose).
 func (x *handle) release() {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	x.inflight--
-	x.maybeFreeLocked()
+	if x.state.Add(-1) == closingBit {
+		x.free()
+	}
 }
 
 // beginClose marks the handle closing and returns it for the closing call
 // itself (counted as in flight). It returns false if already closing.
 func (x *handle) beginClose() (uintptr, bool) {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	if x.closing || x.freed {
-		return 0, false
+	for {
+		s := x.state.Load()
+		if s&closingBit != 0 {
+			return 0, false
+		}
+		if x.state.CompareAndSwap(s, (s|closingBit)+1) {
+			return x.h, true
+		}
 	}
-	x.closing = true
-	x.inflight++
-	return x.h, true
 }
 
 func (x *handle) isClosing() bool {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	return x.closing || x.freed
+	return x.state.Load()&closingBit != 0
 }
 
-func (x *handle) maybeFreeLocked() {
-	if x.closing && x.inflight == 0 && !x.freed {
-		x.freed = true
-		if x.onFree != nil {
-			x.onFree(x.h)
-		}
-		x.h = 0
+// free runs onFree once. Once the closing bit is set and the count has
+// reached zero, no call can start again, so this is reached once; the flag
+// makes that explicit.
+func (x *handle) free() {
+	if x.freed.CompareAndSwap(false, true) && x.onFree != nil {
+		x.onFree(x.h)
 	}
 }

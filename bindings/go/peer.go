@@ -40,8 +40,7 @@ func NewPeer() *Peer {
 	if err := cError(r, msg); err != nil {
 		// The original API has no error here; every later call reports it.
 		p.initErr = err
-		p.h = newHandle(0, nil)
-		p.h.closing = true
+		p.h = newClosedHandle()
 		return p
 	}
 	p.h = newHandle(uintptr(h), func(h uintptr) { C.skgo_peer_free(C.uintptr_t(h)) })

@@ -114,6 +114,60 @@ static inline int skgo_channel_write_frame(uintptr_t c, const void *data, size_t
 static inline int skgo_channel_read_frame(uintptr_t c, sk_buf *out, int64_t timeout_ms, char **err) {
 	SKGO_RET(sk_channel_read_frame((sk_channel *)c, out, timeout_ms));
 }
+// ---- hot path (WriteFrame, ReadFrame, ReadError) ----
+//
+// These return their results in a struct, by value, and take no pointer to
+// Go memory except the data buffer: a result pointer argument would make
+// Go allocate the result on the heap on every call, and a pointer to a
+// pointer (such as char **err) is checked by cgo on every call.
+
+typedef struct {
+	int rc;    // sk_result
+	int big;   // reads: 1 if the frame did not fit in buf and p is the frame
+	size_t n;  // reads: the frame's length
+	void *p;   // on failure: the error message (malloc'd, freed by Go), else NULL or the big frame
+} skgo_res;
+
+// One frame write (is_error: one error frame).
+static inline skgo_res skgo_channel_write_frame_fast(uintptr_t c, int is_error, const void *data, size_t len) {
+	skgo_res res = {0, 0, 0, NULL};
+	res.rc = is_error ? (int)sk_channel_write_error((sk_channel *)c, (const uint8_t *)data, len)
+	                  : (int)sk_channel_write_frame((sk_channel *)c, (const uint8_t *)data, len);
+	res.p = skgo_errdup(res.rc);
+	return res;
+}
+
+// One frame read (is_error: one error frame) into a Go buffer. If it fits in
+// buf, it is copied there (res.n = its length). If it does not, res.big = 1
+// and res.p is the frame's own memory (res.n bytes; Go copies it and frees
+// it with skgo_free_data).
+static inline skgo_res skgo_channel_read_frame_fast(uintptr_t c, int is_error, void *buf, size_t cap,
+                                                    int64_t timeout_ms) {
+	skgo_res res = {0, 0, 0, NULL};
+	sk_buf b = {NULL, 0};
+	res.rc = is_error ? (int)sk_channel_read_error((sk_channel *)c, &b, timeout_ms)
+	                  : (int)sk_channel_read_frame((sk_channel *)c, &b, timeout_ms);
+	if (res.rc != SK_OK) {
+		res.p = skgo_errdup(res.rc);
+		return res;
+	}
+	res.n = b.len;
+	if (b.len <= cap) {
+		if (b.len > 0) memcpy(buf, b.data, b.len);
+		sk_buf_free(&b);
+		return res;
+	}
+	res.big = 1;
+	res.p = b.data;
+	return res;
+}
+
+// Frees frame memory returned by skgo_channel_read_frame_fast.
+static inline void skgo_free_data(void *data, size_t len) {
+	sk_buf b = {(uint8_t *)data, len};
+	sk_buf_free(&b);
+}
+
 static inline int skgo_channel_write_error(uintptr_t c, const void *data, size_t len, char **err) {
 	SKGO_RET(sk_channel_write_error((sk_channel *)c, (const uint8_t *)data, len));
 }

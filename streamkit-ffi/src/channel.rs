@@ -11,10 +11,33 @@ use crate::ffi::{
     sk_channel, sk_strlist, write_out,
 };
 use crate::handle;
-use crate::runtime::{block_on, enter, Timeout};
+use crate::runtime::{block_on, enter, run_io, Timeout};
 
 /// Most bytes one `sk_channel_read` returns (a channel's default receive window).
 const MAX_READ_CHUNK: usize = 256 * 1024;
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Run `f` with a zeroed-once scratch buffer of `len` bytes, reused by the
+/// calling thread's later reads (a fresh one if it is busy or gone).
+fn with_scratch<T>(len: usize, f: impl FnOnce(&mut [u8]) -> Result<T>) -> Result<T> {
+    let mut f = Some(f);
+    let r = SCRATCH.try_with(|s| match s.try_borrow_mut() {
+        Ok(mut v) => {
+            if v.len() < len {
+                v.resize(len, 0);
+            }
+            Some((f.take().expect("called once"))(&mut v[..len]))
+        }
+        Err(_) => None,
+    });
+    match r {
+        Ok(Some(r)) => r,
+        _ => (f.take().expect("called once"))(&mut vec![0u8; len]),
+    }
+}
 
 fn channel(c: *mut sk_channel) -> Result<Channel> {
     handle::channel("c", c as usize)
@@ -41,7 +64,7 @@ pub unsafe extern "C" fn sk_channel_write(
         // SAFETY: data is NULL or len readable bytes per the contract.
         let data = unsafe { bytes(data, len, "data") }?;
         let written = out_ptr(written, "written")?;
-        let n = block_on(ch.write(data))??;
+        let n = run_io(Timeout::FOREVER, "write", ch.write(data))?;
         // SAFETY: written was checked non-NULL.
         unsafe { write_out(written, n) };
         Ok(())
@@ -75,12 +98,15 @@ pub unsafe extern "C" fn sk_channel_read(
         let t = Timeout::from_ms(timeout_ms)?;
         // Read into Rust-owned memory, then copy: the caller's buffer may be
         // uninitialized, and is touched only on success.
-        let mut tmp = vec![0u8; cap.min(MAX_READ_CHUNK)];
-        let got = block_on(t.run("read", ch.read(&mut tmp)))??;
-        let got = got.min(tmp.len());
-        // SAFETY: buf is valid for cap >= got bytes per the contract, and
-        // does not overlap tmp.
-        unsafe { std::ptr::copy_nonoverlapping(tmp.as_ptr(), buf, got) };
+        // The scratch buffer is per thread and reused (no allocation or
+        // zeroing per call).
+        let got = with_scratch(cap.min(MAX_READ_CHUNK), |tmp| {
+            let got = run_io(t, "read", ch.read(tmp))?.min(tmp.len());
+            // SAFETY: buf is valid for cap >= got bytes per the contract, and
+            // does not overlap tmp.
+            unsafe { std::ptr::copy_nonoverlapping(tmp.as_ptr(), buf, got) };
+            Ok(got)
+        })?;
         // SAFETY: n was checked non-NULL.
         unsafe { write_out(n, got) };
         Ok(())
@@ -105,7 +131,7 @@ pub unsafe extern "C" fn sk_channel_write_frame(c: *mut sk_channel, data: *const
                 "len = {len} does not fit in a frame's 32-bit length"
             )));
         }
-        block_on(ch.write_frame(data))?
+        run_io(Timeout::FOREVER, "write_frame", ch.write_frame(data))
     })
 }
 
@@ -126,9 +152,9 @@ pub unsafe extern "C" fn sk_channel_read_frame(c: *mut sk_channel, out: *mut sk_
         let ch = channel(c)?;
         let out = out_ptr(out, "out")?;
         let t = Timeout::from_ms(timeout_ms)?;
-        let frame = block_on(t.run("read_frame", ch.read_frame()))??.ok_or(Error::Eof)?;
+        let frame = run_io(t, "read_frame", ch.read_frame())?.ok_or(Error::Eof)?;
         // SAFETY: out was checked non-NULL.
-        unsafe { write_out(out, into_buf(frame.to_vec())) };
+        unsafe { write_out(out, into_buf(Vec::from(frame))) };
         Ok(())
     })
 }
@@ -144,7 +170,7 @@ pub unsafe extern "C" fn sk_channel_write_error(c: *mut sk_channel, data: *const
         let ch = channel(c)?;
         // SAFETY: data is NULL or len readable bytes per the contract.
         let data = unsafe { bytes(data, len, "data") }?;
-        block_on(ch.write_error(data))?
+        run_io(Timeout::FOREVER, "write_error", ch.write_error(data))
     })
 }
 
@@ -161,9 +187,9 @@ pub unsafe extern "C" fn sk_channel_read_error(c: *mut sk_channel, out: *mut sk_
         let ch = channel(c)?;
         let out = out_ptr(out, "out")?;
         let t = Timeout::from_ms(timeout_ms)?;
-        let frame = block_on(t.run("read_error", ch.read_error()))??.ok_or(Error::Eof)?;
+        let frame = run_io(t, "read_error", ch.read_error())?.ok_or(Error::Eof)?;
         // SAFETY: out was checked non-NULL.
-        unsafe { write_out(out, into_buf(frame.to_vec())) };
+        unsafe { write_out(out, into_buf(Vec::from(frame))) };
         Ok(())
     })
 }

@@ -15,8 +15,10 @@
 //! `SK_ERR_INVALID` error instead of undefined behaviour. Lookups clone the
 //! core object (a cheap handle) and release the table lock before any
 //! blocking work, so a call blocked on one handle never blocks others, and
-//! freeing a handle while another thread uses it is safe.
+//! freeing a handle while another thread uses it is safe. Each slot has its
+//! own lock; the global lock guards only slot allocation (insert/remove).
 
+use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use streamkit_core::{Channel, Peer, Result};
@@ -64,27 +66,70 @@ impl Entry {
 }
 
 #[derive(Debug)]
-struct Slot {
+struct SlotState {
     generation: u32,
     entry: Option<Entry>,
 }
 
-#[derive(Debug, Default)]
-struct Table {
-    slots: Vec<Slot>,
+/// One handle slot, with its own lock: looking up a handle locks only its
+/// slot, so calls on different handles (a reader and a writer thread, say)
+/// never contend, and the data-path calls never touch a global lock. Each
+/// slot has its own cache lines, so neighbouring handles used by different
+/// threads do not slow each other down either (false sharing).
+#[derive(Debug)]
+#[repr(align(128))]
+struct Slot(Mutex<SlotState>);
+
+/// Slots live in chunks that are allocated once and never freed or moved,
+/// so a lookup needs no lock to find its slot.
+const CHUNK: usize = 1024;
+
+/// Most handles alive at once (24 bits of slot index).
+const MAX_SLOTS: usize = (1 << 24) - 1;
+const N_CHUNKS: usize = MAX_SLOTS / CHUNK + 1;
+
+static CHUNKS: [AtomicPtr<Slot>; N_CHUNKS] = [const { AtomicPtr::new(std::ptr::null_mut()) }; N_CHUNKS];
+
+/// Slot allocation (insert and remove only).
+#[derive(Debug)]
+struct Alloc {
+    /// Slots created so far (indexes 0..len exist).
+    len: usize,
     free: Vec<usize>,
     live: usize,
 }
 
-/// Most handles alive at once (24 bits of slot index).
-const MAX_SLOTS: usize = (1 << 24) - 1;
+static ALLOC: Mutex<Alloc> = Mutex::new(Alloc { len: 0, free: Vec::new(), live: 0 });
 
-static TABLE: Mutex<Table> = Mutex::new(Table { slots: Vec::new(), free: Vec::new(), live: 0 });
-
-fn table() -> MutexGuard<'static, Table> {
-    // A panic while holding the lock cannot leave the table inconsistent
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding a lock cannot leave the table inconsistent
     // (every mutation is a single assignment), so poisoning is ignored.
-    TABLE.lock().unwrap_or_else(|p| p.into_inner())
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The slot at `index`, if it was ever created.
+fn slot(index: usize) -> Option<&'static Slot> {
+    let chunk = CHUNKS.get(index / CHUNK)?.load(Ordering::Acquire);
+    if chunk.is_null() {
+        return None;
+    }
+    // SAFETY: a non-null chunk pointer is a leaked [Slot; CHUNK] that is
+    // never freed or moved (see `new_slot`).
+    Some(unsafe { &*chunk.add(index % CHUNK) })
+}
+
+/// Create the slot `a.len` (allocating its chunk if needed); returns its index.
+fn new_slot(a: &mut Alloc) -> usize {
+    let index = a.len;
+    if index % CHUNK == 0 {
+        let chunk: Box<[Slot]> =
+            (0..CHUNK).map(|_| Slot(Mutex::new(SlotState { generation: 1, entry: None }))).collect();
+        // Leaked on purpose: slots must stay valid for lock-free lookups.
+        let p = Box::into_raw(chunk).cast::<Slot>();
+        CHUNKS[index / CHUNK].store(p, Ordering::Release);
+    }
+    a.len += 1;
+    index
 }
 
 fn encode(kind: Kind, index: usize, generation: u32) -> usize {
@@ -103,24 +148,23 @@ fn decode(handle: usize, kind: Kind) -> Option<(usize, u32)> {
 
 fn insert(entry: Entry) -> Result<usize> {
     let kind = entry.kind();
-    let mut t = table();
-    let index = match t.free.pop() {
+    let mut a = lock(&ALLOC);
+    let index = match a.free.pop() {
         Some(i) => i,
         None => {
-            if t.slots.len() >= MAX_SLOTS {
+            if a.len >= MAX_SLOTS {
                 return Err(invalid(format!(
                     "too many live streamkit handles ({MAX_SLOTS}); free some first"
                 )));
             }
-            t.slots.push(Slot { generation: 1, entry: None });
-            t.slots.len() - 1
+            new_slot(&mut a)
         }
     };
-    let slot = &mut t.slots[index];
-    slot.entry = Some(entry);
-    let generation = slot.generation;
-    t.live += 1;
-    Ok(encode(kind, index, generation))
+    a.live += 1;
+    let slot = slot(index).expect("allocated slot exists");
+    let mut st = lock(&slot.0);
+    st.entry = Some(entry);
+    Ok(encode(kind, index, st.generation))
 }
 
 fn bad_handle(kind: Kind, arg: &str, handle: usize) -> streamkit_core::Error {
@@ -135,13 +179,12 @@ fn bad_handle(kind: Kind, arg: &str, handle: usize) -> streamkit_core::Error {
 }
 
 fn get(kind: Kind, arg: &str, handle: usize) -> Result<Entry> {
-    let t = table();
     let found = decode(handle, kind).and_then(|(index, generation)| {
-        let slot = t.slots.get(index)?;
-        if slot.generation != generation {
+        let st = lock(&slot(index)?.0);
+        if st.generation != generation {
             return None;
         }
-        match slot.entry.as_ref()? {
+        match st.entry.as_ref()? {
             Entry::Peer(p) => Some(Entry::Peer(p.clone())),
             Entry::Channel(c) => Some(Entry::Channel(c.clone())),
         }
@@ -153,17 +196,21 @@ fn get(kind: Kind, arg: &str, handle: usize) -> Result<Entry> {
 /// the handle becomes invalid. Returns the object, or None if the handle was
 /// not live.
 fn remove(kind: Kind, handle: usize) -> Option<Entry> {
-    let mut t = table();
     let (index, generation) = decode(handle, kind)?;
-    let slot = t.slots.get_mut(index)?;
-    if slot.generation != generation || slot.entry.as_ref().map(Entry::kind) != Some(kind) {
-        return None;
-    }
-    let entry = slot.entry.take();
-    // Skip 0 on wrap-around so a slot's generation is never 0.
-    slot.generation = slot.generation.checked_add(1).unwrap_or(1);
-    t.free.push(index);
-    t.live -= 1;
+    let entry = {
+        let mut st = lock(&slot(index)?.0);
+        if st.generation != generation || st.entry.as_ref().map(Entry::kind) != Some(kind) {
+            return None;
+        }
+        let entry = st.entry.take();
+        // Skip 0 on wrap-around so a slot's generation is never 0.
+        st.generation = st.generation.checked_add(1).unwrap_or(1);
+        entry
+    };
+    // Only now may the slot be reused.
+    let mut a = lock(&ALLOC);
+    a.free.push(index);
+    a.live -= 1;
     entry
 }
 
@@ -211,7 +258,7 @@ pub(crate) fn remove_channel(handle: usize) -> Option<Channel> {
 
 /// Number of live handles of both kinds.
 pub(crate) fn live() -> usize {
-    table().live
+    lock(&ALLOC).live
 }
 
 #[cfg(test)]
@@ -226,5 +273,53 @@ mod tests {
         assert_eq!(decode(0, Kind::Peer), None);
         // A typical heap or stack address never carries a tag byte.
         assert_eq!(decode(0x7fff_1234_5670, Kind::Peer), None);
+    }
+
+    /// Handles across several slot chunks: each resolves to its own object,
+    /// a freed one is invalid (also after its slot is reused) and the live
+    /// count follows. Other tests may run concurrently, so counts are
+    /// compared as differences of at least what this test did.
+    #[test]
+    fn slots_do_not_share_cache_lines() {
+        assert!(std::mem::align_of::<Slot>() >= 128);
+    }
+
+    #[test]
+    fn many_handles_across_chunks() {
+        let n = CHUNK * 2 + 7;
+        let peers: Vec<Peer> = (0..n)
+            .map(|i| {
+                let p = Peer::new();
+                p.set_option_str(streamkit_core::PeerOption::Name, &format!("p{i}")).unwrap();
+                p
+            })
+            .collect();
+        let hs: Vec<usize> = peers.iter().map(|p| insert_peer(p.clone()).unwrap()).collect();
+        assert!(live() >= n);
+        for (i, &h) in hs.iter().enumerate() {
+            // A peer handle resolves to that very peer (same inner object).
+            let got = peer("p", h).unwrap();
+            assert_eq!(got.get_option_str(streamkit_core::PeerOption::Name).unwrap(), format!("p{i}"));
+            assert!(channel("c", h).is_err(), "a peer handle is not a channel handle");
+        }
+        // Free every other handle; the rest still resolve.
+        for &h in hs.iter().step_by(2) {
+            assert!(remove_peer(h).is_some());
+            assert!(remove_peer(h).is_none(), "freed twice");
+            assert!(peer("p", h).is_err(), "freed handle must be invalid");
+        }
+        for &h in hs.iter().skip(1).step_by(2) {
+            assert!(peer("p", h).is_ok());
+        }
+        // Reuse the freed slots: new handles differ from the old ones, which
+        // stay invalid.
+        let again: Vec<usize> = (0..n / 2).map(|_| insert_peer(Peer::new()).unwrap()).collect();
+        for &h in hs.iter().step_by(2) {
+            assert!(!again.contains(&h));
+            assert!(peer("p", h).is_err());
+        }
+        for &h in again.iter().chain(hs.iter().skip(1).step_by(2)) {
+            assert!(remove_peer(h).is_some());
+        }
     }
 }
