@@ -49,19 +49,17 @@ use pyo3::exceptions::{PyRuntimeError, PyStopAsyncIteration, PyStopIteration};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyTuple, PyType};
-use streamkit_core::{Channel, Error, Peer, PeerOption};
+use streamkit_core::{Channel, Error, Peer};
 use tokio::sync::OwnedMutexGuard;
 
 use crate::args;
 use crate::buffer::ByteView;
 use crate::errors;
-use crate::fdstream::FdStream;
 use crate::runtime::{generation, rt, InRt};
+use crate::shared::{self, eof_as_none, eof_as_zero};
 
 /// Longest run of fast-path work in one event-loop iteration (see module docs).
 const SLICE: Duration = Duration::from_micros(500);
-/// Largest single read() allocation (as in the sync Channel).
-const MAX_READ: usize = 16 << 20;
 
 thread_local! {
     /// When the current busy period (loop iteration) started doing streamkit work.
@@ -399,14 +397,9 @@ fn quick_error(s: &Src) -> Poll<CoreResult<Option<Bytes>>> {
     noop_poll(src_chan(s).read_error()).map(eof_as_none)
 }
 fn read_chunk(r: CoreResult<usize>, mut buf: Vec<u8>) -> CoreResult<Vec<u8>> {
-    match r {
-        Ok(k) => {
-            buf.truncate(k);
-            Ok(buf)
-        }
-        Err(Error::Eof) => Ok(Vec::new()),
-        Err(e) => Err(e),
-    }
+    let k = eof_as_zero(r)?;
+    buf.truncate(k);
+    Ok(buf)
 }
 fn start_bytes(s: &Src) -> BoxFut<CoreResult<Vec<u8>>> {
     let (c, n) = match s {
@@ -877,13 +870,6 @@ fn conv_chunk(py: Python<'_>, v: Vec<u8>) -> PyResult<Py<PyAny>> {
     Ok(PyBytes::new(py, &v).into_any().unbind())
 }
 
-fn eof_as_none<T>(r: CoreResult<Option<T>>) -> CoreResult<Option<T>> {
-    match r {
-        Err(Error::Eof) => Ok(None),
-        r => r,
-    }
-}
-
 // ------------------------------------------------------------------ Peer
 
 struct PeerShared {
@@ -909,36 +895,7 @@ pub(crate) struct AioPeer {
     inner: InRt<Arc<PeerShared>>,
 }
 
-fn option_from(py: Python<'_>, func: &str, opt: &Bound<'_, PyAny>) -> PyResult<PeerOption> {
-    let v = args::int(func, "option", opt)?;
-    let v = i32::try_from(v).map_err(|_| errors::invalid(py, format!("unknown option {v}")))?;
-    PeerOption::from_i32(v).map_err(|e| errors::to_py(py, e))
-}
-
 impl AioPeer {
-    fn set(
-        &self,
-        py: Python<'_>,
-        func: &str,
-        param: &str,
-        opt: PeerOption,
-        value: &Bound<'_, PyAny>,
-    ) -> PyResult<()> {
-        let p = &self.inner.peer;
-        let r = if opt.is_string() {
-            let v = if matches!(opt, PeerOption::Name) {
-                args::string(func, param, value)?
-            } else {
-                args::string_or_path(func, param, value)?
-            };
-            p.set_option_str(opt, &v)
-        } else {
-            let v = args::int(func, param, value)?;
-            p.set_option_int(opt, v)
-        };
-        r.map_err(|e| errors::to_py(py, e))
-    }
-
     fn live(&self, py: Python<'_>, what: &str) -> PyResult<Peer> {
         Ok(self.inner.live(py, what)?.peer.clone())
     }
@@ -978,47 +935,25 @@ impl AioPeer {
         connect_timeout: Option<&Bound<'_, PyAny>>,
         max_frame_size: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
-        let peer = {
-            let _rt = rt().enter();
-            AioPeer {
-                inner: InRt::new(Arc::new(PeerShared {
-                    peer: Peer::new(),
-                    accepts: Stash::new(),
-                })),
-            }
-        };
-        let opts = [
-            ("name", PeerOption::Name, name),
-            ("private_key", PeerOption::PrivateKey, private_key),
-            (
-                "authorized_keys",
-                PeerOption::AuthorizedKeys,
+        let peer = shared::new_peer(
+            py,
+            shared::PeerOptions {
+                name,
+                private_key,
                 authorized_keys,
-            ),
-            ("known_hosts", PeerOption::KnownHosts, known_hosts),
-            (
-                "reconnect_interval",
-                PeerOption::ReconnectInterval,
+                known_hosts,
                 reconnect_interval,
-            ),
-            (
-                "reconnect_interval_max",
-                PeerOption::ReconnectIntervalMax,
                 reconnect_interval_max,
-            ),
-            (
-                "connect_timeout",
-                PeerOption::ConnectTimeout,
                 connect_timeout,
-            ),
-            ("max_frame_size", PeerOption::MaxFrameSize, max_frame_size),
-        ];
-        for (param, opt, value) in opts {
-            if let Some(v) = value.filter(|v| !v.is_none()) {
-                peer.set(py, "Peer", param, opt, v)?;
-            }
-        }
-        Ok(peer)
+                max_frame_size,
+            },
+        )?;
+        Ok(AioPeer {
+            inner: InRt::new(Arc::new(PeerShared {
+                peer,
+                accepts: Stash::new(),
+            })),
+        })
     }
 
     /// set_option(option, value) -> None
@@ -1030,32 +965,20 @@ impl AioPeer {
         option: &Bound<'_, PyAny>,
         value: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
-        let opt = option_from(py, "Peer.set_option", option)?;
-        self.set(py, "Peer.set_option", "value", opt, value)
+        shared::set_option(py, &self.inner.peer, option, value)
     }
 
     /// get_option(option) -> str | int
     ///
     /// The current value of an option (str for string options, else int).
     fn get_option(&self, py: Python<'_>, option: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        let opt = option_from(py, "Peer.get_option", option)?;
-        let p = &self.inner.peer;
-        if opt.is_string() {
-            let v = p.get_option_str(opt).map_err(|e| errors::to_py(py, e))?;
-            Ok(v.into_pyobject(py)?.into_any().unbind())
-        } else {
-            let v = p.get_option_int(opt).map_err(|e| errors::to_py(py, e))?;
-            Ok(v.into_pyobject(py)?.into_any().unbind())
-        }
+        shared::get_option(py, &self.inner.peer, option)
     }
 
     /// This peer's public key, one OpenSSH line ("ssh-ed25519 AAAA...").
     #[getter]
     fn public_key(&self, py: Python<'_>) -> PyResult<String> {
-        self.inner
-            .peer
-            .public_key()
-            .map_err(|e| errors::to_py(py, e))
+        shared::public_key(py, &self.inner.peer)
     }
 
     /// This peer's name (option OPT_NAME).
@@ -1167,11 +1090,7 @@ impl AioPeer {
         headers: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<AioOp>> {
         let name = args::string("Peer.open", "peer", peer)?;
-        let service = args::string("Peer.open", "service", service)?;
-        let headers = match headers {
-            Some(h) => args::string_list("Peer.open", "headers", h)?,
-            None => Vec::new(),
-        };
+        let (service, headers) = shared::service_headers("Peer.open", service, headers)?;
         let p = self.live(py, "Peer.open")?;
         simple(py, "Peer.open", false, async move {
             match p.open(&name, &service, &headers).await {
@@ -1366,19 +1285,7 @@ impl AioChannel {
     /// b"" at end of stream.
     #[pyo3(signature = (n=None), text_signature = "(self, n=65536)")]
     fn read(&self, py: Python<'_>, n: Option<&Bound<'_, PyAny>>) -> PyResult<Py<AioOp>> {
-        let n = match n {
-            None => 65536,
-            Some(n) => {
-                let v = args::int("Channel.read", "n", n)?;
-                if v < 0 {
-                    return Err(errors::invalid(
-                        py,
-                        format!("Channel.read() argument 'n' must be >= 0, not {v}"),
-                    ));
-                }
-                (v as u64).min(MAX_READ as u64) as usize
-            }
-        };
+        let n = shared::read_len(py, "Channel.read", n)?;
         if n == 0 {
             return op(
                 py,
@@ -1492,11 +1399,7 @@ impl AioChannel {
         service: &Bound<'_, PyAny>,
         headers: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<AioOp>> {
-        let service = args::string("Channel.open", "service", service)?;
-        let headers = match headers {
-            Some(h) => args::string_list("Channel.open", "headers", h)?,
-            None => Vec::new(),
-        };
+        let (service, headers) = shared::service_headers("Channel.open", service, headers)?;
         let ch = self.live(py, "Channel.open")?;
         simple(py, "Channel.open", false, async move {
             match ch.open(&service, &headers).await {
@@ -1529,11 +1432,7 @@ impl AioChannel {
     /// or int fd) until both sides end, then close the channel. The
     /// descriptor is duplicated: the caller still owns `sock`.
     fn join(&self, py: Python<'_>, sock: &Bound<'_, PyAny>) -> PyResult<Py<AioOp>> {
-        let fd = args::fileno("Channel.join", "sock", sock)?;
-        let stream = {
-            let _rt = rt().enter();
-            FdStream::dup(fd).map_err(|e| errors::to_py(py, e.into()))?
-        };
+        let stream = shared::join_stream(py, "Channel.join", sock)?;
         let ch = self.live(py, "Channel.join")?;
         simple(py, "Channel.join", false, async move {
             out_unit(ch.join(stream).await)

@@ -2,16 +2,12 @@
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyType};
-use streamkit_core::{Channel, Error};
+use streamkit_core::Channel;
 
 use crate::args;
 use crate::buffer::ByteView;
-use crate::errors;
-use crate::fdstream::FdStream;
-use crate::runtime::{block, rt, InRt, Op};
-
-/// Largest single read() allocation; read(n) returns at most this many bytes.
-const MAX_READ: usize = 16 << 20;
+use crate::runtime::{block, InRt, Op};
+use crate::shared::{self, eof_as_none, eof_as_zero};
 
 /// A bidirectional stream tunnelled through an SSH connection to a peer.
 ///
@@ -36,13 +32,6 @@ impl PyChannel {
         PyChannel {
             inner: InRt::new(ch),
         }
-    }
-}
-
-fn eof_as_none<T>(r: streamkit_core::Result<Option<T>>) -> streamkit_core::Result<Option<T>> {
-    match r {
-        Err(Error::Eof) => Ok(None),
-        r => r,
     }
 }
 
@@ -81,19 +70,7 @@ impl PyChannel {
         n: Option<&Bound<'py, PyAny>>,
         timeout: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyBytes>> {
-        let n = match n {
-            None => 65536,
-            Some(n) => {
-                let v = args::int("Channel.read", "n", n)?;
-                if v < 0 {
-                    return Err(errors::invalid(
-                        py,
-                        format!("Channel.read() argument 'n' must be >= 0, not {v}"),
-                    ));
-                }
-                (v as u64).min(MAX_READ as u64) as usize
-            }
-        };
+        let n = shared::read_len(py, "Channel.read", n)?;
         let t = args::timeout("Channel.read", timeout)?;
         if n == 0 {
             return Ok(PyBytes::new(py, b""));
@@ -101,10 +78,7 @@ impl PyChannel {
         let mut buf = vec![0u8; n];
         let ch = self.inner.live(py, "Channel.read")?;
         let got = block(py, Op::fast("Channel.read", t), async {
-            match ch.read(&mut buf).await {
-                Err(Error::Eof) => Ok(0),
-                r => r,
-            }
+            eof_as_zero(ch.read(&mut buf).await)
         })?;
         Ok(PyBytes::new(py, &buf[..got]))
     }
@@ -129,10 +103,7 @@ impl PyChannel {
         }
         let ch = self.inner.live(py, "Channel.readinto")?;
         block(py, Op::fast("Channel.readinto", t), async {
-            match ch.read(buf).await {
-                Err(Error::Eof) => Ok(0),
-                r => r,
-            }
+            eof_as_zero(ch.read(buf).await)
         })
     }
 
@@ -271,11 +242,7 @@ impl PyChannel {
         service: &Bound<'_, PyAny>,
         headers: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyChannel> {
-        let service = args::string("Channel.open", "service", service)?;
-        let headers = match headers {
-            Some(h) => args::string_list("Channel.open", "headers", h)?,
-            None => Vec::new(),
-        };
+        let (service, headers) = shared::service_headers("Channel.open", service, headers)?;
         let ch = block(
             py,
             Op::new("Channel.open"),
@@ -308,11 +275,7 @@ impl PyChannel {
     /// ended, then close the channel. Blocks until done (the GIL is released).
     /// The descriptor is duplicated: the caller still owns and must close `sock`.
     fn join(&self, py: Python<'_>, sock: &Bound<'_, PyAny>) -> PyResult<()> {
-        let fd = args::fileno("Channel.join", "sock", sock)?;
-        let stream = {
-            let _rt = rt().enter();
-            FdStream::dup(fd).map_err(|e| errors::to_py(py, e.into()))?
-        };
+        let stream = shared::join_stream(py, "Channel.join", sock)?;
         block(
             py,
             Op::new("Channel.join"),

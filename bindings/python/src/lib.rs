@@ -9,6 +9,8 @@
 //!   `streamkit_core::Error`.
 //! * `args` / `buffer` — argument conversion with clear TypeErrors; zero-copy
 //!   bytes-like input.
+//! * `shared` — argument parsing and core calls used by both the blocking and
+//!   the asyncio classes (read sizes, open/join arguments, peer options).
 //! * `peer` / `channel` — the `Peer`, `Channel` and `ChannelMeta` classes.
 //! * `fdstream` — the tokio stream over a dup'ed fd used by `Channel.join`.
 //! * `aio` — the asyncio classes behind `streamkit.aio` (pyo3-async-runtimes).
@@ -25,6 +27,7 @@ mod exceptions;
 mod fdstream;
 mod peer;
 mod runtime;
+mod shared;
 
 /// generate_key() -> str
 ///

@@ -2,12 +2,13 @@
 
 use pyo3::prelude::*;
 use pyo3::types::PyType;
-use streamkit_core::{Peer, PeerOption};
+use streamkit_core::Peer;
 
 use crate::args;
 use crate::channel::PyChannel;
 use crate::errors;
-use crate::runtime::{block, rt, InRt, Op};
+use crate::runtime::{block, InRt, Op};
+use crate::shared;
 
 /// A streamkit peer: binds and/or connects like a ZeroMQ socket; every
 /// connection is a mutually authenticated SSH connection, and channels are
@@ -47,36 +48,6 @@ pub(crate) struct PyPeer {
     inner: InRt<Peer>,
 }
 
-fn option_from(py: Python<'_>, func: &str, opt: &Bound<'_, PyAny>) -> PyResult<PeerOption> {
-    let v = args::int(func, "option", opt)?;
-    let v = i32::try_from(v).map_err(|_| errors::invalid(py, format!("unknown option {v}")))?;
-    PeerOption::from_i32(v).map_err(|e| errors::to_py(py, e))
-}
-
-impl PyPeer {
-    fn set(
-        &self,
-        py: Python<'_>,
-        func: &str,
-        param: &str,
-        opt: PeerOption,
-        value: &Bound<'_, PyAny>,
-    ) -> PyResult<()> {
-        let r = if opt.is_string() {
-            let v = if matches!(opt, PeerOption::Name) {
-                args::string(func, param, value)?
-            } else {
-                args::string_or_path(func, param, value)?
-            };
-            self.inner.set_option_str(opt, &v)
-        } else {
-            let v = args::int(func, param, value)?;
-            self.inner.set_option_int(opt, v)
-        };
-        r.map_err(|e| errors::to_py(py, e))
-    }
-}
-
 #[pymethods]
 impl PyPeer {
     #[new]
@@ -95,44 +66,22 @@ impl PyPeer {
         connect_timeout: Option<&Bound<'_, PyAny>>,
         max_frame_size: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
-        let peer = {
-            let _rt = rt().enter();
-            PyPeer {
-                inner: InRt::new(Peer::new()),
-            }
-        };
-        let opts = [
-            ("name", PeerOption::Name, name),
-            ("private_key", PeerOption::PrivateKey, private_key),
-            (
-                "authorized_keys",
-                PeerOption::AuthorizedKeys,
+        let peer = shared::new_peer(
+            py,
+            shared::PeerOptions {
+                name,
+                private_key,
                 authorized_keys,
-            ),
-            ("known_hosts", PeerOption::KnownHosts, known_hosts),
-            (
-                "reconnect_interval",
-                PeerOption::ReconnectInterval,
+                known_hosts,
                 reconnect_interval,
-            ),
-            (
-                "reconnect_interval_max",
-                PeerOption::ReconnectIntervalMax,
                 reconnect_interval_max,
-            ),
-            (
-                "connect_timeout",
-                PeerOption::ConnectTimeout,
                 connect_timeout,
-            ),
-            ("max_frame_size", PeerOption::MaxFrameSize, max_frame_size),
-        ];
-        for (param, opt, value) in opts {
-            if let Some(v) = value.filter(|v| !v.is_none()) {
-                peer.set(py, "Peer", param, opt, v)?;
-            }
-        }
-        Ok(peer)
+                max_frame_size,
+            },
+        )?;
+        Ok(PyPeer {
+            inner: InRt::new(peer),
+        })
     }
 
     /// set_option(option, value) -> None
@@ -148,8 +97,7 @@ impl PyPeer {
         option: &Bound<'_, PyAny>,
         value: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
-        let opt = option_from(py, "Peer.set_option", option)?;
-        self.set(py, "Peer.set_option", "value", opt, value)
+        shared::set_option(py, &self.inner, option, value)
     }
 
     /// get_option(option) -> str | int
@@ -157,27 +105,14 @@ impl PyPeer {
     /// The current value of an option (one of the OPT_* constants): a str for
     /// string options, an int otherwise. Unset key options read as "".
     fn get_option(&self, py: Python<'_>, option: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        let opt = option_from(py, "Peer.get_option", option)?;
-        if opt.is_string() {
-            let v = self
-                .inner
-                .get_option_str(opt)
-                .map_err(|e| errors::to_py(py, e))?;
-            Ok(v.into_pyobject(py)?.into_any().unbind())
-        } else {
-            let v = self
-                .inner
-                .get_option_int(opt)
-                .map_err(|e| errors::to_py(py, e))?;
-            Ok(v.into_pyobject(py)?.into_any().unbind())
-        }
+        shared::get_option(py, &self.inner, option)
     }
 
     /// This peer's public key, one OpenSSH line ("ssh-ed25519 AAAA...").
     /// Give it to other peers as (part of) their authorized_keys.
     #[getter]
     fn public_key(&self, py: Python<'_>) -> PyResult<String> {
-        self.inner.public_key().map_err(|e| errors::to_py(py, e))
+        shared::public_key(py, &self.inner)
     }
 
     /// This peer's name (option OPT_NAME).
@@ -297,11 +232,7 @@ impl PyPeer {
         headers: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyChannel> {
         let peer = args::string("Peer.open", "peer", peer)?;
-        let service = args::string("Peer.open", "service", service)?;
-        let headers = match headers {
-            Some(h) => args::string_list("Peer.open", "headers", h)?,
-            None => Vec::new(),
-        };
+        let (service, headers) = shared::service_headers("Peer.open", service, headers)?;
         let ch = block(
             py,
             Op::new("Peer.open"),
