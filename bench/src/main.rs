@@ -8,6 +8,7 @@
 //! See bench/README.md.
 
 mod bare;
+mod bindings;
 mod netem;
 mod openssh;
 mod sk;
@@ -55,7 +56,7 @@ struct Cfg {
 
 const USAGE: &str = "usage: streamkit-bench [--quick] [--markdown FILE] [--reps N] [--bulk-mib N] [--secs S]
        [--rtt N] [--churn-conc N] [--setup N] [--channels N] [--channel-kib N]
-       [--only 1,2,3,4,5,6,8,9] [--variant SUBSTRING] [--no-openssh] [--timeout S]
+       [--only 1,2,3,4,5,6,7,8,9] [--variant SUBSTRING] [--no-openssh] [--timeout S]
        [--netem-secs S] [--no-netem]";
 
 fn parse_args() -> Result<Cfg, String> {
@@ -442,6 +443,9 @@ async fn run(cfg: Cfg) -> i32 {
         v.push(("ZeroMQ inproc REQ/REP".into(), blocking(move || zmqb::rtt("inproc", w, n))));
         scenario(&mut rep, &cfg, "6c", "inproc 64-byte echo round trip", v).await;
     }
+    if wants(&cfg, "7") {
+        bindings::run(&mut rep, &cfg).await;
+    }
     if wants(&cfg, "8") {
         let (nch, per) = (c.many_ch, c.many_per);
         let v: Vec<(String, Job)> = vec![
@@ -548,7 +552,7 @@ fn render(rep: &Report, cfg: &Cfg, load0: &str, load1: &str, elapsed: f64) -> St
     let _ = writeln!(s, "| target | measured | verdict |");
     let _ = writeln!(s, "|---|---:|---|");
     let nch = format!("streamkit {} channels", cfg.many_ch);
-    let targets: Vec<(&str, Option<f64>, bool, f64)> = vec![
+    let mut targets: Vec<(&str, Option<f64>, bool, f64)> = vec![
         ("bulk ≥ 0.9 × bare russh (same cipher)", rep.ratio_of("1", "bare russh", "MB/s"), true, 0.9),
         ("bulk ≥ 3 × OpenSSH", rep.ratio_of("1", "OpenSSH", "MB/s"), true, 3.0),
         ("64-byte frames/s ≥ 1.0 × ZeroMQ PUSH/PULL", rep.ratio_of("2", "ZeroMQ PUSH/PULL tcp", "frames/s"), true, 1.0),
@@ -561,6 +565,7 @@ fn render(rep: &Report, cfg: &Cfg, load0: &str, load1: &str, elapsed: f64) -> St
         ("idle memory ≤ 64 KiB per channel (heap, both ends counted)", rep.med("8", &nch, "idle heap KiB/channel (both ends)"), false, 64.0),
         ("long fat link (50 ms RTT): one channel ≥ 0.8 × raw TCP", rep.ratio_of("9", "raw TCP", "MB/s"), true, 0.8),
     ];
+    targets.extend(bindings::targets(rep));
     for (name, v, higher, thr) in targets {
         let (m, verdict) = match v {
             None => ("-".to_string(), "not measured".to_string()),
