@@ -149,6 +149,16 @@ async def _aio_recv(mode: str, count: int) -> None:
             assert total == count * CHUNK, (total, count * CHUNK)
             print(f"{(total - len(first_chunk)) / dt / 1e6}", flush=True)
         await ch.close()
+    _aio_stats("recv", mode, count)
+
+
+def _aio_stats(side: str, mode: str, count: int) -> None:
+    """With SK_BENCH_STATS=1: how many awaits had to wait (stderr)."""
+    if os.environ.get("SK_BENCH_STATS"):
+        from streamkit import aio
+
+        waits = aio._aio_stats()["waits"]  # type: ignore[attr-defined]
+        print(f"aio {mode} {side}: {waits} waits for {count} calls", file=sys.stderr, flush=True)
 
 
 def aio_send(mode: str, count: int, endpoint: str) -> None:
@@ -178,6 +188,7 @@ async def _aio_send(mode: str, count: int, endpoint: str) -> None:
             await asyncio.wait_for(ch.read_frame(), 60)
         except streamkit.ClosedError:
             pass
+    _aio_stats("send", mode, count)
 
 
 # ---------------------------------------------------------------- pyzmq

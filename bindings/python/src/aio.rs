@@ -1,12 +1,23 @@
 //! `streamkit.aio`: the asyncio API (`Peer`, `Channel`, `ChannelMeta`).
 //!
-//! Every awaitable method returns an [`AioOp`], a small coroutine object
-//! (it has `send`/`throw`/`close`/`__await__`, so `asyncio.create_task`
-//! accepts it). Nothing happens until it is awaited — except for writes,
-//! which try the fast path at call time (like `StreamWriter.write`): a write
-//! that fits the window is sent before the call returns and the shared,
-//! already-completed op is returned (awaiting it costs no allocation and no
-//! `StopIteration`). Otherwise, on await:
+//! Channel reads (`read`, `read_frame`, `read_error`, `__anext__`) return a
+//! native Python coroutine (defined in `streamkit/aio.py`, registered with
+//! [`_aio_init`]; `read_frame`/`read_error`/`__anext__` are replaced on the
+//! class by those `async def`s). Its first step calls `_try_*`, which takes
+//! an already-buffered result on the spot — no [`AioOp`], no `StopIteration`
+//! object, no event-loop round trip — and only when the read has to wait
+//! does it `await` the read's [`AioOp`]. Nothing is read before the
+//! coroutine is awaited.
+//!
+//! Every other awaitable method returns an [`AioOp`], a small coroutine
+//! object (it has `send`/`throw`/`close`/`__await__`, so
+//! `asyncio.create_task` accepts it). Nothing happens until it is awaited —
+//! except for writes, which try the fast path at call time (like
+//! `StreamWriter.write`): a write that fits the window is sent before the
+//! call returns and the shared, already-completed op is returned (awaiting it
+//! costs no allocation and no `StopIteration`); a frame of up to
+//! [`INLINE_FRAME`] bytes is copied into the write's future itself (one
+//! allocation). Otherwise, on await:
 //!
 //! 1. **fast path** — the core future is polled once on the event-loop thread
 //!    (GIL held, no-op waker). A buffered frame, a queued channel or a write
@@ -22,7 +33,9 @@
 //! result from the stash on the loop thread. If the awaiting task was cancelled
 //! meanwhile, the result stays in the stash and the next read/accept returns it
 //! first. A per-stash async gate, held from the core call until the result is
-//! stashed, keeps results in order. Cancelling before completion drops the
+//! stashed, keeps slow reads in order, and the fast path reads the core only
+//! while no slow read is in flight ([`Stash::slow`]), so a frame a cancelled
+//! read stashed is never overtaken. Cancelling before completion drops the
 //! tokio future (the core's reads and accepts are cancel-safe). Writes are not
 //! restartable: a cancelled write may have sent part of its data.
 //!
@@ -58,12 +71,15 @@ use crate::errors;
 use crate::runtime::{generation, rt, InRt};
 use crate::shared::{self, eof_as_none, eof_as_zero};
 
+/// Frames up to this size are copied into the write's own future (no
+/// separate buffer allocation).
+const INLINE_FRAME: usize = 128;
 /// Longest run of fast-path work in one event-loop iteration (see module docs).
 const SLICE: Duration = Duration::from_micros(500);
 
 thread_local! {
     /// When the current busy period (loop iteration) started doing streamkit work.
-    static BUSY_SINCE: Cell<Option<Instant>> = const { Cell::new(None) };
+    static BUSY: Cell<Busy> = const { Cell::new(Busy { since: None, calls: 0, over: false }) };
     /// `_aio_reset` as a Python callable, for `loop.call_soon`.
     static RESET_FN: std::cell::OnceCell<Py<PyAny>> = const { std::cell::OnceCell::new() };
 }
@@ -71,15 +87,46 @@ thread_local! {
 /// Ends the busy period; scheduled with `loop.call_soon`.
 #[pyfunction]
 fn _aio_reset() {
-    BUSY_SINCE.with(|b| b.set(None));
+    BUSY.with(|b| {
+        b.set(Busy {
+            since: None,
+            calls: 0,
+            over: false,
+        })
+    });
 }
+
+/// The current busy period (see the module docs).
+#[derive(Clone, Copy)]
+struct Busy {
+    /// When it started; `None` between periods.
+    since: Option<Instant>,
+    /// Fast-path checks in this period (the clock is read every [`CLOCK_EVERY`]).
+    calls: u32,
+    /// The period is older than [`SLICE`]: everything yields until it ends.
+    over: bool,
+}
+
+/// Read the clock on every this many fast-path checks (a check is well
+/// under a microsecond, so the slice overshoots by only a few µs).
+const CLOCK_EVERY: u32 = 8;
 
 /// Whether this op should yield to the loop first; starts a busy period if none.
 fn must_yield(py: Python<'_>) -> PyResult<bool> {
-    let now = Instant::now();
-    match BUSY_SINCE.with(|b| b.get()) {
-        Some(t) => Ok(now.duration_since(t) > SLICE),
+    let mut b = BUSY.with(|b| b.get());
+    match b.since {
+        Some(t) => {
+            if !b.over {
+                b.calls = b.calls.wrapping_add(1);
+                if b.calls % CLOCK_EVERY == 0 && t.elapsed() > SLICE {
+                    b.over = true;
+                }
+                BUSY.with(|c| c.set(b));
+            }
+            Ok(b.over)
+        }
         None => {
+            let now = Instant::now();
             let f = RESET_FN.with(|c| -> PyResult<Py<PyAny>> {
                 if let Some(f) = c.get() {
                     return Ok(f.clone_ref(py));
@@ -90,7 +137,13 @@ fn must_yield(py: Python<'_>) -> PyResult<bool> {
             })?;
             let lp = pyo3_async_runtimes::get_running_loop(py)?;
             lp.call_method1(pyo3::intern!(py, "call_soon"), (f,))?;
-            BUSY_SINCE.with(|b| b.set(Some(now)));
+            BUSY.with(|b| {
+                b.set(Busy {
+                    since: Some(now),
+                    calls: 0,
+                    over: false,
+                })
+            });
             Ok(false)
         }
     }
@@ -128,12 +181,26 @@ fn bridge(py: Python<'_>) -> PyResult<()> {
 /// that while the interpreter finalizes aborts the process, so an `atexit`
 /// hook ([`_aio_quiesce`]) waits for this to reach zero.
 static INFLIGHT: AtomicUsize = AtomicUsize::new(0);
+/// Slow-path waits started in this process (for `_aio_stats`).
+static WAITS: AtomicU64 = AtomicU64::new(0);
+
+/// _aio_stats() -> dict[str, int]
+///
+/// Counters for benchmarks: "waits" is the number of awaits that had to wait
+/// through pyo3-async-runtimes (every other await completed at once).
+#[pyfunction]
+fn _aio_stats(py: Python<'_>) -> PyResult<Bound<'_, pyo3::types::PyDict>> {
+    let d = pyo3::types::PyDict::new(py);
+    d.set_item("waits", WAITS.load(Ordering::Relaxed))?;
+    Ok(d)
+}
 
 /// Counts one in-flight slow-path future while alive.
 struct Inflight;
 
 impl Inflight {
     fn new() -> Self {
+        WAITS.fetch_add(1, Ordering::Relaxed);
         INFLIGHT.fetch_add(1, Ordering::AcqRel);
         Inflight
     }
@@ -238,7 +305,14 @@ impl Item for Vec<u8> {
 /// Results of reads/accepts that completed after their awaiting task had
 /// gone (cancelled), kept in order for the next caller.
 pub(crate) struct Stash<T> {
+    /// Held by a slow-path read from before its core call until its result
+    /// is stashed, so slow reads finish in order.
     gate: Arc<tokio::sync::Mutex<()>>,
+    /// Slow-path reads started and not finished (each may still stash a
+    /// result). The fast path reads the core directly only when this is 0.
+    slow: AtomicUsize,
+    /// `q.len()`, readable without the lock.
+    len: AtomicUsize,
     q: Mutex<VecDeque<CoreResult<T>>>,
 }
 
@@ -246,6 +320,8 @@ impl<T: Item> Stash<T> {
     fn new() -> Arc<Self> {
         Arc::new(Stash {
             gate: Arc::new(tokio::sync::Mutex::new(())),
+            slow: AtomicUsize::new(0),
+            len: AtomicUsize::new(0),
             q: Mutex::new(VecDeque::new()),
         })
     }
@@ -253,23 +329,72 @@ impl<T: Item> Stash<T> {
         self.q.lock().unwrap_or_else(|e| e.into_inner())
     }
     fn is_empty(&self) -> bool {
-        self.lock().is_empty()
+        self.len.load(Ordering::Acquire) == 0
     }
     fn push(&self, r: CoreResult<T>) {
-        self.lock().push_back(r)
+        let mut q = self.lock();
+        q.push_back(r);
+        self.len.store(q.len(), Ordering::Release);
     }
     fn pop(&self, n: usize) -> Option<CoreResult<T>> {
+        if self.is_empty() {
+            return None;
+        }
         let mut q = self.lock();
-        match q.pop_front()? {
+        let r = match q.pop_front()? {
             Ok(v) => {
                 let (v, rest) = v.take_part(n);
                 if let Some(rest) = rest {
                     q.push_front(Ok(rest));
                 }
-                Some(Ok(v))
+                Ok(v)
             }
-            Err(e) => Some(Err(e)),
+            Err(e) => Err(e),
+        };
+        self.len.store(q.len(), Ordering::Release);
+        Some(r)
+    }
+
+    /// The fast path of a read: the oldest stashed result, else one poll of
+    /// the core read (`quick`) unless a slow-path read is in flight (it may
+    /// still stash an earlier result). `None`: the caller has to wait.
+    fn try_fast(
+        &self,
+        limit: usize,
+        quick: impl FnOnce() -> Poll<CoreResult<T>>,
+    ) -> Option<CoreResult<T>> {
+        if let Some(r) = self.pop(limit) {
+            return Some(r);
         }
+        if self.slow.load(Ordering::Acquire) != 0 {
+            return None;
+        }
+        // A slow read that just finished stashed its result before leaving
+        // the count (Release/Acquire): look once more.
+        if let Some(r) = self.pop(limit) {
+            return Some(r);
+        }
+        let _rt = rt().enter();
+        match quick() {
+            Poll::Ready(r) => Some(r),
+            Poll::Pending => None,
+        }
+    }
+}
+
+/// Counts one slow-path read of a stash while alive (see [`Stash::slow`]).
+struct SlowRead<T: Item>(Arc<Stash<T>>);
+
+impl<T: Item> SlowRead<T> {
+    fn new(stash: &Arc<Stash<T>>) -> Self {
+        stash.slow.fetch_add(1, Ordering::AcqRel);
+        SlowRead(stash.clone())
+    }
+}
+
+impl<T: Item> Drop for SlowRead<T> {
+    fn drop(&mut self) {
+        self.0.slow.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -345,7 +470,8 @@ impl Job for SimpleJob {
 }
 
 /// What a gated read returns: `None` = "the stash already has something".
-type Gated<T> = (Option<CoreResult<T>>, OwnedMutexGuard<()>);
+/// The guards are dropped once the result is delivered or stashed.
+type Gated<T> = (Option<CoreResult<T>>, OwnedMutexGuard<()>, SlowRead<T>);
 
 /// The handle a [`StashJob`] reads from.
 enum Src {
@@ -389,6 +515,19 @@ fn start_frame(s: &Src) -> BoxFut<CoreResult<Option<Bytes>>> {
 fn quick_frame(s: &Src) -> Poll<CoreResult<Option<Bytes>>> {
     noop_poll(src_chan(s).read_frame()).map(eof_as_none)
 }
+fn quick_frame_ch(c: &Channel) -> Poll<CoreResult<Option<Bytes>>> {
+    noop_poll(c.read_frame()).map(eof_as_none)
+}
+fn quick_error_ch(c: &Channel) -> Poll<CoreResult<Option<Bytes>>> {
+    noop_poll(c.read_error()).map(eof_as_none)
+}
+fn quick_bytes_ch(c: &Channel, n: usize) -> Poll<CoreResult<Vec<u8>>> {
+    let mut buf = vec![0u8; n];
+    match noop_poll(c.read(&mut buf)) {
+        Poll::Ready(r) => Poll::Ready(read_chunk(r, buf)),
+        Poll::Pending => Poll::Pending,
+    }
+}
 fn start_error(s: &Src) -> BoxFut<CoreResult<Option<Bytes>>> {
     let c = src_chan(s).clone();
     Box::pin(async move { eof_as_none(c.read_error().await) })
@@ -416,11 +555,7 @@ fn quick_bytes(s: &Src) -> Poll<CoreResult<Vec<u8>>> {
     let Src::Bytes(c, n) = s else {
         unreachable!("byte source expected")
     };
-    let mut buf = vec![0u8; *n];
-    match noop_poll(c.read(&mut buf)) {
-        Poll::Ready(r) => Poll::Ready(read_chunk(r, buf)),
-        Poll::Pending => Poll::Pending,
-    }
+    quick_bytes_ch(c, *n)
 }
 fn start_accept(s: &Src) -> BoxFut<CoreResult<Channel>> {
     match s {
@@ -439,13 +574,14 @@ impl<T: Item> StashJob<T> {
     fn gated(&mut self) -> BoxFut<Gated<T>> {
         let gate = self.stash.gate.clone();
         let stash = self.stash.clone();
+        let slow = SlowRead::new(&self.stash);
         let core = (self.start)(&self.src);
         Box::pin(async move {
             let g = gate.lock_owned().await;
             if !stash.is_empty() {
-                return (None, g);
+                return (None, g, slow);
             }
-            (Some(core.await), g)
+            (Some(core.await), g, slow)
         })
     }
     fn deliver(&self, py: Python<'_>, r: CoreResult<T>) -> PyResult<Option<Py<PyAny>>> {
@@ -463,35 +599,25 @@ impl<T: Item> Job for StashJob<T> {
                 return self.deliver(py, r);
             }
             if let (None, Some(quick)) = (&self.pending, self.quick) {
-                // Allocation-free attempt, under the gate (no other read in flight).
-                if let Ok(g) = self.stash.gate.try_lock() {
-                    if !self.stash.is_empty() {
-                        drop(g);
-                        continue;
-                    }
-                    let r = {
-                        let _rt = rt().enter();
-                        quick(&self.src)
-                    };
-                    drop(g);
-                    return match r {
-                        Poll::Ready(r) => self.deliver(py, r),
-                        Poll::Pending => Ok(None),
-                    };
-                }
+                // Allocation-free attempt.
+                let src = &self.src;
+                return match self.stash.try_fast(self.limit, || quick(src)) {
+                    Some(r) => self.deliver(py, r),
+                    None => Ok(None),
+                };
             }
             let mut fut = match self.pending.take() {
                 Some(f) => f,
                 None => self.gated(),
             };
             match poll_once(&mut fut) {
-                Poll::Ready((Some(r), g)) => {
-                    drop(g);
+                Poll::Ready((Some(r), g, slow)) => {
+                    drop((g, slow));
                     return self.deliver(py, r);
                 }
                 // The stash got something: take it (or, if a concurrent reader
                 // took it first, try again).
-                Poll::Ready((None, g)) => drop(g),
+                Poll::Ready((None, g, slow)) => drop((g, slow)),
                 Poll::Pending => {
                     self.pending = Some(fut);
                     return Ok(None);
@@ -508,11 +634,11 @@ impl<T: Item> Job for StashJob<T> {
         let guard = Inflight::new();
         pyo3_async_runtimes::tokio::future_into_py(py, async move {
             let _guard = guard;
-            let (r, g) = fut.await;
+            let (r, g, slow) = fut.await;
             if let Some(r) = r {
                 stash.push(r);
             }
-            drop(g);
+            drop((g, slow));
             Ok(Out::None)
         })
     }
@@ -1150,6 +1276,52 @@ impl AioPeer {
     }
 }
 
+// ------------------------------------------------------------------ reads as coroutines
+
+/// What a channel read returns (the `kind` passed to the Python helper).
+const READ_FRAME: u8 = 0;
+const READ_ERROR: u8 = 1;
+/// A frame for `async for`: StopAsyncIteration at end of stream.
+const READ_ANEXT: u8 = 2;
+/// Up to `n` bytes of the byte stream.
+const READ_BYTES: u8 = 3;
+
+fn read_what(kind: u8) -> &'static str {
+    match kind {
+        READ_FRAME => "Channel.read_frame",
+        READ_ERROR => "Channel.read_error",
+        READ_ANEXT => "Channel.__anext__",
+        _ => "Channel.read",
+    }
+}
+
+/// `streamkit.aio._read`, a coroutine function registered by `_aio_init`:
+/// `r = ch._try_read(kind, n)`, and only if that is [`WAIT`],
+/// `r = await ch._wait_read(kind, n)`. A read whose data is already there
+/// so completes inside one native coroutine step: no `Operation` object, no
+/// StopIteration, no event-loop round trip. Channel reads return such a
+/// coroutine (nothing is read before it is awaited); without the helper they
+/// return the `Operation` directly.
+static READ_CORO: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+/// The sentinel `_try_read` returns when the read has to wait.
+static WAIT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+fn wait_sentinel(py: Python<'_>) -> PyResult<&Py<PyAny>> {
+    WAIT.get_or_try_init(py, || -> PyResult<Py<PyAny>> {
+        Ok(py.import("builtins")?.getattr("object")?.call0()?.unbind())
+    })
+}
+
+/// _aio_init(read) -> object
+///
+/// Register streamkit.aio's read helper coroutine function; returns the
+/// sentinel meaning "has to wait".
+#[pyfunction]
+fn _aio_init(py: Python<'_>, read: Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+    let _ = READ_CORO.set(py, read.unbind());
+    Ok(wait_sentinel(py)?.clone_ref(py))
+}
+
 // ------------------------------------------------------------------ Channel
 
 struct ChanShared {
@@ -1200,26 +1372,43 @@ impl AioChannel {
         kind: u8,
     ) -> PyResult<Py<AioOp>> {
         let view = ByteView::get(what, "data", data)?;
-        let bytes = Bytes::copy_from_slice(view.as_slice());
-        drop(view);
+        let src = view.as_slice();
         let ch = self.live(py, what)?;
-        let mut fut: BoxFut<Out> = Box::pin(async move {
-            match kind {
-                0 => match ch.write_bytes(bytes).await {
-                    Ok(n) => Out::Int(n),
-                    Err(e) => Out::Err(e),
-                },
-                1 => out_unit(ch.write_frame(&bytes).await),
-                _ => out_unit(ch.write_error(&bytes).await),
-            }
-        });
+        let mut fut: BoxFut<Out> = if kind != 0 && src.len() <= INLINE_FRAME {
+            // A small frame travels inside the future itself: one allocation.
+            let mut buf = [0u8; INLINE_FRAME];
+            let len = src.len();
+            buf[..len].copy_from_slice(src);
+            Box::pin(async move {
+                let p = &buf[..len];
+                if kind == 1 {
+                    out_unit(ch.write_frame(p).await)
+                } else {
+                    out_unit(ch.write_error(p).await)
+                }
+            })
+        } else {
+            let bytes = Bytes::copy_from_slice(src);
+            Box::pin(async move {
+                match kind {
+                    0 => match ch.write_bytes(bytes).await {
+                        Ok(n) => Out::Int(n),
+                        Err(e) => Out::Err(e),
+                    },
+                    1 => out_unit(ch.write_frame(&bytes).await),
+                    _ => out_unit(ch.write_error(&bytes).await),
+                }
+            })
+        };
+        drop(view);
         // Writes start at call time (like StreamWriter.write): one that fits
         // the window is sent before this returns and the op is already done.
         // Not when the loop's fairness slice is used up (or there is no
         // running loop): then the op yields first, on await.
         if matches!(must_yield(py), Ok(false)) {
             let _rt = rt().enter();
-            if let Poll::Ready(out) = poll_once(&mut fut) {
+            let mut cx = Context::from_waker(Waker::noop());
+            if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
                 drop(fut);
                 return match out {
                     Out::None => completed(py),
@@ -1238,23 +1427,57 @@ impl AioChannel {
         )
     }
 
-    fn read_frames(
-        &self,
-        py: Python<'_>,
-        what: &'static str,
-        conv: fn(Python<'_>, Option<Bytes>) -> PyResult<Py<PyAny>>,
-    ) -> PyResult<Py<AioOp>> {
+    /// The `Operation` for a read (see [`READ_CORO`]).
+    fn read_op(&self, py: Python<'_>, kind: u8, n: usize) -> PyResult<Py<AioOp>> {
+        let what = read_what(kind);
         let ch = self.live(py, what)?;
-        stashed(
-            py,
-            what,
-            &self.inner.frames,
-            usize::MAX,
-            Src::Chan(ch),
-            start_frame,
-            Some(quick_frame),
-            conv,
-        )
+        match kind {
+            READ_BYTES => stashed(
+                py,
+                what,
+                &self.inner.bytes,
+                n,
+                Src::Bytes(ch, n),
+                start_bytes,
+                Some(quick_bytes),
+                conv_chunk,
+            ),
+            READ_ERROR => stashed(
+                py,
+                what,
+                &self.inner.errs,
+                usize::MAX,
+                Src::Chan(ch),
+                start_error,
+                Some(quick_error),
+                conv_frame,
+            ),
+            _ => stashed(
+                py,
+                what,
+                &self.inner.frames,
+                usize::MAX,
+                Src::Chan(ch),
+                start_frame,
+                Some(quick_frame),
+                if kind == READ_ANEXT {
+                    conv_frame_or_stop
+                } else {
+                    conv_frame
+                },
+            ),
+        }
+    }
+
+    /// A read: the helper coroutine (or, without it, the `Operation`).
+    fn read_awaitable(slf: &Bound<'_, Self>, kind: u8, n: usize) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        let this = slf.get();
+        this.inner.live(py, read_what(kind))?;
+        match READ_CORO.get(py) {
+            Some(f) => Ok(f.bind(py).call1((slf, kind, n))?.unbind()),
+            None => Ok(this.read_op(py, kind, n)?.into_any()),
+        }
     }
 }
 
@@ -1284,26 +1507,18 @@ impl AioChannel {
     /// Read up to n bytes of the byte stream, waiting for at least one;
     /// b"" at end of stream.
     #[pyo3(signature = (n=None), text_signature = "(self, n=65536)")]
-    fn read(&self, py: Python<'_>, n: Option<&Bound<'_, PyAny>>) -> PyResult<Py<AioOp>> {
+    fn read(slf: &Bound<'_, Self>, n: Option<&Bound<'_, PyAny>>) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
         let n = shared::read_len(py, "Channel.read", n)?;
         if n == 0 {
-            return op(
+            return Ok(op(
                 py,
                 "Channel.read",
                 ReadyJob(Some(PyBytes::new(py, b"").into_any().unbind())),
-            );
+            )?
+            .into_any());
         }
-        let ch = self.live(py, "Channel.read")?;
-        stashed(
-            py,
-            "Channel.read",
-            &self.inner.bytes,
-            n,
-            Src::Bytes(ch, n),
-            start_bytes,
-            Some(quick_bytes),
-            conv_chunk,
-        )
+        Self::read_awaitable(slf, READ_BYTES, n)
     }
 
     /// write(data) -> Awaitable[int]
@@ -1328,8 +1543,8 @@ impl AioChannel {
     /// read_frame() -> Awaitable[bytes | None]
     ///
     /// The next frame; None at a clean end of stream. Cancel-safe.
-    fn read_frame(&self, py: Python<'_>) -> PyResult<Py<AioOp>> {
-        self.read_frames(py, "Channel.read_frame", conv_frame)
+    fn read_frame(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
+        Self::read_awaitable(slf, READ_FRAME, 0)
     }
 
     /// write_error(data) -> Awaitable[None]
@@ -1343,18 +1558,8 @@ impl AioChannel {
     /// read_error() -> Awaitable[bytes | None]
     ///
     /// The next error frame; None at end of stream. Cancel-safe.
-    fn read_error(&self, py: Python<'_>) -> PyResult<Py<AioOp>> {
-        let ch = self.live(py, "Channel.read_error")?;
-        stashed(
-            py,
-            "Channel.read_error",
-            &self.inner.errs,
-            usize::MAX,
-            Src::Chan(ch),
-            start_error,
-            Some(quick_error),
-            conv_frame,
-        )
+    fn read_error(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
+        Self::read_awaitable(slf, READ_ERROR, 0)
     }
 
     /// close_write() -> Awaitable[None]
@@ -1444,8 +1649,65 @@ impl AioChannel {
     }
 
     /// The next frame; StopAsyncIteration at end of stream.
-    fn __anext__(&self, py: Python<'_>) -> PyResult<Py<AioOp>> {
-        self.read_frames(py, "Channel.__anext__", conv_frame_or_stop)
+    fn __anext__(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
+        Self::read_awaitable(slf, READ_ANEXT, 0)
+    }
+
+    /// _try_read(kind, n): the read's result if it is there now (see
+    /// `streamkit.aio._read`), else the "has to wait" sentinel. Also the
+    /// sentinel once fast-path work has used up this loop iteration's slice
+    /// (the Operation then yields to the loop first).
+    fn _try_read(&self, py: Python<'_>, kind: u8, n: usize) -> PyResult<Py<PyAny>> {
+        let sh = self.inner.live(py, read_what(kind))?;
+        if must_yield(py)? {
+            return Ok(wait_sentinel(py)?.clone_ref(py));
+        }
+        let ch = &sh.ch;
+        let r = match kind {
+            READ_BYTES => match sh.bytes.try_fast(n, || quick_bytes_ch(ch, n)) {
+                Some(r) => r.map(|v| conv_chunk(py, v)),
+                None => return Ok(wait_sentinel(py)?.clone_ref(py)),
+            },
+            READ_ERROR => match sh.errs.try_fast(usize::MAX, || quick_error_ch(ch)) {
+                Some(r) => r.map(|v| conv_frame(py, v)),
+                None => return Ok(wait_sentinel(py)?.clone_ref(py)),
+            },
+            _ => match sh.frames.try_fast(usize::MAX, || quick_frame_ch(ch)) {
+                Some(r) => r.map(|v| {
+                    if kind == READ_ANEXT {
+                        conv_frame_or_stop(py, v)
+                    } else {
+                        conv_frame(py, v)
+                    }
+                }),
+                None => return Ok(wait_sentinel(py)?.clone_ref(py)),
+            },
+        };
+        match r {
+            Ok(v) => v,
+            Err(e) => Err(errors::to_py(py, e)),
+        }
+    }
+
+    /// _try_frame(): _try_read(READ_FRAME, 0) without argument parsing.
+    fn _try_frame(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self._try_read(py, READ_FRAME, 0)
+    }
+
+    /// _try_error(): _try_read(READ_ERROR, 0) without argument parsing.
+    fn _try_error(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self._try_read(py, READ_ERROR, 0)
+    }
+
+    /// _try_anext(): _try_read(READ_ANEXT, 0) without argument parsing.
+    fn _try_anext(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self._try_read(py, READ_ANEXT, 0)
+    }
+
+    /// _wait_read(kind, n) -> Operation: the read as an Operation (waits
+    /// through pyo3-async-runtimes when it has to).
+    fn _wait_read(&self, py: Python<'_>, kind: u8, n: usize) -> PyResult<Py<AioOp>> {
+        self.read_op(py, kind, n)
     }
 
     fn __aenter__(slf: &Bound<'_, Self>) -> PyResult<Py<AioOp>> {
@@ -1526,5 +1788,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("_AioChannelMeta", py.get_type::<AioChannelMeta>())?;
     m.add("_AioOperation", py.get_type::<AioOp>())?;
     m.add_function(wrap_pyfunction!(_aio_quiesce, m)?)?;
+    m.add_function(wrap_pyfunction!(_aio_init, m)?)?;
+    m.add_function(wrap_pyfunction!(_aio_stats, m)?)?;
     Ok(())
 }

@@ -15,6 +15,7 @@ use std::marker::PhantomData;
 use pyo3::exceptions::{PyBufferError, PyTypeError};
 use pyo3::ffi;
 use pyo3::prelude::*;
+use pyo3::types::PyBytes;
 
 use crate::args::type_name;
 
@@ -46,13 +47,27 @@ const PYBUF_WRITABLE: c_int = 0x0001;
 
 /// A borrowed, read-only byte view of a Python object, released on drop.
 pub(crate) struct ByteView<'py> {
-    view: Box<Py_buffer>,
+    view: View,
     _py: PhantomData<Python<'py>>,
+}
+
+enum View {
+    /// An exact `bytes` object (immutable, kept alive by the caller's
+    /// reference): its contents directly, no buffer export.
+    Bytes(*const u8, usize),
+    Buffer(Box<Py_buffer>),
 }
 
 impl<'py> ByteView<'py> {
     /// Borrow `obj`'s bytes; `func`/`param` name the argument in the TypeError.
     pub(crate) fn get(func: &str, param: &str, obj: &Bound<'py, PyAny>) -> PyResult<Self> {
+        if let Ok(b) = obj.cast_exact::<PyBytes>() {
+            let s = b.as_bytes();
+            return Ok(ByteView {
+                view: View::Bytes(s.as_ptr(), s.len()),
+                _py: PhantomData,
+            });
+        }
         Self::request(
             func,
             param,
@@ -99,37 +114,49 @@ impl<'py> ByteView<'py> {
             return Err(cause);
         }
         Ok(ByteView {
-            view,
+            view: View::Buffer(view),
             _py: PhantomData,
         })
     }
 
     pub(crate) fn as_slice(&self) -> &[u8] {
-        if self.view.buf.is_null() || self.view.len <= 0 {
-            return &[];
+        match &self.view {
+            // SAFETY: the contents of a live bytes object never change or move;
+            // the caller holds a reference to it for as long as this view lives.
+            View::Bytes(p, n) => unsafe { std::slice::from_raw_parts(*p, *n) },
+            View::Buffer(v) => {
+                if v.buf.is_null() || v.len <= 0 {
+                    return &[];
+                }
+                // SAFETY: a successful PyBUF_SIMPLE request yields `len` contiguous
+                // bytes at `buf`, valid until PyBuffer_Release.
+                unsafe { std::slice::from_raw_parts(v.buf as *const u8, v.len as usize) }
+            }
         }
-        // SAFETY: a successful PyBUF_SIMPLE request yields `len` contiguous bytes
-        // at `buf`, valid until PyBuffer_Release.
-        unsafe { std::slice::from_raw_parts(self.view.buf as *const u8, self.view.len as usize) }
     }
 }
 
 impl ByteView<'_> {
     /// The bytes, writable. Only for views from [`ByteView::get_mut`].
     pub(crate) fn as_mut_slice(&mut self) -> &mut [u8] {
-        if self.view.buf.is_null() || self.view.len <= 0 || self.view.readonly != 0 {
+        let View::Buffer(v) = &self.view else {
+            return &mut [];
+        };
+        if v.buf.is_null() || v.len <= 0 || v.readonly != 0 {
             return &mut [];
         }
         // SAFETY: a successful PyBUF_WRITABLE request yields `len` writable
         // contiguous bytes at `buf`, valid until PyBuffer_Release; `&mut self`
         // makes this the only Rust reference to them.
-        unsafe { std::slice::from_raw_parts_mut(self.view.buf as *mut u8, self.view.len as usize) }
+        unsafe { std::slice::from_raw_parts_mut(v.buf as *mut u8, v.len as usize) }
     }
 }
 
 impl Drop for ByteView<'_> {
     fn drop(&mut self) {
-        // SAFETY: the 'py lifetime proves the GIL is held; released exactly once.
-        unsafe { PyBuffer_Release(&mut *self.view) }
+        if let View::Buffer(v) = &mut self.view {
+            // SAFETY: the 'py lifetime proves the GIL is held; released exactly once.
+            unsafe { PyBuffer_Release(&mut **v) }
+        }
     }
 }

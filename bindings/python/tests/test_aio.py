@@ -470,6 +470,37 @@ async def test_operation_is_a_coroutine(ids: tuple[Identity, Identity]) -> None:
         assert await c2.write(b"abc") == 3  # a value-returning write still resolves to its value
 
 
+async def test_reads_in_order_across_fast_and_waiting_paths(ids: tuple[Identity, Identity]) -> None:
+    """Reads that complete at once (already buffered) and reads that wait,
+    some cancelled while waiting, interleaved: every frame once, in order."""
+    async with aio_pair(ids) as (a, b, _), chan_pair(a, b) as (cli, srv):
+        r = srv.read_frame()
+        assert isinstance(r, collections.abc.Coroutine)
+        r.close()  # never awaited: consumes nothing
+        got: list[bytes | None] = []
+        for burst in range(20):
+            waiting = asyncio.ensure_future(srv.read_frame())  # nothing buffered: waits
+            await asyncio.sleep(0)
+            if burst % 2:
+                waiting.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await waiting
+            for i in range(5):
+                await cli.write_frame(b"%d.%d" % (burst, i))
+            if not burst % 2:
+                got.append(await asyncio.wait_for(waiting, 10))
+            while len(got) < 5 * (burst + 1):
+                got.append(await asyncio.wait_for(srv.read_frame(), 10))  # mostly buffered already
+        await cli.write_error(b"e1")
+        await cli.write(b"xyz")
+        await cli.close_write()
+        assert await srv.read_error() == b"e1"
+        assert await srv.read(2) == b"xy"
+        assert await srv.read() == b"z"
+        assert [f async for f in srv] == []
+        assert got == [b"%d.%d" % (k, i) for k in range(20) for i in range(5)]
+
+
 async def test_bad_input() -> None:
     p = aio.Peer()
     try:
@@ -502,9 +533,9 @@ async def test_bad_input_channel(ids: tuple[Identity, Identity]) -> None:
         with pytest.raises(TypeError):
             cli.write(None)  # type: ignore[arg-type]
         with pytest.raises(streamkit.InvalidArgument):
-            cli.read(-1)
+            cli.read(-1)  # type: ignore[unused-coroutine]
         with pytest.raises(TypeError):
-            cli.read("10")  # type: ignore[arg-type]
+            cli.read("10")  # type: ignore[arg-type, unused-coroutine]
         with pytest.raises(TypeError):
             cli.write_trailers("a=b")
         with pytest.raises(TypeError):

@@ -207,10 +207,16 @@ def test_channel_bytes_frames_errors_trailers(pair: Pair) -> None:
     ch.write_frame(bytearray(b"two"))
     ch.write_frame(memoryview(b"three"))
     ch.write_frame(b"")
+
+    class Sub(bytes):
+        pass
+
+    ch.write_frame(Sub(b"sub"))  # a bytes subclass goes through the buffer protocol
     assert srv.read_frame(timeout=5) == b"one"
     assert srv.read_frame() == b"two"
     assert srv.read_frame(timeout=5.0) == b"three"
     assert srv.read_frame() == b""
+    assert srv.read_frame(timeout=5) == b"sub"
 
     # error frames, both directions
     ch.write_error(b"oops")

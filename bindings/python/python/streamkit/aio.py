@@ -14,7 +14,8 @@ methods that never block the event loop::
                 await ch.write_frame(b"hello")
                 assert await srv.read_frame() == b"hello"
 
-* Awaitable methods return coroutine objects: ``await`` them, or pass them to
+* Awaitable methods return coroutine objects (native coroutines for the
+  reads, :class:`Operation` for the rest): ``await`` them, or pass them to
   ``asyncio.create_task``, ``asyncio.wait_for`` or ``asyncio.gather``.
   Nothing happens before the await, except that ``write``/``write_frame``/
   ``write_error`` start at call time (like ``StreamWriter.write``): what fits
@@ -52,7 +53,7 @@ from ._streamkit import _AioChannel as Channel
 from ._streamkit import _AioChannelMeta as ChannelMeta
 from ._streamkit import _AioOperation as Operation
 from ._streamkit import _AioPeer as Peer
-from ._streamkit import _aio_quiesce
+from ._streamkit import _aio_init, _aio_quiesce, _aio_stats  # noqa: F401  (_aio_stats: for benchmarks)
 
 # Bridge threads finishing an operation attach to the interpreter; let them
 # finish before it finalizes (attaching during finalization aborts).
@@ -63,6 +64,55 @@ atexit.register(_aio_quiesce, 2.0)
 collections.abc.Coroutine.register(Operation)
 
 __all__ = ["Peer", "Channel", "ChannelMeta", "Operation", "open_streams"]
+
+
+async def _read(ch: Any, kind: int, n: int) -> Any:
+    """What Channel.read/read_frame/read_error/__anext__ return (a coroutine).
+
+    Data that is already there is returned in this first step, without an
+    Operation or an event-loop round trip; otherwise (or when the loop's
+    fast-path slice is used up) the Operation waits, cancel-safe.
+    """
+    r = ch._try_read(kind, n)
+    if r is _WAIT:
+        r = await ch._wait_read(kind, n)
+    return r
+
+
+_WAIT = _aio_init(_read)
+
+
+# The hot reads as native coroutines defined here, replacing the extension's
+# methods (which return the same thing through a call into Python): calling
+# them creates the coroutine directly, and a result that is already there is
+# returned by its first step (PYGEN_RETURN, no StopIteration object).
+async def _read_frame(self: Channel) -> Any:
+    r = self._try_frame()
+    if r is _WAIT:
+        r = await self._wait_read(0, 0)
+    return r
+
+
+async def _read_error(self: Channel) -> Any:
+    r = self._try_error()
+    if r is _WAIT:
+        r = await self._wait_read(1, 0)
+    return r
+
+
+async def _anext(self: Channel) -> Any:
+    r = self._try_anext()
+    if r is _WAIT:
+        r = await self._wait_read(2, 0)
+    return r
+
+
+for _name, _fn in (("read_frame", _read_frame), ("read_error", _read_error), ("__anext__", _anext)):
+    _fn.__name__ = _name
+    _fn.__qualname__ = f"Channel.{_name}"
+    _fn.__doc__ = getattr(Channel, _name).__doc__
+    setattr(Channel, _name, _fn)
+del _name, _fn
 
 _READ_SIZE = 65536
 

@@ -11,7 +11,7 @@ from typing_extensions import Buffer, Self
 
 _T = TypeVar("_T", covariant=True)
 _StrOption = Literal[0, 1, 2, 7]
-_IntOption = Literal[3, 4, 5, 6, 8, 9, 10, 11, 12, 13]
+_IntOption = Literal[3, 4, 5, 6, 8, 9, 10, 11, 12, 13, 14]
 _StrOrPath = Union[str, "os.PathLike[str]"]
 _Headers = Union[Iterable[str], dict[str, str], None]
 
@@ -123,17 +123,17 @@ class Channel:
     def meta(self) -> ChannelMeta: ...
     @property
     def closed(self) -> bool: ...
-    def read(self, n: int = 65536) -> Operation[bytes]:
+    def read(self, n: int = 65536) -> Coroutine[Any, Any, bytes]:
         """Up to n bytes of the byte stream; b"" at end of stream (cancel-safe)."""
     def write(self, data: Buffer) -> Operation[int]:
         """Write all of data (starts at call time); resolves to len(data)."""
     def write_frame(self, data: Buffer) -> Operation[None]:
         """Send one frame (starts at call time)."""
-    def read_frame(self) -> Operation[bytes | None]:
+    async def read_frame(self) -> bytes | None:
         """The next frame; None at end of stream (cancel-safe)."""
     def write_error(self, data: Buffer) -> Operation[None]:
         """Send an error frame (starts at call time)."""
-    def read_error(self) -> Operation[bytes | None]:
+    async def read_error(self) -> bytes | None:
         """The next error frame; None at end of stream (cancel-safe)."""
     def close_write(self) -> Operation[None]:
         """Half-close: the remote side's reads reach end of stream."""
@@ -148,7 +148,7 @@ class Channel:
     def join(self, sock: socket.socket | _HasFileno | int) -> Operation[None]:
         """Splice the byte stream with a socket, then close the channel."""
     def __aiter__(self) -> Self: ...
-    def __anext__(self) -> Operation[bytes]: ...
+    async def __anext__(self) -> bytes: ...
     def __aenter__(self) -> Operation[Self]: ...
     def __aexit__(
         self,
