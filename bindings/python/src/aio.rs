@@ -363,8 +363,19 @@ impl<T: Item> Stash<T> {
         limit: usize,
         quick: impl FnOnce() -> Poll<CoreResult<T>>,
     ) -> Option<CoreResult<T>> {
+        self.try_fast_with(limit, |r| r, quick)
+    }
+
+    /// [`Stash::try_fast`] with the result in another form: `stashed` turns
+    /// a stashed result into it, `quick` produces it directly.
+    fn try_fast_with<R>(
+        &self,
+        limit: usize,
+        stashed: impl FnOnce(CoreResult<T>) -> R,
+        quick: impl FnOnce() -> Poll<R>,
+    ) -> Option<R> {
         if let Some(r) = self.pop(limit) {
-            return Some(r);
+            return Some(stashed(r));
         }
         if self.slow.load(Ordering::Acquire) != 0 {
             return None;
@@ -372,7 +383,7 @@ impl<T: Item> Stash<T> {
         // A slow read that just finished stashed its result before leaving
         // the count (Release/Acquire): look once more.
         if let Some(r) = self.pop(limit) {
-            return Some(r);
+            return Some(stashed(r));
         }
         let _rt = rt().enter();
         match quick() {
@@ -1664,10 +1675,26 @@ impl AioChannel {
         }
         let ch = &sh.ch;
         let r = match kind {
-            READ_BYTES => match sh.bytes.try_fast(n, || quick_bytes_ch(ch, n)) {
-                Some(r) => r.map(|v| conv_chunk(py, v)),
-                None => return Ok(wait_sentinel(py)?.clone_ref(py)),
-            },
+            READ_BYTES => {
+                // Read straight into the thread's scratch buffer (no n-byte
+                // allocation and zeroing per read), one copy into the bytes.
+                let mut buf = shared::scratch(n);
+                let r = sh.bytes.try_fast_with(
+                    n,
+                    |r| r.map(|v| conv_chunk(py, v)),
+                    || {
+                        noop_poll(ch.read(&mut buf[..n])).map(|r| {
+                            eof_as_zero(r)
+                                .map(|k| Ok(PyBytes::new(py, &buf[..k]).into_any().unbind()))
+                        })
+                    },
+                );
+                shared::scratch_done(buf);
+                match r {
+                    Some(r) => r,
+                    None => return Ok(wait_sentinel(py)?.clone_ref(py)),
+                }
+            }
             READ_ERROR => match sh.errs.try_fast(usize::MAX, || quick_error_ch(ch)) {
                 Some(r) => r.map(|v| conv_frame(py, v)),
                 None => return Ok(wait_sentinel(py)?.clone_ref(py)),

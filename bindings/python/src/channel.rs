@@ -75,12 +75,14 @@ impl PyChannel {
         if n == 0 {
             return Ok(PyBytes::new(py, b""));
         }
-        let mut buf = vec![0u8; n];
         let ch = self.inner.live(py, "Channel.read")?;
-        let got = block(py, Op::fast("Channel.read", t), async {
-            eof_as_zero(ch.read(&mut buf).await)
-        })?;
-        Ok(PyBytes::new(py, &buf[..got]))
+        let mut buf = shared::scratch(n);
+        let r = block(py, Op::fast("Channel.read", t), async {
+            eof_as_zero(ch.read(&mut buf[..n]).await)
+        });
+        let out = r.map(|got| PyBytes::new(py, &buf[..got]));
+        shared::scratch_done(buf);
+        out
     }
 
     /// readinto(buffer, timeout=None) -> int

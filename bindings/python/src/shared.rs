@@ -30,6 +30,33 @@ pub(crate) fn read_len(
     Ok((v as u64).min(MAX_READ as u64) as usize)
 }
 
+/// Read buffers up to this size are kept for the thread's next read.
+const SCRATCH_KEEP: usize = 1 << 20;
+
+thread_local! {
+    /// This thread's reusable read buffer (see [`scratch`]).
+    static SCRATCH: std::cell::Cell<Option<Vec<u8>>> = const { std::cell::Cell::new(None) };
+}
+
+/// A buffer of `n` bytes to read into, reused across this thread's reads so
+/// a read(n) does not allocate and zero `n` bytes each time; its contents are
+/// whatever an earlier read left. Hand it back with [`scratch_done`]. (A
+/// re-entrant read, e.g. from a signal handler, simply gets a new buffer.)
+pub(crate) fn scratch(n: usize) -> Vec<u8> {
+    let mut v = SCRATCH.take().unwrap_or_default();
+    if v.len() < n {
+        v.resize(n, 0);
+    }
+    v
+}
+
+/// Return a buffer from [`scratch`] for the thread's next read.
+pub(crate) fn scratch_done(v: Vec<u8>) {
+    if v.len() <= SCRATCH_KEEP {
+        SCRATCH.set(Some(v));
+    }
+}
+
 /// A clean end of stream (`Error::Eof`) as `None`.
 pub(crate) fn eof_as_none<T>(
     r: streamkit_core::Result<Option<T>>,
