@@ -43,6 +43,12 @@ fn channel(c: *mut sk_channel) -> Result<Channel> {
     handle::channel("c", c as usize)
 }
 
+/// The data-path calls' lookup: `f` runs with the channel, from this
+/// thread's one-entry cache when it is still valid (handle::with_channel).
+fn with_channel<T>(c: *mut sk_channel, f: impl FnOnce(&Channel) -> Result<T>) -> Result<T> {
+    handle::with_channel("c", c as usize, f)
+}
+
 /// Write all `len` bytes of `data` to the channel's byte stream.
 ///
 /// Blocks until the data is handed to the connection (waiting for the
@@ -60,11 +66,10 @@ pub unsafe extern "C" fn sk_channel_write(
     written: *mut usize,
 ) -> sk_result {
     ffi_call("sk_channel_write", || {
-        let ch = channel(c)?;
         // SAFETY: data is NULL or len readable bytes per the contract.
         let data = unsafe { bytes(data, len, "data") }?;
         let written = out_ptr(written, "written")?;
-        let n = run_io(Timeout::FOREVER, "write", ch.write(data))?;
+        let n = with_channel(c, |ch| run_io(Timeout::FOREVER, "write", ch.write(data)))?;
         // SAFETY: written was checked non-NULL.
         unsafe { write_out(written, n) };
         Ok(())
@@ -92,7 +97,6 @@ pub unsafe extern "C" fn sk_channel_read(
     timeout_ms: i64,
 ) -> sk_result {
     ffi_call("sk_channel_read", || {
-        let ch = channel(c)?;
         let buf = out_buf(buf, cap, "buf")?;
         let n = out_ptr(n, "n")?;
         let t = Timeout::from_ms(timeout_ms)?;
@@ -101,7 +105,7 @@ pub unsafe extern "C" fn sk_channel_read(
         // The scratch buffer is per thread and reused (no allocation or
         // zeroing per call).
         let got = with_scratch(cap.min(MAX_READ_CHUNK), |tmp| {
-            let got = run_io(t, "read", ch.read(tmp))?.min(tmp.len());
+            let got = with_channel(c, |ch| run_io(t, "read", ch.read(tmp)))?.min(tmp.len());
             // SAFETY: buf is valid for cap >= got bytes per the contract, and
             // does not overlap tmp.
             unsafe { std::ptr::copy_nonoverlapping(tmp.as_ptr(), buf, got) };
@@ -123,7 +127,6 @@ pub unsafe extern "C" fn sk_channel_read(
 #[no_mangle]
 pub unsafe extern "C" fn sk_channel_write_frame(c: *mut sk_channel, data: *const u8, len: usize) -> sk_result {
     ffi_call("sk_channel_write_frame", || {
-        let ch = channel(c)?;
         // SAFETY: data is NULL or len readable bytes per the contract.
         let data = unsafe { bytes(data, len, "data") }?;
         if u32::try_from(len).is_err() {
@@ -131,7 +134,7 @@ pub unsafe extern "C" fn sk_channel_write_frame(c: *mut sk_channel, data: *const
                 "len = {len} does not fit in a frame's 32-bit length"
             )));
         }
-        run_io(Timeout::FOREVER, "write_frame", ch.write_frame(data))
+        with_channel(c, |ch| run_io(Timeout::FOREVER, "write_frame", ch.write_frame(data)))
     })
 }
 
@@ -149,10 +152,9 @@ pub unsafe extern "C" fn sk_channel_write_frame(c: *mut sk_channel, data: *const
 #[no_mangle]
 pub unsafe extern "C" fn sk_channel_read_frame(c: *mut sk_channel, out: *mut sk_buf, timeout_ms: i64) -> sk_result {
     ffi_call("sk_channel_read_frame", || {
-        let ch = channel(c)?;
         let out = out_ptr(out, "out")?;
         let t = Timeout::from_ms(timeout_ms)?;
-        let frame = run_io(t, "read_frame", ch.read_frame())?.ok_or(Error::Eof)?;
+        let frame = with_channel(c, |ch| run_io(t, "read_frame", ch.read_frame()))?.ok_or(Error::Eof)?;
         // SAFETY: out was checked non-NULL.
         unsafe { write_out(out, into_buf(Vec::from(frame))) };
         Ok(())
@@ -167,10 +169,9 @@ pub unsafe extern "C" fn sk_channel_read_frame(c: *mut sk_channel, out: *mut sk_
 #[no_mangle]
 pub unsafe extern "C" fn sk_channel_write_error(c: *mut sk_channel, data: *const u8, len: usize) -> sk_result {
     ffi_call("sk_channel_write_error", || {
-        let ch = channel(c)?;
         // SAFETY: data is NULL or len readable bytes per the contract.
         let data = unsafe { bytes(data, len, "data") }?;
-        run_io(Timeout::FOREVER, "write_error", ch.write_error(data))
+        with_channel(c, |ch| run_io(Timeout::FOREVER, "write_error", ch.write_error(data)))
     })
 }
 
@@ -184,10 +185,9 @@ pub unsafe extern "C" fn sk_channel_write_error(c: *mut sk_channel, data: *const
 #[no_mangle]
 pub unsafe extern "C" fn sk_channel_read_error(c: *mut sk_channel, out: *mut sk_buf, timeout_ms: i64) -> sk_result {
     ffi_call("sk_channel_read_error", || {
-        let ch = channel(c)?;
         let out = out_ptr(out, "out")?;
         let t = Timeout::from_ms(timeout_ms)?;
-        let frame = run_io(t, "read_error", ch.read_error())?.ok_or(Error::Eof)?;
+        let frame = with_channel(c, |ch| run_io(t, "read_error", ch.read_error()))?.ok_or(Error::Eof)?;
         // SAFETY: out was checked non-NULL.
         unsafe { write_out(out, into_buf(Vec::from(frame))) };
         Ok(())
@@ -253,6 +253,7 @@ pub unsafe extern "C" fn sk_channel_free(c: *mut sk_channel) {
         if c.is_null() {
             return;
         }
+        handle::forget_cached_channel(c as usize);
         if let Some(ch) = handle::remove_channel(c as usize) {
             if !ch.is_closed() {
                 let ch2 = ch.clone();

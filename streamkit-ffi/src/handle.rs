@@ -18,7 +18,8 @@
 //! freeing a handle while another thread uses it is safe. Each slot has its
 //! own lock; the global lock guards only slot allocation (insert/remove).
 
-use std::sync::atomic::{AtomicPtr, Ordering};
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use streamkit_core::{Channel, Peer, Result};
@@ -78,7 +79,7 @@ struct SlotState {
 /// threads do not slow each other down either (false sharing).
 #[derive(Debug)]
 #[repr(align(128))]
-struct Slot(Mutex<SlotState>);
+struct Slot(Mutex<SlotState>, AtomicU32);
 
 /// Slots live in chunks that are allocated once and never freed or moved,
 /// so a lookup needs no lock to find its slot.
@@ -123,7 +124,7 @@ fn new_slot(a: &mut Alloc) -> usize {
     let index = a.len;
     if index % CHUNK == 0 {
         let chunk: Box<[Slot]> =
-            (0..CHUNK).map(|_| Slot(Mutex::new(SlotState { generation: 1, entry: None }))).collect();
+            (0..CHUNK).map(|_| Slot(Mutex::new(SlotState { generation: 1, entry: None }), AtomicU32::new(1))).collect();
         // Leaked on purpose: slots must stay valid for lock-free lookups.
         let p = Box::into_raw(chunk).cast::<Slot>();
         CHUNKS[index / CHUNK].store(p, Ordering::Release);
@@ -164,6 +165,7 @@ fn insert(entry: Entry) -> Result<usize> {
     let slot = slot(index).expect("allocated slot exists");
     let mut st = lock(&slot.0);
     st.entry = Some(entry);
+    slot.1.store(st.generation, Ordering::Release);
     Ok(encode(kind, index, st.generation))
 }
 
@@ -205,6 +207,8 @@ fn remove(kind: Kind, handle: usize) -> Option<Entry> {
         let entry = st.entry.take();
         // Skip 0 on wrap-around so a slot's generation is never 0.
         st.generation = st.generation.checked_add(1).unwrap_or(1);
+        // The lock-free copy that per-thread caches check (see with_channel).
+        slot(index)?.1.store(st.generation, Ordering::Release);
         entry
     };
     // Only now may the slot be reused.
@@ -237,6 +241,68 @@ pub(crate) fn channel(arg: &str, handle: usize) -> Result<Channel> {
     match get(Kind::Channel, arg, handle)? {
         Entry::Channel(c) => Ok(c),
         Entry::Peer(_) => Err(bad_handle(Kind::Channel, arg, handle)),
+    }
+}
+
+thread_local! {
+    /// The last channel handle this thread used, and its object.
+    static CHANNEL_CACHE: RefCell<Option<(usize, Channel)>> = const { RefCell::new(None) };
+}
+
+/// Run `f` with the channel behind a handle, for the data-path calls.
+///
+/// Each thread remembers the last channel handle it used: while that
+/// handle's slot still has the handle's generation (one atomic load), the
+/// remembered object is used as is: no lock, no reference count traffic.
+/// Freeing the handle moves the generation on, so a freed handle is never
+/// served from a cache (a call that had already started when another thread
+/// freed the handle finishes on the channel it had, as with the table).
+/// The remembered object only keeps the closed channel's memory until the
+/// thread uses another channel or exits; `sk_channel_free` forgets it on
+/// the freeing thread.
+pub(crate) fn with_channel<T>(arg: &str, handle: usize, f: impl FnOnce(&Channel) -> Result<T>) -> Result<T> {
+    let Some((index, generation)) = decode(handle, Kind::Channel) else {
+        return Err(bad_handle(Kind::Channel, arg, handle));
+    };
+    let current = slot(index).is_some_and(|s| s.1.load(Ordering::Acquire) == generation);
+    let mut f = Some(f);
+    if current {
+        let hit = CHANNEL_CACHE.try_with(|c| match c.try_borrow() {
+            Ok(c) => match c.as_ref() {
+                Some((h, ch)) if *h == handle => Some((f.take().expect("once"))(ch)),
+                _ => None,
+            },
+            Err(_) => None,
+        });
+        if let Ok(Some(r)) = hit {
+            return r;
+        }
+    }
+    let ch = channel(arg, handle)?;
+    let old = CHANNEL_CACHE
+        .try_with(|c| c.try_borrow_mut().ok().map(|mut c| c.replace((handle, ch.clone()))))
+        .ok()
+        .flatten()
+        .flatten();
+    if let Some((_, old)) = old {
+        // Dropping what may be the last reference to a channel closes it;
+        // do it inside the runtime's context, as sk_channel_free does.
+        let _ = crate::runtime::enter(move || drop(old));
+    }
+    (f.take().expect("once"))(&ch)
+}
+
+/// Forget this thread's cached channel if it is `handle`'s.
+pub(crate) fn forget_cached_channel(handle: usize) {
+    let old = CHANNEL_CACHE
+        .try_with(|c| match c.try_borrow_mut() {
+            Ok(mut c) if c.as_ref().is_some_and(|(h, _)| *h == handle) => c.take(),
+            _ => None,
+        })
+        .ok()
+        .flatten();
+    if let Some((_, old)) = old {
+        let _ = crate::runtime::enter(move || drop(old));
     }
 }
 

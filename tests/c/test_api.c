@@ -700,6 +700,58 @@ static int test_auth_rejected(void) {
     return 0;
 }
 
+/* The data-path calls remember the last channel handle of each thread; a
+ * handle freed by another thread (or by this one) must still be refused
+ * everywhere, also once its slot holds a new channel. */
+static void *free_channel_thread(void *arg) {
+    sk_channel_free((sk_channel *)arg);
+    return NULL;
+}
+
+static int test_freed_channel_handle_in_use(void) {
+    size_t base = sk_live_handles();
+    pair pp;
+    sk_channel *cb = NULL, *ca = NULL, *cb2 = NULL, *ca2 = NULL;
+    sk_buf b = {NULL, 0};
+    if (make_pair(&pp, "tcp://127.0.0.1:0")) return 1;
+    if (open_accept(&pp, "c", &cb, &ca)) return 1;
+    /* This thread uses both ends (cb last). */
+    OK(sk_channel_write_frame(ca, (const uint8_t *)"one", 3));
+    OK(sk_channel_read_frame(cb, &b, 5000));
+    CHECK(b.len == 3 && memcmp(b.data, "one", 3) == 0);
+    sk_buf_free(&b);
+    /* Another thread frees cb: this thread's next calls on it are refused. */
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, free_channel_thread, cb) == 0);
+    CHECK(pthread_join(t, NULL) == 0);
+    EXPECT_MSG(sk_channel_read_frame(cb, &b, 0), SK_ERR_INVALID, "not a live sk_channel handle");
+    EXPECT_MSG(sk_channel_write_frame(cb, (const uint8_t *)"x", 1), SK_ERR_INVALID, "not a live sk_channel handle");
+    CHECK(b.data == NULL && b.len == 0);
+    /* This thread frees ca right after using it. */
+    size_t n = 0;
+    uint8_t buf[8];
+    /* (the remote end is gone: end of stream, closed, or not yet seen) */
+    sk_result r = sk_channel_read(ca, buf, sizeof buf, &n, 0);
+    CHECK((r == SK_OK && n == 0) || r == SK_ERR_CLOSED || r == SK_ERR_TIMEOUT);
+    sk_channel_free(ca);
+    EXPECT_MSG(sk_channel_read(ca, buf, sizeof buf, &n, 0), SK_ERR_INVALID, "not a live sk_channel handle");
+    EXPECT(sk_channel_write(ca, (const uint8_t *)"x", 1, &n), SK_ERR_INVALID);
+    /* New channels reuse the slots; the old handles stay refused and the
+     * new ones work (and were not served from a stale cache). */
+    if (open_accept(&pp, "c2", &cb2, &ca2)) return 1;
+    OK(sk_channel_write_frame(ca2, (const uint8_t *)"two", 3));
+    EXPECT(sk_channel_read_frame(cb, &b, 0), SK_ERR_INVALID);
+    EXPECT(sk_channel_write_frame(ca, (const uint8_t *)"x", 1), SK_ERR_INVALID);
+    OK(sk_channel_read_frame(cb2, &b, 5000));
+    CHECK(b.len == 3 && memcmp(b.data, "two", 3) == 0);
+    sk_buf_free(&b);
+    sk_channel_free(ca2);
+    sk_channel_free(cb2);
+    free_pair(&pp);
+    CHECK(sk_live_handles() == base);
+    return 0;
+}
+
 static int test_closed(void) {
     pair pp;
     sk_channel *cb = NULL, *ca = NULL, *x = NULL;
@@ -1171,6 +1223,7 @@ int main(int argc, char **argv) {
         {"timeouts", test_timeouts},
         {"auth_rejected", test_auth_rejected},
         {"closed", test_closed},
+        {"freed_channel_handle_in_use", test_freed_channel_handle_in_use},
         {"protocol_frame_too_large", test_protocol_frame_too_large},
         {"truncated_frame_is_protocol_error", test_truncated_frame_is_protocol_error},
         {"join_fd_unix_socketpair", test_join_fd_unix_socketpair},
