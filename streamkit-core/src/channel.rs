@@ -1011,6 +1011,25 @@ impl ChanInner {
         Ok(Some(!std::mem::replace(&mut st.flushing, true)))
     }
 
+    /// Queue a frame without waiting, all or nothing (see `Channel::try_write_frame`).
+    fn try_write_frame(self: &Arc<Self>, s: usize, payload: &[u8]) -> Result<bool> {
+        let need = 4 + payload.len();
+        if need > self.small_limit {
+            let st = lock(&self.st);
+            return match self.write_error(&st) {
+                Some(e) => Err(e),
+                None => Ok(false),
+            };
+        }
+        match self.try_small_frame(s, payload, need)? {
+            Some(start) => {
+                self.kick(start);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
     async fn write_frame(self: &Arc<Self>, s: usize, payload: &[u8]) -> Result<()> {
         if payload.len() > u32::MAX as usize {
             return Err(Error::invalid("frame larger than 4 GiB"));
@@ -1269,6 +1288,23 @@ impl Channel {
     /// Write one frame: a 4-byte big-endian length, then `payload`.
     pub async fn write_frame(&self, payload: &[u8]) -> Result<()> {
         self.i().write_frame(0, payload).await
+    }
+
+    /// Write one frame only if that needs no waiting, all or nothing:
+    /// `Ok(true)` if it was queued (exactly as `write_frame` would have),
+    /// `Ok(false)` if nothing was written because `write_frame` would have to
+    /// wait (the remote's window is full, a large write is in progress, or the
+    /// frame is over 16 KiB or a quarter of the remote's window, which always
+    /// take the waiting path). For callers that cannot poll a future, e.g. a
+    /// binding's fast path: on `false`, call `write_frame`. Errors as
+    /// `write_frame`.
+    pub fn try_write_frame(&self, payload: &[u8]) -> Result<bool> {
+        self.i().try_write_frame(0, payload)
+    }
+
+    /// `try_write_frame` for an error frame (see `write_error`).
+    pub fn try_write_error(&self, payload: &[u8]) -> Result<bool> {
+        self.i().try_write_frame(1, payload)
     }
 
     /// Read one frame; `Ok(None)` at a clean end of stream. A declared length
