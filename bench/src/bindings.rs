@@ -171,7 +171,7 @@ fn prepare() -> Tools {
             match keys() {
                 Ok(keys) => {
                     t.notes.push(format!(
-                        "scenario 7: Python {} (streamkit {} as installed there) runs bindings/python/bench/bench.py, one process per side; {}; no round-trip mode there, so no Python RTT row",
+                        "scenario 7: Python {} (streamkit {} as installed there) runs bindings/python/bench/bench.py, one process per side (round trips: 1,000 warm-up, then the count above); {}",
                         python.display(),
                         ver,
                         match &zmq {
@@ -246,7 +246,9 @@ async fn run_prog(exe: PathBuf, args: Vec<String>) -> Out {
 
 /// One Python run of bench.py: receiver and sender processes; the
 /// receiver prints its endpoint, then the figure (frames/s or MB/s,
-/// timed from the first message to the last).
+/// timed from the first message to the last; for "rtt" it is the side that
+/// measures, `count` round trips after 1,000 warm-up, and prints p50 and p99
+/// in µs while the sender echoes).
 async fn run_python(py: &Python, lib: &str, mode: &str, count: u64) -> Out {
     use tokio::io::AsyncBufReadExt;
     let [kr, ks, pr, ps] = &py.keys;
@@ -281,8 +283,13 @@ async fn run_python(py: &Python, lib: &str, mode: &str, count: u64) -> Out {
             String::from_utf8_lossy(&send.stderr).trim()
         ));
     }
-    let x: f64 = out.trim().parse().map_err(|_| format!("python {lib} {mode}: unparsable figure {out:?}"))?;
-    Ok(vec![(if mode == "frames" { "frames/s" } else { "MB/s" }, x)])
+    let xs: Vec<f64> = out.split_whitespace().filter_map(|w| w.parse().ok()).collect();
+    match (mode, xs.as_slice()) {
+        ("rtt", [p50, p99]) => Ok(vec![("p50 µs", *p50), ("p99 µs", *p99)]),
+        ("frames", [x]) => Ok(vec![("frames/s", *x)]),
+        ("bulk", [x]) => Ok(vec![("MB/s", *x)]),
+        _ => Err(format!("python {lib} {mode}: unparsable figures {out:?}")),
+    }
 }
 
 fn prog_job(exe: &Option<PathBuf>, args: Vec<String>) -> Option<Job> {
@@ -356,6 +363,10 @@ pub(crate) async fn run(rep: &mut Report, cfg: &Cfg) {
     let mut v: Vec<(String, Job)> = vec![(CORE.into(), job(move || sk::rtt("tcp", warm, n)))];
     v.extend(prog_job(&tools.c, vec!["rtt".into(), warm.to_string(), n.to_string()]).map(|j| (C.into(), j)));
     v.extend(prog_job(&tools.go, vec!["rtt".into(), warm.to_string(), n.to_string()]).map(|j| (GO.into(), j)));
+    if py.is_some() {
+        v.push((PY.into(), py_job(&py, "sk", "rtt", n as u64)));
+        v.push((PY_AIO.into(), py_job(&py, "aio", "rtt", n as u64)));
+    }
     scenario(rep, cfg, "7c", "through the bindings: 64-byte echo round trip", v).await;
     drop(tools);
 }

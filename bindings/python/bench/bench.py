@@ -26,6 +26,13 @@ from typing import Any
 FRAME = b"x" * 64
 CHUNK = 64 * 1024
 READ = int(os.environ.get("SK_BENCH_READ", 256 * 1024))
+RTT_WARM = 1000
+
+
+def percentiles(lat: list[float]) -> str:
+    """'p50 p99' in microseconds (what mode "rtt" prints)."""
+    lat.sort()
+    return f"{lat[len(lat) // 2] * 1e6} {lat[min(len(lat) - 1, len(lat) * 99 // 100)] * 1e6}"
 
 
 def env_keys() -> tuple[str, str]:
@@ -42,7 +49,22 @@ def sk_recv(mode: str, count: int) -> None:
     with streamkit.Peer(name="recv", private_key=key, authorized_keys=trust) as peer:
         print(peer.bind("tcp://127.0.0.1:0"), flush=True)
         ch = peer.accept(timeout=30)
-        if mode == "frames":
+        if mode == "rtt":
+            # this side measures: write a frame, wait for its echo
+            lat: list[float] = []
+            for i in range(RTT_WARM + count):
+                t = time.perf_counter()
+                ch.write_frame(FRAME)
+                assert ch.read_frame() == FRAME
+                if i >= RTT_WARM:
+                    lat.append(time.perf_counter() - t)
+            print(percentiles(lat), flush=True)
+            ch.close_write()  # ends the echo loop; the echo side then shuts down
+            try:
+                ch.read_frame(timeout=60)
+            except streamkit.ClosedError:
+                pass
+        elif mode == "frames":
             first = ch.read_frame()
             assert first is not None
             t0 = time.perf_counter()
@@ -92,6 +114,10 @@ def sk_send(mode: str, count: int, endpoint: str) -> None:
     with streamkit.Peer(name="send", private_key=key, authorized_keys=trust) as peer:
         peer.connect(endpoint)
         ch = peer.open("recv", "bench")
+        if mode == "rtt":  # echo until the measuring side half-closes, then shut down
+            while (f := ch.read_frame()) is not None:
+                ch.write_frame(f)
+            return
         if mode == "frames":
             wf = ch.write_frame
             frame = FRAME
@@ -119,13 +145,28 @@ def aio_recv(mode: str, count: int) -> None:
 
 
 async def _aio_recv(mode: str, count: int) -> None:
+    import streamkit
     from streamkit import aio
 
     key, trust = env_keys()
     async with aio.Peer(name="recv", private_key=key, authorized_keys=trust) as peer:
         print(await peer.bind("tcp://127.0.0.1:0"), flush=True)
         ch = await asyncio.wait_for(peer.accept(), 30)
-        if mode == "frames":
+        if mode == "rtt":
+            lat: list[float] = []
+            for i in range(RTT_WARM + count):
+                t = time.perf_counter()
+                await ch.write_frame(FRAME)
+                assert await ch.read_frame() == FRAME
+                if i >= RTT_WARM:
+                    lat.append(time.perf_counter() - t)
+            print(percentiles(lat), flush=True)
+            await ch.close_write()  # ends the echo loop; the echo side then shuts down
+            try:
+                await asyncio.wait_for(ch.read_frame(), 60)
+            except streamkit.ClosedError:
+                pass
+        elif mode == "frames":
             first = await ch.read_frame()
             assert first is not None
             t0 = time.perf_counter()
@@ -173,6 +214,10 @@ async def _aio_send(mode: str, count: int, endpoint: str) -> None:
     async with aio.Peer(name="send", private_key=key, authorized_keys=trust) as peer:
         await peer.connect(endpoint)
         ch = await peer.open("recv", "bench")
+        if mode == "rtt":  # echo until the measuring side half-closes, then shut down
+            async for f in ch:
+                await ch.write_frame(f)
+            return
         if mode == "frames":
             wf = ch.write_frame
             frame = FRAME
