@@ -317,8 +317,28 @@ async def test_heartbeat_keeps_ticking_while_100_channels_transfer(ids: tuple[Id
     meet a 1% bound, else the machine is too busy to judge), and no gap
     over 50 ms. A blocking call, or fast paths that never yield, fails it
     (measured: 25-40% late, gaps of 150 ms); so does saturating the loop
-    (senders that never pause: 10-20% late).
+    (senders that never pause: 10-20% late). Another process competing for
+    the 2 cores during the transfer can fail one round (seen: 14% late with
+    benchmarks running alongside), so the measurement gets a second round on
+    fresh channels; a loop that is really blocked fails both.
     """
+    failures: list[str] = []
+    inconclusive: list[str] = []
+    for _ in range(2):
+        ok, summary = await _heartbeat_round(ids)
+        if ok is None:
+            inconclusive.append(summary)
+        elif ok:
+            return
+        else:
+            failures.append(summary)
+    if not failures:
+        pytest.skip("; ".join(inconclusive))
+    raise AssertionError("event loop blocked in every round: " + " | ".join(failures + inconclusive))
+
+
+async def _heartbeat_round(ids: tuple[Identity, Identity]) -> tuple[bool | None, str]:
+    """One measurement: (True/False = met/missed, or None if the machine is too busy, summary)."""
     channels = 100
     frames = 30
     payload = b"p" * 16384
@@ -340,7 +360,7 @@ async def test_heartbeat_keeps_ticking_while_100_channels_transfer(ids: tuple[Id
             last = now
         idle_late = sum(g > 0.005 for g in idle)
         if idle_late > len(idle) // 100:
-            pytest.skip(f"machine too busy to time a 1 ms heartbeat: {idle_late} of {len(idle)} idle ticks over 5 ms")
+            return None, f"machine too busy to time a 1 ms heartbeat: {idle_late} of {len(idle)} idle ticks over 5 ms"
 
         async def heartbeat() -> None:
             last = time.perf_counter()
@@ -392,8 +412,7 @@ async def test_heartbeat_keeps_ticking_while_100_channels_transfer(ids: tuple[Id
             f"max {gaps[-1] * 1e3:.1f} ms; idle loop: {idle_late} of {len(idle)} over 5 ms"
         )
         print(summary)
-        assert late <= len(gaps) // 20, summary
-        assert gaps[-1] < 0.05, summary
+        return late <= len(gaps) // 20 and gaps[-1] < 0.05, summary
 
 
 async def test_open_streams_asyncio_protocol_code(ids: tuple[Identity, Identity]) -> None:
