@@ -155,7 +155,8 @@ enum sk_option
      */
     SK_OPT_MAX_CHANNELS = 11,
     /**
-     * Integer, bytes: per-channel receive window (default 256 KiB).
+     * Integer, bytes: per-channel starting receive window (default 256 KiB);
+     * auto-tuning grows it within SK_OPT_WINDOW_BUDGET.
      */
     SK_OPT_CHANNEL_WINDOW = 12,
     /**

@@ -20,7 +20,7 @@ const (
 	OptKeepaliveCount       = 9  // int: unanswered keepalives before a connection is declared dead
 	OptHandshakeTimeout     = 10 // int, ms: time allowed for the SSH handshake and authentication
 	OptMaxChannels          = 11 // int: most channels open at once on one connection
-	OptChannelWindow        = 12 // int, bytes: per-channel receive window
+	OptChannelWindow        = 12 // int, bytes: per-channel starting receive window (auto-tuning grows it within OptWindowBudget)
 	OptAcceptBacklog        = 13 // int: incoming channels queued for Accept
 	OptWindowBudget         = 14 // int, bytes: per connection, how much receive-window auto-tuning may add on top of OptChannelWindow (default 32 MiB; 0 = fixed windows)
 )

@@ -31,7 +31,8 @@ pub enum PeerOption {
     HandshakeTimeout = 10,
     /// Integer: most channels open at once on one connection (default 8192).
     MaxChannels = 11,
-    /// Integer, bytes: per-channel receive window (default 256 KiB).
+    /// Integer, bytes: per-channel starting receive window (default 256 KiB);
+    /// auto-tuning grows it within `WindowBudget`.
     ChannelWindow = 12,
     /// Integer: incoming channels queued for `accept` before new ones are refused (default 1024).
     AcceptBacklog = 13,

@@ -47,7 +47,8 @@ pub enum sk_option {
     SK_OPT_HANDSHAKE_TIMEOUT = 10,
     /// Integer: most channels open at once on one connection (default 8192).
     SK_OPT_MAX_CHANNELS = 11,
-    /// Integer, bytes: per-channel receive window (default 256 KiB).
+    /// Integer, bytes: per-channel starting receive window (default 256 KiB);
+    /// auto-tuning grows it within SK_OPT_WINDOW_BUDGET.
     SK_OPT_CHANNEL_WINDOW = 12,
     /// Integer: incoming channels queued for accept before new ones are refused (default 1024).
     SK_OPT_ACCEPT_BACKLOG = 13,
