@@ -1121,7 +1121,17 @@ impl ChanInner {
                 false
             } else {
                 st.close_sent = true;
-                Self::enqueue(&mut st, Out::Ctl(Ctl::Close { code: close_code::SHUTDOWN, reason: "peer shut down".into() }))
+                // Code 3 makes the remote report a closed error after the data,
+                // so a cut-off transfer never looks complete. A channel whose
+                // application already half-closed it sent everything it meant
+                // to (FIN is queued before this): a normal close, so the
+                // remote reads a clean end of stream.
+                let c = if st.fin_sent {
+                    Ctl::Close { code: close_code::NORMAL, reason: String::new() }
+                } else {
+                    Ctl::Close { code: close_code::SHUTDOWN, reason: "peer shut down".into() }
+                };
+                Self::enqueue(&mut st, Out::Ctl(c))
             }
         };
         self.kick(start);

@@ -322,3 +322,31 @@ fn shutdown_flushes_before_returning() {
         srv_rt.block_on(reader).unwrap();
     }
 }
+
+/// A peer that half-closes a channel (everything it meant to send is sent)
+/// and then shuts down: the remote reads the data and a clean end of stream.
+/// Without the half-close the same shutdown is a closed error after the data
+/// (a cut-off transfer must not look complete).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_after_close_write_is_a_clean_end_of_stream() {
+    for t in ALL {
+        for half_close in [true, false] {
+            let (s, c, _) = pair(t).await;
+            let (a, b) = open_pair(&c, &s, "server", "oneshot", &[]).await;
+            a.write_frame(b"all of it").await.unwrap();
+            if half_close {
+                a.close_write().await.unwrap();
+            }
+            within(10, c.shutdown()).await.unwrap();
+            assert_eq!(within(10, b.read_frame()).await.unwrap().as_deref(), Some(&b"all of it"[..]), "{t:?}");
+            let end = within(10, b.read_frame()).await;
+            if half_close {
+                assert_eq!(end.unwrap(), None, "{t:?}: a half-closed channel must end cleanly");
+            } else {
+                let e = end.unwrap_err();
+                assert!(e.to_string().contains("shut down"), "{t:?}: {e}");
+            }
+            s.shutdown().await.unwrap();
+        }
+    }
+}
