@@ -31,8 +31,9 @@ const SSH_MAX_PACKET: u32 = 65535;
 /// (see `NbStream::poll_write`); larger ones always go through the writer task,
 /// so bulk encryption and socket sends overlap on two threads.
 const WRITE_THROUGH_MAX: usize = 4096;
-/// The writer task keeps a drained queue buffer for reuse up to this capacity.
-const KEEP_BUF: usize = 1 << 20;
+/// The writer task keeps a drained queue buffer for reuse up to this
+/// capacity (two such buffers per connection stay allocated while it lives).
+const KEEP_BUF: usize = 256 * 1024;
 
 fn preferred() -> Preferred {
     use russh::cipher;
