@@ -36,15 +36,21 @@ pub async fn bulk(total: u64) -> Out {
         }
         c.shutdown().await.map_err(e("shutdown"))
     });
-    let mut buf = vec![0u8; 256 * 1024];
-    let mut v = Verifier::default();
-    loop {
-        let n = s.read(&mut buf).await.map_err(e("read"))?;
-        if n == 0 {
-            break;
+    // The reader is a task, as in streamkit's variant (see sk::bulk).
+    let v = tokio::spawn(async move {
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut v = Verifier::default();
+        loop {
+            let n = s.read(&mut buf).await.map_err(e("read"))?;
+            if n == 0 {
+                break;
+            }
+            v.check(&buf[..n]).map_err(|m| format!("tcp: {m}"))?;
         }
-        v.check(&buf[..n]).map_err(|m| format!("tcp: {m}"))?;
-    }
+        Ok::<_, String>(v)
+    })
+    .await
+    .map_err(|j| j.to_string())??;
     let dt = t0.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - cpu0;
     w.await.map_err(|j| j.to_string())??;
