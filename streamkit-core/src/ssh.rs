@@ -35,13 +35,42 @@ const WRITE_THROUGH_MAX: usize = 4096;
 /// capacity (two such buffers per connection stay allocated while it lives).
 const KEEP_BUF: usize = 256 * 1024;
 
-fn preferred() -> Preferred {
+/// Whether this CPU has AES and carry-less multiply instructions (what makes
+/// AES-GCM fast); detected once.
+fn cpu_has_aes() -> bool {
+    static HAS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *HAS.get_or_init(|| {
+        #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+        {
+            std::arch::is_x86_feature_detected!("aes") && std::arch::is_x86_feature_detected!("pclmulqdq")
+        }
+        #[cfg(target_arch = "aarch64")]
+        {
+            std::arch::is_aarch64_feature_detected!("aes") && std::arch::is_aarch64_feature_detected!("pmull")
+        }
+        #[cfg(not(any(target_arch = "x86", target_arch = "x86_64", target_arch = "aarch64")))]
+        {
+            false
+        }
+    })
+}
+
+/// The AEAD ciphers offered, fastest first for a CPU with or without AES
+/// instructions: with them AES-GCM is about twice as fast as
+/// chacha20-poly1305 (4.4 against 2.2 GB/s per core on the development
+/// machine); without them chacha20-poly1305 is several times faster than a
+/// software AES-GCM. (The client's order decides, RFC 4253 §7.1.)
+fn cipher_order(aes: bool) -> &'static [russh::cipher::Name] {
     use russh::cipher;
-    Preferred {
-        // AES-GCM first: with AES instructions it is ~2x chacha20-poly1305.
-        cipher: Cow::Borrowed(&[cipher::AES_128_GCM, cipher::AES_256_GCM, cipher::CHACHA20_POLY1305]),
-        ..Preferred::default()
+    if aes {
+        &[cipher::AES_128_GCM, cipher::AES_256_GCM, cipher::CHACHA20_POLY1305]
+    } else {
+        &[cipher::CHACHA20_POLY1305, cipher::AES_128_GCM, cipher::AES_256_GCM]
     }
+}
+
+fn preferred() -> Preferred {
+    Preferred { cipher: Cow::Borrowed(cipher_order(cpu_has_aes())), ..Preferred::default() }
 }
 
 /// What a connection needs from the peer's options.
@@ -558,6 +587,22 @@ where
 mod tests {
     use super::*;
     use crate::{Peer, PeerOption};
+
+    #[test]
+    fn cipher_order_follows_the_cpu() {
+        use russh::cipher;
+        assert_eq!(cipher_order(true)[0], cipher::AES_128_GCM);
+        assert_eq!(cipher_order(false)[0], cipher::CHACHA20_POLY1305);
+        for aes in [true, false] {
+            let mut names: Vec<&str> = cipher_order(aes).iter().map(|n| n.as_ref()).collect();
+            names.sort_unstable();
+            // Only AEAD ciphers, the same three either way.
+            assert_eq!(names, ["aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "chacha20-poly1305@openssh.com"]);
+        }
+        #[cfg(target_arch = "x86_64")]
+        assert_eq!(cpu_has_aes(), std::arch::is_x86_feature_detected!("aes") && std::arch::is_x86_feature_detected!("pclmulqdq"));
+        assert_eq!(preferred().cipher[0], cipher_order(cpu_has_aes())[0]);
+    }
 
     /// A raw russh client: trusts any server key, forwards control-stream
     /// bytes to the test.
