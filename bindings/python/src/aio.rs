@@ -1384,18 +1384,20 @@ impl AioChannel {
     ) -> PyResult<Py<AioOp>> {
         let view = ByteView::get(what, "data", data)?;
         let src = view.as_slice();
-        let ch = self.live(py, what)?;
+        let sh = self.inner.live(py, what)?;
         if kind != 0 && matches!(must_yield(py), Ok(false)) {
             // A frame that fits the remote's window right now is queued here,
-            // with no future, copy or allocation; otherwise nothing was
-            // written and the future below does the (waiting) write.
-            let r = if kind == 1 { ch.try_write_frame(src) } else { ch.try_write_error(src) };
+            // with no future, copy or allocation (not even of the channel
+            // handle); otherwise nothing was written and the future below
+            // does the (waiting) write.
+            let r = if kind == 1 { sh.ch.try_write_frame(src) } else { sh.ch.try_write_error(src) };
             match r {
                 Ok(true) => return completed(py),
                 Ok(false) => {}
                 Err(e) => return op(py, what, ErrJob(Some(errors::to_py(py, e)))),
             }
         }
+        let ch = sh.ch.clone();
         let mut fut: BoxFut<Out> = if kind != 0 && src.len() <= INLINE_FRAME {
             // A small frame travels inside the future itself: one allocation.
             let mut buf = [0u8; INLINE_FRAME];
