@@ -57,7 +57,7 @@ struct Cfg {
 const USAGE: &str = "usage: streamkit-bench [--quick] [--markdown FILE] [--reps N] [--bulk-mib N] [--secs S]
        [--rtt N] [--churn-conc N] [--setup N] [--channels N] [--channel-kib N]
        [--only 1,2,3,4,5,6,7,8,9] [--variant SUBSTRING] [--no-openssh] [--timeout S]
-       [--netem-secs S] [--no-netem]";
+       [--netem-secs S] [--no-netem] [--main-thread]";
 
 fn parse_args() -> Result<Cfg, String> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -131,6 +131,7 @@ fn parse_args() -> Result<Cfg, String> {
             "--only" => c.only = Some(val("--only")?.split(',').map(|s| s.trim().to_string()).collect()),
             "--no-openssh" => c.no_openssh = true,
             "--no-netem" => c.no_netem = true,
+            "--main-thread" => MAIN_THREAD.store(true, std::sync::atomic::Ordering::Relaxed),
             "--netem-secs" => c.lfl_secs = num(val("--netem-secs")?)?,
             "--variant" => c.variant = Some(val("--variant")?),
             "--version" => {
@@ -259,8 +260,22 @@ where
     F: Fn() -> Fut + 'static,
     Fut: Future<Output = Out> + Send + 'static,
 {
-    Box::new(move || Box::pin(f()))
+    Box::new(move || {
+        let fut = f();
+        if MAIN_THREAD.load(std::sync::atomic::Ordering::Relaxed) {
+            Box::pin(fut)
+        } else {
+            // A task on the runtime's workers, as in a tokio application.
+            Box::pin(async move { tokio::spawn(fut).await.unwrap_or_else(|j| Err(j.to_string())) })
+        }
+    })
 }
+
+/// `--main-thread`: run each tokio-based variant on the bench's main thread
+/// (`block_on`) instead of as a task on the runtime; its measuring side (the
+/// bulk reader, the round-trip client) then pays an OS-thread wake-up per
+/// message, as a blocking client thread would.
+static MAIN_THREAD: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 #[cfg(feature = "zmq")]
 fn blocking<F>(f: F) -> Job

@@ -85,13 +85,7 @@ pub async fn bulk(kind: &str, total: u64) -> Out {
     let cpu0 = cpu_seconds();
     let t0 = Instant::now();
     let w = tokio::spawn(send_pattern(a, 0, total));
-    // The reader is a task on the runtime, as a tokio application's would be
-    // (the writer too, and bare russh's consumer is its session's handler):
-    // reading on the bench's main thread instead adds an OS-thread wake-up per
-    // packet that no variant's library causes.
-    let got = tokio::spawn(async move { recv_pattern(&b, 0, &mut buf).await })
-        .await
-        .map_err(|j| j.to_string())??;
+    let got = recv_pattern(&b, 0, &mut buf).await?;
     let dt = t0.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - cpu0;
     w.await.map_err(|j| j.to_string())??;

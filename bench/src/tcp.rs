@@ -36,21 +36,15 @@ pub async fn bulk(total: u64) -> Out {
         }
         c.shutdown().await.map_err(e("shutdown"))
     });
-    // The reader is a task, as in streamkit's variant (see sk::bulk).
-    let v = tokio::spawn(async move {
-        let mut buf = vec![0u8; 256 * 1024];
-        let mut v = Verifier::default();
-        loop {
-            let n = s.read(&mut buf).await.map_err(e("read"))?;
-            if n == 0 {
-                break;
-            }
-            v.check(&buf[..n]).map_err(|m| format!("tcp: {m}"))?;
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut v = Verifier::default();
+    loop {
+        let n = s.read(&mut buf).await.map_err(e("read"))?;
+        if n == 0 {
+            break;
         }
-        Ok::<_, String>(v)
-    })
-    .await
-    .map_err(|j| j.to_string())??;
+        v.check(&buf[..n]).map_err(|m| format!("tcp: {m}"))?;
+    }
     let dt = t0.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - cpu0;
     w.await.map_err(|j| j.to_string())??;

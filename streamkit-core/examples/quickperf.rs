@@ -87,6 +87,23 @@ async fn main() {
         }
         lat.sort_by(|x, y| x.partial_cmp(y).unwrap());
         println!("{ep}: rtt p50 {:.1} us p99 {:.1} us", lat[lat.len() / 2], lat[lat.len() * 99 / 100]);
+        // The same with the measuring side as a task on the runtime (as in
+        // a tokio application) rather than on the main thread.
+        let a2 = a.clone();
+        let mut lat = tokio::spawn(async move {
+            let mut lat = Vec::new();
+            for _ in 0..5000 {
+                let t = Instant::now();
+                a2.write_frame(&[0u8; 64]).await.unwrap();
+                a2.read_frame().await.unwrap().unwrap();
+                lat.push(t.elapsed().as_secs_f64() * 1e6);
+            }
+            lat
+        })
+        .await
+        .unwrap();
+        lat.sort_by(|x, y| x.partial_cmp(y).unwrap());
+        println!("{ep}: rtt (measured in a task) p50 {:.1} us p99 {:.1} us", lat[lat.len() / 2], lat[lat.len() * 99 / 100]);
         a.close().await.unwrap();
         echo.abort();
         s.shutdown().await.unwrap();

@@ -627,27 +627,41 @@ impl ChanInner {
 
     /// Incoming bytes on stream 0 (data) or 1 (errors).
     pub(crate) fn on_data(&self, stream: u8, b: Bytes) {
+        self.deliver(stream, b, false);
+    }
+
+    /// [`on_data`](Self::on_data) only if nothing is buffered on the stream
+    /// (its reader has caught up); false, and nothing done, otherwise.
+    fn on_data_if_drained(&self, stream: u8, b: Bytes) -> bool {
+        self.deliver(stream, b, true)
+    }
+
+    fn deliver(&self, stream: u8, b: Bytes, only_if_drained: bool) -> bool {
         let s = usize::from(stream.min(1));
         let mut st = lock(&self.st);
+        if only_if_drained && st.inb[s].len != 0 {
+            return false;
+        }
         if st.close_sent || st.finished || st.fatal.is_some() {
-            return; // we are closing: discard
+            return true; // we are closing: discard
         }
         if st.fin_recv || st.close_recv {
             drop(st);
             self.protocol_violation("data received after the sender half-closed the channel");
-            return;
+            return true;
         }
         st.inb[s].allowance -= b.len() as i64;
         if st.inb[s].allowance < 0 {
             drop(st);
             self.protocol_violation("the sender exceeded its flow-control credit");
-            return;
+            return true;
         }
         let starved = st.inb[s].len == 0;
         st.inb[s].on_received(b.len(), starved, &self.budget);
         st.inb[s].push(b);
         drop(st);
         self.rd.notify_waiters();
+        true
     }
 
     /// An incoming control message for this channel.
@@ -1007,7 +1021,36 @@ impl ChanInner {
             return Ok(None);
         }
         st.credit[s] -= need as i64;
-        st.push_small(s as u8, &[&crate::proto::frame_header(payload.len()), payload]);
+        let hdr = crate::proto::frame_header(payload.len());
+        if !st.flushing && st.outq.is_empty() && st.tail.is_empty() {
+            if let Some(peer) = self.tx.inproc_peer() {
+                // In-process, nothing queued: if the remote reader has caught
+                // up (it is waiting, latency matters), hand the frame over
+                // now, on this thread, instead of starting a flusher task
+                // (whose spawn wakes another worker thread). A reader that is
+                // behind gets coalesced frames from the flusher as usual.
+                // `flushing` orders us against anything queued meanwhile.
+                st.flushing = true;
+                drop(st);
+                let mut b = BytesMut::with_capacity(need);
+                b.extend_from_slice(&hdr);
+                b.extend_from_slice(payload);
+                let delivered = peer.on_data_if_drained(s as u8, b.freeze());
+                let mut st = lock(&self.st);
+                if !delivered {
+                    st.push_small(s as u8, &[&hdr, payload]);
+                    return Ok(Some(true));
+                }
+                if st.outq.is_empty() && st.tail.is_empty() {
+                    st.flushing = false;
+                    drop(st);
+                    self.wr.notify_waiters();
+                    return Ok(Some(false));
+                }
+                return Ok(Some(true));
+            }
+        }
+        st.push_small(s as u8, &[&hdr, payload]);
         Ok(Some(!std::mem::replace(&mut st.flushing, true)))
     }
 
