@@ -485,6 +485,8 @@ pub(crate) struct ChanInner {
     pub(crate) slot: Option<russh::ChannelId>,
     rt: tokio::runtime::Handle,
     budget: Arc<WindowBudget>,
+    /// SSH: the socket writer's queue gate (see `ssh::WShared::writable`).
+    gate: Option<Arc<crate::ssh::WShared>>,
 }
 
 impl Drop for ChanInner {
@@ -519,6 +521,8 @@ pub(crate) struct ChanParams {
     pub backlog: usize,
     pub budget: Arc<WindowBudget>,
     pub slot: Option<russh::ChannelId>,
+    /// SSH: the socket writer's queue gate that data waits at.
+    pub gate: Option<Arc<crate::ssh::WShared>>,
 }
 
 impl ChanInner {
@@ -548,6 +552,7 @@ impl ChanInner {
             slot: p.slot,
             rt: tokio::runtime::Handle::current(),
             budget: p.budget,
+            gate: p.gate,
         })
     }
 
@@ -588,7 +593,12 @@ impl ChanInner {
             };
             for it in items {
                 let (r, was_close) = match it {
-                    Out::Data(s, b) => (self.tx.data(s, b).await, false),
+                    Out::Data(s, b) => {
+                        if let Some(g) = &self.gate {
+                            g.writable().await;
+                        }
+                        (self.tx.data(s, b).await, false)
+                    }
                     Out::Ctl(c) => {
                         let is_close = matches!(c, Ctl::Close { .. });
                         (self.tx.ctl(c).await, is_close)

@@ -35,6 +35,8 @@ struct Slot {
 #[derive(Default)]
 pub(crate) struct SshState {
     pub(crate) handle: OnceLock<SshHandle>,
+    /// The socket writer's queue gate (see `ssh::WShared::writable`).
+    pub(crate) gate: OnceLock<Arc<crate::ssh::WShared>>,
     slots: Mutex<HashMap<ChannelId, Slot>>,
     idle: Mutex<Vec<ChannelId>>,
 }
@@ -179,6 +181,12 @@ impl Conn {
         self.events.notify_waiters();
     }
 
+    pub(crate) fn set_write_gate(&self, g: Arc<crate::ssh::WShared>) {
+        if let ConnKind::Ssh(ssh) = &self.kind {
+            let _ = ssh.gate.set(g);
+        }
+    }
+
     fn params(self: &Arc<Self>, id: u64, service: String, headers: Vec<String>, tx: Arc<Tx>, slot: Option<ChannelId>) -> ChanParams {
         ChanParams {
             id,
@@ -194,6 +202,10 @@ impl Conn {
             backlog: self.limits.backlog,
             budget: self.budget.clone(),
             slot,
+            gate: match &self.kind {
+                ConnKind::Ssh(ssh) => ssh.gate.get().cloned(),
+                _ => None,
+            },
         }
     }
 

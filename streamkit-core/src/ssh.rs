@@ -34,6 +34,10 @@ const WRITE_THROUGH_MAX: usize = 4096;
 /// The writer task keeps a drained queue buffer for reuse up to this
 /// capacity (two such buffers per connection stay allocated while it lives).
 const KEEP_BUF: usize = 256 * 1024;
+/// Channel data waits (in its flusher, never in russh's session loop) while
+/// more than this is queued or being written to the socket, so the queue is
+/// bounded by it rather than by every channel's window at once.
+const WRITE_HIGH_WATER: usize = 8 * 1024 * 1024;
 
 /// Whether this CPU has AES and carry-less multiply instructions (what makes
 /// AES-GCM fast); detected once.
@@ -90,13 +94,36 @@ pub(crate) struct ConnSettings {
 
 struct WState {
     buf: BytesMut,
+    /// Bytes the writer task has taken and is writing.
+    writing: usize,
     err: Option<io::ErrorKind>,
     shutdown: bool,
 }
 
-struct WShared {
+pub(crate) struct WShared {
     st: Mutex<WState>,
     notify: Notify,
+    /// Signalled when the writer task has written a batch.
+    drained: Notify,
+}
+
+impl WShared {
+    /// Wait until less than WRITE_HIGH_WATER is queued or being written (or
+    /// the socket failed or is shutting down: the write then fails on its own).
+    pub(crate) async fn writable(&self) {
+        loop {
+            let n = self.drained.notified();
+            tokio::pin!(n);
+            n.as_mut().enable();
+            {
+                let st = lock(&self.st);
+                if st.buf.len() + st.writing <= WRITE_HIGH_WATER || st.err.is_some() || st.shutdown {
+                    return;
+                }
+            }
+            n.await;
+        }
+    }
 }
 
 /// A stream whose writes are queued and drained by a separate task, so that
@@ -128,8 +155,9 @@ impl<R> NbStream<R> {
         let wr: Arc<tokio::sync::Mutex<Box<dyn AsyncWrite + Send + Unpin>>> =
             Arc::new(tokio::sync::Mutex::new(Box::new(wr)));
         let w = Arc::new(WShared {
-            st: Mutex::new(WState { buf: BytesMut::new(), err: None, shutdown: false }),
+            st: Mutex::new(WState { buf: BytesMut::new(), writing: 0, err: None, shutdown: false }),
             notify: Notify::new(),
+            drained: Notify::new(),
         });
         let w2 = w.clone();
         let wr2 = wr.clone();
@@ -150,6 +178,7 @@ impl<R> NbStream<R> {
                 let shutdown = {
                     let mut st = lock(&w2.st);
                     std::mem::swap(&mut st.buf, &mut chunk);
+                    st.writing = chunk.len();
                     st.shutdown
                 };
                 if chunk.is_empty() {
@@ -163,9 +192,12 @@ impl<R> NbStream<R> {
                 }
                 if let Err(e) = g.write_all(&chunk).await {
                     lock(&w2.st).err = Some(e.kind());
+                    w2.drained.notify_waiters();
                     return;
                 }
                 drop(g);
+                lock(&w2.st).writing = 0;
+                w2.drained.notify_waiters();
                 chunk.clear();
                 if chunk.capacity() > KEEP_BUF {
                     chunk = BytesMut::new();
@@ -176,12 +208,20 @@ impl<R> NbStream<R> {
     }
 }
 
+impl<R> NbStream<R> {
+    /// The write queue's gate, for channel flushers (see [`WShared::writable`]).
+    pub(crate) fn gate(&self) -> Arc<WShared> {
+        self.w.clone()
+    }
+}
+
 impl<R> Drop for NbStream<R> {
     fn drop(&mut self) {
         // Let the writer task flush what is queued, shut the write half down
         // and exit, so the socket is closed when the session is gone.
         lock(&self.w.st).shutdown = true;
         self.w.notify.notify_one();
+        self.w.drained.notify_waiters();
     }
 }
 
@@ -233,6 +273,7 @@ impl<R: Unpin> AsyncWrite for NbStream<R> {
     fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         lock(&self.w.st).shutdown = true;
         self.w.notify.notify_one();
+        self.w.drained.notify_waiters();
         Poll::Ready(Ok(()))
     }
 }
@@ -373,7 +414,9 @@ where
     };
     let cfg = Arc::new(client_config(settings));
     let setup = async {
-        let mut handle = match client::connect_stream(cfg, NbStream::<()>::new(stream, conn.kill.clone(), conn.io_done.clone()), handler).await {
+        let nb = NbStream::<()>::new(stream, conn.kill.clone(), conn.io_done.clone());
+        conn.set_write_gate(nb.gate());
+        let mut handle = match client::connect_stream(cfg, nb, handler).await {
             Ok(h) => h,
             Err(e) => {
                 if let Some(r) = lock(&rejected).take() {
@@ -548,7 +591,9 @@ where
     let handler = ServerHandler { conn: conn.clone(), trust: settings.trust.clone(), from: from.clone() };
     let cfg = Arc::new(server_config(&settings));
     let timeout = settings.handshake_timeout;
-    let running = match tokio::time::timeout(timeout, server::run_stream(cfg, NbStream::<()>::new(stream, conn.kill.clone(), conn.io_done.clone()), handler)).await {
+    let nb = NbStream::<()>::new(stream, conn.kill.clone(), conn.io_done.clone());
+    conn.set_write_gate(nb.gate());
+    let running = match tokio::time::timeout(timeout, server::run_stream(cfg, nb, handler)).await {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => {
             tracing::warn!("dropping connection from {from}: SSH handshake failed: {e}");
@@ -587,6 +632,47 @@ where
 mod tests {
     use super::*;
     use crate::{Peer, PeerOption};
+
+    /// Channel data waits at the socket writer's gate while more than
+    /// WRITE_HIGH_WATER is queued, and goes on once the socket drains; russh's
+    /// own writes (poll_write) never wait.
+    #[tokio::test]
+    async fn write_gate_holds_data_above_the_high_water_mark() {
+        use tokio::io::AsyncReadExt;
+        let (ours, mut theirs) = tokio::io::duplex(64 * 1024);
+        let kill = tokio_util::sync::CancellationToken::new();
+        let done = tokio_util::sync::CancellationToken::new();
+        let mut nb = NbStream::<()>::new(ours, kill.clone(), done.clone());
+        let gate = nb.gate();
+        tokio::time::timeout(Duration::from_secs(5), gate.writable()).await.expect("an empty queue is writable");
+        // What russh writes is queued at once, however much (nobody reads yet).
+        let total = WRITE_HIGH_WATER + 4 * 1024 * 1024;
+        let chunk = vec![7u8; 64 * 1024];
+        let mut queued = 0;
+        while queued < total {
+            nb.write_all(&chunk).await.unwrap();
+            queued += chunk.len();
+        }
+        assert!(
+            tokio::time::timeout(Duration::from_millis(200), gate.writable()).await.is_err(),
+            "the gate must hold data while {total} bytes are queued"
+        );
+        // Drain the other end: the gate opens, and every byte arrives.
+        let reader = tokio::spawn(async move {
+            let mut buf = vec![0u8; 256 * 1024];
+            let mut got = 0;
+            while got < total {
+                let n = theirs.read(&mut buf).await.unwrap();
+                assert!(n > 0 && buf[..n].iter().all(|&b| b == 7));
+                got += n;
+            }
+            got
+        });
+        tokio::time::timeout(Duration::from_secs(10), gate.writable()).await.expect("the gate opens as the socket drains");
+        assert_eq!(tokio::time::timeout(Duration::from_secs(10), reader).await.unwrap().unwrap(), total);
+        drop(nb);
+        tokio::time::timeout(Duration::from_secs(5), done.cancelled()).await.expect("writer task ends after drop");
+    }
 
     #[test]
     fn cipher_order_follows_the_cpu() {
