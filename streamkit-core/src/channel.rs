@@ -27,6 +27,11 @@ const SMALL_FRAME: usize = 16 * 1024;
 const COALESCE_PIECE: usize = 4 * 1024;
 /// Most bytes coalesced into one transport send.
 const COALESCE_MAX: usize = 64 * 1024;
+/// A flusher that finds less than this coalesced while the writer is still
+/// adding to it gives the writer a moment to add more (see `flush_loop`).
+const FLUSH_WAIT_BELOW: usize = 32 * 1024;
+/// At most this many such moments per send.
+const FLUSH_WAIT_CHECKS: usize = 64;
 /// Window auto-tuning's "the reader waited for credit" rule grows a window
 /// only up to this size: enough to hide a short link's scheduling latency
 /// (measured: 256 KiB -> 4 MiB doubles loopback bulk on an idle machine),
@@ -564,8 +569,47 @@ impl ChanInner {
     /// Start a flusher if none is running. Called with the state unlocked.
     fn kick(self: &Arc<Self>, start: bool) {
         if start {
+            // Started by a thread outside the runtime (a binding's caller)?
+            let foreign = tokio::runtime::Handle::try_current().is_err();
             let me = self.clone();
-            self.rt.spawn(async move { me.flush_loop().await });
+            self.rt.spawn(async move { me.flush_loop(foreign).await });
+        }
+    }
+
+    /// Before a flusher sends the small writes coalesced so far (other than
+    /// the first ones it was started for, which go at once), it lets the
+    /// writer add to them while the writer is still adding: it checks the
+    /// coalescing buffer again after giving way, until it stops growing,
+    /// reaches FLUSH_WAIT_BELOW or FLUSH_WAIT_CHECKS checks were made. A
+    /// writer that stopped (a request sent, now waiting for the reply) costs
+    /// one check; a writer in full flow gets large transport sends instead of
+    /// one per few frames. This is how frames coalesce when the writer is a
+    /// task on the runtime: the flusher it starts runs only when the writer
+    /// task yields. A writer on another thread (`foreign`: the C ABI and the
+    /// bindings over it) runs in parallel with the flusher, which then
+    /// caught up every few frames: ~4 KiB sends, many more context switches
+    /// and wake-ups per frame (BENCHMARKS.md, scenario 7). For such a writer
+    /// "giving way" is `sched_yield` (it may be waiting for this very CPU);
+    /// for a task on the runtime, a task yield.
+    async fn let_writer_add(&self, foreign: bool) {
+        let mut last = usize::MAX;
+        for _ in 0..FLUSH_WAIT_CHECKS {
+            let len = {
+                let st = lock(&self.st);
+                if !st.outq.is_empty() {
+                    return;
+                }
+                st.tail.len()
+            };
+            if len >= FLUSH_WAIT_BELOW || len == last {
+                return;
+            }
+            last = len;
+            if foreign {
+                std::thread::yield_now();
+            } else {
+                tokio::task::yield_now().await;
+            }
         }
     }
 
@@ -578,8 +622,12 @@ impl ChanInner {
     /// Drain the outgoing queue in order. One flusher runs at a time, so the
     /// transport sees data, trailers, FIN and CLOSE in the order they were
     /// queued, and small writes leave as large packets.
-    async fn flush_loop(self: Arc<Self>) {
+    async fn flush_loop(self: Arc<Self>, foreign: bool) {
+        let mut first = true;
         loop {
+            if !std::mem::take(&mut first) {
+                self.let_writer_add(foreign).await;
+            }
             let items: Vec<Out> = {
                 let mut st = lock(&self.st);
                 st.seal_tail();
