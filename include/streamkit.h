@@ -184,7 +184,8 @@ typedef int32_t sk_option;
  * handle is reported as `SK_ERR_INVALID`.
  *
  * Methods: sk_channel_write, sk_channel_read, sk_channel_write_frame,
- * sk_channel_read_frame, sk_channel_write_error, sk_channel_read_error,
+ * sk_channel_read_frame, sk_channel_read_frames, sk_channel_unread,
+ * sk_channel_write_error, sk_channel_read_error,
  * sk_channel_close_write, sk_channel_write_trailers, sk_channel_close,
  * sk_channel_open, sk_channel_accept, sk_channel_join_fd,
  * sk_channel_service, sk_channel_headers, sk_channel_trailers,
@@ -563,6 +564,49 @@ sk_result sk_channel_write_frame(sk_channel *c, const uint8_t *data, size_t len)
  * waiting; SK_ERR_INVALID for a bad handle or NULL `out`.
  */
 sk_result sk_channel_read_frame(sk_channel *c, sk_buf *out, int64_t timeout_ms);
+
+/**
+ * Read several frames in one call: the frames already received, as many
+ * as fit in `buf`, copied as they are on the stream. For callers that
+ * read many small frames (a binding can serve them from its own buffer,
+ * one native call per batch instead of per frame).
+ *
+ * Blocks like `sk_channel_read_frame` until at least one whole frame is
+ * there, for at most `timeout_ms` (-1 = forever, 0 = poll), then never
+ * waits for more. On success `buf[0..*len]` holds one or more records,
+ * each a 4-byte big-endian payload length followed by the payload (the
+ * same bytes a `sk_channel_read` would return); `buf` is written only on
+ * success. `*len == 0` with SK_OK means nothing was read because the next
+ * frame must be read with `sk_channel_read_frame`: it does not fit in
+ * `cap` (or is one of the large frames that call assembles piece by
+ * piece), or it is over MAX_FRAME_SIZE or cut off by the end of the stream,
+ * which that call reports as SK_ERR_PROTOCOL.
+ *
+ * Returns SK_ERR_EOF at a clean end of stream; SK_ERR_TIMEOUT (nothing
+ * consumed); SK_ERR_CLOSED if the channel is closed or its peer shut down,
+ * also while waiting; SK_ERR_INVALID for a bad handle, NULL `buf` or
+ * `len`, `cap` below 4, or a timeout below -1. At most 256 KiB are read
+ * per call.
+ */
+sk_result sk_channel_read_frames(sk_channel *c,
+                                 uint8_t *buf,
+                                 size_t cap,
+                                 size_t *len,
+                                 int64_t timeout_ms);
+
+/**
+ * Put `len` bytes back in front of the channel's byte stream: the next
+ * `sk_channel_read`, `sk_channel_read_frame` or `sk_channel_read_frames`
+ * returns them first. For a binding that read frames ahead with
+ * `sk_channel_read_frames` and must hand what it did not use to a byte
+ * read. Give back only bytes read from this channel, in the order read:
+ * they do not count against the flow-control window. `data` may be NULL
+ * when `len` is 0. Does not block. On a closed channel the bytes are
+ * dropped (SK_OK).
+ *
+ * Returns SK_ERR_INVALID for a bad handle or NULL `data` with `len` > 0.
+ */
+sk_result sk_channel_unread(sk_channel *c, const uint8_t *data, size_t len);
 
 /**
  * Send one error frame on the channel's error stream (SSH extended data),

@@ -11,11 +11,16 @@ package streamkit
 #cgo noescape skgo_channel_write_frame_fast
 #cgo nocallback skgo_channel_read_frame_fast
 #cgo noescape skgo_channel_read_frame_fast
+#cgo nocallback skgo_channel_read_frames
+#cgo noescape skgo_channel_read_frames
+#cgo nocallback skgo_channel_unread
+#cgo noescape skgo_channel_unread
 */
 import "C"
 
 import (
 	"context"
+	"encoding/binary"
 	"io"
 	"runtime"
 	"sync"
@@ -36,6 +41,19 @@ type Chan struct {
 	frameHint atomic.Int32
 	errorHint atomic.Int32
 
+	// Frames read ahead by ReadFrame: ahead[aoff:aend] holds whole frames
+	// as they were on the stream (4-byte big-endian length, payload),
+	// taken with one sk_channel_read_frames call. Guarded by amu. Only the
+	// goroutine holding the fill token takes stream bytes from the library
+	// for ReadFrame, and only while nothing is read ahead, so frames come
+	// out in stream order. Read gives what is left back to the library
+	// (sk_channel_unread) before reading bytes.
+	amu        sync.Mutex
+	ahead      []byte
+	aoff, aend int
+	aheadSize  int // the size of the next read-ahead buffer (0: readAheadMin)
+	fill       chan struct{}
+
 	mu         sync.Mutex
 	metaLoaded bool
 	service    string
@@ -52,7 +70,7 @@ var (
 )
 
 func newChan(h uintptr) *Chan {
-	c := &Chan{h: newHandle(h, func(h uintptr) { C.skgo_channel_free(C.uintptr_t(h)) })}
+	c := &Chan{h: newHandle(h, func(h uintptr) { C.skgo_channel_free(C.uintptr_t(h)) }), fill: make(chan struct{}, 1)}
 	// Safety net for a channel that is never closed: sk_channel_free closes
 	// it (bounded at about 5 s) and releases the handle. Cleanups run one at
 	// a time, so this deliberately avoids the unbounded sk_channel_close.
@@ -113,6 +131,9 @@ func (c *Chan) read(data []byte, timeout time.Duration) (int, error) {
 	defer c.release()
 	if len(data) == 0 {
 		return 0, nil
+	}
+	if err := c.unreadAhead(h); err != nil {
+		return 0, err
 	}
 	var n C.size_t
 	var msg *C.char
@@ -185,6 +206,130 @@ func (c *Chan) readBuf(isError bool, timeout time.Duration) ([]byte, error) {
 	return out[:n:n], nil
 }
 
+// ReadFrame reads frames ahead into a per-channel buffer: readAheadMin
+// bytes at first, doubled (up to readAheadSize) while batches fill more than
+// half of it or a frame did not fit; one native call per buffer of small
+// frames. Larger frames are read one per call.
+const (
+	readAheadMin  = 1 << 10
+	readAheadSize = 16 << 10
+)
+
+// popAhead returns the next frame read ahead, if there is one.
+func (c *Chan) popAhead() ([]byte, bool) {
+	c.amu.Lock()
+	if c.aoff >= c.aend {
+		c.amu.Unlock()
+		return nil, false
+	}
+	rec := c.ahead[c.aoff:c.aend]
+	n := int(binary.BigEndian.Uint32(rec))
+	f := make([]byte, n)
+	copy(f, rec[4:4+n])
+	c.aoff += 4 + n
+	c.amu.Unlock()
+	return f, true
+}
+
+// unreadAhead gives the frames read ahead back to the library, in front
+// of the byte stream, so that a byte read returns them first; h is held.
+func (c *Chan) unreadAhead(h C.uintptr_t) error {
+	c.amu.Lock()
+	defer c.amu.Unlock()
+	if c.aoff >= c.aend {
+		return nil
+	}
+	rest := c.ahead[c.aoff:c.aend]
+	res := C.skgo_channel_unread(h, unsafe.Pointer(&rest[0]), C.size_t(len(rest)))
+	if err := cError(C.int(res.rc), (*C.char)(res.p)); err != nil {
+		return err
+	}
+	c.aoff, c.aend = 0, 0
+	return nil
+}
+
+// readFrame reads one frame: from the frames read ahead if any, else with
+// one native call that also reads ahead what else has arrived.
+func (c *Chan) readFrame(timeout time.Duration) ([]byte, error) {
+	if c.h.isClosing() {
+		return nil, errChanClosed()
+	}
+	if f, ok := c.popAhead(); ok {
+		return f, nil
+	}
+	// Take the fill token (within the timeout).
+	var start time.Time
+	select {
+	case c.fill <- struct{}{}:
+	default:
+		if timeout >= 0 {
+			start = time.Now()
+			t := time.NewTimer(timeout)
+			select {
+			case c.fill <- struct{}{}:
+				t.Stop()
+			case <-t.C:
+				return nil, newError(CodeTimeout, "read_frame: no result within the timeout")
+			}
+		} else {
+			c.fill <- struct{}{}
+		}
+	}
+	defer func() { <-c.fill }()
+	if f, ok := c.popAhead(); ok { // read ahead by the goroutine we waited for
+		return f, nil
+	}
+	if !start.IsZero() {
+		if timeout -= time.Since(start); timeout < 0 {
+			timeout = 0
+		}
+	}
+	h, err := c.acquire()
+	if err != nil {
+		return nil, err
+	}
+	c.amu.Lock()
+	buf, size := c.ahead, max(c.aheadSize, readAheadMin)
+	c.amu.Unlock()
+	if len(buf) < size {
+		buf = make([]byte, size)
+	}
+	res := C.skgo_channel_read_frames(h, unsafe.Pointer(&buf[0]), C.size_t(len(buf)), timeoutMs(timeout))
+	c.release()
+	if res.rc != C.SK_OK {
+		if res.rc == C.SK_ERR_EOF {
+			return nil, io.EOF
+		}
+		return nil, cError(C.int(res.rc), (*C.char)(res.p))
+	}
+	if res.n == 0 {
+		// A frame that does not fit in the buffer (or an error that the
+		// one-frame read reports): read it alone, still holding the token.
+		f, err := c.readBuf(false, timeout)
+		if err == nil && len(f)+4 > len(buf) && len(f)+4 <= readAheadSize {
+			for size < len(f)+4 {
+				size *= 2
+			}
+			c.amu.Lock()
+			c.aheadSize = size
+			c.amu.Unlock()
+		}
+		return f, err
+	}
+	c.amu.Lock()
+	if c.h.isClosing() {
+		c.amu.Unlock()
+		return nil, errChanClosed()
+	}
+	c.ahead, c.aoff, c.aend = buf, 0, int(res.n)
+	if int(res.n) > len(buf)/2 && len(buf) < readAheadSize {
+		c.aheadSize = 2 * len(buf)
+	}
+	c.amu.Unlock()
+	f, _ := c.popAhead()
+	return f, nil
+}
+
 // Bounds of the per-channel guess of the next frame's size (the Go buffer
 // a frame is read into; a larger frame costs one more copy).
 const (
@@ -211,18 +356,21 @@ func (c *Chan) WriteFrame(frame []byte) error { return c.writeBuf(frame, false) 
 
 // ReadFrame reads one message frame; io.EOF at a clean end of stream. A
 // frame larger than OptMaxFrameSize fails with ErrProtocol and closes the
-// channel.
-func (c *Chan) ReadFrame() ([]byte, error) { return c.readBuf(false, -1) }
+// channel. Small frames that have already arrived are read ahead, up to
+// 16 KiB per channel (1 KiB at first) in one native call, and returned by
+// the next ReadFrame calls; a Read after ReadFrame returns those bytes
+// first.
+func (c *Chan) ReadFrame() ([]byte, error) { return c.readFrame(-1) }
 
 // ReadFrameTimeout is ReadFrame with a time limit (ErrTimeout; d < 0 waits
 // forever). A timed-out read consumes nothing.
 func (c *Chan) ReadFrameTimeout(d time.Duration) ([]byte, error) {
-	return c.readBuf(false, d)
+	return c.readFrame(d)
 }
 
 // ReadFrameContext is ReadFrame that also returns when ctx is done.
 func (c *Chan) ReadFrameContext(ctx context.Context) ([]byte, error) {
-	return pollContext(ctx, func(d time.Duration) ([]byte, error) { return c.readBuf(false, d) })
+	return pollContext(ctx, func(d time.Duration) ([]byte, error) { return c.readFrame(d) })
 }
 
 // WriteError writes one error frame (on the SSH extended-data stream).
@@ -277,6 +425,9 @@ func (c *Chan) Close() error {
 	}
 	defer c.h.release()
 	ch := C.uintptr_t(h)
+	c.amu.Lock()
+	c.ahead, c.aoff, c.aend = nil, 0, 0
+	c.amu.Unlock()
 	c.loadMeta(ch)
 	var msg *C.char
 	r := C.skgo_channel_close(ch, &msg)

@@ -162,6 +162,29 @@ static inline skgo_res skgo_channel_read_frame_fast(uintptr_t c, int is_error, v
 	return res;
 }
 
+// Several frames (stream 0) into a Go buffer: res.n bytes of records (a
+// 4-byte big-endian length, then the payload, each); res.n == 0 means the
+// next frame must be read with skgo_channel_read_frame_fast.
+static inline skgo_res skgo_channel_read_frames(uintptr_t c, void *buf, size_t cap, int64_t timeout_ms) {
+	skgo_res res = {0, 0, 0, NULL};
+	size_t n = 0;
+	res.rc = (int)sk_channel_read_frames((sk_channel *)c, (uint8_t *)buf, cap, &n, timeout_ms);
+	if (res.rc != SK_OK) {
+		res.p = skgo_errdup(res.rc);
+		return res;
+	}
+	res.n = n;
+	return res;
+}
+
+// Gives bytes read ahead back to the channel's byte stream.
+static inline skgo_res skgo_channel_unread(uintptr_t c, const void *data, size_t len) {
+	skgo_res res = {0, 0, 0, NULL};
+	res.rc = (int)sk_channel_unread((sk_channel *)c, (const uint8_t *)data, len);
+	res.p = skgo_errdup(res.rc);
+	return res;
+}
+
 // Frees frame memory returned by skgo_channel_read_frame_fast.
 static inline void skgo_free_data(void *data, size_t len) {
 	sk_buf b = {(uint8_t *)data, len};

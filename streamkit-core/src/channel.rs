@@ -189,6 +189,13 @@ impl InBuf {
         self.q.push_back(b);
     }
 
+    /// Put bytes back at the front (see `Channel::unread`).
+    fn push_front(&mut self, b: Bytes) {
+        self.len += b.len();
+        self.unacked = self.unacked.saturating_sub(b.len());
+        self.q.push_front(b);
+    }
+
     fn copy_out(&mut self, out: &mut [u8]) -> usize {
         let mut n = 0;
         while n < out.len() {
@@ -999,6 +1006,59 @@ impl ChanInner {
         }
     }
 
+    /// Copy whole frames of stream `s` into `buf` (see `Channel::read_frames`).
+    async fn read_frames(self: &Arc<Self>, s: usize, buf: &mut [u8], max_frames: usize) -> Result<Option<usize>> {
+        let max = self.max_frame;
+        let window = self.window;
+        let r = self
+            .wait_rd(|st| {
+                if st.user_closed {
+                    return Some(Err(Error::closed("channel is closed")));
+                }
+                let ib = &mut st.inb[s];
+                if ib.asm.is_some() {
+                    return Some(Ok(Some(0))); // a large frame being assembled: read_frame's
+                }
+                let (mut n, mut k) = (0, 0);
+                while k < max_frames {
+                    let Some(h) = ib.peek4() else { break };
+                    let len = u32::from_be_bytes(h) as usize;
+                    if len > max || 4 + len > buf.len() - n || ib.len < 4 + len {
+                        break;
+                    }
+                    ib.copy_out(&mut buf[n..n + 4 + len]);
+                    n += 4 + len;
+                    k += 1;
+                }
+                if n > 0 {
+                    return Some(Ok(Some(n)));
+                }
+                if let Some(h) = ib.peek4() {
+                    let len = u32::from_be_bytes(h) as usize;
+                    // Too long for MAX_FRAME_SIZE (read_frame fails the
+                    // channel), for `buf`, or to wait for in one piece.
+                    if len > max || 4 + len > buf.len() || 4 + len > window / 2 {
+                        return Some(Ok(Some(0)));
+                    }
+                }
+                if let Some(e) = self.closed_error(st) {
+                    return Some(Err(e));
+                }
+                if st.fin_recv || st.close_recv {
+                    if st.inb[s].has_partial_frame() {
+                        return Some(Ok(Some(0))); // read_frame reports the protocol error
+                    }
+                    return Some(Ok(None));
+                }
+                None
+            })
+            .await;
+        if matches!(r, Ok(Some(n)) if n > 0) {
+            self.grant(s);
+        }
+        r
+    }
+
     /// Wait for credit, then queue up to MAX_CHUNK bytes of `data` from `off`.
     /// Returns how many bytes were queued.
     async fn queue_piece(self: &Arc<Self>, s: usize, data: &Bytes, off: usize) -> Result<usize> {
@@ -1423,6 +1483,41 @@ impl Channel {
     /// Cancel-safe.
     pub async fn read_frame(&self) -> Result<Option<Bytes>> {
         self.i().read_frame(0).await
+    }
+
+    /// Read several frames at once: wait like `read_frame` until at least
+    /// one whole frame is buffered (or the stream ends), then copy whole
+    /// frames, up to `max_frames` and as many as fit, into `buf` exactly as
+    /// they are on the stream (a 4-byte big-endian length, then the
+    /// payload, each). Returns `Ok(Some(n))` with the `n` bytes copied;
+    /// `Ok(Some(0))` when nothing was read because the next frame must be
+    /// read with `read_frame` (it is longer than `buf`, over
+    /// MAX_FRAME_SIZE, too long to wait for in one piece, or the stream
+    /// ends inside it: `read_frame` returns it or the error); `Ok(None)` at
+    /// a clean end of stream. Errors and cancel-safety as `read_frame`.
+    pub async fn read_frames(&self, buf: &mut [u8], max_frames: usize) -> Result<Option<usize>> {
+        self.i().read_frames(0, buf, max_frames).await
+    }
+
+    /// Put bytes taken from the byte stream back in front of it, so that
+    /// the next read (bytes or frame) returns them first: for a binding
+    /// that read frames ahead with `read_frames` and must hand the rest to
+    /// a byte read. The bytes count against nothing (credit already
+    /// granted for them stays granted), so only give back what was read
+    /// from this channel. Does nothing on a closed channel.
+    pub fn unread(&self, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
+        let i = self.i();
+        {
+            let mut st = lock(&i.st);
+            if st.user_closed {
+                return;
+            }
+            st.inb[0].push_front(Bytes::copy_from_slice(data));
+        }
+        i.rd.notify_waiters();
     }
 
     /// Send an error frame (SSH extended data, type 1).

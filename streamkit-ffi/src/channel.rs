@@ -161,6 +161,83 @@ pub unsafe extern "C" fn sk_channel_read_frame(c: *mut sk_channel, out: *mut sk_
     })
 }
 
+/// Read several frames in one call: the frames already received, as many
+/// as fit in `buf`, copied as they are on the stream. For callers that
+/// read many small frames (a binding can serve them from its own buffer,
+/// one native call per batch instead of per frame).
+///
+/// Blocks like `sk_channel_read_frame` until at least one whole frame is
+/// there, for at most `timeout_ms` (-1 = forever, 0 = poll), then never
+/// waits for more. On success `buf[0..*len]` holds one or more records,
+/// each a 4-byte big-endian payload length followed by the payload (the
+/// same bytes a `sk_channel_read` would return); `buf` is written only on
+/// success. `*len == 0` with SK_OK means nothing was read because the next
+/// frame must be read with `sk_channel_read_frame`: it does not fit in
+/// `cap` (or is one of the large frames that call assembles piece by
+/// piece), or it is over MAX_FRAME_SIZE or cut off by the end of the stream,
+/// which that call reports as SK_ERR_PROTOCOL.
+///
+/// Returns SK_ERR_EOF at a clean end of stream; SK_ERR_TIMEOUT (nothing
+/// consumed); SK_ERR_CLOSED if the channel is closed or its peer shut down,
+/// also while waiting; SK_ERR_INVALID for a bad handle, NULL `buf` or
+/// `len`, `cap` below 4, or a timeout below -1. At most 256 KiB are read
+/// per call.
+#[no_mangle]
+pub unsafe extern "C" fn sk_channel_read_frames(
+    c: *mut sk_channel,
+    buf: *mut u8,
+    cap: usize,
+    len: *mut usize,
+    timeout_ms: i64,
+) -> sk_result {
+    ffi_call("sk_channel_read_frames", || {
+        let buf = out_buf(buf, cap, "buf")?;
+        if cap < 4 {
+            return Err(crate::error::invalid(format!(
+                "cap = {cap}: buf must hold at least 4 bytes (an empty frame's length)"
+            )));
+        }
+        let len = out_ptr(len, "len")?;
+        let t = Timeout::from_ms(timeout_ms)?;
+        // As sk_channel_read: into the thread's scratch buffer, then copied
+        // (the caller's buffer may be uninitialized).
+        let got = with_scratch(cap.min(MAX_READ_CHUNK), |tmp| {
+            let got = with_channel(c, |ch| run_io(t, "read_frames", ch.read_frames(tmp, usize::MAX)))?
+                .ok_or(Error::Eof)?
+                .min(tmp.len());
+            // SAFETY: buf is valid for cap >= got bytes per the contract, and
+            // does not overlap tmp.
+            unsafe { std::ptr::copy_nonoverlapping(tmp.as_ptr(), buf, got) };
+            Ok(got)
+        })?;
+        // SAFETY: len was checked non-NULL.
+        unsafe { write_out(len, got) };
+        Ok(())
+    })
+}
+
+/// Put `len` bytes back in front of the channel's byte stream: the next
+/// `sk_channel_read`, `sk_channel_read_frame` or `sk_channel_read_frames`
+/// returns them first. For a binding that read frames ahead with
+/// `sk_channel_read_frames` and must hand what it did not use to a byte
+/// read. Give back only bytes read from this channel, in the order read:
+/// they do not count against the flow-control window. `data` may be NULL
+/// when `len` is 0. Does not block. On a closed channel the bytes are
+/// dropped (SK_OK).
+///
+/// Returns SK_ERR_INVALID for a bad handle or NULL `data` with `len` > 0.
+#[no_mangle]
+pub unsafe extern "C" fn sk_channel_unread(c: *mut sk_channel, data: *const u8, len: usize) -> sk_result {
+    ffi_call("sk_channel_unread", || {
+        // SAFETY: data is NULL or len readable bytes per the contract.
+        let data = unsafe { bytes(data, len, "data") }?;
+        with_channel(c, |ch| {
+            ch.unread(data);
+            Ok(())
+        })
+    })
+}
+
 /// Send one error frame on the channel's error stream (SSH extended data),
 /// separate from the byte stream. `data` may be NULL when `len` is 0.
 ///

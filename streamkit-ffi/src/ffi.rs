@@ -31,7 +31,8 @@ pub struct sk_peer {
 /// handle is reported as `SK_ERR_INVALID`.
 ///
 /// Methods: sk_channel_write, sk_channel_read, sk_channel_write_frame,
-/// sk_channel_read_frame, sk_channel_write_error, sk_channel_read_error,
+/// sk_channel_read_frame, sk_channel_read_frames, sk_channel_unread,
+/// sk_channel_write_error, sk_channel_read_error,
 /// sk_channel_close_write, sk_channel_write_trailers, sk_channel_close,
 /// sk_channel_open, sk_channel_accept, sk_channel_join_fd,
 /// sk_channel_service, sk_channel_headers, sk_channel_trailers,

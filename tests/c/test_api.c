@@ -752,6 +752,81 @@ static int test_freed_channel_handle_in_use(void) {
     return 0;
 }
 
+/* sk_channel_read_frames / sk_channel_unread: batches of whole frames as
+ * length-prefixed records, the fallback for a frame that does not fit, bytes
+ * given back, end of stream, bad arguments and a freed handle. */
+static int test_read_frames(void) {
+    pair pp;
+    sk_channel *cb = NULL, *ca = NULL;
+    uint8_t buf[64], got[64], big[100];
+    size_t len = 99, n = 0, have = 0;
+    sk_buf b = {NULL, 0};
+    memset(big, 'x', sizeof big);
+    if (make_pair(&pp, "tcp://127.0.0.1:0")) return 1;
+    if (open_accept(&pp, "rf", &cb, &ca)) return 1;
+    EXPECT_MSG(sk_channel_read_frames(NULL, buf, sizeof buf, &len, 0), SK_ERR_INVALID, "c is NULL");
+    EXPECT_MSG(sk_channel_read_frames(cb, NULL, sizeof buf, &len, 0), SK_ERR_INVALID, "buf is NULL");
+    EXPECT_MSG(sk_channel_read_frames(cb, buf, 0, &len, 0), SK_ERR_INVALID, "capacity of buf is 0");
+    EXPECT_MSG(sk_channel_read_frames(cb, buf, 3, &len, 0), SK_ERR_INVALID, "at least 4 bytes");
+    EXPECT_MSG(sk_channel_read_frames(cb, buf, sizeof buf, NULL, 0), SK_ERR_INVALID, "len is NULL");
+    EXPECT_MSG(sk_channel_read_frames(cb, buf, sizeof buf, &len, -2), SK_ERR_INVALID, "timeout_ms");
+    EXPECT_MSG(sk_channel_read_frames(cb, buf, sizeof buf, &len, 0), SK_ERR_TIMEOUT, "nothing available");
+    EXPECT_MSG(sk_channel_unread(NULL, buf, 1), SK_ERR_INVALID, "c is NULL");
+    EXPECT_MSG(sk_channel_unread(cb, NULL, 1), SK_ERR_INVALID, "data is NULL");
+    OK(sk_channel_unread(cb, NULL, 0));
+    CHECK(len == 99); /* outputs untouched on failure */
+
+    /* Three small frames ("a", empty, "bc"), then one that does not fit. */
+    OK(sk_channel_write_frame(ca, (const uint8_t *)"a", 1));
+    OK(sk_channel_write_frame(ca, NULL, 0));
+    OK(sk_channel_write_frame(ca, (const uint8_t *)"bc", 2));
+    OK(sk_channel_write_frame(ca, big, sizeof big));
+    const uint8_t want[] = {0, 0, 0, 1, 'a', 0, 0, 0, 0, 0, 0, 0, 2, 'b', 'c'};
+    while (have < sizeof want) { /* they may arrive in several packets */
+        OK(sk_channel_read_frames(cb, buf, sizeof buf, &len, 5000 * slow_factor()));
+        CHECK(len > 0 && have + len <= sizeof want);
+        memcpy(got + have, buf, len);
+        have += len;
+    }
+    CHECK(memcmp(got, want, sizeof want) == 0);
+    /* The 100-byte frame is longer than buf: nothing read, sk_channel_read_frame gets it. */
+    OK(sk_channel_read_frames(cb, buf, sizeof buf, &len, 5000 * slow_factor()));
+    CHECK(len == 0);
+    OK(sk_channel_read_frame(cb, &b, 5000 * slow_factor()));
+    CHECK(b.len == sizeof big && memcmp(b.data, big, sizeof big) == 0);
+    sk_buf_free(&b);
+
+    /* Bytes given back come first, for every kind of read. */
+    OK(sk_channel_write_frame(ca, (const uint8_t *)"after", 5));
+    OK(sk_channel_unread(cb, want, 5));
+    OK(sk_channel_read_frames(cb, buf, 5, &len, 5000 * slow_factor()));
+    CHECK(len == 5 && memcmp(buf, want, 5) == 0);
+    OK(sk_channel_unread(cb, want, 5));
+    OK(sk_channel_read_frame(cb, &b, 5000 * slow_factor()));
+    CHECK(b.len == 1 && b.data[0] == 'a');
+    sk_buf_free(&b);
+    OK(sk_channel_unread(cb, want + 5, 4));
+    OK(sk_channel_read(cb, buf, 3, &n, 5000 * slow_factor()));
+    CHECK(n == 3 && memcmp(buf, want + 5, 3) == 0);
+    OK(sk_channel_read(cb, buf, 1, &n, 5000 * slow_factor()));
+    CHECK(n == 1 && buf[0] == 0);
+    OK(sk_channel_read_frame(cb, &b, 5000 * slow_factor()));
+    CHECK(b.len == 5 && memcmp(b.data, "after", 5) == 0);
+    sk_buf_free(&b);
+
+    /* Clean end of stream. */
+    OK(sk_channel_close_write(ca));
+    EXPECT_MSG(sk_channel_read_frames(cb, buf, sizeof buf, &len, 5000 * slow_factor()), SK_ERR_EOF, "end of stream");
+
+    /* A freed handle is refused by both. */
+    sk_channel_free(cb);
+    EXPECT_MSG(sk_channel_read_frames(cb, buf, sizeof buf, &len, 0), SK_ERR_INVALID, "not a live sk_channel handle");
+    EXPECT_MSG(sk_channel_unread(cb, want, 1), SK_ERR_INVALID, "not a live sk_channel handle");
+    sk_channel_free(ca);
+    free_pair(&pp);
+    return 0;
+}
+
 static int test_closed(void) {
     pair pp;
     sk_channel *cb = NULL, *ca = NULL, *x = NULL;
@@ -1223,6 +1298,7 @@ int main(int argc, char **argv) {
         {"timeouts", test_timeouts},
         {"auth_rejected", test_auth_rejected},
         {"closed", test_closed},
+        {"read_frames", test_read_frames},
         {"freed_channel_handle_in_use", test_freed_channel_handle_in_use},
         {"protocol_frame_too_large", test_protocol_frame_too_large},
         {"truncated_frame_is_protocol_error", test_truncated_frame_is_protocol_error},
