@@ -134,7 +134,15 @@ pub unsafe extern "C" fn sk_channel_write_frame(c: *mut sk_channel, data: *const
                 "len = {len} does not fit in a frame's 32-bit length"
             )));
         }
-        with_channel(c, |ch| run_io(Timeout::FOREVER, "write_frame", ch.write_frame(data)))
+        with_channel(c, |ch| {
+            // Queued at once when credit allows (no future, no runtime
+            // check); otherwise the waiting path, which also refuses a call
+            // from inside a tokio runtime.
+            if tokio::runtime::Handle::try_current().is_err() && ch.try_write_frame(data)? {
+                return Ok(());
+            }
+            run_io(Timeout::FOREVER, "write_frame", ch.write_frame(data))
+        })
     })
 }
 
@@ -248,7 +256,12 @@ pub unsafe extern "C" fn sk_channel_write_error(c: *mut sk_channel, data: *const
     ffi_call("sk_channel_write_error", || {
         // SAFETY: data is NULL or len readable bytes per the contract.
         let data = unsafe { bytes(data, len, "data") }?;
-        with_channel(c, |ch| run_io(Timeout::FOREVER, "write_error", ch.write_error(data)))
+        with_channel(c, |ch| {
+            if tokio::runtime::Handle::try_current().is_err() && ch.try_write_error(data)? {
+                return Ok(());
+            }
+            run_io(Timeout::FOREVER, "write_error", ch.write_error(data))
+        })
     })
 }
 
