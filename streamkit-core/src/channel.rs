@@ -583,23 +583,28 @@ impl ChanInner {
         }
     }
 
-    /// Before a flusher sends the small writes coalesced so far (other than
-    /// the first ones it was started for, which go at once), it lets the
-    /// writer add to them while the writer is still adding: it checks the
-    /// coalescing buffer again after giving way, until it stops growing,
-    /// reaches FLUSH_WAIT_BELOW or FLUSH_WAIT_CHECKS checks were made. A
-    /// writer that stopped (a request sent, now waiting for the reply) costs
-    /// one check; a writer in full flow gets large transport sends instead of
-    /// one per few frames. This is how frames coalesce when the writer is a
-    /// task on the runtime: the flusher it starts runs only when the writer
-    /// task yields. A writer on another thread (`foreign`: the C ABI and the
-    /// bindings over it) runs in parallel with the flusher, which then
-    /// caught up every few frames: ~4 KiB sends, many more context switches
-    /// and wake-ups per frame (BENCHMARKS.md, scenario 7). For such a writer
-    /// "giving way" is `sched_yield` (it may be waiting for this very CPU);
-    /// for a task on the runtime, a task yield.
-    async fn let_writer_add(&self, foreign: bool) {
-        let mut last = usize::MAX;
+    /// For a writer on a thread outside the runtime (`foreign`: the C ABI
+    /// and the bindings over it): before a flusher sends the small writes
+    /// coalesced so far (other than the first ones it was started for, which
+    /// go at once), it lets the writer add to them while the writer is still
+    /// adding: it checks the coalescing buffer again after `sched_yield`
+    /// (the writer may be waiting for this very CPU), until it stops
+    /// growing, reaches FLUSH_WAIT_BELOW or FLUSH_WAIT_CHECKS checks were
+    /// made. A writer that stopped (nothing coalesced: a request sent, now
+    /// waiting for the reply) costs one check and no yield; a writer in full
+    /// flow gets large transport sends instead of one per few frames. Such a
+    /// writer runs in parallel with the flusher, which otherwise caught up
+    /// every few frames: ~4 KiB sends, many more context switches and
+    /// wake-ups per frame (BENCHMARKS.md, scenario 7). A writer that is a
+    /// task on the runtime needs none of this: the flusher it starts runs
+    /// only when the writer task yields, so its frames have coalesced
+    /// already (and a task yield here, deferred by tokio until the worker
+    /// polls for I/O, quadrupled a round trip: 11 -> 45 µs).
+    fn let_writer_add(&self, foreign: bool) {
+        if !foreign {
+            return;
+        }
+        let mut last = 0;
         for _ in 0..FLUSH_WAIT_CHECKS {
             let len = {
                 let st = lock(&self.st);
@@ -612,11 +617,7 @@ impl ChanInner {
                 return;
             }
             last = len;
-            if foreign {
-                std::thread::yield_now();
-            } else {
-                tokio::task::yield_now().await;
-            }
+            std::thread::yield_now();
         }
     }
 
@@ -633,7 +634,7 @@ impl ChanInner {
         let mut first = true;
         loop {
             if !std::mem::take(&mut first) {
-                self.let_writer_add(foreign).await;
+                self.let_writer_add(foreign);
             }
             let items: Vec<Out> = {
                 let mut st = lock(&self.st);
