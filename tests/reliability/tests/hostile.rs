@@ -622,6 +622,31 @@ async fn open_with_unknown_parent_refused() {
     echo_roundtrip(&h.honest, "server").await.unwrap();
 }
 
+/// russh queues channel messages for a channel's `Channel` object in a
+/// bounded queue and stops reading the socket while it is full
+/// (RUSSH-NOTES §3). streamkit drops that half and takes data through the
+/// handler callbacks, so hundreds of SSH channel requests streamkit never
+/// uses (exec, env) cannot stall the connection: channels still open and
+/// echo after them. (A design that kept the queue without draining it in
+/// every callback fails this test.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unused_channel_requests_do_not_stall_the_session() {
+    let _g = serial();
+    let h = hostile_setup(&[]).await;
+    let mut raw = mallory(&h).await;
+    let w = raw.open_ssh().await.unwrap();
+    // Far more than russh's per-channel queue (channel_buffer_size, 100).
+    for i in 0..300 {
+        w.exec(false, format!("cmd {i}")).await.unwrap();
+        w.set_env(false, "K", "V").await.unwrap();
+    }
+    assert!(
+        raw_echo_works(&mut raw, 21).await,
+        "the session stalled after 600 unused channel requests"
+    );
+    echo_roundtrip(&h.honest, "server").await.unwrap();
+}
+
 /// After a valid OPEN, a frame length prefix of 4 GiB - 1 on the data
 /// stream: the server's read_frame fails with a protocol error (no 4 GiB
 /// allocation), the channel is closed with CLOSE code 2, and nothing else is
