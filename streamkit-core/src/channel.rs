@@ -407,6 +407,11 @@ impl ChanState {
         self.seal_tail();
         self.outq.push_back(o);
     }
+
+    /// No flusher running and nothing queued.
+    fn idle(&self) -> bool {
+        !self.flushing && self.outq.is_empty() && self.tail.is_empty()
+    }
 }
 
 /// A queue of accepted-but-not-yet-taken channels (the peer's or a parent
@@ -583,6 +588,35 @@ impl ChanInner {
         }
     }
 
+    /// In-process hand-over while nothing is queued (`st.idle()`): mark the
+    /// channel as flushing, so that anything queued meanwhile waits behind
+    /// us, release the lock and let `give` deliver to the remote channel.
+    /// If it declined, `declined` queues the data instead. Returns whether a
+    /// flusher must be started (something is queued); otherwise the channel
+    /// is idle again and waiting writers are woken.
+    fn hand_over(
+        &self,
+        mut st: MutexGuard<'_, ChanState>,
+        give: impl FnOnce() -> bool,
+        declined: impl FnOnce(&mut ChanState),
+    ) -> bool {
+        st.flushing = true;
+        drop(st);
+        let given = give();
+        let mut st = lock(&self.st);
+        if !given {
+            declined(&mut st);
+            return true;
+        }
+        if !st.outq.is_empty() || !st.tail.is_empty() {
+            return true;
+        }
+        st.flushing = false;
+        drop(st);
+        self.wr.notify_waiters();
+        false
+    }
+
     /// For a writer on a thread outside the runtime (`foreign`: the C ABI
     /// and the bindings over it): before a flusher sends the small writes
     /// coalesced so far (other than the first ones it was started for, which
@@ -693,21 +727,20 @@ impl ChanInner {
 
     /// Incoming bytes on stream 0 (data) or 1 (errors).
     pub(crate) fn on_data(&self, stream: u8, b: Bytes) {
-        self.deliver(stream, b, false);
+        self.deliver(stream, false, || b);
     }
 
-    /// [`on_data`](Self::on_data) only if nothing is buffered on the stream
-    /// (its reader has caught up); false, and nothing done, otherwise.
-    fn on_data_if_drained(&self, stream: u8, b: Bytes) -> bool {
-        self.deliver(stream, b, true)
-    }
-
-    fn deliver(&self, stream: u8, b: Bytes, only_if_drained: bool) -> bool {
+    /// [`on_data`](Self::on_data) with the bytes made by `make`; with
+    /// `only_if_drained`, only if nothing is buffered on the stream (its
+    /// reader has caught up): false, nothing made and nothing done,
+    /// otherwise.
+    fn deliver(&self, stream: u8, only_if_drained: bool, make: impl FnOnce() -> Bytes) -> bool {
         let s = usize::from(stream.min(1));
         let mut st = lock(&self.st);
         if only_if_drained && st.inb[s].len != 0 {
             return false;
         }
+        let b = make();
         if st.close_sent || st.finished || st.fatal.is_some() {
             return true; // we are closing: discard
         }
@@ -1077,28 +1110,13 @@ impl ChanInner {
                 } else {
                     let k = (st.credit[s] as usize).min(data.len() - off).min(MAX_CHUNK);
                     st.credit[s] -= k as i64;
-                    if k > COALESCE_PIECE && !st.flushing && st.outq.is_empty() && st.tail.is_empty() {
+                    if k > COALESCE_PIECE && st.idle() {
                         if let Some(peer) = self.tx.inproc_peer() {
                             // In-process and nothing queued: hand the buffer straight
-                            // over (no copy, no task hop). `flushing` orders us against
-                            // anything queued meanwhile.
-                            st.flushing = true;
-                            drop(st);
-                            peer.on_data(s as u8, data.slice(off..off + k));
-                            let start = {
-                                let mut st = lock(&self.st);
-                                if st.outq.is_empty() && st.tail.is_empty() {
-                                    st.flushing = false;
-                                    false
-                                } else {
-                                    true
-                                }
-                            };
-                            if start {
-                                self.kick(true);
-                            } else {
-                                self.wr.notify_waiters();
-                            }
+                            // over (no copy, no task hop).
+                            let b = data.slice(off..off + k);
+                            let start = self.hand_over(st, || peer.deliver(s as u8, false, || b), |_| {});
+                            self.kick(start);
                             return Ok(k);
                         }
                     }
@@ -1141,32 +1159,22 @@ impl ChanInner {
         }
         st.credit[s] -= need as i64;
         let hdr = crate::proto::frame_header(payload.len());
-        if !st.flushing && st.outq.is_empty() && st.tail.is_empty() {
+        if st.idle() {
             if let Some(peer) = self.tx.inproc_peer() {
                 // In-process, nothing queued: if the remote reader has caught
                 // up (it is waiting, latency matters), hand the frame over
                 // now, on this thread, instead of starting a flusher task
                 // (whose spawn wakes another worker thread). A reader that is
                 // behind gets coalesced frames from the flusher as usual.
-                // `flushing` orders us against anything queued meanwhile.
-                st.flushing = true;
-                drop(st);
-                let mut b = BytesMut::with_capacity(need);
-                b.extend_from_slice(&hdr);
-                b.extend_from_slice(payload);
-                let delivered = peer.on_data_if_drained(s as u8, b.freeze());
-                let mut st = lock(&self.st);
-                if !delivered {
-                    st.push_small(s as u8, &[&hdr, payload]);
-                    return Ok(Some(true));
-                }
-                if st.outq.is_empty() && st.tail.is_empty() {
-                    st.flushing = false;
-                    drop(st);
-                    self.wr.notify_waiters();
-                    return Ok(Some(false));
-                }
-                return Ok(Some(true));
+                let give = || {
+                    peer.deliver(s as u8, true, || {
+                        let mut b = BytesMut::with_capacity(need);
+                        b.extend_from_slice(&hdr);
+                        b.extend_from_slice(payload);
+                        b.freeze()
+                    })
+                };
+                return Ok(Some(self.hand_over(st, give, |st| st.push_small(s as u8, &[&hdr, payload]))));
             }
         }
         st.push_small(s as u8, &[&hdr, payload]);
