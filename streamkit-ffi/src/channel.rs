@@ -39,6 +39,37 @@ fn with_scratch<T>(len: usize, f: impl FnOnce(&mut [u8]) -> Result<T>) -> Result
     }
 }
 
+/// A read into the caller's `buf` (`cap` bytes): `read` fills Rust-owned
+/// memory (the thread's scratch buffer: no allocation or zeroing per call),
+/// then what it read is copied out, so the caller's buffer may be
+/// uninitialized and is touched only on success. Returns the byte count.
+fn read_via_scratch(buf: *mut u8, cap: usize, read: impl FnOnce(&mut [u8]) -> Result<usize>) -> Result<usize> {
+    with_scratch(cap.min(MAX_READ_CHUNK), |tmp| {
+        let got = read(tmp)?.min(tmp.len());
+        // SAFETY: buf is valid for cap >= got bytes per the contract, and
+        // does not overlap tmp.
+        unsafe { std::ptr::copy_nonoverlapping(tmp.as_ptr(), buf, got) };
+        Ok(got)
+    })
+}
+
+/// A frame write (`error`: on the error stream): queued at once when credit
+/// allows (no future, no runtime check); otherwise the waiting path, which
+/// also refuses a call from inside a tokio runtime.
+fn write_frame_like(ch: &Channel, data: &[u8], error: bool) -> Result<()> {
+    if tokio::runtime::Handle::try_current().is_err() {
+        let queued = if error { ch.try_write_error(data)? } else { ch.try_write_frame(data)? };
+        if queued {
+            return Ok(());
+        }
+    }
+    if error {
+        run_io(Timeout::FOREVER, "write_error", ch.write_error(data))
+    } else {
+        run_io(Timeout::FOREVER, "write_frame", ch.write_frame(data))
+    }
+}
+
 fn channel(c: *mut sk_channel) -> Result<Channel> {
     handle::channel("c", c as usize)
 }
@@ -100,17 +131,7 @@ pub unsafe extern "C" fn sk_channel_read(
         let buf = out_buf(buf, cap, "buf")?;
         let n = out_ptr(n, "n")?;
         let t = Timeout::from_ms(timeout_ms)?;
-        // Read into Rust-owned memory, then copy: the caller's buffer may be
-        // uninitialized, and is touched only on success.
-        // The scratch buffer is per thread and reused (no allocation or
-        // zeroing per call).
-        let got = with_scratch(cap.min(MAX_READ_CHUNK), |tmp| {
-            let got = with_channel(c, |ch| run_io(t, "read", ch.read(tmp)))?.min(tmp.len());
-            // SAFETY: buf is valid for cap >= got bytes per the contract, and
-            // does not overlap tmp.
-            unsafe { std::ptr::copy_nonoverlapping(tmp.as_ptr(), buf, got) };
-            Ok(got)
-        })?;
+        let got = read_via_scratch(buf, cap, |tmp| with_channel(c, |ch| run_io(t, "read", ch.read(tmp))))?;
         // SAFETY: n was checked non-NULL.
         unsafe { write_out(n, got) };
         Ok(())
@@ -134,15 +155,7 @@ pub unsafe extern "C" fn sk_channel_write_frame(c: *mut sk_channel, data: *const
                 "len = {len} does not fit in a frame's 32-bit length"
             )));
         }
-        with_channel(c, |ch| {
-            // Queued at once when credit allows (no future, no runtime
-            // check); otherwise the waiting path, which also refuses a call
-            // from inside a tokio runtime.
-            if tokio::runtime::Handle::try_current().is_err() && ch.try_write_frame(data)? {
-                return Ok(());
-            }
-            run_io(Timeout::FOREVER, "write_frame", ch.write_frame(data))
-        })
+        with_channel(c, |ch| write_frame_like(ch, data, false))
     })
 }
 
@@ -207,16 +220,8 @@ pub unsafe extern "C" fn sk_channel_read_frames(
         }
         let len = out_ptr(len, "len")?;
         let t = Timeout::from_ms(timeout_ms)?;
-        // As sk_channel_read: into the thread's scratch buffer, then copied
-        // (the caller's buffer may be uninitialized).
-        let got = with_scratch(cap.min(MAX_READ_CHUNK), |tmp| {
-            let got = with_channel(c, |ch| run_io(t, "read_frames", ch.read_frames(tmp, usize::MAX)))?
-                .ok_or(Error::Eof)?
-                .min(tmp.len());
-            // SAFETY: buf is valid for cap >= got bytes per the contract, and
-            // does not overlap tmp.
-            unsafe { std::ptr::copy_nonoverlapping(tmp.as_ptr(), buf, got) };
-            Ok(got)
+        let got = read_via_scratch(buf, cap, |tmp| {
+            with_channel(c, |ch| run_io(t, "read_frames", ch.read_frames(tmp, usize::MAX)))?.ok_or(Error::Eof)
         })?;
         // SAFETY: len was checked non-NULL.
         unsafe { write_out(len, got) };
@@ -256,12 +261,7 @@ pub unsafe extern "C" fn sk_channel_write_error(c: *mut sk_channel, data: *const
     ffi_call("sk_channel_write_error", || {
         // SAFETY: data is NULL or len readable bytes per the contract.
         let data = unsafe { bytes(data, len, "data") }?;
-        with_channel(c, |ch| {
-            if tokio::runtime::Handle::try_current().is_err() && ch.try_write_error(data)? {
-                return Ok(());
-            }
-            run_io(Timeout::FOREVER, "write_error", ch.write_error(data))
-        })
+        with_channel(c, |ch| write_frame_like(ch, data, true))
     })
 }
 

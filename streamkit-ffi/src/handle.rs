@@ -66,20 +66,21 @@ impl Entry {
     }
 }
 
-#[derive(Debug)]
-struct SlotState {
-    generation: u32,
-    entry: Option<Entry>,
-}
-
 /// One handle slot, with its own lock: looking up a handle locks only its
 /// slot, so calls on different handles (a reader and a writer thread, say)
 /// never contend, and the data-path calls never touch a global lock. Each
 /// slot has its own cache lines, so neighbouring handles used by different
 /// threads do not slow each other down either (false sharing).
+///
+/// `generation` changes only while `entry` is locked, so a locked reader
+/// sees it consistent with the entry; the per-thread channel caches read it
+/// without the lock (see `with_channel`).
 #[derive(Debug)]
 #[repr(align(128))]
-struct Slot(Mutex<SlotState>, AtomicU32);
+struct Slot {
+    entry: Mutex<Option<Entry>>,
+    generation: AtomicU32,
+}
 
 /// Slots live in chunks that are allocated once and never freed or moved,
 /// so a lookup needs no lock to find its slot.
@@ -124,7 +125,7 @@ fn new_slot(a: &mut Alloc) -> usize {
     let index = a.len;
     if index % CHUNK == 0 {
         let chunk: Box<[Slot]> =
-            (0..CHUNK).map(|_| Slot(Mutex::new(SlotState { generation: 1, entry: None }), AtomicU32::new(1))).collect();
+            (0..CHUNK).map(|_| Slot { entry: Mutex::new(None), generation: AtomicU32::new(1) }).collect();
         // Leaked on purpose: slots must stay valid for lock-free lookups.
         let p = Box::into_raw(chunk).cast::<Slot>();
         CHUNKS[index / CHUNK].store(p, Ordering::Release);
@@ -163,10 +164,8 @@ fn insert(entry: Entry) -> Result<usize> {
     };
     a.live += 1;
     let slot = slot(index).expect("allocated slot exists");
-    let mut st = lock(&slot.0);
-    st.entry = Some(entry);
-    slot.1.store(st.generation, Ordering::Release);
-    Ok(encode(kind, index, st.generation))
+    *lock(&slot.entry) = Some(entry);
+    Ok(encode(kind, index, slot.generation.load(Ordering::Acquire)))
 }
 
 fn bad_handle(kind: Kind, arg: &str, handle: usize) -> streamkit_core::Error {
@@ -182,11 +181,12 @@ fn bad_handle(kind: Kind, arg: &str, handle: usize) -> streamkit_core::Error {
 
 fn get(kind: Kind, arg: &str, handle: usize) -> Result<Entry> {
     let found = decode(handle, kind).and_then(|(index, generation)| {
-        let st = lock(&slot(index)?.0);
-        if st.generation != generation {
+        let slot = slot(index)?;
+        let entry = lock(&slot.entry);
+        if slot.generation.load(Ordering::Acquire) != generation {
             return None;
         }
-        match st.entry.as_ref()? {
+        match entry.as_ref()? {
             Entry::Peer(p) => Some(Entry::Peer(p.clone())),
             Entry::Channel(c) => Some(Entry::Channel(c.clone())),
         }
@@ -200,16 +200,14 @@ fn get(kind: Kind, arg: &str, handle: usize) -> Result<Entry> {
 fn remove(kind: Kind, handle: usize) -> Option<Entry> {
     let (index, generation) = decode(handle, kind)?;
     let entry = {
-        let mut st = lock(&slot(index)?.0);
-        if st.generation != generation || st.entry.as_ref().map(Entry::kind) != Some(kind) {
+        let slot = slot(index)?;
+        let mut st = lock(&slot.entry);
+        if slot.generation.load(Ordering::Acquire) != generation || st.as_ref().map(Entry::kind) != Some(kind) {
             return None;
         }
-        let entry = st.entry.take();
         // Skip 0 on wrap-around so a slot's generation is never 0.
-        st.generation = st.generation.checked_add(1).unwrap_or(1);
-        // The lock-free copy that per-thread caches check (see with_channel).
-        slot(index)?.1.store(st.generation, Ordering::Release);
-        entry
+        slot.generation.store(generation.checked_add(1).unwrap_or(1), Ordering::Release);
+        st.take()
     };
     // Only now may the slot be reused.
     let mut a = lock(&ALLOC);
@@ -264,7 +262,7 @@ pub(crate) fn with_channel<T>(arg: &str, handle: usize, f: impl FnOnce(&Channel)
     let Some((index, generation)) = decode(handle, Kind::Channel) else {
         return Err(bad_handle(Kind::Channel, arg, handle));
     };
-    let current = slot(index).is_some_and(|s| s.1.load(Ordering::Acquire) == generation);
+    let current = slot(index).is_some_and(|s| s.generation.load(Ordering::Acquire) == generation);
     let mut f = Some(f);
     if current {
         let hit = CHANNEL_CACHE.try_with(|c| match c.try_borrow() {
