@@ -336,37 +336,27 @@ pub(crate) async fn run(rep: &mut Report, cfg: &Cfg) {
     let py_bulk_chunks = (bulk.min(512 << 20) / (64 << 10)).max(1);
     let py_frames = ((secs * 250_000.0) as u64).max(1000);
 
-    let mut v: Vec<(String, Job)> = vec![(CORE.into(), job(move || sk::bulk("tcp", bulk)))];
-    v.extend(prog_job(&tools.c, vec!["bulk".into(), bulk.to_string()]).map(|j| (C.into(), j)));
-    v.extend(prog_job(&tools.go, vec!["bulk".into(), bulk.to_string()]).map(|j| (GO.into(), j)));
-    if py.is_some() {
-        v.push((PY.into(), py_job(&py, "sk", "bulk", py_bulk_chunks)));
-        v.push((PY_AIO.into(), py_job(&py, "aio", "bulk", py_bulk_chunks)));
-        if py_zmq {
-            v.push((PYZMQ.into(), py_job(&py, "zmq", "bulk", py_bulk_chunks)));
+    // The variants of one scenario: the core, then C and Go with `args`,
+    // then the Python roles in `mode` (pyzmq only where it has that mode).
+    let variants = |core: Job, args: Vec<String>, mode: &'static str, count: u64, zmq: bool| {
+        let mut v: Vec<(String, Job)> = vec![(CORE.into(), core)];
+        v.extend(prog_job(&tools.c, args.clone()).map(|j| (C.into(), j)));
+        v.extend(prog_job(&tools.go, args).map(|j| (GO.into(), j)));
+        if py.is_some() {
+            v.push((PY.into(), py_job(&py, "sk", mode, count)));
+            v.push((PY_AIO.into(), py_job(&py, "aio", mode, count)));
+            if zmq && py_zmq {
+                v.push((PYZMQ.into(), py_job(&py, "zmq", mode, count)));
+            }
         }
-    }
+        v
+    };
+    let v = variants(job(move || sk::bulk("tcp", bulk)), vec!["bulk".into(), bulk.to_string()], "bulk", py_bulk_chunks, true);
     scenario(rep, cfg, "7a", "through the bindings: bulk, 64 KiB writes", v).await;
-
-    let mut v: Vec<(String, Job)> = vec![(CORE.into(), job(move || sk::frames("tcp", secs)))];
-    v.extend(prog_job(&tools.c, vec!["frames".into(), secs.to_string()]).map(|j| (C.into(), j)));
-    v.extend(prog_job(&tools.go, vec!["frames".into(), secs.to_string()]).map(|j| (GO.into(), j)));
-    if py.is_some() {
-        v.push((PY.into(), py_job(&py, "sk", "frames", py_frames)));
-        v.push((PY_AIO.into(), py_job(&py, "aio", "frames", py_frames)));
-        if py_zmq {
-            v.push((PYZMQ.into(), py_job(&py, "zmq", "frames", py_frames)));
-        }
-    }
+    let v = variants(job(move || sk::frames("tcp", secs)), vec!["frames".into(), secs.to_string()], "frames", py_frames, true);
     scenario(rep, cfg, "7b", "through the bindings: 64-byte frames one way", v).await;
-
-    let mut v: Vec<(String, Job)> = vec![(CORE.into(), job(move || sk::rtt("tcp", warm, n)))];
-    v.extend(prog_job(&tools.c, vec!["rtt".into(), warm.to_string(), n.to_string()]).map(|j| (C.into(), j)));
-    v.extend(prog_job(&tools.go, vec!["rtt".into(), warm.to_string(), n.to_string()]).map(|j| (GO.into(), j)));
-    if py.is_some() {
-        v.push((PY.into(), py_job(&py, "sk", "rtt", n as u64)));
-        v.push((PY_AIO.into(), py_job(&py, "aio", "rtt", n as u64)));
-    }
+    let args = vec!["rtt".into(), warm.to_string(), n.to_string()];
+    let v = variants(job(move || sk::rtt("tcp", warm, n)), args, "rtt", n as u64, false);
     scenario(rep, cfg, "7c", "through the bindings: 64-byte echo round trip", v).await;
     drop(tools);
 }
