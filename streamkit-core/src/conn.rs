@@ -8,7 +8,7 @@ use crate::channel::{lock, ChanInner, ChanParams, Channel, Tx, WindowBudget};
 use crate::error::{Error, Result};
 use crate::peer::PeerInner;
 use crate::proto::{close_code, Ctl, CtlReader, VERSION};
-use bytes::Bytes;
+use crate::slab::RecvSlabs;
 use russh::ChannelId;
 use std::collections::HashMap;
 use std::fmt;
@@ -433,10 +433,11 @@ impl Conn {
         lock(&ssh.slots).get(&id).and_then(|s| s.cur.clone())
     }
 
-    /// Incoming SSH channel data (stream 0) or error-stream data (stream 1).
-    pub(crate) fn ssh_data(&self, id: ChannelId, stream: u8, data: &[u8]) {
+    /// Incoming SSH channel data (stream 0) or error-stream data (stream 1),
+    /// copied into the connection's recycled receive slabs.
+    pub(crate) fn ssh_data(&self, id: ChannelId, stream: u8, data: &[u8], slabs: &mut RecvSlabs) {
         match self.slot_cur(id) {
-            Some(c) => c.on_data(stream, Bytes::copy_from_slice(data)),
+            Some(c) => c.on_data(stream, slabs.copy(data)),
             None => tracing::debug!("dropping {} bytes for SSH channel {id} with no streamkit channel", data.len()),
         }
     }

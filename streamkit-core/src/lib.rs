@@ -43,6 +43,7 @@ mod keys;
 mod options;
 mod peer;
 pub mod proto;
+mod slab;
 mod ssh;
 
 pub use channel::{Channel, ChannelMeta};

@@ -6,6 +6,7 @@ use crate::endpoint::Endpoint;
 use crate::error::{Error, Result};
 use crate::keys::{self, TrustSet};
 use crate::options::{Options, PeerOption};
+use crate::slab::SlabPool;
 use crate::ssh::{self, ConnSettings};
 use russh::keys::PrivateKey;
 use std::collections::HashMap;
@@ -38,6 +39,8 @@ pub(crate) struct PeerInner {
     pub(crate) accept_q: AcceptQueue,
     rr: AtomicUsize,
     shut: AtomicBool,
+    /// Receive buffers recycled across this peer's SSH connections.
+    slabs: Arc<SlabPool>,
 }
 
 impl PeerInner {
@@ -88,6 +91,7 @@ impl PeerInner {
             handshake_timeout: Duration::from_millis(o.handshake_timeout as u64),
             keepalive: (o.keepalive_interval > 0)
                 .then(|| (Duration::from_millis(o.keepalive_interval as u64), o.keepalive_count as usize)),
+            slabs: self.slabs.clone(),
         })
     }
 
@@ -245,6 +249,7 @@ impl Peer {
                     accept_q: AcceptQueue::new(1024),
                     rr: AtomicUsize::new(0),
                     shut: AtomicBool::new(false),
+                    slabs: Arc::default(),
                 }),
             }),
         }

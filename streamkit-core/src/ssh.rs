@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::keys::{self, KnownHosts, TrustSet};
 use crate::peer::PeerInner;
 use crate::proto::{Ctl, EXT_CONTROL, EXT_ERRORS, VERSION};
+use crate::slab::{RecvSlabs, SlabPool};
 use bytes::BytesMut;
 use russh::keys::{PrivateKey, PrivateKeyWithHashAlg, PublicKeyOrCertificate};
 use russh::server::{Auth, Msg as ServerMsg, Session as ServerSession};
@@ -87,6 +88,8 @@ pub(crate) struct ConnSettings {
     pub limits: Limits,
     pub handshake_timeout: Duration,
     pub keepalive: Option<(Duration, usize)>,
+    /// The peer's receive slabs (shared by its connections).
+    pub slabs: Arc<SlabPool>,
 }
 
 // ---------------------------------------------------------------------------
@@ -287,6 +290,7 @@ pub(crate) struct ClientHandler {
     known_hosts: Option<KnownHosts>,
     ep: Endpoint,
     rejected: Arc<Mutex<Option<Error>>>,
+    slabs: RecvSlabs,
 }
 
 impl Drop for ClientHandler {
@@ -330,7 +334,7 @@ impl client::Handler for ClientHandler {
     }
 
     async fn data(&mut self, channel: ChannelId, data: &[u8], _s: &mut client::Session) -> Result<(), Self::Error> {
-        self.conn.ssh_data(channel, 0, data);
+        self.conn.ssh_data(channel, 0, data, &mut self.slabs);
         Ok(())
     }
 
@@ -341,7 +345,7 @@ impl client::Handler for ClientHandler {
         data: &[u8],
         _s: &mut client::Session,
     ) -> Result<(), Self::Error> {
-        dispatch_ext(&self.conn, channel, ext, data);
+        dispatch_ext(&self.conn, channel, ext, data, &mut self.slabs);
         Ok(())
     }
 
@@ -369,9 +373,9 @@ impl client::Handler for ClientHandler {
     }
 }
 
-fn dispatch_ext(conn: &Arc<Conn>, channel: ChannelId, ext: u32, data: &[u8]) {
+fn dispatch_ext(conn: &Arc<Conn>, channel: ChannelId, ext: u32, data: &[u8], slabs: &mut RecvSlabs) {
     match ext {
-        EXT_ERRORS => conn.ssh_data(channel, 1, data),
+        EXT_ERRORS => conn.ssh_data(channel, 1, data, slabs),
         EXT_CONTROL => conn.ssh_ctl(channel, data),
         other => tracing::debug!("ignoring extended data type {other}"),
     }
@@ -411,6 +415,7 @@ where
         known_hosts: settings.known_hosts.clone(),
         ep: ep.clone(),
         rejected: rejected.clone(),
+        slabs: RecvSlabs::new(settings.slabs.clone()),
     };
     let cfg = Arc::new(client_config(settings));
     let setup = async {
@@ -482,6 +487,7 @@ pub(crate) struct ServerHandler {
     conn: Arc<Conn>,
     trust: Arc<TrustSet>,
     from: String,
+    slabs: RecvSlabs,
 }
 
 impl Drop for ServerHandler {
@@ -543,7 +549,7 @@ impl server::Handler for ServerHandler {
     }
 
     async fn data(&mut self, channel: ChannelId, data: &[u8], _s: &mut ServerSession) -> Result<(), Self::Error> {
-        self.conn.ssh_data(channel, 0, data);
+        self.conn.ssh_data(channel, 0, data, &mut self.slabs);
         Ok(())
     }
 
@@ -554,7 +560,7 @@ impl server::Handler for ServerHandler {
         data: &[u8],
         _s: &mut ServerSession,
     ) -> Result<(), Self::Error> {
-        dispatch_ext(&self.conn, channel, code, data);
+        dispatch_ext(&self.conn, channel, code, data, &mut self.slabs);
         Ok(())
     }
 
@@ -588,7 +594,12 @@ where
 {
     let conn = Conn::new(&peer, settings.name.clone(), false, from.clone(), ConnKind::Ssh(SshState::default()), settings.limits);
     drop(peer);
-    let handler = ServerHandler { conn: conn.clone(), trust: settings.trust.clone(), from: from.clone() };
+    let handler = ServerHandler {
+        conn: conn.clone(),
+        trust: settings.trust.clone(),
+        from: from.clone(),
+        slabs: RecvSlabs::new(settings.slabs.clone()),
+    };
     let cfg = Arc::new(server_config(&settings));
     let timeout = settings.handshake_timeout;
     let nb = NbStream::<()>::new(stream, conn.kill.clone(), conn.io_done.clone());
