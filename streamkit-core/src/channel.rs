@@ -1490,6 +1490,11 @@ impl Channel {
     /// Read one frame; `Ok(None)` at a clean end of stream. A declared length
     /// over MAX_FRAME_SIZE fails with a protocol error and closes the channel.
     /// Cancel-safe.
+    ///
+    /// The frame usually shares memory with the SSH packet it arrived in
+    /// (which is carved from a 128 KiB receive slab): keeping a small frame
+    /// for long keeps that memory allocated. Copy it
+    /// (`Bytes::copy_from_slice`) if you store it.
     pub async fn read_frame(&self) -> Result<Option<Bytes>> {
         self.i().read_frame(0).await
     }
