@@ -19,7 +19,8 @@
 //! stay unread longer than that is let go (it is freed when its last packet
 //! is read) and a new one is allocated. Small packets, which the allocator
 //! recycles well on its own, are copied as before, so that a few unread
-//! bytes never keep a whole slab alive.
+//! bytes never keep a whole slab alive (and so is a packet larger than a
+//! slab, which only a misbehaving remote sends).
 
 use crate::channel::lock;
 use bytes::{Bytes, BytesMut};
@@ -50,10 +51,10 @@ impl SlabPool {
         }
     }
 
-    /// A slab with room for `want` bytes whose packets have all been read.
-    fn take(&self, want: usize) -> Option<BytesMut> {
+    /// A slab whose packets have all been read, emptied.
+    fn take(&self) -> Option<BytesMut> {
         let mut q = lock(&self.slabs);
-        let i = q.iter_mut().position(|s| s.try_reclaim(want))?;
+        let i = q.iter_mut().position(|s| s.try_reclaim(SLAB))?;
         q.remove(i)
     }
 
@@ -78,21 +79,22 @@ impl RecvSlabs {
 
     /// A copy of `data` that owns (a share of) its memory.
     pub(crate) fn copy(&mut self, data: &[u8]) -> Bytes {
-        if data.len() < SMALL {
+        if data.len() < SMALL || data.len() > SLAB {
+            // Larger than any packet we accept (SSH_MAX_PACKET) would be a
+            // misbehaving remote: copied alone, never pooled.
             return Bytes::copy_from_slice(data);
         }
-        let want = SLAB.max(data.len());
         let fits = match &mut self.cur {
-            Some(c) => c.capacity() >= data.len() || c.try_reclaim(want),
+            Some(c) => c.capacity() >= data.len() || c.try_reclaim(SLAB),
             None => false,
         };
         if !fits {
-            let next = self.pool.take(want).unwrap_or_else(|| BytesMut::with_capacity(want));
+            let next = self.pool.take().unwrap_or_else(|| BytesMut::with_capacity(SLAB));
             if let Some(full) = self.cur.replace(next) {
                 self.pool.put(full);
             }
         }
-        let cur = self.cur.get_or_insert_with(|| BytesMut::with_capacity(want));
+        let cur = self.cur.get_or_insert_with(|| BytesMut::with_capacity(SLAB));
         cur.extend_from_slice(data);
         cur.split().freeze()
     }
@@ -195,5 +197,6 @@ mod tests {
         assert!(s.cur.is_none());
         let big = packet(SLAB + 5, 1);
         assert_eq!(&s.copy(&big)[..], &big[..]);
+        assert!(s.cur.is_none(), "an oversized packet is copied alone");
     }
 }
