@@ -97,11 +97,14 @@ func (c *Chan) release() {
 	runtime.KeepAlive(c)
 }
 
-func bytesPtr(b []byte) unsafe.Pointer {
+// bytesPtr is the C view of a byte slice (NULL if empty). It is typed, not
+// an unsafe.Pointer, so that cgo does not check the memory behind it for
+// Go pointers on every call (bytes hold none).
+func bytesPtr(b []byte) *C.uint8_t {
 	if len(b) == 0 {
 		return nil
 	}
-	return unsafe.Pointer(&b[0])
+	return (*C.uint8_t)(unsafe.Pointer(&b[0]))
 }
 
 // Write writes all of data to the channel's byte stream.
@@ -182,7 +185,7 @@ func (c *Chan) readBuf(isError bool, timeout time.Duration) ([]byte, error) {
 		size = minFrameGuess
 	}
 	out := make([]byte, size)
-	res := C.skgo_channel_read_frame_fast(h, flag, unsafe.Pointer(&out[0]), C.size_t(size), timeoutMs(timeout))
+	res := C.skgo_channel_read_frame_fast(h, flag, bytesPtr(out), C.size_t(size), timeoutMs(timeout))
 	c.release()
 	p := res.p
 	if res.rc != C.SK_OK {
@@ -240,7 +243,7 @@ func (c *Chan) unreadAhead(h C.uintptr_t) error {
 		return nil
 	}
 	rest := c.ahead[c.aoff:c.aend]
-	res := C.skgo_channel_unread(h, unsafe.Pointer(&rest[0]), C.size_t(len(rest)))
+	res := C.skgo_channel_unread(h, bytesPtr(rest), C.size_t(len(rest)))
 	if err := cError(C.int(res.rc), (*C.char)(res.p)); err != nil {
 		return err
 	}
@@ -294,7 +297,7 @@ func (c *Chan) readFrame(timeout time.Duration) ([]byte, error) {
 	if len(buf) < size {
 		buf = make([]byte, size)
 	}
-	res := C.skgo_channel_read_frames(h, unsafe.Pointer(&buf[0]), C.size_t(len(buf)), timeoutMs(timeout))
+	res := C.skgo_channel_read_frames(h, bytesPtr(buf), C.size_t(len(buf)), timeoutMs(timeout))
 	c.release()
 	if res.rc != C.SK_OK {
 		if res.rc == C.SK_ERR_EOF {

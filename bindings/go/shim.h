@@ -102,11 +102,11 @@ static inline int skgo_peer_shutdown(uintptr_t p, char **err) {
 
 // ---- channel ----
 
-static inline int skgo_channel_write(uintptr_t c, const void *data, size_t len, size_t *written, char **err) {
-	SKGO_RET(sk_channel_write((sk_channel *)c, (const uint8_t *)data, len, written));
+static inline int skgo_channel_write(uintptr_t c, const uint8_t *data, size_t len, size_t *written, char **err) {
+	SKGO_RET(sk_channel_write((sk_channel *)c, data, len, written));
 }
-static inline int skgo_channel_read(uintptr_t c, void *buf, size_t cap, size_t *n, int64_t timeout_ms, char **err) {
-	SKGO_RET(sk_channel_read((sk_channel *)c, (uint8_t *)buf, cap, n, timeout_ms));
+static inline int skgo_channel_read(uintptr_t c, uint8_t *buf, size_t cap, size_t *n, int64_t timeout_ms, char **err) {
+	SKGO_RET(sk_channel_read((sk_channel *)c, buf, cap, n, timeout_ms));
 }
 static inline int skgo_channel_write_frame(uintptr_t c, const void *data, size_t len, char **err) {
 	SKGO_RET(sk_channel_write_frame((sk_channel *)c, (const uint8_t *)data, len));
@@ -119,7 +119,11 @@ static inline int skgo_channel_read_frame(uintptr_t c, sk_buf *out, int64_t time
 // These return their results in a struct, by value, and take no pointer to
 // Go memory except the data buffer: a result pointer argument would make
 // Go allocate the result on the heap on every call, and a pointer to a
-// pointer (such as char **err) is checked by cgo on every call.
+// pointer (such as char **err) is checked by cgo on every call. Data
+// buffers are uint8_t pointers, not void pointers: cgo checks every
+// unsafe.Pointer argument for Go pointers inside the memory it points to
+// (runtime.cgoCheckPointer, about 10 ns a call), but not a pointer to
+// memory that cannot hold pointers.
 
 typedef struct {
 	int rc;    // sk_result
@@ -129,10 +133,10 @@ typedef struct {
 } skgo_res;
 
 // One frame write (is_error: one error frame).
-static inline skgo_res skgo_channel_write_frame_fast(uintptr_t c, int is_error, const void *data, size_t len) {
+static inline skgo_res skgo_channel_write_frame_fast(uintptr_t c, int is_error, const uint8_t *data, size_t len) {
 	skgo_res res = {0, 0, 0, NULL};
-	res.rc = is_error ? (int)sk_channel_write_error((sk_channel *)c, (const uint8_t *)data, len)
-	                  : (int)sk_channel_write_frame((sk_channel *)c, (const uint8_t *)data, len);
+	res.rc = is_error ? (int)sk_channel_write_error((sk_channel *)c, data, len)
+	                  : (int)sk_channel_write_frame((sk_channel *)c, data, len);
 	res.p = skgo_errdup(res.rc);
 	return res;
 }
@@ -141,7 +145,7 @@ static inline skgo_res skgo_channel_write_frame_fast(uintptr_t c, int is_error, 
 // buf, it is copied there (res.n = its length). If it does not, res.big = 1
 // and res.p is the frame's own memory (res.n bytes; Go copies it and frees
 // it with skgo_free_data).
-static inline skgo_res skgo_channel_read_frame_fast(uintptr_t c, int is_error, void *buf, size_t cap,
+static inline skgo_res skgo_channel_read_frame_fast(uintptr_t c, int is_error, uint8_t *buf, size_t cap,
                                                     int64_t timeout_ms) {
 	skgo_res res = {0, 0, 0, NULL};
 	sk_buf b = {NULL, 0};
@@ -165,10 +169,10 @@ static inline skgo_res skgo_channel_read_frame_fast(uintptr_t c, int is_error, v
 // Several frames (stream 0) into a Go buffer: res.n bytes of records (a
 // 4-byte big-endian length, then the payload, each); res.n == 0 means the
 // next frame must be read with skgo_channel_read_frame_fast.
-static inline skgo_res skgo_channel_read_frames(uintptr_t c, void *buf, size_t cap, int64_t timeout_ms) {
+static inline skgo_res skgo_channel_read_frames(uintptr_t c, uint8_t *buf, size_t cap, int64_t timeout_ms) {
 	skgo_res res = {0, 0, 0, NULL};
 	size_t n = 0;
-	res.rc = (int)sk_channel_read_frames((sk_channel *)c, (uint8_t *)buf, cap, &n, timeout_ms);
+	res.rc = (int)sk_channel_read_frames((sk_channel *)c, buf, cap, &n, timeout_ms);
 	if (res.rc != SK_OK) {
 		res.p = skgo_errdup(res.rc);
 		return res;
@@ -178,9 +182,9 @@ static inline skgo_res skgo_channel_read_frames(uintptr_t c, void *buf, size_t c
 }
 
 // Gives bytes read ahead back to the channel's byte stream.
-static inline skgo_res skgo_channel_unread(uintptr_t c, const void *data, size_t len) {
+static inline skgo_res skgo_channel_unread(uintptr_t c, const uint8_t *data, size_t len) {
 	skgo_res res = {0, 0, 0, NULL};
-	res.rc = (int)sk_channel_unread((sk_channel *)c, (const uint8_t *)data, len);
+	res.rc = (int)sk_channel_unread((sk_channel *)c, data, len);
 	res.p = skgo_errdup(res.rc);
 	return res;
 }
