@@ -351,6 +351,9 @@ func (c *Chan) writeBuf(data []byte, isError bool) error {
 	}
 	res := C.skgo_channel_write_frame_fast(h, flag, bytesPtr(data), C.size_t(len(data)))
 	c.release()
+	if res.rc == C.SK_OK {
+		return nil
+	}
 	return cError(C.int(res.rc), (*C.char)(res.p))
 }
 
