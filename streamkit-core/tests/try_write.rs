@@ -54,3 +54,48 @@ async fn try_write_frame_queues_until_the_window_is_full_then_declines() {
         c.shutdown().await.unwrap();
     }
 }
+
+/// A writer on a thread outside the runtime, as the C ABI's and the Go
+/// binding's callers are: the flusher it starts waits for it to add more
+/// (`let_writer_add`, checking a counter instead of taking the channel's
+/// lock). Small frames, large frames (queued as pieces) and the final
+/// close_write still arrive whole, in order and promptly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frames_from_a_thread_outside_the_runtime_arrive_in_order() {
+    const N: u32 = 20_000;
+    fn frame(i: u32) -> Vec<u8> {
+        let len = if i % 5000 == 4999 { 20 * 1024 } else { (i % 97) as usize };
+        let mut f = vec![i as u8; len];
+        if len >= 4 {
+            f[..4].copy_from_slice(&i.to_le_bytes());
+        }
+        f
+    }
+    for t in ALL {
+        let (s, c, _) = pair(t).await;
+        let (a, b) = open_pair(&c, &s, "server", "foreign", &[]).await;
+        let rt = tokio::runtime::Handle::current();
+        let writer = std::thread::spawn(move || {
+            assert!(tokio::runtime::Handle::try_current().is_err());
+            for i in 0..N {
+                let f = frame(i);
+                if !a.try_write_frame(&f).unwrap() {
+                    rt.block_on(a.write_frame(&f)).unwrap();
+                }
+            }
+            rt.block_on(a.close_write()).unwrap();
+            a
+        });
+        let start = std::time::Instant::now();
+        for i in 0..N {
+            let f = within(10, b.read_frame()).await.unwrap().unwrap_or_else(|| panic!("{t:?}: EOF before frame {i}"));
+            assert_eq!(&f[..], &frame(i)[..], "{t:?}: frame {i}");
+        }
+        assert!(within(10, b.read_frame()).await.unwrap().is_none(), "{t:?}: EOF after the last frame");
+        assert!(start.elapsed() < std::time::Duration::from_secs(10), "{t:?}: took {:?}", start.elapsed());
+        let a = tokio::task::spawn_blocking(move || writer.join().unwrap()).await.unwrap();
+        a.close().await.unwrap();
+        s.shutdown().await.unwrap();
+        c.shutdown().await.unwrap();
+    }
+}
