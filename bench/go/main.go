@@ -81,12 +81,16 @@ func makeFrame(seq uint64, f []byte) {
 	}
 }
 
-func checkFrame(got []byte, seq uint64, who string) {
+func frameOK(got []byte, seq uint64) bool {
 	ok := len(got) == frameLen && binary.LittleEndian.Uint64(got) == seq
 	for k := 0; ok && k < frameLen/8-1; k++ {
 		ok = binary.LittleEndian.Uint64(got[8+8*k:]) == frameWord(seq, k)
 	}
-	if !ok {
+	return ok
+}
+
+func checkFrame(got []byte, seq uint64, who string) {
+	if !frameOK(got, seq) {
 		die("%s: frame %d wrong (%d bytes)", who, seq, len(got))
 	}
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build the Rust C library, then check and test the Go package:
-# gofmt, go vet, go test, go test -race, a GOGC=1 run, a cgocheck2 run,
+# gofmt, go vet, go test (also of bench/go), go test -race, a GOGC=1 run, a cgocheck2 run,
 # the !cgo stub, and a smoke test of
 # the streamkit_dynamic (pkg-config) link mode. Exits non-zero on any
 # failure.
@@ -26,7 +26,7 @@ export CGO_ENABLED=1
 FLAGS=${GO_TEST_FLAGS:-}
 
 echo "== gofmt"
-unformatted=$(gofmt -l . "$ROOT/tests/interop/goapp")
+unformatted=$(gofmt -l . "$ROOT/tests/interop/goapp" "$ROOT/bench/go")
 if [ -n "$unformatted" ]; then
 	echo "not gofmt'ed: $unformatted"
 	exit 1
@@ -35,9 +35,11 @@ fi
 echo "== go vet"
 go vet ./...
 (cd "$ROOT/tests/interop/goapp" && go vet ./...)
+(cd "$ROOT/bench/go" && go vet ./...)
 
 echo "== go test"
 go test -count=1 $FLAGS ./...
+(cd "$ROOT/bench/go" && go test -count=1 $FLAGS ./...) # streamkit-bench's Go program (frame generation)
 
 echo "== go test -race"
 go test -count=1 -race $FLAGS ./...
