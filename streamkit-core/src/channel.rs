@@ -1525,8 +1525,8 @@ impl Channel {
     /// Cancel-safe.
     ///
     /// The frame usually shares memory with the SSH packet it arrived in
-    /// (which is carved from a 128 KiB receive slab): keeping a small frame
-    /// for long keeps that memory allocated. Copy it
+    /// (packets of 16 KiB or more are carved from 128 KiB receive slabs):
+    /// keeping a small frame for long keeps that memory allocated. Copy it
     /// (`Bytes::copy_from_slice`) if you store it.
     pub async fn read_frame(&self) -> Result<Option<Bytes>> {
         self.i().read_frame(0).await

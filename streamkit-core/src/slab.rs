@@ -17,10 +17,10 @@
 //! keeps the [`POOL`] most recent ones (4 MiB) for any of the peer's
 //! connections to take back once they have been read. A slab whose packets
 //! stay unread longer than that is let go (it is freed when its last packet
-//! is read) and a new one is allocated. Small packets, which the allocator
-//! recycles well on its own, are copied as before, so that a few unread
-//! bytes never keep a whole slab alive (and so is a packet larger than a
-//! slab, which only a misbehaving remote sends).
+//! is read) and a new one is allocated. Packets under 16 KiB are copied as
+//! before, so that a little unread data never keeps a whole slab alive
+//! (see [`SMALL`] for the bound), and so is a packet larger than a slab,
+//! which only a misbehaving remote sends.
 
 use crate::channel::lock;
 use bytes::{Bytes, BytesMut};
@@ -29,8 +29,12 @@ use std::sync::{Arc, Mutex};
 
 /// Bytes per slab: room for at least one largest SSH packet (64 KiB).
 pub(crate) const SLAB: usize = 128 * 1024;
-/// Packets shorter than this are copied into their own allocation.
-pub(crate) const SMALL: usize = 4096;
+/// Packets shorter than this are copied into their own allocation. It
+/// bounds what unread data can keep allocated: a slab stays alive while any
+/// packet in it is unread, so at worst (each unread packet the only one left
+/// in its slab) unread bytes keep SLAB / SMALL = 8 times their size in
+/// slabs. Bulk packets are 64 KiB and are not affected.
+pub(crate) const SMALL: usize = 16 * 1024;
 /// Slabs a peer keeps for reuse (besides the one each connection fills).
 pub(crate) const POOL: usize = 32;
 
