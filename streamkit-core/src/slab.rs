@@ -199,8 +199,14 @@ mod tests {
         let small = s.copy(b"tiny");
         assert_eq!(&small[..], b"tiny");
         assert!(s.cur.is_none());
+        let below = packet(SMALL - 1, 2);
+        assert_eq!(&s.copy(&below)[..], &below[..]);
+        assert!(s.cur.is_none(), "a packet under SMALL is copied alone");
         let big = packet(SLAB + 5, 1);
         assert_eq!(&s.copy(&big)[..], &big[..]);
         assert!(s.cur.is_none(), "an oversized packet is copied alone");
+        let at = packet(SMALL, 3);
+        assert_eq!(&s.copy(&at)[..], &at[..]);
+        assert!(s.cur.is_some(), "a packet of SMALL bytes goes into a slab");
     }
 }
