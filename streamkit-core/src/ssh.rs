@@ -113,19 +113,23 @@ pub(crate) struct WShared {
 impl WShared {
     /// Wait until less than WRITE_HIGH_WATER is queued or being written (or
     /// the socket failed or is shutting down: the write then fails on its own).
+    /// Checked first without registering for `drained` (the common case:
+    /// the queue is short), so a send does not touch the Notify's waiter list.
     pub(crate) async fn writable(&self) {
-        loop {
+        while !self.below_high_water() {
             let n = self.drained.notified();
             tokio::pin!(n);
             n.as_mut().enable();
-            {
-                let st = lock(&self.st);
-                if st.buf.len() + st.writing <= WRITE_HIGH_WATER || st.err.is_some() || st.shutdown {
-                    return;
-                }
+            if self.below_high_water() {
+                return;
             }
             n.await;
         }
+    }
+
+    fn below_high_water(&self) -> bool {
+        let st = lock(&self.st);
+        st.buf.len() + st.writing <= WRITE_HIGH_WATER || st.err.is_some() || st.shutdown
     }
 }
 
