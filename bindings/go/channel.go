@@ -221,8 +221,13 @@ const (
 // popAhead returns the next frame read ahead, if there is one.
 func (c *Chan) popAhead() ([]byte, bool) {
 	c.amu.Lock()
+	defer c.amu.Unlock()
+	return c.popAheadLocked()
+}
+
+// popAheadLocked is popAhead with amu held.
+func (c *Chan) popAheadLocked() ([]byte, bool) {
 	if c.aoff >= c.aend {
-		c.amu.Unlock()
 		return nil, false
 	}
 	rec := c.ahead[c.aoff:c.aend]
@@ -230,7 +235,6 @@ func (c *Chan) popAhead() ([]byte, bool) {
 	f := make([]byte, n)
 	copy(f, rec[4:4+n])
 	c.aoff += 4 + n
-	c.amu.Unlock()
 	return f, true
 }
 
@@ -328,8 +332,8 @@ func (c *Chan) readFrame(timeout time.Duration) ([]byte, error) {
 	if int(res.n) > len(buf)/2 && len(buf) < readAheadSize {
 		c.aheadSize = 2 * len(buf)
 	}
+	f, _ := c.popAheadLocked()
 	c.amu.Unlock()
-	f, _ := c.popAhead()
 	return f, nil
 }
 
