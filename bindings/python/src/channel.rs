@@ -118,7 +118,7 @@ impl PyChannel {
         let bytes = view.as_slice();
         block(
             py,
-            Op::fast("Channel.write", None),
+            Op::write("Channel.write"),
             self.inner.live(py, "Channel.write")?.write(bytes),
         )
     }
@@ -132,7 +132,7 @@ impl PyChannel {
         let bytes = view.as_slice();
         block(
             py,
-            Op::fast("Channel.write_frame", None),
+            Op::write("Channel.write_frame"),
             self.inner
                 .live(py, "Channel.write_frame")?
                 .write_frame(bytes),
@@ -169,7 +169,7 @@ impl PyChannel {
         let bytes = view.as_slice();
         block(
             py,
-            Op::fast("Channel.write_error", None),
+            Op::write("Channel.write_error"),
             self.inner
                 .live(py, "Channel.write_error")?
                 .write_error(bytes),
