@@ -520,6 +520,53 @@ async def test_reads_in_order_across_fast_and_waiting_paths(ids: tuple[Identity,
         assert got == [b"%d.%d" % (k, i) for k in range(20) for i in range(5)]
 
 
+async def test_byte_read_after_frames_sees_the_stream_in_order(ids: tuple[Identity, Identity]) -> None:
+    """A frame read takes every buffered frame off the stream at once (read
+    ahead); a byte read that follows still starts right after the last frame
+    returned, and frames read again after it continue in order."""
+    async with aio_pair(ids) as (a, b, _), chan_pair(a, b) as (cli, srv):
+        for i in range(10):
+            await cli.write_frame(b"f%d" % i)
+        await cli.write(b"raw")
+        await cli.write_frame(b"last")
+        await cli.close_write()
+        want = b"".join(len(b"f%d" % i).to_bytes(4, "big") + b"f%d" % i for i in range(2, 10)) + b"raw"
+        # wait until everything is buffered, so the first read reads ahead
+        for _ in range(500):
+            if (await asyncio.wait_for(srv.read_frame(), 10)) == b"f0":
+                break
+        assert await srv.read_frame() == b"f1"
+        got = b""
+        while len(got) < len(want):
+            got += await asyncio.wait_for(srv.read(len(want) - len(got)), 10)
+        assert got == want
+        assert await srv.read_frame() == b"last"
+        assert await srv.read_frame() is None
+
+
+async def test_frames_then_async_for_then_bytes(ids: tuple[Identity, Identity]) -> None:
+    """`async for` reading ahead, left with `break`, loses nothing."""
+    async with aio_pair(ids) as (a, b, _), chan_pair(a, b) as (cli, srv):
+        for i in range(200):
+            await cli.write_frame(i.to_bytes(2, "big"))
+        await cli.close_write()
+        await asyncio.sleep(0.1)
+        seen = []
+        async for f in srv:
+            seen.append(int.from_bytes(f, "big"))
+            if len(seen) == 50:
+                break
+        assert seen == list(range(50))
+        assert await srv.read_frame() == (50).to_bytes(2, "big")
+        rest = b""
+        while True:
+            chunk = await asyncio.wait_for(srv.read(), 10)
+            if not chunk:
+                break
+            rest += chunk
+        assert rest == b"".join(b"\x00\x00\x00\x02" + i.to_bytes(2, "big") for i in range(51, 200))
+
+
 async def test_bad_input() -> None:
     p = aio.Peer()
     try:
