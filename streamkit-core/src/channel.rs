@@ -38,6 +38,17 @@ const FLUSH_WAIT_CHECKS: usize = 64;
 /// while larger windows there only lengthen the sender's queues (16 MiB was
 /// slower than 4). Long links grow further by the bandwidth-delay rule.
 const STARVED_GROWTH_MAX: usize = 4 << 20;
+/// Window auto-tuning's "fast turnover" rule: a reader that consumes a
+/// CREDIT's worth (a quarter window) within this time of the previous CREDIT
+/// doubles its window...
+const FAST_TURNOVER: Duration = Duration::from_millis(1);
+/// ...up to this size. Every CREDIT costs a wake-up on both sides and, for a
+/// sender that runs out of credit, a wait; a stream that turns its window
+/// over this fast (64-byte frames at 2-4 M/s, 150-270 MB/s) spent that on
+/// every 64 KiB with the 256 KiB default, even with its reader behind (so
+/// neither rule above grows it). Measured, streamkit.aio frames between two
+/// processes: 2.2-2.9 M/s with 256 KiB, 3.1-3.7 M/s with 1 MiB.
+const TURNOVER_GROWTH_MAX: usize = 1 << 20;
 
 /// How a channel's outgoing side reaches the other end.
 pub(crate) enum Tx {
@@ -181,6 +192,8 @@ struct InBuf {
     probe: Option<(u64, Instant, u64)>,
     /// The shortest probe seen: the round-trip estimate.
     rtt_min: Option<Duration>,
+    /// When the last CREDIT was queued (the fast-turnover rule).
+    last_credit: Option<Instant>,
 }
 
 impl InBuf {
@@ -306,6 +319,20 @@ impl InBuf {
     /// Consumed bytes are granted back once this many are pending.
     fn grant_threshold(&self) -> usize {
         (self.window / 4).max(1)
+    }
+
+    /// A CREDIT is being queued at `now`: if the previous one was less than
+    /// FAST_TURNOVER ago, double the window (up to TURNOVER_GROWTH_MAX,
+    /// taking from `budget`); the extra credit joins `unacked`, which this
+    /// CREDIT grants.
+    fn on_credit(&mut self, now: Instant, budget: &WindowBudget) {
+        let fast = self.last_credit.is_some_and(|t| now.saturating_duration_since(t) < FAST_TURNOVER);
+        self.last_credit = Some(now);
+        if fast && self.window < TURNOVER_GROWTH_MAX {
+            let extra = budget.take(self.window.min(TURNOVER_GROWTH_MAX - self.window));
+            self.window += extra;
+            self.unacked += extra;
+        }
     }
 
     /// Count `n` received bytes; when they complete a round-trip probe,
@@ -963,9 +990,11 @@ impl ChanInner {
                 return;
             }
             let ib = &mut st.inb[s];
+            let now = Instant::now();
+            ib.on_credit(now, &self.budget);
             let n = std::mem::take(&mut ib.unacked);
             if ib.probe.is_none() {
-                ib.probe = Some((ib.received + ib.allowance as u64, Instant::now(), ib.received));
+                ib.probe = Some((ib.received + ib.allowance as u64, now, ib.received));
             }
             ib.allowance += n as i64;
             // Through the ordered queue, so a CREDIT can never follow our CLOSE.
@@ -1725,6 +1754,32 @@ mod tests {
             rtt_min,
             ..InBuf::default()
         }
+    }
+
+    #[test]
+    fn credits_in_quick_succession_grow_the_window_up_to_1_mib() {
+        let budget = WindowBudget::new(1 << 30);
+        let mut ib = InBuf { window: 256 * 1024, ..InBuf::default() };
+        let t0 = Instant::now();
+        ib.on_credit(t0, &budget);
+        assert_eq!(ib.window, 256 * 1024, "the first CREDIT has nothing to compare with");
+        ib.on_credit(t0 + FAST_TURNOVER * 2, &budget);
+        assert_eq!(ib.window, 256 * 1024, "a CREDIT per 2 ms is not fast turnover");
+        ib.on_credit(t0 + FAST_TURNOVER * 2 + FAST_TURNOVER / 4, &budget);
+        assert_eq!(ib.window, 512 * 1024);
+        assert_eq!(ib.unacked, 256 * 1024, "the extra credit goes out with this CREDIT");
+        for k in 1..10 {
+            ib.on_credit(t0 + FAST_TURNOVER * 2 + FAST_TURNOVER / 4 * (k + 1), &budget);
+        }
+        assert_eq!(ib.window, TURNOVER_GROWTH_MAX);
+        assert_eq!(budget.0.load(Ordering::Relaxed), (1 << 30) - (TURNOVER_GROWTH_MAX - 256 * 1024));
+        // a small budget limits the growth
+        let budget = WindowBudget::new(1000);
+        let mut ib = InBuf { window: 4096, ..InBuf::default() };
+        ib.on_credit(t0, &budget);
+        ib.on_credit(t0, &budget);
+        assert_eq!(ib.window, 5096);
+        assert_eq!(budget.0.load(Ordering::Relaxed), 0);
     }
 
     #[test]
