@@ -1652,7 +1652,10 @@ impl AioChannel {
 
     /// read_frame() -> Awaitable[bytes | None]
     ///
-    /// The next frame; None at a clean end of stream. Cancel-safe.
+    /// The next frame; None at a clean end of stream. Cancel-safe. Frames
+    /// that have already arrived are read ahead (up to 128 frames / 16 KiB
+    /// in one native call) and returned by the next reads; a read() after
+    /// read_frame() returns those bytes first.
     fn read_frame(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
         Self::read_awaitable(slf, READ_FRAME, 0)
     }

@@ -130,7 +130,11 @@ class Channel:
     def write_frame(self, data: Buffer) -> Operation[None]:
         """Send one frame (starts at call time)."""
     async def read_frame(self) -> bytes | None:
-        """The next frame; None at end of stream (cancel-safe)."""
+        """The next frame; None at end of stream (cancel-safe).
+
+        Frames that have already arrived are read ahead (up to 128 frames /
+        16 KiB in one native call) and returned by the next reads; a read()
+        after read_frame() returns those bytes first."""
     def write_error(self, data: Buffer) -> Operation[None]:
         """Send an error frame (starts at call time)."""
     async def read_error(self) -> bytes | None:
