@@ -8,7 +8,8 @@
 //!   `go build -tags streamkit_dynamic` against the same `libstreamkit.a`.
 //! - Python: the existing `bindings/python/bench/bench.py`, driven through
 //!   its per-side roles (`--role sk-recv` / `sk-send` ..., one process per
-//!   side), for streamkit, streamkit.aio and pyzmq PUSH/PULL; the
+//!   side), for streamkit, streamkit.aio and pyzmq PUSH/PULL (plaintext,
+//!   and with CURVE encryption where its libzmq has it); the
 //!   interpreter is `$SK_PYTHON`, else `build/pyvenv-test/bin/python` of
 //!   this checkout.
 //!
@@ -31,6 +32,7 @@ const GO: &str = "Go";
 const PY: &str = "Python streamkit";
 const PY_AIO: &str = "Python streamkit.aio";
 const PYZMQ: &str = "pyzmq PUSH/PULL";
+const PYZMQ_CURVE: &str = "pyzmq PUSH/PULL + CURVE";
 
 /// System libraries `libstreamkit.a` needs (bindings/go/link.go).
 const NATIVE_LIBS: &[&str] = &["-lgcc_s", "-lutil", "-lrt", "-lpthread", "-lm", "-ldl", "-lc"];
@@ -60,6 +62,8 @@ struct Python {
     /// (receiver key, sender key, receiver public key, sender public key)
     keys: [String; 4],
     zmq: bool,
+    /// pyzmq's libzmq has CURVE (encrypted) sockets.
+    curve: bool,
 }
 
 /// The built programs, and notes on what was skipped or how it was built.
@@ -163,7 +167,7 @@ fn prepare() -> Tools {
         Ok(o) if o.status.success() && script.exists() => {
             let ver = String::from_utf8_lossy(&o.stdout).trim().to_string();
             let zmq = std::process::Command::new(&python)
-                .args(["-c", "import zmq; print(zmq.__version__, zmq.zmq_version())"])
+                .args(["-c", "import zmq; print(zmq.__version__, zmq.zmq_version(), 'curve' if zmq.has('curve') else 'no-curve')"])
                 .output()
                 .ok()
                 .filter(|o| o.status.success())
@@ -179,7 +183,8 @@ fn prepare() -> Tools {
                             None => "pyzmq not installed there: its rows are skipped".into(),
                         }
                     ));
-                    t.py = Some(Python { python, script, keys, zmq: zmq.is_some() });
+                    let curve = zmq.as_deref().is_some_and(|v| v.ends_with(" curve"));
+                    t.py = Some(Python { python, script, keys, zmq: zmq.is_some(), curve });
                 }
                 Err(e) => t.notes.push(format!("scenario 7: Python rows skipped: {e}")),
             }
@@ -333,6 +338,7 @@ pub(crate) async fn run(rep: &mut Report, cfg: &Cfg) {
     ));
     let py = std::sync::Arc::new(tools.py.take());
     let py_zmq = py.as_ref().as_ref().is_some_and(|p| p.zmq);
+    let py_curve = py.as_ref().as_ref().is_some_and(|p| p.curve);
     let py_bulk_chunks = (bulk.min(512 << 20) / (64 << 10)).max(1);
     let py_frames = ((secs * 250_000.0) as u64).max(1000);
 
@@ -347,6 +353,10 @@ pub(crate) async fn run(rep: &mut Report, cfg: &Cfg) {
             v.push((PY_AIO.into(), py_job(&py, "aio", mode, count)));
             if zmq && py_zmq {
                 v.push((PYZMQ.into(), py_job(&py, "zmq", mode, count)));
+            }
+            if zmq && py_curve {
+                // the encrypted baseline (bench.py's "zmqc" roles)
+                v.push((PYZMQ_CURVE.into(), py_job(&py, "zmqc", mode, count)));
             }
         }
         v

@@ -5,7 +5,9 @@ Prints 64-byte frames/s (one way) and bulk MB/s (64 KiB writes) for
 streamkit (frames with write_frame/read_frame, bulk with write/read on the
 byte stream), the same with streamkit.aio (both sides asyncio: awaited
 write_frame, `async for` over frames, awaited write/read) and for pyzmq PUSH/PULL (one message per frame / per 64 KiB
-chunk), measured in the same run. The receiver times from the first message
+chunk) in plaintext and with CURVE encryption (libzmq's CurveZMQ, when
+pyzmq's libzmq has it: the encrypted baseline streamkit's SSH compares
+with), measured in the same run. The receiver times from the first message
 to the last, so connection setup is excluded. Each figure is the best of
 --repeat rounds; within a round the libraries run one after the other.
 
@@ -239,13 +241,19 @@ async def _aio_send(mode: str, count: int, endpoint: str) -> None:
 # ---------------------------------------------------------------- pyzmq
 
 
-def zmq_recv(mode: str, count: int) -> None:
+def zmq_recv(mode: str, count: int, curve: bool = False) -> None:
     import zmq
 
     ctx = zmq.Context()
     s = ctx.socket(zmq.PULL)
+    key = ""
+    if curve:  # this side is the CURVE server; its public key follows the endpoint
+        public, secret = zmq.curve_keypair()
+        s.curve_server = True
+        s.curve_secretkey = secret
+        key = " " + public.decode()
     port = s.bind_to_random_port("tcp://127.0.0.1")
-    print(f"tcp://127.0.0.1:{port}", flush=True)
+    print(f"tcp://127.0.0.1:{port}{key}", flush=True)
     recv = s.recv
     recv()
     t0 = time.perf_counter()
@@ -260,11 +268,17 @@ def zmq_recv(mode: str, count: int) -> None:
     ctx.term()
 
 
-def zmq_send(mode: str, count: int, endpoint: str) -> None:
+def zmq_send(mode: str, count: int, endpoint: str, curve: bool = False) -> None:
     import zmq
 
     ctx = zmq.Context()
     s = ctx.socket(zmq.PUSH)
+    if curve:  # "endpoint server-public-key" (see zmq_recv); a fresh client key
+        endpoint, server_key = endpoint.split(" ", 1)
+        public, secret = zmq.curve_keypair()
+        s.curve_serverkey = server_key.encode()
+        s.curve_publickey = public
+        s.curve_secretkey = secret
     s.connect(endpoint)
     send = s.send
     msg: Any = FRAME if mode == "frames" else memoryview(bytearray(CHUNK))
@@ -317,6 +331,10 @@ def main() -> int:
         roles = {"sk-recv": sk_recv, "aio-recv": aio_recv, "zmq-recv": zmq_recv}
         if a.role in roles:
             roles[a.role](a.mode, a.count)
+        elif a.role == "zmqc-recv":
+            zmq_recv(a.mode, a.count, curve=True)
+        elif a.role == "zmqc-send":
+            zmq_send(a.mode, a.count, a.endpoint, curve=True)
         elif a.role == "sk-send":
             sk_send(a.mode, a.count, a.endpoint)
         elif a.role == "aio-send":
@@ -342,7 +360,7 @@ def main() -> int:
         import zmq
 
         zmq_note = f"pyzmq {zmq.__version__} (libzmq {zmq.zmq_version()})"
-        libs = ["sk", "aio", "zmq"]
+        libs = ["sk", "aio", "zmq"] + (["zmqc"] if zmq.has("curve") else [])
     except ImportError:
         zmq_note = "pyzmq not installed: its rows are skipped"
         libs = ["sk", "aio"]
@@ -359,7 +377,7 @@ def main() -> int:
     print(f"python {sys.version.split()[0]}, streamkit {streamkit.__version__}, {zmq_note}")
     print(f"tcp loopback, one process per side, best of {a.repeat}; {a.frames} frames, {a.bulk_mb} MiB bulk")
     print(f"{'':24}{'64 B frames/s':>16}{'bulk MB/s (64 KiB)':>22}")
-    names = {"sk": "streamkit", "aio": "streamkit.aio", "zmq": "pyzmq PUSH/PULL"}
+    names = {"sk": "streamkit", "aio": "streamkit.aio", "zmq": "pyzmq PUSH/PULL", "zmqc": "pyzmq + CURVE"}
     for lib in libs:
         print(f"{names[lib]:24}{results[(lib, 'frames')]:>16,.0f}{results[(lib, 'bulk')]:>22,.1f}")
     fr = results[("aio", "frames")] / results[("sk", "frames")]
@@ -369,6 +387,10 @@ def main() -> int:
         fr = results[("sk", "frames")] / results[("zmq", "frames")]
         br = results[("sk", "bulk")] / results[("zmq", "bulk")]
         print(f"{'ratio streamkit/pyzmq':24}{fr:>16.2f}{br:>22.2f}")
+    if "zmqc" in libs:
+        fr = results[("sk", "frames")] / results[("zmqc", "frames")]
+        br = results[("sk", "bulk")] / results[("zmqc", "bulk")]
+        print(f"{'ratio streamkit/+CURVE':24}{fr:>16.2f}{br:>22.2f}")
     return 0
 
 
