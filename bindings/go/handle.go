@@ -15,10 +15,17 @@ import "sync/atomic"
 // flight), so acquire and release cost one atomic operation each and take
 // no lock: they are on the path of every WriteFrame and ReadFrame.
 type handle struct {
-	state  atomic.Int64 // closingBit | calls in flight
-	freed  atomic.Bool
-	h      uintptr         // never changes
-	onFree func(h uintptr) // runs exactly once, when closing and nothing is in flight
+	state atomic.Int64 // closingBit | calls in flight
+	// closing mirrors the closing bit on its own cache line, for isClosing:
+	// a reader polls it for every frame it returns from read-ahead while the
+	// writer's acquire and release update state on every call, and reading
+	// state there made its cache line bounce between the two goroutines'
+	// cores on every frame.
+	_       [56]byte
+	closing atomic.Bool
+	freed   atomic.Bool
+	h       uintptr         // never changes
+	onFree  func(h uintptr) // runs exactly once, when closing and nothing is in flight
 }
 
 const closingBit = int64(1) << 62
@@ -32,6 +39,7 @@ func newHandle(h uintptr, onFree func(uintptr)) *handle {
 func newClosedHandle() *handle {
 	x := &handle{}
 	x.state.Store(closingBit)
+	x.closing.Store(true)
 	x.freed.Store(true)
 	return x
 }
@@ -66,13 +74,16 @@ func (x *handle) beginClose() (uintptr, bool) {
 			return 0, false
 		}
 		if x.state.CompareAndSwap(s, (s|closingBit)+1) {
+			x.closing.Store(true)
 			return x.h, true
 		}
 	}
 }
 
+// isClosing reports whether close has begun (a fast check; acquire is the
+// authoritative one).
 func (x *handle) isClosing() bool {
-	return x.state.Load()&closingBit != 0
+	return x.closing.Load()
 }
 
 // free runs onFree once. Once the closing bit is set and the count has
