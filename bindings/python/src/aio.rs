@@ -598,11 +598,13 @@ fn give_back_frames(sh: &ChanShared) {
     let mut back = Vec::new();
     {
         let mut q = st.lock();
-        while let Some(Ok(Some(_))) = q.front() {
-            if let Some(Ok(Some(f))) = q.pop_front() {
-                back.extend_from_slice(&(f.len() as u32).to_be_bytes());
-                back.extend_from_slice(&f);
-            }
+        while let Some(r) = q.pop_front() {
+            let Ok(Some(f)) = r else {
+                q.push_front(r);
+                break;
+            };
+            back.extend_from_slice(&(f.len() as u32).to_be_bytes());
+            back.extend_from_slice(&f);
         }
         st.len.store(q.len(), Ordering::Release);
     }

@@ -544,6 +544,11 @@ async def test_byte_read_after_frames_sees_the_stream_in_order(ids: tuple[Identi
         assert await srv.read_frame() is None
 
 
+async def _chunks_to_eof(ch: aio.Channel) -> AsyncIterator[bytes]:
+    while chunk := await asyncio.wait_for(ch.read(), 10):
+        yield chunk
+
+
 async def test_frames_then_async_for_then_bytes(ids: tuple[Identity, Identity]) -> None:
     """`async for` reading ahead, left with `break`, loses nothing."""
     async with aio_pair(ids) as (a, b, _), chan_pair(a, b) as (cli, srv):
@@ -558,12 +563,7 @@ async def test_frames_then_async_for_then_bytes(ids: tuple[Identity, Identity]) 
                 break
         assert seen == list(range(50))
         assert await srv.read_frame() == (50).to_bytes(2, "big")
-        rest = b""
-        while True:
-            chunk = await asyncio.wait_for(srv.read(), 10)
-            if not chunk:
-                break
-            rest += chunk
+        rest = b"".join([chunk async for chunk in _chunks_to_eof(srv)])
         assert rest == b"".join(b"\x00\x00\x00\x02" + i.to_bytes(2, "big") for i in range(51, 200))
 
 
