@@ -41,7 +41,9 @@ pub enum PeerOption {
     /// (default 32 MiB; 0 = fixed windows). Windows grow while a sender is
     /// limited by its window rather than by the reader (estimated from the
     /// measured round-trip time and throughput), so one channel fills a
-    /// long, fast link.
+    /// long, fast link; and, up to 1 MiB, while a channel's reader consumes a
+    /// quarter window in under 1 ms (fewer credit round trips on busy
+    /// channels).
     WindowBudget = 14,
 }
 
