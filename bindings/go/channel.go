@@ -54,6 +54,8 @@ type Chan struct {
 	aheadSize  int // the size of the next read-ahead buffer (0: readAheadMin)
 	fill       chan struct{}
 
+	wb writeBehind // small frames written back to back (writebehind.go)
+
 	mu         sync.Mutex
 	metaLoaded bool
 	service    string
@@ -71,6 +73,7 @@ var (
 
 func newChan(h uintptr) *Chan {
 	c := &Chan{h: newHandle(h, func(h uintptr) { C.skgo_channel_free(C.uintptr_t(h)) }), fill: make(chan struct{}, 1)}
+	c.wb.cond.L = &c.wb.mu
 	// Safety net for a channel that is never closed: sk_channel_free closes
 	// it (bounded at about 5 s) and releases the handle. Cleanups run one at
 	// a time, so this deliberately avoids the unbounded sk_channel_close.
@@ -109,6 +112,14 @@ func bytesPtr(b []byte) *C.uint8_t {
 
 // Write writes all of data to the channel's byte stream.
 func (c *Chan) Write(data []byte) (int, error) {
+	if err := c.flushWrites(); err != nil {
+		return 0, err
+	}
+	return c.writeBytes(data)
+}
+
+// writeBytes is Write without waiting for buffered frames.
+func (c *Chan) writeBytes(data []byte) (int, error) {
 	h, err := c.acquire()
 	if err != nil {
 		return 0, err
@@ -361,9 +372,6 @@ func (c *Chan) writeBuf(data []byte, isError bool) error {
 	return cError(C.int(res.rc), (*C.char)(res.p))
 }
 
-// WriteFrame writes one length-prefixed message frame.
-func (c *Chan) WriteFrame(frame []byte) error { return c.writeBuf(frame, false) }
-
 // ReadFrame reads one message frame; io.EOF at a clean end of stream. A
 // frame larger than OptMaxFrameSize fails with ErrProtocol and closes the
 // channel. Small frames that have already arrived are read ahead, up to
@@ -384,7 +392,12 @@ func (c *Chan) ReadFrameContext(ctx context.Context) ([]byte, error) {
 }
 
 // WriteError writes one error frame (on the SSH extended-data stream).
-func (c *Chan) WriteError(frame []byte) error { return c.writeBuf(frame, true) }
+func (c *Chan) WriteError(frame []byte) error {
+	if err := c.flushWrites(); err != nil {
+		return err
+	}
+	return c.writeBuf(frame, true)
+}
 
 // ReadError reads one error frame; io.EOF at the end of the stream.
 func (c *Chan) ReadError() ([]byte, error) { return c.readBuf(true, -1) }
@@ -401,6 +414,9 @@ func (c *Chan) ReadErrorContext(ctx context.Context) ([]byte, error) {
 
 // CloseWrite sends end-of-stream; the channel can still be read.
 func (c *Chan) CloseWrite() error {
+	if err := c.flushWrites(); err != nil {
+		return err
+	}
 	h, err := c.acquire()
 	if err != nil {
 		return err
@@ -414,6 +430,9 @@ func (c *Chan) CloseWrite() error {
 // WriteTrailers sends trailers (key=value strings); the other side can
 // read them with Trailers once this side has closed or closed for writing.
 func (c *Chan) WriteTrailers(trailers []string) error {
+	if err := c.flushWrites(); err != nil {
+		return err
+	}
 	h, err := c.acquire()
 	if err != nil {
 		return err
@@ -428,7 +447,18 @@ func (c *Chan) WriteTrailers(trailers []string) error {
 
 // Close closes the channel in both directions, unblocks calls blocked on
 // it and releases its handle. Calling it again does nothing.
+//
+// Frames that WriteFrame buffered are handed to the library first, so they
+// are delivered as if each WriteFrame had returned only once the library
+// took its frame: if the other side's window is closed, Close waits for it
+// (at most 5 s; then the frames are dropped and Close returns an ErrTimeout
+// error), unless a WriteFrame is blocked waiting for buffer room: that
+// Close cancels the writer, and the frames are dropped.
 func (c *Chan) Close() error {
+	if c.h.isClosing() {
+		return nil
+	}
+	dropped := c.closeWrites()
 	h, ok := c.h.beginClose()
 	if !ok {
 		return nil
@@ -442,6 +472,9 @@ func (c *Chan) Close() error {
 	var msg *C.char
 	r := C.skgo_channel_close(ch, &msg)
 	err := cError(r, msg)
+	if err == nil {
+		err = dropped
+	}
 	if ts, terr := fetchTrailers(ch); terr == nil {
 		c.mu.Lock()
 		c.trailers = ts
