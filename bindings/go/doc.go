@@ -53,6 +53,17 @@
 // ReadError return io.EOF at a clean end of stream, and Read follows the
 // io.Reader contract (0, io.EOF at the end).
 //
+// # Frames written back to back
+//
+// WriteFrame buffers small frames (up to 1 KiB) that a goroutine writes
+// less than 20 µs apart, and a background goroutine hands them to the
+// library in batches of up to 16 KiB: one cgo call per batch instead of
+// one per frame. A frame written after a pause goes out at once. The other
+// write-side calls first wait for the frames buffered before them, so the
+// other side sees everything in call order; a batch that fails (the channel
+// closed) fails the next write-side call. Close hands buffered frames over
+// first; see Chan.Close for its limits.
+//
 // # Linking
 //
 // By default the package links the static library
