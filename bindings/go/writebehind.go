@@ -7,7 +7,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	_ "unsafe" // go:linkname
 )
 
 // Write-behind for small frames. A goroutine writing frames back to back
@@ -33,8 +32,9 @@ const (
 // window for (as sk_channel_free bounds its close); a variable for tests.
 var writeBehindCloseWait = 5 * time.Second
 
-//go:linkname nanotime runtime.nanotime
-func nanotime() int64
+// epoch is the origin of writeBehind.last: time.Since of a time with a
+// monotonic reading is one read of the runtime's clock.
+var epoch = time.Now()
 
 type writeBehind struct {
 	mu   sync.Mutex
@@ -51,13 +51,13 @@ type writeBehind struct {
 	waiting int
 
 	pending atomic.Bool  // busy, readable without mu
-	last    atomic.Int64 // nanotime of the last direct WriteFrame
+	last    atomic.Int64 // when the last direct WriteFrame was (ns since epoch)
 }
 
 // streaming reports whether the previous direct WriteFrame was less than
 // streamGap ago, and records this one.
 func (w *writeBehind) streaming() bool {
-	now := nanotime()
+	now := int64(time.Since(epoch))
 	s := now-w.last.Load() < int64(streamGap)
 	w.last.Store(now)
 	return s
