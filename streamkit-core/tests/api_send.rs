@@ -26,6 +26,7 @@ fn futures_are_send() {
         is_send(&c.write_bytes(bytes::Bytes::new()));
         is_send(&c.write_frame(b"x"));
         is_send(&c.read_frame());
+        is_send(&c.read_frame_vec());
         is_send(&c.write_error(b"x"));
         is_send(&c.read_error());
         is_send(&c.close_write());

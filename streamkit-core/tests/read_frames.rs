@@ -52,3 +52,43 @@ async fn read_frames_batches_whole_frames_and_unread_gives_bytes_back() {
         c.shutdown().await.unwrap();
     }
 }
+
+/// `read_frame_vec` returns what `read_frame` would, in stream order with it:
+/// frames of every size (including ones larger than half the window, which
+/// are assembled piece by piece), and enough of them to need credit many
+/// times over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_frame_vec_matches_read_frame() {
+    for t in ALL {
+        let s = peer("server");
+        let c = peer("client");
+        trust_all(&[&s, &c]);
+        let ep = s.bind(&endpoint(t)).await.unwrap();
+        c.connect(&ep).await.unwrap();
+        let (a, b) = open_pair(&c, &s, "server", "frames", &[]).await;
+        let sizes: Vec<usize> = (0..4000).map(|i| [0, 1, 63, 64, 1000, 4096][i % 6]).chain([300_000, 1 << 20, 5]).collect();
+        let frame = |i: usize, n: usize| -> Vec<u8> { (0..n).map(|k| (i * 31 + k) as u8).collect() };
+        let w = {
+            let sizes = sizes.clone();
+            tokio::spawn(async move {
+                for (i, &n) in sizes.iter().enumerate() {
+                    a.write_frame(&frame(i, n)).await.unwrap();
+                }
+                a.close_write().await.unwrap();
+                a
+            })
+        };
+        for (i, &n) in sizes.iter().enumerate() {
+            let got = if i % 3 == 0 {
+                within(30, b.read_frame()).await.unwrap().map(|f| f.to_vec())
+            } else {
+                within(30, b.read_frame_vec()).await.unwrap()
+            };
+            assert_eq!(got.as_deref(), Some(&frame(i, n)[..]), "{t:?}: frame {i} of {n} bytes");
+        }
+        assert_eq!(within(10, b.read_frame_vec()).await.unwrap(), None, "{t:?}");
+        let _a = w.await.unwrap();
+        s.shutdown().await.unwrap();
+        c.shutdown().await.unwrap();
+    }
+}

@@ -175,9 +175,9 @@ pub unsafe extern "C" fn sk_channel_read_frame(c: *mut sk_channel, out: *mut sk_
     ffi_call("sk_channel_read_frame", || {
         let out = out_ptr(out, "out")?;
         let t = Timeout::from_ms(timeout_ms)?;
-        let frame = with_channel(c, |ch| run_io(t, "read_frame", ch.read_frame()))?.ok_or(Error::Eof)?;
+        let frame = with_channel(c, |ch| run_io(t, "read_frame", ch.read_frame_vec()))?.ok_or(Error::Eof)?;
         // SAFETY: out was checked non-NULL.
-        unsafe { write_out(out, into_buf(Vec::from(frame))) };
+        unsafe { write_out(out, into_buf(frame)) };
         Ok(())
     })
 }
