@@ -60,11 +60,7 @@ async fn read_frames_batches_whole_frames_and_unread_gives_bytes_back() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn read_frame_vec_matches_read_frame() {
     for t in ALL {
-        let s = peer("server");
-        let c = peer("client");
-        trust_all(&[&s, &c]);
-        let ep = s.bind(&endpoint(t)).await.unwrap();
-        c.connect(&ep).await.unwrap();
+        let (s, c, _) = pair(t).await;
         let (a, b) = open_pair(&c, &s, "server", "frames", &[]).await;
         let sizes: Vec<usize> = (0..4000).map(|i| [0, 1, 63, 64, 1000, 4096][i % 6]).chain([300_000, 1 << 20, 5]).collect();
         let frame = |i: usize, n: usize| -> Vec<u8> { (0..n).map(|k| (i * 31 + k) as u8).collect() };
