@@ -246,17 +246,11 @@ impl InBuf {
 
     /// Take exactly `n` bytes (n <= len), zero-copy when they sit in one chunk.
     fn take(&mut self, n: usize) -> Bytes {
+        if let Some(b) = self.take_front(n, |front| front.split_to(n)) {
+            return b;
+        }
         self.len -= n;
         self.unacked += n;
-        if let Some(front) = self.q.front_mut() {
-            if front.len() >= n {
-                let b = front.split_to(n);
-                if front.is_empty() {
-                    self.q.pop_front();
-                }
-                return b;
-            }
-        }
         let mut out = BytesMut::with_capacity(n);
         while out.len() < n {
             let Some(front) = self.q.front_mut() else { break };
@@ -273,19 +267,25 @@ impl InBuf {
     /// Take exactly `n` bytes (n <= len) as a new `Vec`: one copy, and no
     /// reference taken to (and dropped from) the chunk they sit in.
     fn take_vec(&mut self, n: usize) -> Vec<u8> {
-        if let Some(front) = self.q.front_mut() {
-            if front.len() >= n {
-                self.len -= n;
-                self.unacked += n;
-                let v = front[..n].to_vec();
-                front.advance(n);
-                if front.is_empty() {
-                    self.q.pop_front();
-                }
-                return v;
-            }
+        let v = self.take_front(n, |front| {
+            let v = front[..n].to_vec();
+            front.advance(n);
+            v
+        });
+        v.unwrap_or_else(|| Vec::from(self.take(n)))
+    }
+
+    /// Take `n` bytes (n <= len) with `f`, which consumes them from the front
+    /// chunk, if they all sit in it; `None` (nothing taken) otherwise.
+    fn take_front<T>(&mut self, n: usize, f: impl FnOnce(&mut Bytes) -> T) -> Option<T> {
+        let front = self.q.front_mut().filter(|front| front.len() >= n)?;
+        let v = f(front);
+        if front.is_empty() {
+            self.q.pop_front();
         }
-        Vec::from(self.take(n))
+        self.len -= n;
+        self.unacked += n;
+        Some(v)
     }
 
     fn clear(&mut self) {
