@@ -11,9 +11,15 @@ use streamkit_core::{Peer, PeerOption};
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    tracing_subscriber::fmt().with_writer(std::io::stderr).with_max_level(tracing_subscriber::filter::LevelFilter::WARN).init();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(tracing_subscriber::filter::LevelFilter::WARN)
+        .init();
     let kind = std::env::args().nth(1).unwrap_or_else(|| "tcp".into());
-    let ops: u64 = std::env::args().nth(2).and_then(|s| s.parse().ok()).unwrap_or(20_000);
+    let ops: u64 = std::env::args()
+        .nth(2)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20_000);
     let s = Peer::new();
     let c = Peer::new();
     s.set_option_str(PeerOption::Name, "server").unwrap();
@@ -21,7 +27,11 @@ async fn main() {
     let keys = format!("{}\n{}\n", s.public_key().unwrap(), c.public_key().unwrap());
     s.set_option_str(PeerOption::AuthorizedKeys, &keys).unwrap();
     c.set_option_str(PeerOption::AuthorizedKeys, &keys).unwrap();
-    let ep = if kind == "inproc" { "inproc://churn-hang".to_string() } else { "tcp://127.0.0.1:0".to_string() };
+    let ep = if kind == "inproc" {
+        "inproc://churn-hang".to_string()
+    } else {
+        "tcp://127.0.0.1:0".to_string()
+    };
     let ep = s.bind(&ep).await.unwrap();
     c.connect(&ep).await.unwrap();
     // server-side progress counters

@@ -17,11 +17,15 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 
 fn preferred() -> Preferred {
-    Preferred { cipher: Cow::Borrowed(&[russh::cipher::AES_128_GCM]), ..Preferred::default() }
+    Preferred {
+        cipher: Cow::Borrowed(&[russh::cipher::AES_128_GCM]),
+        ..Preferred::default()
+    }
 }
 
 fn key() -> Result<PrivateKey, String> {
-    russh::keys::decode_secret_key(&streamkit_core::generate_key(), None).map_err(|e| format!("russh key: {e}"))
+    russh::keys::decode_secret_key(&streamkit_core::generate_key(), None)
+        .map_err(|e| format!("russh key: {e}"))
 }
 
 /// What the server does with incoming channel data.
@@ -46,7 +50,11 @@ struct Srv {
 impl server::Handler for Srv {
     type Error = russh::Error;
 
-    async fn auth_publickey(&mut self, _user: &str, _key: server::VerifiedPublicKey<'_>) -> Result<Auth, Self::Error> {
+    async fn auth_publickey(
+        &mut self,
+        _user: &str,
+        _key: server::VerifiedPublicKey<'_>,
+    ) -> Result<Auth, Self::Error> {
         Ok(Auth::Accept)
     }
 
@@ -61,7 +69,12 @@ impl server::Handler for Srv {
         Ok(())
     }
 
-    async fn data(&mut self, channel: ChannelId, data: &[u8], s: &mut ServerSession) -> Result<(), Self::Error> {
+    async fn data(
+        &mut self,
+        channel: ChannelId,
+        data: &[u8],
+        s: &mut ServerSession,
+    ) -> Result<(), Self::Error> {
         match &self.mode {
             Mode::Echo => s.data(channel, Bytes::copy_from_slice(data))?,
             Mode::Sink(sink) => {
@@ -82,7 +95,10 @@ struct Cli;
 
 impl client::Handler for Cli {
     type Error = russh::Error;
-    async fn check_server_key(&mut self, _key: &PublicKeyOrCertificate) -> Result<bool, Self::Error> {
+    async fn check_server_key(
+        &mut self,
+        _key: &PublicKeyOrCertificate,
+    ) -> Result<bool, Self::Error> {
         Ok(true)
     }
 }
@@ -116,7 +132,9 @@ fn client_config() -> Arc<client::Config> {
 /// A listening bare-russh server; every connection gets `mode`.
 async fn serve(mode: Mode) -> Result<(std::net::SocketAddr, tokio::task::JoinHandle<()>), String> {
     let cfg = server_config()?;
-    let l = TcpListener::bind("127.0.0.1:0").await.map_err(|e| format!("bare russh bind: {e}"))?;
+    let l = TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| format!("bare russh bind: {e}"))?;
     let addr = l.local_addr().map_err(|e| e.to_string())?;
     let task = tokio::spawn(async move {
         while let Ok((sock, _)) = l.accept().await {
@@ -133,10 +151,17 @@ async fn serve(mode: Mode) -> Result<(std::net::SocketAddr, tokio::task::JoinHan
     Ok((addr, task))
 }
 
-async fn connect(addr: std::net::SocketAddr, key: &Arc<PrivateKey>) -> Result<client::Handle<Cli>, String> {
-    let sock = TcpStream::connect(addr).await.map_err(|e| format!("bare russh connect: {e}"))?;
+async fn connect(
+    addr: std::net::SocketAddr,
+    key: &Arc<PrivateKey>,
+) -> Result<client::Handle<Cli>, String> {
+    let sock = TcpStream::connect(addr)
+        .await
+        .map_err(|e| format!("bare russh connect: {e}"))?;
     sock.set_nodelay(true).map_err(|e| e.to_string())?;
-    let mut h = client::connect_stream(client_config(), sock, Cli).await.map_err(|e| format!("bare russh kex: {e}"))?;
+    let mut h = client::connect_stream(client_config(), sock, Cli)
+        .await
+        .map_err(|e| format!("bare russh kex: {e}"))?;
     let ok = h
         .authenticate_publickey("bench", PrivateKeyWithHashAlg::new(key.clone(), None))
         .await
@@ -150,39 +175,58 @@ async fn connect(addr: std::net::SocketAddr, key: &Arc<PrivateKey>) -> Result<cl
 /// Scenario 1: one session channel, `total` bytes in 64 KiB `data_bytes` writes.
 pub async fn bulk(total: u64) -> Out {
     let (tx, rx) = oneshot::channel();
-    let sink = Arc::new(Mutex::new(Sink { v: Verifier::default(), total, done: Some(tx) }));
+    let sink = Arc::new(Mutex::new(Sink {
+        v: Verifier::default(),
+        total,
+        done: Some(tx),
+    }));
     let (addr, srv) = serve(Mode::Sink(sink.clone())).await?;
     let key = Arc::new(key()?);
     let h = connect(addr, &key).await?;
-    let ch = h.channel_open_session().await.map_err(|e| format!("bare russh open: {e}"))?;
+    let ch = h
+        .channel_open_session()
+        .await
+        .map_err(|e| format!("bare russh open: {e}"))?;
     let cpu0 = cpu_seconds();
     let t0 = Instant::now();
     let w = tokio::spawn(async move {
         let mut off = 0u64;
         while off < total {
             let n = (total - off).min(WRITE as u64) as usize;
-            ch.data_bytes(expected(off, n)).await.map_err(|e| format!("bare russh write: {e}"))?;
+            ch.data_bytes(expected(off, n))
+                .await
+                .map_err(|e| format!("bare russh write: {e}"))?;
             off += n as u64;
         }
         Ok::<_, String>(ch)
     });
-    rx.await.map_err(|_| "bare russh: session ended before all data arrived".to_string())??;
+    rx.await
+        .map_err(|_| "bare russh: session ended before all data arrived".to_string())??;
     let dt = t0.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - cpu0;
     let ch = w.await.map_err(|j| j.to_string())??;
     let got = sink.lock().unwrap_or_else(|p| p.into_inner()).v.off;
     if got != total {
-        return Err(format!("bare russh bulk: received {got} bytes, sent {total}"));
+        return Err(format!(
+            "bare russh bulk: received {got} bytes, sent {total}"
+        ));
     }
     let _ = ch.close().await;
-    let _ = h.disconnect(russh::Disconnect::ByApplication, "", "en").await;
+    let _ = h
+        .disconnect(russh::Disconnect::ByApplication, "", "en")
+        .await;
     srv.abort();
     Ok(vec![("MB/s", total as f64 / dt / 1e6), ("CPU s", cpu)])
 }
 
 async fn churn_one(h: &client::Handle<Cli>, i: u64) -> Result<(), String> {
-    let mut ch = h.channel_open_session().await.map_err(|e| format!("bare russh open: {e}"))?;
-    ch.data_bytes(Bytes::copy_from_slice(&frame(i))).await.map_err(|e| format!("bare russh write: {e}"))?;
+    let mut ch = h
+        .channel_open_session()
+        .await
+        .map_err(|e| format!("bare russh open: {e}"))?;
+    ch.data_bytes(Bytes::copy_from_slice(&frame(i)))
+        .await
+        .map_err(|e| format!("bare russh write: {e}"))?;
     let mut got = Vec::new();
     while got.len() < FRAME {
         match ch.wait().await {
@@ -192,7 +236,9 @@ async fn churn_one(h: &client::Handle<Cli>, i: u64) -> Result<(), String> {
         }
     }
     check_frame(&got, i).map_err(|m| format!("bare russh churn: {m}"))?;
-    ch.close().await.map_err(|e| format!("bare russh close: {e}"))
+    ch.close()
+        .await
+        .map_err(|e| format!("bare russh close: {e}"))
 }
 
 /// Scenario 4: open session channel + 64-byte data echoed + close,
@@ -221,7 +267,9 @@ pub async fn churn(secs: f64, conc: usize) -> Out {
         }
         ("conc opens/s", conc as f64 / t1.elapsed().as_secs_f64())
     };
-    let _ = h.disconnect(russh::Disconnect::ByApplication, "", "en").await;
+    let _ = h
+        .disconnect(russh::Disconnect::ByApplication, "", "en")
+        .await;
     srv.abort();
     Ok(vec![r])
 }
@@ -231,12 +279,17 @@ pub async fn rtt(warm: usize, n: usize) -> Out {
     let (addr, srv) = serve(Mode::Echo).await?;
     let key = Arc::new(key()?);
     let h = connect(addr, &key).await?;
-    let mut ch = h.channel_open_session().await.map_err(|e| format!("bare russh open: {e}"))?;
+    let mut ch = h
+        .channel_open_session()
+        .await
+        .map_err(|e| format!("bare russh open: {e}"))?;
     let mut lat = Vec::with_capacity(n);
     let mut got = Vec::with_capacity(2 * FRAME);
     for i in 0..(warm + n) as u64 {
         let t = Instant::now();
-        ch.data_bytes(Bytes::copy_from_slice(&frame(i))).await.map_err(|e| format!("bare russh write: {e}"))?;
+        ch.data_bytes(Bytes::copy_from_slice(&frame(i)))
+            .await
+            .map_err(|e| format!("bare russh write: {e}"))?;
         got.clear();
         while got.len() < FRAME {
             match ch.wait().await {
@@ -252,10 +305,15 @@ pub async fn rtt(warm: usize, n: usize) -> Out {
         }
     }
     let _ = ch.close().await;
-    let _ = h.disconnect(russh::Disconnect::ByApplication, "", "en").await;
+    let _ = h
+        .disconnect(russh::Disconnect::ByApplication, "", "en")
+        .await;
     srv.abort();
     lat.sort_by(|x, y| x.total_cmp(y));
-    Ok(vec![("p50 µs", quantile(&lat, 0.5)), ("p99 µs", quantile(&lat, 0.99))])
+    Ok(vec![
+        ("p50 µs", quantile(&lat, 0.5)),
+        ("p99 µs", quantile(&lat, 0.99)),
+    ])
 }
 
 /// Scenario 5: TCP connect + key exchange + public-key auth + one session
@@ -267,13 +325,18 @@ pub async fn setup(n: usize) -> Out {
     for i in 0..=n {
         let t = Instant::now();
         let h = connect(addr, &key).await?;
-        let ch = h.channel_open_session().await.map_err(|e| format!("bare russh open: {e}"))?;
+        let ch = h
+            .channel_open_session()
+            .await
+            .map_err(|e| format!("bare russh open: {e}"))?;
         let dt = t.elapsed().as_secs_f64() * 1e3;
         if i > 0 {
             ms.push(dt);
         }
         drop(ch);
-        let _ = h.disconnect(russh::Disconnect::ByApplication, "", "en").await;
+        let _ = h
+            .disconnect(russh::Disconnect::ByApplication, "", "en")
+            .await;
     }
     srv.abort();
     Ok(vec![("setup ms", median(&ms))])

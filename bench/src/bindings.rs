@@ -35,25 +35,49 @@ const PYZMQ: &str = "pyzmq PUSH/PULL";
 const PYZMQ_CURVE: &str = "pyzmq PUSH/PULL + CURVE";
 
 /// System libraries `libstreamkit.a` needs (bindings/go/link.go).
-const NATIVE_LIBS: &[&str] = &["-lgcc_s", "-lutil", "-lrt", "-lpthread", "-lm", "-ldl", "-lc"];
+const NATIVE_LIBS: &[&str] = &[
+    "-lgcc_s",
+    "-lutil",
+    "-lrt",
+    "-lpthread",
+    "-lm",
+    "-ldl",
+    "-lc",
+];
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap_or(Path::new(".")).to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap_or(Path::new("."))
+        .to_path_buf()
 }
 
 fn run_cmd(cmd: &mut std::process::Command) -> Result<(), String> {
-    let out = cmd.output().map_err(|e| format!("cannot run {:?}: {e}", cmd.get_program()))?;
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot run {:?}: {e}", cmd.get_program()))?;
     if out.status.success() {
         return Ok(());
     }
     let err = String::from_utf8_lossy(&out.stderr);
     let tail: Vec<&str> = err.lines().rev().take(6).collect();
-    Err(format!("{:?} failed ({}): {}", cmd.get_program(), out.status, tail.into_iter().rev().collect::<Vec<_>>().join(" / ")))
+    Err(format!(
+        "{:?} failed ({}): {}",
+        cmd.get_program(),
+        out.status,
+        tail.into_iter().rev().collect::<Vec<_>>().join(" / ")
+    ))
 }
 
 fn have(prog: &str) -> bool {
-    std::process::Command::new(prog).arg("--version").output().is_ok_and(|o| o.status.success())
-        || std::process::Command::new(prog).arg("version").output().is_ok_and(|o| o.status.success())
+    std::process::Command::new(prog)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+        || std::process::Command::new(prog)
+            .arg("version")
+            .output()
+            .is_ok_and(|o| o.status.success())
 }
 
 struct Python {
@@ -87,17 +111,31 @@ fn prepare() -> Tools {
     let root = root();
     let dir = std::env::temp_dir().join(format!("streamkit-bench-bindings-{}", std::process::id()));
     let _ = std::fs::create_dir_all(&dir);
-    let mut t = Tools { dir: dir.clone(), c: None, go: None, py: None, notes: vec![] };
+    let mut t = Tools {
+        dir: dir.clone(),
+        c: None,
+        go: None,
+        py: None,
+        notes: vec![],
+    };
 
     // libstreamkit.a next to this executable: <target>/<profile>/streamkit-bench.
     let exe = std::env::current_exe().unwrap_or_default();
     let prof_dir = exe.parent().unwrap_or(Path::new(".")).to_path_buf();
-    let profile = prof_dir.file_name().and_then(|s| s.to_str()).unwrap_or("release").to_string();
+    let profile = prof_dir
+        .file_name()
+        .and_then(|s| s.to_str())
+        .unwrap_or("release")
+        .to_string();
     let target = prof_dir.parent().unwrap_or(Path::new(".")).to_path_buf();
     let lib = prof_dir.join("libstreamkit.a");
     let t0 = Instant::now();
-    let mut cargo = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cargo.current_dir(&root).env("CARGO_TARGET_DIR", &target).args(["build", "-q", "-p", "streamkit-ffi"]);
+    let mut cargo =
+        std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cargo
+        .current_dir(&root)
+        .env("CARGO_TARGET_DIR", &target)
+        .args(["build", "-q", "-p", "streamkit-ffi"]);
     if profile == "release" {
         cargo.arg("--release");
     }
@@ -106,18 +144,31 @@ fn prepare() -> Tools {
             t.notes.push(format!(
                 "scenario 7: C and Go link {} (`cargo build{} -p streamkit-ffi`, {:.0} s){}",
                 lib.display(),
-                if profile == "release" { " --release" } else { "" },
+                if profile == "release" {
+                    " --release"
+                } else {
+                    ""
+                },
                 t0.elapsed().as_secs_f64(),
-                if profile == "release" { "" } else { "; a debug build: figures are not meaningful" }
+                if profile == "release" {
+                    ""
+                } else {
+                    "; a debug build: figures are not meaningful"
+                }
             ));
             true
         }
         Ok(()) => {
-            t.notes.push(format!("scenario 7: C and Go rows skipped: {} missing after the cargo build", lib.display()));
+            t.notes.push(format!(
+                "scenario 7: C and Go rows skipped: {} missing after the cargo build",
+                lib.display()
+            ));
             false
         }
         Err(e) => {
-            t.notes.push(format!("scenario 7: C and Go rows skipped: building libstreamkit failed: {e}"));
+            t.notes.push(format!(
+                "scenario 7: C and Go rows skipped: building libstreamkit failed: {e}"
+            ));
             false
         }
     };
@@ -126,18 +177,27 @@ fn prepare() -> Tools {
     if lib_ok {
         let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
         if !have(&cc) {
-            t.notes.push(format!("scenario 7: C rows skipped: no C compiler (`{cc}`)"));
+            t.notes.push(format!(
+                "scenario 7: C rows skipped: no C compiler (`{cc}`)"
+            ));
         } else {
             let exe = dir.join("sk-bench-c");
             let mut cmd = std::process::Command::new(&cc);
-            cmd.args(["-O2", "-o"]).arg(&exe).arg(root.join("bench/c/bench.c")).arg("-I").arg(&include).arg(&lib).args(NATIVE_LIBS);
+            cmd.args(["-O2", "-o"])
+                .arg(&exe)
+                .arg(root.join("bench/c/bench.c"))
+                .arg("-I")
+                .arg(&include)
+                .arg(&lib)
+                .args(NATIVE_LIBS);
             match run_cmd(&mut cmd) {
                 Ok(()) => t.c = Some(exe),
                 Err(e) => t.notes.push(format!("scenario 7: C rows skipped: {e}")),
             }
         }
         if !have("go") {
-            t.notes.push("scenario 7: Go rows skipped: no Go toolchain (`go`) on PATH".into());
+            t.notes
+                .push("scenario 7: Go rows skipped: no Go toolchain (`go`) on PATH".into());
         } else {
             let exe = dir.join("sk-bench-go");
             let mut ldflags = vec![lib.display().to_string()];
@@ -158,10 +218,15 @@ fn prepare() -> Tools {
         }
     }
 
-    let python = std::env::var_os("SK_PYTHON").map(PathBuf::from).unwrap_or_else(|| root.join("build/pyvenv-test/bin/python"));
+    let python = std::env::var_os("SK_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("build/pyvenv-test/bin/python"));
     let script = root.join("bindings/python/bench/bench.py");
     let probe = std::process::Command::new(&python)
-        .args(["-c", "import streamkit, sys; print(streamkit.__version__, sys.version.split()[0])"])
+        .args([
+            "-c",
+            "import streamkit, sys; print(streamkit.__version__, sys.version.split()[0])",
+        ])
         .output();
     match probe {
         Ok(o) if o.status.success() && script.exists() => {
@@ -200,10 +265,14 @@ fn prepare() -> Tools {
 fn keys() -> Result<[String; 4], String> {
     let pubkey = |k: &str| {
         let p = streamkit_core::Peer::new();
-        p.set_option_str(streamkit_core::PeerOption::PrivateKey, k).map_err(|e| e.to_string())?;
+        p.set_option_str(streamkit_core::PeerOption::PrivateKey, k)
+            .map_err(|e| e.to_string())?;
         p.public_key().map_err(|e| e.to_string())
     };
-    let (kr, ks) = (streamkit_core::generate_key(), streamkit_core::generate_key());
+    let (kr, ks) = (
+        streamkit_core::generate_key(),
+        streamkit_core::generate_key(),
+    );
     let (pr, ps) = (pubkey(&kr)?, pubkey(&ks)?);
     Ok([kr, ks, pr, ps])
 }
@@ -231,9 +300,18 @@ async fn run_prog(exe: PathBuf, args: Vec<String>) -> Out {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     if !out.status.success() {
-        return Err(format!("{} {} failed ({}): {}", exe.display(), args.join(" "), out.status, stderr.trim()));
+        return Err(format!(
+            "{} {} failed ({}): {}",
+            exe.display(),
+            args.join(" "),
+            out.status,
+            stderr.trim()
+        ));
     }
-    let line = stdout.lines().find_map(|l| l.strip_prefix("RESULT ")).ok_or_else(|| format!("no RESULT line from {}: {stdout}", exe.display()))?;
+    let line = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("RESULT "))
+        .ok_or_else(|| format!("no RESULT line from {}: {stdout}", exe.display()))?;
     let w: Vec<&str> = line.split_whitespace().collect();
     let mut v = vec![];
     for kv in w.chunks(2) {
@@ -259,7 +337,14 @@ async fn run_python(py: &Python, lib: &str, mode: &str, count: u64) -> Out {
     let [kr, ks, pr, ps] = &py.keys;
     let mut recv = tokio::process::Command::new(&py.python)
         .arg(&py.script)
-        .args(["--role", &format!("{lib}-recv"), "--mode", mode, "--count", &count.to_string()])
+        .args([
+            "--role",
+            &format!("{lib}-recv"),
+            "--mode",
+            mode,
+            "--count",
+            &count.to_string(),
+        ])
         .env("SK_KEY", kr)
         .env("SK_TRUST", ps)
         .stdout(std::process::Stdio::piped())
@@ -268,17 +353,34 @@ async fn run_python(py: &Python, lib: &str, mode: &str, count: u64) -> Out {
         .map_err(|e| format!("python: {e}"))?;
     let stdout = recv.stdout.take().ok_or("python: no stdout")?;
     let mut lines = tokio::io::BufReader::new(stdout).lines();
-    let ep = lines.next_line().await.map_err(|e| e.to_string())?.ok_or("python receiver exited before binding")?;
+    let ep = lines
+        .next_line()
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("python receiver exited before binding")?;
     let send = tokio::process::Command::new(&py.python)
         .arg(&py.script)
-        .args(["--role", &format!("{lib}-send"), "--mode", mode, "--count", &count.to_string(), "--endpoint", ep.trim()])
+        .args([
+            "--role",
+            &format!("{lib}-send"),
+            "--mode",
+            mode,
+            "--count",
+            &count.to_string(),
+            "--endpoint",
+            ep.trim(),
+        ])
         .env("SK_KEY", ks)
         .env("SK_TRUST", pr)
         .kill_on_drop(true)
         .output()
         .await
         .map_err(|e| format!("python sender: {e}"))?;
-    let out = lines.next_line().await.map_err(|e| e.to_string())?.unwrap_or_default();
+    let out = lines
+        .next_line()
+        .await
+        .map_err(|e| e.to_string())?
+        .unwrap_or_default();
     let rc = recv.wait().await.map_err(|e| e.to_string())?;
     if !send.status.success() || !rc.success() {
         return Err(format!(
@@ -288,7 +390,10 @@ async fn run_python(py: &Python, lib: &str, mode: &str, count: u64) -> Out {
             String::from_utf8_lossy(&send.stderr).trim()
         ));
     }
-    let xs: Vec<f64> = out.split_whitespace().filter_map(|w| w.parse().ok()).collect();
+    let xs: Vec<f64> = out
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
     match (mode, xs.as_slice()) {
         ("rtt", [p50, p99]) => Ok(vec![("p50 µs", *p50), ("p99 µs", *p99)]),
         ("frames", [x]) => Ok(vec![("frames/s", *x)]),
@@ -302,7 +407,12 @@ fn prog_job(exe: &Option<PathBuf>, args: Vec<String>) -> Option<Job> {
     Some(job(move || run_prog(exe.clone(), args.clone())))
 }
 
-fn py_job(py: &std::sync::Arc<Option<Python>>, lib: &'static str, mode: &'static str, count: u64) -> Job {
+fn py_job(
+    py: &std::sync::Arc<Option<Python>>,
+    lib: &'static str,
+    mode: &'static str,
+    count: u64,
+) -> Job {
     let py = py.clone();
     job(move || {
         let py = py.clone();
@@ -361,13 +471,52 @@ pub(crate) async fn run(rep: &mut Report, cfg: &Cfg) {
         }
         v
     };
-    let v = variants(job(move || sk::bulk("tcp", bulk)), vec!["bulk".into(), bulk.to_string()], "bulk", py_bulk_chunks, true);
-    scenario(rep, cfg, "7a", "through the bindings: bulk, 64 KiB writes", v).await;
-    let v = variants(job(move || sk::frames("tcp", secs)), vec!["frames".into(), secs.to_string()], "frames", py_frames, true);
-    scenario(rep, cfg, "7b", "through the bindings: 64-byte frames one way", v).await;
+    let v = variants(
+        job(move || sk::bulk("tcp", bulk)),
+        vec!["bulk".into(), bulk.to_string()],
+        "bulk",
+        py_bulk_chunks,
+        true,
+    );
+    scenario(
+        rep,
+        cfg,
+        "7a",
+        "through the bindings: bulk, 64 KiB writes",
+        v,
+    )
+    .await;
+    let v = variants(
+        job(move || sk::frames("tcp", secs)),
+        vec!["frames".into(), secs.to_string()],
+        "frames",
+        py_frames,
+        true,
+    );
+    scenario(
+        rep,
+        cfg,
+        "7b",
+        "through the bindings: 64-byte frames one way",
+        v,
+    )
+    .await;
     let args = vec!["rtt".into(), warm.to_string(), n.to_string()];
-    let v = variants(job(move || sk::rtt("tcp", warm, n)), args, "rtt", n as u64, false);
-    scenario(rep, cfg, "7c", "through the bindings: 64-byte echo round trip", v).await;
+    let v = variants(
+        job(move || sk::rtt("tcp", warm, n)),
+        args,
+        "rtt",
+        n as u64,
+        false,
+    );
+    scenario(
+        rep,
+        cfg,
+        "7c",
+        "through the bindings: 64-byte echo round trip",
+        v,
+    )
+    .await;
     drop(tools);
 }
 
@@ -381,10 +530,35 @@ pub(crate) fn targets(rep: &Report) -> Vec<(&'static str, Option<f64>, bool, f64
         _ => None,
     };
     vec![
-        ("C frames/s ≥ 0.7 × the Rust core (scenario 7b)", inv(C), true, 0.7),
-        ("Go frames/s ≥ 0.7 × the Rust core (scenario 7b)", inv(GO), true, 0.7),
-        ("Python frames/s ≥ 1.0 × pyzmq (scenario 7b)", over("7b", PY, PYZMQ, "frames/s"), true, 1.0),
-        ("Python bulk ≥ 1.0 × pyzmq (scenario 7a, issue 5)", over("7a", PY, PYZMQ, "MB/s"), true, 1.0),
-        ("streamkit.aio frames/s ≥ 0.7 × blocking Python (scenario 7b, issue 10)", over("7b", PY_AIO, PY, "frames/s"), true, 0.7),
+        (
+            "C frames/s ≥ 0.7 × the Rust core (scenario 7b)",
+            inv(C),
+            true,
+            0.7,
+        ),
+        (
+            "Go frames/s ≥ 0.7 × the Rust core (scenario 7b)",
+            inv(GO),
+            true,
+            0.7,
+        ),
+        (
+            "Python frames/s ≥ 1.0 × pyzmq (scenario 7b)",
+            over("7b", PY, PYZMQ, "frames/s"),
+            true,
+            1.0,
+        ),
+        (
+            "Python bulk ≥ 1.0 × pyzmq (scenario 7a, issue 5)",
+            over("7a", PY, PYZMQ, "MB/s"),
+            true,
+            1.0,
+        ),
+        (
+            "streamkit.aio frames/s ≥ 0.7 × blocking Python (scenario 7b, issue 10)",
+            over("7b", PY_AIO, PY, "frames/s"),
+            true,
+            0.7,
+        ),
     ]
 }

@@ -54,7 +54,8 @@ struct Cfg {
     no_netem: bool,
 }
 
-const USAGE: &str = "usage: streamkit-bench [--quick] [--markdown FILE] [--reps N] [--bulk-mib N] [--secs S]
+const USAGE: &str =
+    "usage: streamkit-bench [--quick] [--markdown FILE] [--reps N] [--bulk-mib N] [--secs S]
        [--rtt N] [--churn-conc N] [--setup N] [--channels N] [--channel-kib N]
        [--only 1,2,3,4,5,6,7,8,9] [--variant SUBSTRING] [--no-openssh] [--timeout S]
        [--netem-secs S] [--no-netem] [--main-thread]";
@@ -111,8 +112,14 @@ fn parse_args() -> Result<Cfg, String> {
     };
     let mut it = args.into_iter();
     while let Some(a) = it.next() {
-        let mut val = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value\n{USAGE}"));
-        let num = |s: String| s.parse::<f64>().map_err(|_| format!("not a number: {s}\n{USAGE}"));
+        let mut val = |name: &str| {
+            it.next()
+                .ok_or_else(|| format!("{name} needs a value\n{USAGE}"))
+        };
+        let num = |s: String| {
+            s.parse::<f64>()
+                .map_err(|_| format!("not a number: {s}\n{USAGE}"))
+        };
         match a.as_str() {
             "--quick" => {}
             "--markdown" => c.markdown = Some(val("--markdown")?),
@@ -128,14 +135,25 @@ fn parse_args() -> Result<Cfg, String> {
             "--channels" => c.many_ch = num(val("--channels")?)? as usize,
             "--channel-kib" => c.many_per = (num(val("--channel-kib")?)? * 1024.0) as u64,
             "--timeout" => c.timeout = Duration::from_secs_f64(num(val("--timeout")?)?),
-            "--only" => c.only = Some(val("--only")?.split(',').map(|s| s.trim().to_string()).collect()),
+            "--only" => {
+                c.only = Some(
+                    val("--only")?
+                        .split(',')
+                        .map(|s| s.trim().to_string())
+                        .collect(),
+                )
+            }
             "--no-openssh" => c.no_openssh = true,
             "--no-netem" => c.no_netem = true,
             "--main-thread" => MAIN_THREAD.store(true, std::sync::atomic::Ordering::Relaxed),
             "--netem-secs" => c.lfl_secs = num(val("--netem-secs")?)?,
             "--variant" => c.variant = Some(val("--variant")?),
             "--version" => {
-                println!("streamkit-bench built from git {} ({})", env!("SKB_GIT"), env!("SKB_SRC"));
+                println!(
+                    "streamkit-bench built from git {} ({})",
+                    env!("SKB_GIT"),
+                    env!("SKB_SRC")
+                );
                 std::process::exit(0);
             }
             "-h" | "--help" => {
@@ -169,33 +187,55 @@ struct Report {
 }
 
 impl Report {
-    fn record(&mut self, scen: &'static str, title: &'static str, variant: &str, primary: bool, out: Out) {
+    fn record(
+        &mut self,
+        scen: &'static str,
+        title: &'static str,
+        variant: &str,
+        primary: bool,
+        out: Out,
+    ) {
         match out {
             Ok(v) => {
                 for (metric, x) in v {
-                    let i = match self.rows.iter().position(|r| r.scen == scen && r.variant == variant && r.metric == metric) {
-                        Some(i) => i,
-                        None => {
-                            self.rows.push(Row { scen, title, variant: variant.to_string(), primary, metric, vals: vec![] });
-                            self.rows.len() - 1
-                        }
-                    };
+                    let i =
+                        match self.rows.iter().position(|r| {
+                            r.scen == scen && r.variant == variant && r.metric == metric
+                        }) {
+                            Some(i) => i,
+                            None => {
+                                self.rows.push(Row {
+                                    scen,
+                                    title,
+                                    variant: variant.to_string(),
+                                    primary,
+                                    metric,
+                                    vals: vec![],
+                                });
+                                self.rows.len() - 1
+                            }
+                        };
                     self.rows[i].vals.push(x);
                 }
             }
             Err(e) => {
                 eprintln!("!! FAILED scenario {scen} [{variant}]: {e}");
-                self.failures.push(format!("scenario {scen} ({title}) [{variant}]: {e}"));
+                self.failures
+                    .push(format!("scenario {scen} ({title}) [{variant}]: {e}"));
             }
         }
     }
 
     fn row(&self, scen: &str, variant: &str, metric: &str) -> Option<&Row> {
-        self.rows.iter().find(|r| r.scen == scen && r.variant == variant && r.metric == metric)
+        self.rows
+            .iter()
+            .find(|r| r.scen == scen && r.variant == variant && r.metric == metric)
     }
 
     fn primary(&self, scen: &str, metric: &str) -> Option<&Row> {
-        self.rows.iter().find(|r| r.scen == scen && r.primary && r.metric == metric)
+        self.rows
+            .iter()
+            .find(|r| r.scen == scen && r.primary && r.metric == metric)
     }
 
     /// streamkit median / this row's median.
@@ -233,9 +273,18 @@ fn fmt_num(x: f64) -> String {
 }
 
 /// Run every variant `reps` times, alternating.
-async fn scenario(rep: &mut Report, cfg: &Cfg, scen: &'static str, title: &'static str, variants: Vec<(String, Job)>) {
+async fn scenario(
+    rep: &mut Report,
+    cfg: &Cfg,
+    scen: &'static str,
+    title: &'static str,
+    variants: Vec<(String, Job)>,
+) {
     let variants: Vec<(String, Job)> = match &cfg.variant {
-        Some(v) => variants.into_iter().filter(|(n, _)| n.contains(v.as_str())).collect(),
+        Some(v) => variants
+            .into_iter()
+            .filter(|(n, _)| n.contains(v.as_str()))
+            .collect(),
         None => variants,
     };
     eprintln!("== scenario {scen}: {title}");
@@ -244,11 +293,23 @@ async fn scenario(rep: &mut Report, cfg: &Cfg, scen: &'static str, title: &'stat
             let t = Instant::now();
             let out = match tokio::time::timeout(cfg.timeout, job()).await {
                 Ok(o) => o,
-                Err(_) => Err(format!("did not finish within {} s (hang?)", cfg.timeout.as_secs_f64())),
+                Err(_) => Err(format!(
+                    "did not finish within {} s (hang?)",
+                    cfg.timeout.as_secs_f64()
+                )),
             };
             if let Ok(v) = &out {
-                let s: Vec<String> = v.iter().map(|(m, x)| format!("{m} {}", fmt_num(*x))).collect();
-                eprintln!("   run {}/{} {name:<28} {}  ({:.1} s)", r + 1, cfg.reps, s.join(", "), t.elapsed().as_secs_f64());
+                let s: Vec<String> = v
+                    .iter()
+                    .map(|(m, x)| format!("{m} {}", fmt_num(*x)))
+                    .collect();
+                eprintln!(
+                    "   run {}/{} {name:<28} {}  ({:.1} s)",
+                    r + 1,
+                    cfg.reps,
+                    s.join(", "),
+                    t.elapsed().as_secs_f64()
+                );
             }
             rep.record(scen, title, name, i == 0 && cfg.variant.is_none(), out);
         }
@@ -266,7 +327,11 @@ where
             Box::pin(fut)
         } else {
             // A task on the runtime's workers, as in a tokio application.
-            Box::pin(async move { tokio::spawn(fut).await.unwrap_or_else(|j| Err(j.to_string())) })
+            Box::pin(async move {
+                tokio::spawn(fut)
+                    .await
+                    .unwrap_or_else(|j| Err(j.to_string()))
+            })
         }
     })
 }
@@ -284,7 +349,11 @@ where
 {
     Box::new(move || {
         let f = f.clone();
-        Box::pin(async move { tokio::task::spawn_blocking(f).await.map_err(|e| format!("zmq thread: {e}"))? })
+        Box::pin(async move {
+            tokio::task::spawn_blocking(f)
+                .await
+                .map_err(|e| format!("zmq thread: {e}"))?
+        })
     })
 }
 
@@ -297,7 +366,11 @@ fn cmd_out(prog: &str, args: &[&str]) -> String {
         .args(args)
         .output()
         .map(|o| {
-            let s = if o.stdout.is_empty() { o.stderr } else { o.stdout };
+            let s = if o.stdout.is_empty() {
+                o.stderr
+            } else {
+                o.stdout
+            };
             String::from_utf8_lossy(&s).trim().to_string()
         })
         .unwrap_or_default()
@@ -307,16 +380,27 @@ fn cpu_model() -> String {
     std::fs::read_to_string("/proc/cpuinfo")
         .unwrap_or_default()
         .lines()
-        .find_map(|l| l.strip_prefix("model name").map(|v| v.trim_start_matches([' ', '\t', ':']).to_string()))
+        .find_map(|l| {
+            l.strip_prefix("model name")
+                .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())
+        })
         .unwrap_or_else(|| "unknown".into())
 }
 
 fn has_aes() -> bool {
-    std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default().lines().any(|l| l.starts_with("flags") && l.split_whitespace().any(|f| f == "aes"))
+    std::fs::read_to_string("/proc/cpuinfo")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.starts_with("flags") && l.split_whitespace().any(|f| f == "aes"))
 }
 
 fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg").unwrap_or_default().split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn main() {
@@ -327,7 +411,11 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("tokio runtime: {e}");
@@ -347,9 +435,14 @@ async fn run(cfg: Cfg) -> i32 {
     let c = cfg.clone();
 
     #[cfg(feature = "zmq")]
-    let zmq_note = format!("ZeroMQ baselines: `zmq` crate 0.10 over the system {} (cargo feature `zmq`)", zmqb::version());
+    let zmq_note = format!(
+        "ZeroMQ baselines: `zmq` crate 0.10 over the system {} (cargo feature `zmq`)",
+        zmqb::version()
+    );
     #[cfg(not(feature = "zmq"))]
-    let zmq_note = "ZeroMQ rows skipped: built without the `zmq` cargo feature (see bench/README.md)".to_string();
+    let zmq_note =
+        "ZeroMQ rows skipped: built without the `zmq` cargo feature (see bench/README.md)"
+            .to_string();
     rep.notes.push(zmq_note);
 
     let rig = if cfg.no_openssh {
@@ -368,7 +461,8 @@ async fn run(cfg: Cfg) -> i32 {
                 Some(std::sync::Arc::new(r))
             }
             Err(e) => {
-                rep.notes.push(format!("OpenSSH rows skipped: could not prepare sshd: {e}"));
+                rep.notes
+                    .push(format!("OpenSSH rows skipped: could not prepare sshd: {e}"));
                 None
             }
         }
@@ -383,19 +477,26 @@ async fn run(cfg: Cfg) -> i32 {
         ];
         if let Some(r) = &rig {
             let r = r.clone();
-            v.push(("OpenSSH".into(), job(move || {
-                let r = r.clone();
-                async move { r.bulk(total).await }
-            })));
+            v.push((
+                "OpenSSH".into(),
+                job(move || {
+                    let r = r.clone();
+                    async move { r.bulk(total).await }
+                }),
+            ));
         }
         scenario(&mut rep, &cfg, "1", "bulk, one channel, 64 KiB writes", v).await;
     }
     if wants(&cfg, "2") {
         let secs = c.secs;
         #[allow(unused_mut)]
-        let mut v: Vec<(String, Job)> = vec![("streamkit".into(), job(move || sk::frames("tcp", secs)))];
+        let mut v: Vec<(String, Job)> =
+            vec![("streamkit".into(), job(move || sk::frames("tcp", secs)))];
         #[cfg(feature = "zmq")]
-        v.push(("ZeroMQ PUSH/PULL tcp".into(), blocking(move || zmqb::frames("tcp", secs))));
+        v.push((
+            "ZeroMQ PUSH/PULL tcp".into(),
+            blocking(move || zmqb::frames("tcp", secs)),
+        ));
         scenario(&mut rep, &cfg, "2", "64-byte frames one way", v).await;
     }
     if wants(&cfg, "3") {
@@ -407,7 +508,10 @@ async fn run(cfg: Cfg) -> i32 {
             ("bare russh echo".into(), job(move || bare::rtt(w, n))),
         ];
         #[cfg(feature = "zmq")]
-        v.push(("ZeroMQ REQ/REP tcp".into(), blocking(move || zmqb::rtt("tcp", w, n))));
+        v.push((
+            "ZeroMQ REQ/REP tcp".into(),
+            blocking(move || zmqb::rtt("tcp", w, n)),
+        ));
         scenario(&mut rep, &cfg, "3", "64-byte echo round trip", v).await;
     }
     if wants(&cfg, "4") {
@@ -416,12 +520,26 @@ async fn run(cfg: Cfg) -> i32 {
             ("streamkit".into(), job(move || sk::churn("tcp", s, 0))),
             ("bare russh".into(), job(move || bare::churn(s, 0))),
         ];
-        scenario(&mut rep, &cfg, "4a", "channel churn, sequential: open + first frame echoed + close", v).await;
+        scenario(
+            &mut rep,
+            &cfg,
+            "4a",
+            "channel churn, sequential: open + first frame echoed + close",
+            v,
+        )
+        .await;
         let v: Vec<(String, Job)> = vec![
             ("streamkit".into(), job(move || sk::churn("tcp", s, k))),
             ("bare russh".into(), job(move || bare::churn(s, k))),
         ];
-        scenario(&mut rep, &cfg, "4b", "channel churn, all at once: open + first frame echoed + close", v).await;
+        scenario(
+            &mut rep,
+            &cfg,
+            "4b",
+            "channel churn, all at once: open + first frame echoed + close",
+            v,
+        )
+        .await;
     }
     if wants(&cfg, "5") {
         let (n, ns) = (c.setup_n, c.ssh_setup_n);
@@ -431,31 +549,59 @@ async fn run(cfg: Cfg) -> i32 {
         ];
         if let Some(r) = &rig {
             let r = r.clone();
-            v.push(("OpenSSH `ssh host true`".into(), job(move || {
-                let r = r.clone();
-                async move { r.setup(ns).await }
-            })));
+            v.push((
+                "OpenSSH `ssh host true`".into(),
+                job(move || {
+                    let r = r.clone();
+                    async move { r.setup(ns).await }
+                }),
+            ));
         }
-        scenario(&mut rep, &cfg, "5", "connection setup (connect + kex + auth + hello)", v).await;
+        scenario(
+            &mut rep,
+            &cfg,
+            "5",
+            "connection setup (connect + kex + auth + hello)",
+            v,
+        )
+        .await;
     }
     if wants(&cfg, "6") {
         let total = c.bulk;
         #[allow(unused_mut)]
-        let mut v: Vec<(String, Job)> = vec![("streamkit inproc".into(), job(move || sk::bulk("inproc", total)))];
+        let mut v: Vec<(String, Job)> = vec![(
+            "streamkit inproc".into(),
+            job(move || sk::bulk("inproc", total)),
+        )];
         #[cfg(feature = "zmq")]
-        v.push(("ZeroMQ inproc PUSH/PULL".into(), blocking(move || zmqb::bulk("inproc", total))));
+        v.push((
+            "ZeroMQ inproc PUSH/PULL".into(),
+            blocking(move || zmqb::bulk("inproc", total)),
+        ));
         scenario(&mut rep, &cfg, "6a", "inproc bulk, 64 KiB writes", v).await;
         let secs = c.secs;
         #[allow(unused_mut)]
-        let mut v: Vec<(String, Job)> = vec![("streamkit inproc".into(), job(move || sk::frames("inproc", secs)))];
+        let mut v: Vec<(String, Job)> = vec![(
+            "streamkit inproc".into(),
+            job(move || sk::frames("inproc", secs)),
+        )];
         #[cfg(feature = "zmq")]
-        v.push(("ZeroMQ inproc PUSH/PULL".into(), blocking(move || zmqb::frames("inproc", secs))));
+        v.push((
+            "ZeroMQ inproc PUSH/PULL".into(),
+            blocking(move || zmqb::frames("inproc", secs)),
+        ));
         scenario(&mut rep, &cfg, "6b", "inproc 64-byte frames one way", v).await;
         let (w, n) = (c.rtt_warm, c.rtt_n);
         #[allow(unused_mut)]
-        let mut v: Vec<(String, Job)> = vec![("streamkit inproc".into(), job(move || sk::rtt("inproc", w, n)))];
+        let mut v: Vec<(String, Job)> = vec![(
+            "streamkit inproc".into(),
+            job(move || sk::rtt("inproc", w, n)),
+        )];
         #[cfg(feature = "zmq")]
-        v.push(("ZeroMQ inproc REQ/REP".into(), blocking(move || zmqb::rtt("inproc", w, n))));
+        v.push((
+            "ZeroMQ inproc REQ/REP".into(),
+            blocking(move || zmqb::rtt("inproc", w, n)),
+        ));
         scenario(&mut rep, &cfg, "6c", "inproc 64-byte echo round trip", v).await;
     }
     if wants(&cfg, "7") {
@@ -464,25 +610,49 @@ async fn run(cfg: Cfg) -> i32 {
     if wants(&cfg, "8") {
         let (nch, per) = (c.many_ch, c.many_per);
         let v: Vec<(String, Job)> = vec![
-            (format!("streamkit {nch} channels"), job(move || sk::many(nch, per))),
-            ("streamkit 1 channel, same total".into(), job(move || sk::bulk("tcp", nch as u64 * per))),
+            (
+                format!("streamkit {nch} channels"),
+                job(move || sk::many(nch, per)),
+            ),
+            (
+                "streamkit 1 channel, same total".into(),
+                job(move || sk::bulk("tcp", nch as u64 * per)),
+            ),
         ];
-        scenario(&mut rep, &cfg, "8", "many channels at once over one connection", v).await;
+        scenario(
+            &mut rep,
+            &cfg,
+            "8",
+            "many channels at once over one connection",
+            v,
+        )
+        .await;
     }
     if wants(&cfg, "9") {
         let title = "long fat link, 50 ms RTT: one channel, 64 KiB writes";
-        match if cfg.no_netem { Err("--no-netem".to_string()) } else { netem::Link::new() } {
+        match if cfg.no_netem {
+            Err("--no-netem".to_string())
+        } else {
+            netem::Link::new()
+        } {
             Err(why) => {
                 eprintln!("== scenario 9: {title}: skipped: {why}");
-                rep.notes.push(format!("scenario 9 ({title}) skipped: {why}"));
+                rep.notes
+                    .push(format!("scenario 9 ({title}) skipped: {why}"));
             }
             Ok(link) => {
                 let link = std::sync::Arc::new(link);
                 let (s, w) = (c.lfl_secs, c.lfl_warm);
                 let (l1, l2) = (link.clone(), link.clone());
                 let v: Vec<(String, Job)> = vec![
-                    ("streamkit".into(), job(move || netem::sk_bulk(l1.clone(), s, w))),
-                    ("raw TCP".into(), job(move || netem::tcp_bulk(l2.clone(), s, w))),
+                    (
+                        "streamkit".into(),
+                        job(move || netem::sk_bulk(l1.clone(), s, w)),
+                    ),
+                    (
+                        "raw TCP".into(),
+                        job(move || netem::tcp_bulk(l2.clone(), s, w)),
+                    ),
                 ];
                 scenario(&mut rep, &cfg, "9", title, v).await;
                 rep.notes.push(format!(
@@ -517,15 +687,26 @@ fn render(rep: &Report, cfg: &Cfg, load0: &str, load1: &str, elapsed: f64) -> St
     let args: Vec<String> = std::env::args().skip(1).collect();
     let _ = writeln!(s, "## streamkit-bench results\n");
     let _ = writeln!(s, "- command: `streamkit-bench {}`", args.join(" "));
-    let _ = writeln!(s, "- streamkit-core {}, built from git {} ({})", streamkit_core::VERSION, env!("SKB_GIT"), env!("SKB_SRC"));
+    let _ = writeln!(
+        s,
+        "- streamkit-core {}, built from git {} ({})",
+        streamkit_core::VERSION,
+        env!("SKB_GIT"),
+        env!("SKB_SRC")
+    );
     let _ = writeln!(
         s,
         "- machine: {} cores (nproc), {}, AES instructions: {}",
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0),
         cpu_model(),
         if has_aes() { "yes" } else { "no" }
     );
-    let _ = writeln!(s, "- load average (1/5/15 min): {load0} at start, {load1} at end; run took {elapsed:.0} s");
+    let _ = writeln!(
+        s,
+        "- load average (1/5/15 min): {load0} at start, {load1} at end; run took {elapsed:.0} s"
+    );
     let _ = writeln!(
         s,
         "- {} runs per variant, alternating; bulk {} MiB; frames {} s; {} round trips after {} warm-up; churn {} s sequential and {} concurrent; setup median of {} (OpenSSH {}); {} channels × {} KiB{}",
@@ -546,11 +727,18 @@ fn render(rep: &Report, cfg: &Cfg, load0: &str, load1: &str, elapsed: f64) -> St
         let _ = writeln!(s, "- {n}");
     }
     let _ = writeln!(s, "\nmedian (min … max) over the runs; ratio = streamkit ÷ that row (for µs/ms/CPU lower is better)\n");
-    let _ = writeln!(s, "| scenario | variant | metric | median | min … max | streamkit ÷ this |");
+    let _ = writeln!(
+        s,
+        "| scenario | variant | metric | median | min … max | streamkit ÷ this |"
+    );
     let _ = writeln!(s, "|---|---|---|---:|---:|---:|");
     let mut last = "";
     for r in &rep.rows {
-        let scen = if r.scen != last { format!("{} {}", r.scen, r.title) } else { String::new() };
+        let scen = if r.scen != last {
+            format!("{} {}", r.scen, r.title)
+        } else {
+            String::new()
+        };
         last = r.scen;
         let ratio = rep.ratio(r).map(|x| format!("{x:.2}×")).unwrap_or_default();
         let _ = writeln!(
@@ -568,17 +756,72 @@ fn render(rep: &Report, cfg: &Cfg, load0: &str, load1: &str, elapsed: f64) -> St
     let _ = writeln!(s, "|---|---:|---|");
     let nch = format!("streamkit {} channels", cfg.many_ch);
     let mut targets: Vec<(&str, Option<f64>, bool, f64)> = vec![
-        ("bulk ≥ 0.9 × bare russh (same cipher)", rep.ratio_of("1", "bare russh", "MB/s"), true, 0.9),
-        ("bulk ≥ 3 × OpenSSH", rep.ratio_of("1", "OpenSSH", "MB/s"), true, 3.0),
-        ("64-byte frames/s ≥ 1.0 × ZeroMQ PUSH/PULL", rep.ratio_of("2", "ZeroMQ PUSH/PULL tcp", "frames/s"), true, 1.0),
-        ("RTT p50 ≤ 1.1 × raw TCP echo", rep.ratio_of("3", "raw TCP echo", "p50 µs"), false, 1.1),
-        ("connection setup ≤ 2 ms", rep.med("5", "streamkit", "setup ms"), false, 2.0),
-        ("inproc bulk ≥ 5 GB/s (MB/s)", rep.med("6a", "streamkit inproc", "MB/s"), true, 5000.0),
-        ("inproc frames/s ≥ 1.0 × ZeroMQ inproc", rep.ratio_of("6b", "ZeroMQ inproc PUSH/PULL", "frames/s"), true, 1.0),
-        ("inproc RTT p50 ≤ 5 µs", rep.med("6c", "streamkit inproc", "p50 µs"), false, 5.0),
-        ("1000-channel aggregate ≥ 0.8 × one channel", rep.ratio_of("8", "streamkit 1 channel, same total", "MB/s"), true, 0.8),
-        ("idle memory ≤ 64 KiB per channel (heap, both ends counted)", rep.med("8", &nch, "idle heap KiB/channel (both ends)"), false, 64.0),
-        ("long fat link (50 ms RTT): one channel ≥ 0.8 × raw TCP", rep.ratio_of("9", "raw TCP", "MB/s"), true, 0.8),
+        (
+            "bulk ≥ 0.9 × bare russh (same cipher)",
+            rep.ratio_of("1", "bare russh", "MB/s"),
+            true,
+            0.9,
+        ),
+        (
+            "bulk ≥ 3 × OpenSSH",
+            rep.ratio_of("1", "OpenSSH", "MB/s"),
+            true,
+            3.0,
+        ),
+        (
+            "64-byte frames/s ≥ 1.0 × ZeroMQ PUSH/PULL",
+            rep.ratio_of("2", "ZeroMQ PUSH/PULL tcp", "frames/s"),
+            true,
+            1.0,
+        ),
+        (
+            "RTT p50 ≤ 1.1 × raw TCP echo",
+            rep.ratio_of("3", "raw TCP echo", "p50 µs"),
+            false,
+            1.1,
+        ),
+        (
+            "connection setup ≤ 2 ms",
+            rep.med("5", "streamkit", "setup ms"),
+            false,
+            2.0,
+        ),
+        (
+            "inproc bulk ≥ 5 GB/s (MB/s)",
+            rep.med("6a", "streamkit inproc", "MB/s"),
+            true,
+            5000.0,
+        ),
+        (
+            "inproc frames/s ≥ 1.0 × ZeroMQ inproc",
+            rep.ratio_of("6b", "ZeroMQ inproc PUSH/PULL", "frames/s"),
+            true,
+            1.0,
+        ),
+        (
+            "inproc RTT p50 ≤ 5 µs",
+            rep.med("6c", "streamkit inproc", "p50 µs"),
+            false,
+            5.0,
+        ),
+        (
+            "1000-channel aggregate ≥ 0.8 × one channel",
+            rep.ratio_of("8", "streamkit 1 channel, same total", "MB/s"),
+            true,
+            0.8,
+        ),
+        (
+            "idle memory ≤ 64 KiB per channel (heap, both ends counted)",
+            rep.med("8", &nch, "idle heap KiB/channel (both ends)"),
+            false,
+            64.0,
+        ),
+        (
+            "long fat link (50 ms RTT): one channel ≥ 0.8 × raw TCP",
+            rep.ratio_of("9", "raw TCP", "MB/s"),
+            true,
+            0.8,
+        ),
     ];
     targets.extend(bindings::targets(rep));
     for (name, v, higher, thr) in targets {
@@ -586,13 +829,23 @@ fn render(rep: &Report, cfg: &Cfg, load0: &str, load1: &str, elapsed: f64) -> St
             None => ("-".to_string(), "not measured".to_string()),
             Some(x) => {
                 let ok = if higher { x >= thr } else { x <= thr };
-                (fmt_num(x), if ok { "met".into() } else { "**MISSED**".into() })
+                (
+                    fmt_num(x),
+                    if ok {
+                        "met".into()
+                    } else {
+                        "**MISSED**".into()
+                    },
+                )
             }
         };
         let _ = writeln!(s, "| {name} | {m} | {verdict} |");
     }
     if rep.failures.is_empty() {
-        let _ = writeln!(s, "\nCorrectness: every byte and frame verified, no failures.");
+        let _ = writeln!(
+            s,
+            "\nCorrectness: every byte and frame verified, no failures."
+        );
     } else {
         let _ = writeln!(s, "\n### CORRECTNESS FAILURES\n");
         for f in &rep.failures {

@@ -42,16 +42,24 @@ const TUN_MTU: &str = "9000";
 const QUEUE_LIMIT: usize = 64 << 20;
 
 fn run(prog: &str, args: &[&str]) -> Result<(), String> {
-    let o = std::process::Command::new(prog).args(args).output().map_err(|e| format!("`{prog}`: {e}"))?;
+    let o = std::process::Command::new(prog)
+        .args(args)
+        .output()
+        .map_err(|e| format!("`{prog}`: {e}"))?;
     if o.status.success() {
         Ok(())
     } else {
-        Err(format!("`{prog} {}`: {}", args.join(" "), String::from_utf8_lossy(&o.stderr).trim()))
+        Err(format!(
+            "`{prog} {}`: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&o.stderr).trim()
+        ))
     }
 }
 
 fn on_path(prog: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(prog).exists()))
+    std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(prog).exists()))
 }
 
 /// Run `f` on a new thread inside network namespace `ns`.
@@ -73,7 +81,10 @@ where
 
 fn join<T>(h: std::thread::JoinHandle<Result<T, String>>) -> Result<T, String> {
     h.join().map_err(|p| {
-        let m = p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()));
+        let m = p
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()));
         format!("thread panicked: {}", m.unwrap_or_default())
     })?
 }
@@ -107,7 +118,8 @@ impl Link {
             dropped: Arc::new(AtomicU64::new(0)),
         };
         for ns in &link.ns {
-            run("ip", &["netns", "add", ns]).map_err(|e| format!("cannot create a network namespace (needs root): {e}"))?;
+            run("ip", &["netns", "add", ns])
+                .map_err(|e| format!("cannot create a network namespace (needs root): {e}"))?;
         }
         let ms = ONE_WAY.as_millis().to_string();
         match link.netem(&ms) {
@@ -116,7 +128,9 @@ impl Link {
             }
             Err(netem_err) => {
                 let _ = run("ip", &["-n", &link.ns[0], "link", "del", DEV]);
-                link.tun().map_err(|e| format!("no netem ({netem_err}), and no userspace delay line either ({e})"))?;
+                link.tun().map_err(|e| {
+                    format!("no netem ({netem_err}), and no userspace delay line either ({e})")
+                })?;
                 link.how = format!(
                     "the kernel has no netem qdisc ({netem_err}), so the link is the bench's userspace delay line instead: \
                      a tun device (MTU {TUN_MTU}) in each of two network namespaces, every IP packet held {ms} ms each way \
@@ -125,18 +139,44 @@ impl Link {
             }
         }
         let rtt = link.connect_ms()?;
-        link.how.push_str(&format!("; measured TCP connect (one round trip): {rtt:.1} ms"));
+        link.how.push_str(&format!(
+            "; measured TCP connect (one round trip): {rtt:.1} ms"
+        ));
         Ok(link)
     }
 
     fn netem(&self, ms: &str) -> Result<(), String> {
         let [a, b] = &self.ns;
-        run("ip", &["link", "add", DEV, "netns", a, "type", "veth", "peer", "name", DEV, "netns", b])?;
+        run(
+            "ip",
+            &[
+                "link", "add", DEV, "netns", a, "type", "veth", "peer", "name", DEV, "netns", b,
+            ],
+        )?;
         for (ns, addr) in [(a, ADDR_A), (b, ADDR_B)] {
-            run("ip", &["-n", ns, "addr", "add", &format!("{addr}/24"), "dev", DEV])?;
+            run(
+                "ip",
+                &["-n", ns, "addr", "add", &format!("{addr}/24"), "dev", DEV],
+            )?;
             run("ip", &["-n", ns, "link", "set", DEV, "up"])?;
             // netem's default limit (1000 packets) would drop at this BDP
-            run("tc", &["-n", ns, "qdisc", "add", "dev", DEV, "root", "netem", "delay", &format!("{ms}ms"), "limit", "100000"])?;
+            run(
+                "tc",
+                &[
+                    "-n",
+                    ns,
+                    "qdisc",
+                    "add",
+                    "dev",
+                    DEV,
+                    "root",
+                    "netem",
+                    "delay",
+                    &format!("{ms}ms"),
+                    "limit",
+                    "100000",
+                ],
+            )?;
         }
         Ok(())
     }
@@ -146,19 +186,41 @@ impl Link {
         let fa = Arc::new(join(in_ns(&a, open_tun))?);
         let fb = Arc::new(join(in_ns(&b, open_tun))?);
         for (ns, me, peer) in [(&a, ADDR_A, ADDR_B), (&b, ADDR_B, ADDR_A)] {
-            run("ip", &["-n", ns, "addr", "add", me, "peer", peer, "dev", DEV])?;
-            run("ip", &["-n", ns, "link", "set", "dev", DEV, "mtu", TUN_MTU, "txqueuelen", "10000", "up"])?;
+            run(
+                "ip",
+                &["-n", ns, "addr", "add", me, "peer", peer, "dev", DEV],
+            )?;
+            run(
+                "ip",
+                &[
+                    "-n",
+                    ns,
+                    "link",
+                    "set",
+                    "dev",
+                    DEV,
+                    "mtu",
+                    TUN_MTU,
+                    "txqueuelen",
+                    "10000",
+                    "up",
+                ],
+            )?;
         }
         for (from, to) in [(fa.clone(), fb.clone()), (fb, fa)] {
             let (stop, dropped) = (self.stop.clone(), self.dropped.clone());
-            self.line.push(std::thread::spawn(move || delay_line(&from, &to, &stop, &dropped)));
+            self.line.push(std::thread::spawn(move || {
+                delay_line(&from, &to, &stop, &dropped)
+            }));
         }
         Ok(())
     }
 
     /// Median time of a TCP connect from a to b: one round trip of the link.
     fn connect_ms(&self) -> Result<f64, String> {
-        let l = join(in_ns(&self.ns[1], || std::net::TcpListener::bind((ADDR_B, 0)).map_err(|e| format!("bind: {e}"))))?;
+        let l = join(in_ns(&self.ns[1], || {
+            std::net::TcpListener::bind((ADDR_B, 0)).map_err(|e| format!("bind: {e}"))
+        }))?;
         let addr = l.local_addr().map_err(|e| e.to_string())?;
         let acc = std::thread::spawn(move || {
             for _ in 0..5 {
@@ -169,7 +231,8 @@ impl Link {
             let mut v = Vec::new();
             for _ in 0..5 {
                 let t = Instant::now();
-                let s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5)).map_err(|e| format!("connect over the link: {e}"))?;
+                let s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+                    .map_err(|e| format!("connect over the link: {e}"))?;
                 v.push(t.elapsed().as_secs_f64() * 1e3);
                 drop(s);
             }
@@ -184,7 +247,11 @@ impl Link {
         if self.line.is_empty() {
             self.how.clone()
         } else {
-            format!("{}; packets dropped by the delay line: {}", self.how, self.dropped.load(Ordering::Relaxed))
+            format!(
+                "{}; packets dropped by the delay line: {}",
+                self.how,
+                self.dropped.load(Ordering::Relaxed)
+            )
         }
     }
 }
@@ -206,17 +273,25 @@ fn bench_alive(pid: u32) -> bool {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // "pid (comm) state ..."
     match (stat.find('('), stat.rfind(')')) {
-        (Some(a), Some(b)) if a < b => stat[a + 1..b].starts_with("streamkit-bench") && !stat[b + 1..].trim_start().starts_with('Z'),
+        (Some(a), Some(b)) if a < b => {
+            stat[a + 1..b].starts_with("streamkit-bench")
+                && !stat[b + 1..].trim_start().starts_with('Z')
+        }
         _ => false,
     }
 }
 
 /// Delete namespaces of earlier benches that did not clean up (killed).
 fn remove_stale() {
-    let Ok(rd) = std::fs::read_dir("/run/netns") else { return };
+    let Ok(rd) = std::fs::read_dir("/run/netns") else {
+        return;
+    };
     for e in rd.flatten() {
         let name = e.file_name().to_string_lossy().to_string();
-        let pid = name.strip_prefix(PREFIX).and_then(|r| r.split('-').next()).and_then(|p| p.parse::<u32>().ok());
+        let pid = name
+            .strip_prefix(PREFIX)
+            .and_then(|r| r.split('-').next())
+            .and_then(|p| p.parse::<u32>().ok());
         if let Some(pid) = pid {
             if pid != std::process::id() && !bench_alive(pid) {
                 let _ = run("ip", &["netns", "del", &name]);
@@ -243,7 +318,11 @@ fn open_tun() -> Result<OwnedFd, String> {
         .custom_flags(libc::O_NONBLOCK)
         .open("/dev/net/tun")
         .map_err(|e| format!("/dev/net/tun: {e}"))?;
-    let mut req = IfReq { name: [0; 16], flags: IFF_TUN | IFF_NO_PI, _pad: [0; 22] };
+    let mut req = IfReq {
+        name: [0; 16],
+        flags: IFF_TUN | IFF_NO_PI,
+        _pad: [0; 22],
+    };
     req.name[..DEV.len()].copy_from_slice(DEV.as_bytes());
     // SAFETY: TUNSETIFF reads and writes a struct ifreq, which IfReq lays out.
     if unsafe { libc::ioctl(f.as_raw_fd(), TUNSETIFF as _, &mut req) } != 0 {
@@ -260,9 +339,18 @@ fn delay_line(from: &OwnedFd, to: &OwnedFd, stop: &AtomicBool, dropped: &AtomicU
     while !stop.load(Ordering::Relaxed) {
         let now = Instant::now();
         let idle = Duration::from_millis(20); // look at `stop` that often
-        let wait = q.front().map_or(idle, |(t, _)| t.saturating_duration_since(now).min(idle));
-        let mut pfd = libc::pollfd { fd: from.as_raw_fd(), events: libc::POLLIN, revents: 0 };
-        let ts = libc::timespec { tv_sec: wait.as_secs() as _, tv_nsec: wait.subsec_nanos() as _ };
+        let wait = q
+            .front()
+            .map_or(idle, |(t, _)| t.saturating_duration_since(now).min(idle));
+        let mut pfd = libc::pollfd {
+            fd: from.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ts = libc::timespec {
+            tv_sec: wait.as_secs() as _,
+            tv_nsec: wait.subsec_nanos() as _,
+        };
         // SAFETY: one valid pollfd, a valid timespec, no signal mask.
         unsafe { libc::ppoll(&mut pfd, 1, &ts, std::ptr::null()) };
         for _ in 0..1024 {
@@ -304,7 +392,12 @@ where
             .build()
             .map_err(|e| format!("tokio runtime: {e}"))?;
         let r = rt.block_on(async {
-            tokio::time::timeout(limit, f()).await.unwrap_or_else(|_| Err(format!("did not finish within {} s (hang?)", limit.as_secs())))
+            tokio::time::timeout(limit, f()).await.unwrap_or_else(|_| {
+                Err(format!(
+                    "did not finish within {} s (hang?)",
+                    limit.as_secs()
+                ))
+            })
         });
         rt.shutdown_timeout(Duration::from_secs(2));
         r
@@ -318,7 +411,10 @@ async fn both<R: Send + 'static>(
 ) -> Result<(R, u64), String> {
     tokio::task::spawn_blocking(move || {
         let (r, t) = (join(rx), join(tx));
-        Ok((r.map_err(|e| format!("receiving side: {e}"))?, t.map_err(|e| format!("sending side: {e}"))?))
+        Ok((
+            r.map_err(|e| format!("receiving side: {e}"))?,
+            t.map_err(|e| format!("sending side: {e}"))?,
+        ))
     })
     .await
     .map_err(|j| j.to_string())?
@@ -334,7 +430,12 @@ struct Meter {
 
 impl Meter {
     fn new(warm: f64) -> Meter {
-        Meter { warm: Duration::from_secs_f64(warm), first: None, mark: None, v: Verifier::default() }
+        Meter {
+            warm: Duration::from_secs_f64(warm),
+            first: None,
+            mark: None,
+            v: Verifier::default(),
+        }
     }
     fn data(&mut self, d: &[u8]) -> Result<(), String> {
         self.v.check(d)?;
@@ -347,14 +448,21 @@ impl Meter {
     }
     /// (bytes received, MB/s after the warm-up) at EOF.
     fn end(&self) -> Result<(u64, f64), String> {
-        let (t, b) = self.mark.ok_or("the transfer ended before the warm-up did")?;
-        Ok((self.v.off, (self.v.off - b) as f64 / t.elapsed().as_secs_f64() / 1e6))
+        let (t, b) = self
+            .mark
+            .ok_or("the transfer ended before the warm-up did")?;
+        Ok((
+            self.v.off,
+            (self.v.off - b) as f64 / t.elapsed().as_secs_f64() / 1e6,
+        ))
     }
 }
 
 fn check(what: &str, got: u64, sent: u64, mbs: f64) -> Out {
     if got != sent {
-        return Err(format!("{what} long fat link: received {got} bytes, sent {sent}"));
+        return Err(format!(
+            "{what} long fat link: received {got} bytes, sent {sent}"
+        ));
     }
     Ok(vec![("MB/s", mbs)])
 }
@@ -365,14 +473,19 @@ pub async fn tcp_bulk(link: Arc<Link>, secs: f64, warm: f64) -> Out {
     let limit = Duration::from_secs_f64(secs * 2.0 + 30.0);
     let (ep_tx, ep_rx) = tokio::sync::oneshot::channel();
     let rx = side(&link.ns[1], limit, move || async move {
-        let l = tokio::net::TcpListener::bind((ADDR_B, 0)).await.map_err(|e| format!("tcp bind: {e}"))?;
+        let l = tokio::net::TcpListener::bind((ADDR_B, 0))
+            .await
+            .map_err(|e| format!("tcp bind: {e}"))?;
         let _ = ep_tx.send(l.local_addr().map_err(|e| e.to_string())?);
         let (mut s, _) = l.accept().await.map_err(|e| format!("tcp accept: {e}"))?;
         s.set_nodelay(true).map_err(|e| e.to_string())?;
         let mut m = Meter::new(warm);
         let mut buf = vec![0u8; 256 * 1024];
         loop {
-            let n = s.read(&mut buf).await.map_err(|e| format!("tcp read: {e}"))?;
+            let n = s
+                .read(&mut buf)
+                .await
+                .map_err(|e| format!("tcp read: {e}"))?;
             if n == 0 {
                 break;
             }
@@ -383,16 +496,24 @@ pub async fn tcp_bulk(link: Arc<Link>, secs: f64, warm: f64) -> Out {
         Ok(r)
     });
     let tx = side(&link.ns[0], limit, move || async move {
-        let addr = ep_rx.await.map_err(|_| "tcp: no listener address".to_string())?;
-        let mut c = tokio::net::TcpStream::connect(addr).await.map_err(|e| format!("tcp connect: {e}"))?;
+        let addr = ep_rx
+            .await
+            .map_err(|_| "tcp: no listener address".to_string())?;
+        let mut c = tokio::net::TcpStream::connect(addr)
+            .await
+            .map_err(|e| format!("tcp connect: {e}"))?;
         c.set_nodelay(true).map_err(|e| e.to_string())?;
         let end = Instant::now() + Duration::from_secs_f64(secs);
         let mut off = 0u64;
         while Instant::now() < end {
-            c.write_all(&expected(off, WRITE)).await.map_err(|e| format!("tcp write: {e}"))?;
+            c.write_all(&expected(off, WRITE))
+                .await
+                .map_err(|e| format!("tcp write: {e}"))?;
             off += WRITE as u64;
         }
-        c.shutdown().await.map_err(|e| format!("tcp shutdown: {e}"))?;
+        c.shutdown()
+            .await
+            .map_err(|e| format!("tcp shutdown: {e}"))?;
         let _ = c.read(&mut [0u8; 1]).await; // until the receiver has everything
         Ok(off)
     });
@@ -405,7 +526,8 @@ fn peer(name: &str, key: &str, keys: &str) -> Result<Peer, String> {
     let e = |err: streamkit_core::Error| format!("streamkit options: {err}");
     p.set_option_str(PeerOption::Name, name).map_err(e)?;
     p.set_option_str(PeerOption::PrivateKey, key).map_err(e)?;
-    p.set_option_str(PeerOption::AuthorizedKeys, keys).map_err(e)?;
+    p.set_option_str(PeerOption::AuthorizedKeys, keys)
+        .map_err(e)?;
     Ok(p)
 }
 
@@ -422,7 +544,10 @@ fn public(key: &str) -> Result<String, String> {
 /// `tcp_bulk`; also reports the receiver's window at the end of the transfer.
 pub async fn sk_bulk(link: Arc<Link>, secs: f64, warm: f64) -> Out {
     let limit = Duration::from_secs_f64(secs * 2.0 + 30.0);
-    let (skey, ckey) = (streamkit_core::generate_key(), streamkit_core::generate_key());
+    let (skey, ckey) = (
+        streamkit_core::generate_key(),
+        streamkit_core::generate_key(),
+    );
     let keys = format!("{}\n{}\n", public(&skey)?, public(&ckey)?);
     let keys2 = keys.clone();
     let (ep_tx, ep_rx) = tokio::sync::oneshot::channel();
@@ -431,7 +556,11 @@ pub async fn sk_bulk(link: Arc<Link>, secs: f64, warm: f64) -> Out {
     let rx = side(&link.ns[1], limit, move || async move {
         let s = peer("server", &skey, &keys)?;
         let r = async {
-            let _ = ep_tx.send(s.bind(&format!("tcp://{ADDR_B}:0")).await.map_err(e("bind"))?);
+            let _ = ep_tx.send(
+                s.bind(&format!("tcp://{ADDR_B}:0"))
+                    .await
+                    .map_err(e("bind"))?,
+            );
             let ch = tokio::time::timeout(Duration::from_secs(30), s.accept())
                 .await
                 .map_err(|_| "streamkit accept timed out".to_string())?
@@ -443,7 +572,8 @@ pub async fn sk_bulk(link: Arc<Link>, secs: f64, warm: f64) -> Out {
                 if n == 0 {
                     break;
                 }
-                m.data(&buf[..n]).map_err(|err| format!("streamkit: {err}"))?;
+                m.data(&buf[..n])
+                    .map_err(|err| format!("streamkit: {err}"))?;
             }
             let (got, mbs) = m.end()?;
             Ok((got, mbs, ch.receive_window()))
@@ -454,7 +584,9 @@ pub async fn sk_bulk(link: Arc<Link>, secs: f64, warm: f64) -> Out {
         r
     });
     let tx = side(&link.ns[0], limit, move || async move {
-        let ep = ep_rx.await.map_err(|_| "streamkit: no bound endpoint".to_string())?;
+        let ep = ep_rx
+            .await
+            .map_err(|_| "streamkit: no bound endpoint".to_string())?;
         let c = peer("client", &ckey, &keys2)?;
         let r = async {
             c.connect(&ep).await.map_err(e("connect"))?;
@@ -462,7 +594,9 @@ pub async fn sk_bulk(link: Arc<Link>, secs: f64, warm: f64) -> Out {
             let end = Instant::now() + Duration::from_secs_f64(secs);
             let mut off = 0u64;
             while Instant::now() < end {
-                a.write_bytes(expected(off, WRITE)).await.map_err(e("write"))?;
+                a.write_bytes(expected(off, WRITE))
+                    .await
+                    .map_err(e("write"))?;
                 off += WRITE as u64;
             }
             a.close_write().await.map_err(e("close_write"))?;

@@ -32,10 +32,15 @@ impl Rig {
     /// Why OpenSSH rows cannot run here, if they cannot.
     pub fn unavailable() -> Option<String> {
         if !std::path::Path::new(SSHD).exists() {
-            return Some(format!("{SSHD} not found: OpenSSH rows skipped (apt-get install -y openssh-server)"));
+            return Some(format!(
+                "{SSHD} not found: OpenSSH rows skipped (apt-get install -y openssh-server)"
+            ));
         }
         if which("ssh").is_none() {
-            return Some("ssh client not found: OpenSSH rows skipped (apt-get install -y openssh-client)".into());
+            return Some(
+                "ssh client not found: OpenSSH rows skipped (apt-get install -y openssh-client)"
+                    .into(),
+            );
         }
         None
     }
@@ -71,7 +76,9 @@ impl Rig {
 
     /// Accept one connection on a fresh loopback port and serve it with `sshd -i`.
     async fn one_sshd(&self) -> Result<(u16, tokio::task::JoinHandle<Result<(), String>>), String> {
-        let l = TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
+        let l = TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| e.to_string())?;
         let port = l.local_addr().map_err(|e| e.to_string())?.port();
         let cfg = self.dir.0.join("sshd_config");
         let log = self.log();
@@ -107,7 +114,12 @@ impl Rig {
 
     fn failed(&self, what: &str, out: &std::process::Output) -> String {
         let log = std::fs::read_to_string(self.log()).unwrap_or_default();
-        format!("{what} exited with {}: {} / sshd log: {}", out.status, String::from_utf8_lossy(&out.stderr).trim(), log.trim())
+        format!(
+            "{what} exited with {}: {} / sshd log: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim(),
+            log.trim()
+        )
     }
 
     fn ssh(&self, port: u16, remote: &str) -> Command {
@@ -116,8 +128,22 @@ impl Rig {
             .arg("/dev/null")
             .arg("-i")
             .arg(self.dir.0.join("id_ed25519"))
-            .args(["-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"])
-            .args(["-o", "Ciphers=aes128-gcm@openssh.com", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR"])
+            .args([
+                "-o",
+                "IdentitiesOnly=yes",
+                "-o",
+                "StrictHostKeyChecking=no",
+                "-o",
+                "UserKnownHostsFile=/dev/null",
+            ])
+            .args([
+                "-o",
+                "Ciphers=aes128-gcm@openssh.com",
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "LogLevel=ERROR",
+            ])
             .args(["-o", "Compression=no", "-p"])
             .arg(port.to_string())
             .arg(format!("{}@127.0.0.1", self.user))
@@ -143,7 +169,10 @@ impl Rig {
         let mut off = 0u64;
         while off < total {
             let n = (total - off).min(WRITE as u64) as usize;
-            stdin.write_all(&expected(off, n)).await.map_err(|e| format!("writing to ssh: {e}"))?;
+            stdin
+                .write_all(&expected(off, n))
+                .await
+                .map_err(|e| format!("writing to ssh: {e}"))?;
             off += n as u64;
         }
         drop(stdin);
@@ -185,5 +214,9 @@ impl Rig {
 }
 
 fn which(prog: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH")?.to_str()?.split(':').map(|d| PathBuf::from(d).join(prog)).find(|p| p.exists())
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|d| PathBuf::from(d).join(prog))
+        .find(|p| p.exists())
 }

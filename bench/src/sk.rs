@@ -22,8 +22,10 @@ pub fn endpoint(kind: &str) -> String {
 
 fn keyed_peer(name: &str, key: &str) -> Result<Peer, String> {
     let p = Peer::new();
-    p.set_option_str(PeerOption::Name, name).map_err(e("set name"))?;
-    p.set_option_str(PeerOption::PrivateKey, key).map_err(e("set key"))?;
+    p.set_option_str(PeerOption::Name, name)
+        .map_err(e("set name"))?;
+    p.set_option_str(PeerOption::PrivateKey, key)
+        .map_err(e("set key"))?;
     Ok(p)
 }
 
@@ -31,9 +33,15 @@ fn keyed_peer(name: &str, key: &str) -> Result<Peer, String> {
 pub async fn pair(kind: &str) -> Result<(Peer, Peer), String> {
     let s = keyed_peer("server", &streamkit_core::generate_key())?;
     let c = keyed_peer("client", &streamkit_core::generate_key())?;
-    let keys = format!("{}\n{}\n", s.public_key().map_err(e("key"))?, c.public_key().map_err(e("key"))?);
-    s.set_option_str(PeerOption::AuthorizedKeys, &keys).map_err(e("trust"))?;
-    c.set_option_str(PeerOption::AuthorizedKeys, &keys).map_err(e("trust"))?;
+    let keys = format!(
+        "{}\n{}\n",
+        s.public_key().map_err(e("key"))?,
+        c.public_key().map_err(e("key"))?
+    );
+    s.set_option_str(PeerOption::AuthorizedKeys, &keys)
+        .map_err(e("trust"))?;
+    c.set_option_str(PeerOption::AuthorizedKeys, &keys)
+        .map_err(e("trust"))?;
     let ep = s.bind(&endpoint(kind)).await.map_err(e("bind"))?;
     c.connect(&ep).await.map_err(e("connect"))?;
     Ok((s, c))
@@ -59,7 +67,9 @@ async fn send_pattern(a: Channel, start: u64, total: u64) -> Result<(), String> 
     let mut off = 0u64;
     while off < total {
         let n = (total - off).min(WRITE as u64) as usize;
-        a.write_bytes(expected(start + off, n)).await.map_err(e("write"))?;
+        a.write_bytes(expected(start + off, n))
+            .await
+            .map_err(e("write"))?;
         off += n as u64;
     }
     a.close_write().await.map_err(e("close_write"))
@@ -90,7 +100,9 @@ pub async fn bulk(kind: &str, total: u64) -> Out {
     let cpu = cpu_seconds() - cpu0;
     w.await.map_err(|j| j.to_string())??;
     if got != total {
-        return Err(format!("streamkit bulk: received {got} bytes, sent {total}"));
+        return Err(format!(
+            "streamkit bulk: received {got} bytes, sent {total}"
+        ));
     }
     done(s, c).await;
     Ok(vec![("MB/s", total as f64 / dt / 1e6), ("CPU s", cpu)])
@@ -124,7 +136,9 @@ pub async fn frames(kind: &str, secs: f64) -> Out {
     let dt = t0.elapsed().as_secs_f64();
     let sent = w.await.map_err(|j| j.to_string())??;
     if sent != n {
-        return Err(format!("streamkit frames: received {n} frames, sent {sent}"));
+        return Err(format!(
+            "streamkit frames: received {n} frames, sent {sent}"
+        ));
     }
     done(s, c).await;
     Ok(vec![("frames/s", n as f64 / dt)])
@@ -144,7 +158,11 @@ pub async fn rtt(kind: &str, warm: usize, n: usize) -> Out {
     for i in 0..(warm + n) as u64 {
         let t = Instant::now();
         a.write_frame(&frame(i)).await.map_err(e("write_frame"))?;
-        let f = a.read_frame().await.map_err(e("read_frame"))?.ok_or("streamkit echo: early EOF")?;
+        let f = a
+            .read_frame()
+            .await
+            .map_err(e("read_frame"))?
+            .ok_or("streamkit echo: early EOF")?;
         let us = t.elapsed().as_secs_f64() * 1e6;
         check_frame(&f, i).map_err(|m| format!("streamkit echo: {m}"))?;
         if i as usize >= warm {
@@ -155,7 +173,10 @@ pub async fn rtt(kind: &str, warm: usize, n: usize) -> Out {
     echo.await.map_err(|j| j.to_string())??;
     done(s, c).await;
     lat.sort_by(|x, y| x.total_cmp(y));
-    Ok(vec![("p50 µs", quantile(&lat, 0.5)), ("p99 µs", quantile(&lat, 0.99))])
+    Ok(vec![
+        ("p50 µs", quantile(&lat, 0.5)),
+        ("p99 µs", quantile(&lat, 0.99)),
+    ])
 }
 
 fn churn_server(s: Peer) -> tokio::task::JoinHandle<Result<(), String>> {
@@ -165,15 +186,20 @@ fn churn_server(s: Peer) -> tokio::task::JoinHandle<Result<(), String>> {
             tasks.spawn(async move {
                 let id = ch.id();
                 let f = step(format!("churn server, channel {id}: read_frame"), async {
-                    ch.read_frame().await.map_err(e("churn server read"))?.ok_or_else(|| "churn: no first frame".to_string())
+                    ch.read_frame()
+                        .await
+                        .map_err(e("churn server read"))?
+                        .ok_or_else(|| "churn: no first frame".to_string())
                 })
                 .await?;
                 step(format!("churn server, channel {id}: write_frame"), async {
                     ch.write_frame(&f).await.map_err(e("churn server write"))
                 })
                 .await?;
-                step(format!("churn server, channel {id}: close"), async { ch.close().await.map_err(e("churn server close")) })
-                    .await
+                step(format!("churn server, channel {id}: close"), async {
+                    ch.close().await.map_err(e("churn server close"))
+                })
+                .await
             });
             while let Some(r) = tasks.try_join_next() {
                 r.map_err(|j| j.to_string())??;
@@ -187,24 +213,45 @@ fn churn_server(s: Peer) -> tokio::task::JoinHandle<Result<(), String>> {
 }
 
 /// `f`, or an error naming the step if it takes longer than 10 s.
-async fn step<T>(what: String, f: impl std::future::Future<Output = Result<T, String>>) -> Result<T, String> {
+async fn step<T>(
+    what: String,
+    f: impl std::future::Future<Output = Result<T, String>>,
+) -> Result<T, String> {
     match tokio::time::timeout(Duration::from_secs(10), f).await {
         Ok(r) => r,
-        Err(_) => Err(format!("streamkit: {what} did not complete within 10 s (hang)")),
+        Err(_) => Err(format!(
+            "streamkit: {what} did not complete within 10 s (hang)"
+        )),
     }
 }
 
 async fn churn_one(c: &Peer, i: u64) -> Result<(), String> {
-    let ch = step(format!("churn op {i}: open"), async { c.open("server", "churn", &[]).await.map_err(e("churn open")) }).await?;
-    let id = ch.id();
-    step(format!("churn op {i} (channel {id}): write_frame"), async { ch.write_frame(&frame(i)).await.map_err(e("churn write")) })
-        .await?;
-    let f = step(format!("churn op {i} (channel {id}): read_frame of the echo"), async {
-        ch.read_frame().await.map_err(e("churn read"))?.ok_or_else(|| "streamkit churn: EOF before the echo".to_string())
+    let ch = step(format!("churn op {i}: open"), async {
+        c.open("server", "churn", &[])
+            .await
+            .map_err(e("churn open"))
     })
     .await?;
+    let id = ch.id();
+    step(format!("churn op {i} (channel {id}): write_frame"), async {
+        ch.write_frame(&frame(i)).await.map_err(e("churn write"))
+    })
+    .await?;
+    let f = step(
+        format!("churn op {i} (channel {id}): read_frame of the echo"),
+        async {
+            ch.read_frame()
+                .await
+                .map_err(e("churn read"))?
+                .ok_or_else(|| "streamkit churn: EOF before the echo".to_string())
+        },
+    )
+    .await?;
     check_frame(&f, i).map_err(|m| format!("streamkit churn: {m}"))?;
-    step(format!("churn op {i} (channel {id}): close"), async { ch.close().await.map_err(e("churn close")) }).await
+    step(format!("churn op {i} (channel {id}): close"), async {
+        ch.close().await.map_err(e("churn close"))
+    })
+    .await
 }
 
 /// Scenario 4: open + first frame (echoed) + close, sequentially for `secs`
@@ -248,19 +295,28 @@ pub async fn setup(n: usize) -> Out {
     let ckey = streamkit_core::generate_key();
     let s = keyed_peer("server", &skey)?;
     let probe = keyed_peer("probe", &ckey)?;
-    let keys = format!("{}\n{}\n", s.public_key().map_err(e("key"))?, probe.public_key().map_err(e("key"))?);
-    s.set_option_str(PeerOption::AuthorizedKeys, &keys).map_err(e("trust"))?;
+    let keys = format!(
+        "{}\n{}\n",
+        s.public_key().map_err(e("key"))?,
+        probe.public_key().map_err(e("key"))?
+    );
+    s.set_option_str(PeerOption::AuthorizedKeys, &keys)
+        .map_err(e("trust"))?;
     let ep = s.bind("tcp://127.0.0.1:0").await.map_err(e("bind"))?;
     let mut ms = Vec::new();
     for i in 0..=n {
         let c = keyed_peer(&format!("client{i}"), &ckey)?;
-        c.set_option_str(PeerOption::AuthorizedKeys, &keys).map_err(e("trust"))?;
+        c.set_option_str(PeerOption::AuthorizedKeys, &keys)
+            .map_err(e("trust"))?;
         c.public_key().map_err(e("key"))?; // parse the key outside the timing
         let t = Instant::now();
         c.connect(&ep).await.map_err(e("connect"))?;
         let dt = t.elapsed().as_secs_f64() * 1e3;
         if c.peers() != ["server"] {
-            return Err(format!("streamkit setup: client sees peers {:?}", c.peers()));
+            return Err(format!(
+                "streamkit setup: client sees peers {:?}",
+                c.peers()
+            ));
         }
         if i > 0 {
             ms.push(dt); // the first one warms up
@@ -299,9 +355,12 @@ pub async fn many(nch: usize, per: u64) -> Out {
     }
     let accepted = acc.await.map_err(|j| j.to_string())??;
     // pair them by id (the ids match across the connection)
-    let mut by_id: std::collections::HashMap<u64, Channel> = accepted.into_iter().map(|ch| (ch.id(), ch)).collect();
+    let mut by_id: std::collections::HashMap<u64, Channel> =
+        accepted.into_iter().map(|ch| (ch.id(), ch)).collect();
     for a in opened {
-        let b = by_id.remove(&a.id()).ok_or("streamkit many: accepted channel ids do not match opened ones")?;
+        let b = by_id
+            .remove(&a.id())
+            .ok_or("streamkit many: accepted channel ids do not match opened ones")?;
         pairs.push((a, b));
     }
     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -317,7 +376,9 @@ pub async fn many(nch: usize, per: u64) -> Out {
             let mut buf = vec![0u8; 64 * 1024];
             let got = recv_pattern(&b, start, &mut buf).await?;
             if got != per {
-                return Err(format!("streamkit many: channel {i} received {got} bytes, sent {per}"));
+                return Err(format!(
+                    "streamkit many: channel {i} received {got} bytes, sent {per}"
+                ));
             }
             Ok(())
         });
@@ -330,7 +391,10 @@ pub async fn many(nch: usize, per: u64) -> Out {
     done(s, c).await;
     Ok(vec![
         ("MB/s", (nch as u64 * per) as f64 / dt / 1e6),
-        ("peak RSS growth MiB", peak.saturating_sub(rss0) as f64 / 1048576.0),
+        (
+            "peak RSS growth MiB",
+            peak.saturating_sub(rss0) as f64 / 1048576.0,
+        ),
         ("idle heap KiB/channel (both ends)", idle_heap),
     ])
 }

@@ -89,5 +89,8 @@ pub async fn rtt(warm: usize, n: usize) -> Out {
     drop(c);
     echo.await.map_err(|j| j.to_string())??;
     lat.sort_by(|x, y| x.total_cmp(y));
-    Ok(vec![("p50 µs", quantile(&lat, 0.5)), ("p99 µs", quantile(&lat, 0.99))])
+    Ok(vec![
+        ("p50 µs", quantile(&lat, 0.5)),
+        ("p99 µs", quantile(&lat, 0.99)),
+    ])
 }

@@ -55,8 +55,15 @@ impl Verifier {
             let n = (data.len() - done).min(MAX_SLICE);
             let exp = expected(self.off, n);
             if exp[..] != data[done..done + n] {
-                let i = exp.iter().zip(&data[done..done + n]).position(|(a, b)| a != b).unwrap_or(0);
-                return Err(format!("byte stream corrupted at offset {}", self.off + i as u64));
+                let i = exp
+                    .iter()
+                    .zip(&data[done..done + n])
+                    .position(|(a, b)| a != b)
+                    .unwrap_or(0);
+                return Err(format!(
+                    "byte stream corrupted at offset {}",
+                    self.off + i as u64
+                ));
             }
             self.off += n as u64;
             done += n;
@@ -78,11 +85,16 @@ pub fn frame(seq: u64) -> [u8; FRAME] {
 
 pub fn check_frame(got: &[u8], seq: u64) -> Result<(), String> {
     if got.len() != FRAME {
-        return Err(format!("frame {seq}: {} bytes instead of {FRAME}", got.len()));
+        return Err(format!(
+            "frame {seq}: {} bytes instead of {FRAME}",
+            got.len()
+        ));
     }
     if got != frame(seq) {
         let had = u64::from_le_bytes(got[..8].try_into().unwrap_or([0; 8]));
-        return Err(format!("frame {seq}: wrong content (carries sequence number {had})"));
+        return Err(format!(
+            "frame {seq}: wrong content (carries sequence number {had})"
+        ));
     }
     Ok(())
 }
@@ -175,7 +187,8 @@ impl TempDir {
     pub fn new(tag: &str) -> std::io::Result<TempDir> {
         static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let p = std::env::temp_dir().join(format!("streamkit-bench-{}-{tag}-{n}", std::process::id()));
+        let p =
+            std::env::temp_dir().join(format!("streamkit-bench-{}-{tag}-{n}", std::process::id()));
         std::fs::create_dir_all(&p)?;
         Ok(TempDir(p))
     }
@@ -217,7 +230,10 @@ unsafe impl std::alloc::GlobalAlloc for CountingAlloc {
     }
     unsafe fn realloc(&self, p: *mut u8, l: std::alloc::Layout, n: usize) -> *mut u8 {
         if COUNTING.load(std::sync::atomic::Ordering::Relaxed) {
-            LIVE.fetch_add(n as i64 - l.size() as i64, std::sync::atomic::Ordering::Relaxed);
+            LIVE.fetch_add(
+                n as i64 - l.size() as i64,
+                std::sync::atomic::Ordering::Relaxed,
+            );
         }
         unsafe { std::alloc::System.realloc(p, l, n) }
     }

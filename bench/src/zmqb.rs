@@ -16,17 +16,28 @@ pub fn version() -> String {
 }
 
 /// Bind `a` and connect `b`; returns nothing but both are ready.
-fn link(ctx: &zmq::Context, kind: &str, a: zmq::SocketType, b: zmq::SocketType) -> Result<(zmq::Socket, zmq::Socket), String> {
+fn link(
+    ctx: &zmq::Context,
+    kind: &str,
+    a: zmq::SocketType,
+    b: zmq::SocketType,
+) -> Result<(zmq::Socket, zmq::Socket), String> {
     static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let sa = ctx.socket(a).map_err(e("socket"))?;
     let sb = ctx.socket(b).map_err(e("socket"))?;
     let ep = if kind == "inproc" {
-        format!("inproc://zb-{}", N.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+        format!(
+            "inproc://zb-{}",
+            N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        )
     } else {
         "tcp://127.0.0.1:*".to_string()
     };
     sa.bind(&ep).map_err(e("bind"))?;
-    let real = sa.get_last_endpoint().map_err(e("endpoint"))?.map_err(|_| "zmq endpoint not utf-8".to_string())?;
+    let real = sa
+        .get_last_endpoint()
+        .map_err(e("endpoint"))?
+        .map_err(|_| "zmq endpoint not utf-8".to_string())?;
     sb.connect(&real).map_err(e("connect"))?;
     // Linger long enough that a sender closing right after its last send
     // still delivers everything over tcp (linger 0 would drop queued messages).
@@ -137,5 +148,8 @@ pub fn rtt(kind: &str, warm: usize, n: usize) -> Out {
     req.recv_into(&mut buf, 0).map_err(e("recv"))?;
     echo.join().map_err(|_| "zmq echo panicked".to_string())??;
     lat.sort_by(|x, y| x.total_cmp(y));
-    Ok(vec![("p50 µs", quantile(&lat, 0.5)), ("p99 µs", quantile(&lat, 0.99))])
+    Ok(vec![
+        ("p50 µs", quantile(&lat, 0.5)),
+        ("p99 µs", quantile(&lat, 0.99)),
+    ])
 }

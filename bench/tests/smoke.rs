@@ -10,6 +10,10 @@ fn quick_run_passes() {
         .expect("run streamkit-bench");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "streamkit-bench --quick failed ({}):\n{stdout}\n{stderr}", out.status);
+    assert!(
+        out.status.success(),
+        "streamkit-bench --quick failed ({}):\n{stdout}\n{stderr}",
+        out.status
+    );
     assert!(stdout.contains("| 1 bulk"), "no results table:\n{stdout}");
 }

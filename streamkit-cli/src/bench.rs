@@ -31,7 +31,9 @@ fn find_bench() -> Option<PathBuf> {
         return Some(beside);
     }
     std::env::var_os("PATH").and_then(|p| {
-        std::env::split_paths(&p).map(|d| d.join("streamkit-bench")).find(|c| c.is_file())
+        std::env::split_paths(&p)
+            .map(|d| d.join("streamkit-bench"))
+            .find(|c| c.is_file())
     })
 }
 

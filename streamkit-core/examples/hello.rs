@@ -22,7 +22,9 @@ async fn main() -> streamkit_core::Result<()> {
         }
     });
 
-    let ch = client.open("server", "echo", &["user=me".to_string()]).await?;
+    let ch = client
+        .open("server", "echo", &["user=me".to_string()])
+        .await?;
     ch.write_frame(b"hello").await?;
     let reply = ch.read_frame().await?.expect("a reply");
     println!("{}", String::from_utf8_lossy(&reply)); // echo: hello

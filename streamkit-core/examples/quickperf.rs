@@ -9,7 +9,10 @@ async fn pair(ep: &str) -> (Peer, Peer) {
     s.set_option_str(PeerOption::Name, "s").unwrap();
     let c = Peer::new();
     c.set_option_str(PeerOption::Name, "c").unwrap();
-    for (var, opt) in [("SK_WIN", PeerOption::ChannelWindow), ("SK_BUDGET", PeerOption::WindowBudget)] {
+    for (var, opt) in [
+        ("SK_WIN", PeerOption::ChannelWindow),
+        ("SK_BUDGET", PeerOption::WindowBudget),
+    ] {
         if let Some(w) = std::env::var(var).ok().and_then(|v| v.parse().ok()) {
             s.set_option_int(opt, w).unwrap();
             c.set_option_int(opt, w).unwrap();
@@ -66,7 +69,10 @@ async fn main() {
             b.read_frame().await.unwrap().unwrap();
         }
         w.await.unwrap();
-        println!("{ep}: 64-byte frames {:.0}/s", n as f64 / t0.elapsed().as_secs_f64());
+        println!(
+            "{ep}: 64-byte frames {:.0}/s",
+            n as f64 / t0.elapsed().as_secs_f64()
+        );
 
         let mut lat = Vec::new();
         let echo = tokio::spawn({
@@ -86,7 +92,11 @@ async fn main() {
             lat.push(t.elapsed().as_secs_f64() * 1e6);
         }
         lat.sort_by(|x, y| x.partial_cmp(y).unwrap());
-        println!("{ep}: rtt p50 {:.1} us p99 {:.1} us", lat[lat.len() / 2], lat[lat.len() * 99 / 100]);
+        println!(
+            "{ep}: rtt p50 {:.1} us p99 {:.1} us",
+            lat[lat.len() / 2],
+            lat[lat.len() * 99 / 100]
+        );
         // The same with the measuring side as a task on the runtime (as in
         // a tokio application) rather than on the main thread.
         let a2 = a.clone();
@@ -103,7 +113,11 @@ async fn main() {
         .await
         .unwrap();
         lat.sort_by(|x, y| x.partial_cmp(y).unwrap());
-        println!("{ep}: rtt (measured in a task) p50 {:.1} us p99 {:.1} us", lat[lat.len() / 2], lat[lat.len() * 99 / 100]);
+        println!(
+            "{ep}: rtt (measured in a task) p50 {:.1} us p99 {:.1} us",
+            lat[lat.len() / 2],
+            lat[lat.len() * 99 / 100]
+        );
         a.close().await.unwrap();
         echo.abort();
         s.shutdown().await.unwrap();

@@ -93,15 +93,23 @@ impl Tx {
                     p.on_data(stream, b);
                     Ok(())
                 }
-                None => Err(Error::closed("the other end of the in-process channel is gone")),
+                None => Err(Error::closed(
+                    "the other end of the in-process channel is gone",
+                )),
             },
         }
     }
 
     pub(crate) async fn ctl(&self, c: Ctl) -> Result<()> {
         match self {
-            Tx::SshClient(w) => w.extended_data_bytes(EXT_CONTROL, c.encode()).await.map_err(lost),
-            Tx::SshServer(w) => w.extended_data_bytes(EXT_CONTROL, c.encode()).await.map_err(lost),
+            Tx::SshClient(w) => w
+                .extended_data_bytes(EXT_CONTROL, c.encode())
+                .await
+                .map_err(lost),
+            Tx::SshServer(w) => w
+                .extended_data_bytes(EXT_CONTROL, c.encode())
+                .await
+                .map_err(lost),
             Tx::Inproc(_) => {
                 if let Some(p) = self.inproc_peer() {
                     p.on_ctl(c);
@@ -155,10 +163,12 @@ impl WindowBudget {
     /// Take up to `want` bytes; returns what was taken.
     fn take(&self, want: usize) -> usize {
         let mut got = 0;
-        let _ = self.0.fetch_update(Ordering::AcqRel, Ordering::Acquire, |left| {
-            got = left.min(want);
-            Some(left - got)
-        });
+        let _ = self
+            .0
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |left| {
+                got = left.min(want);
+                Some(left - got)
+            });
         got
     }
 
@@ -212,7 +222,9 @@ impl InBuf {
     fn copy_out(&mut self, out: &mut [u8]) -> usize {
         let mut n = 0;
         while n < out.len() {
-            let Some(front) = self.q.front_mut() else { break };
+            let Some(front) = self.q.front_mut() else {
+                break;
+            };
             let k = front.len().min(out.len() - n);
             out[n..n + k].copy_from_slice(&front[..k]);
             front.advance(k);
@@ -253,7 +265,9 @@ impl InBuf {
         self.unacked += n;
         let mut out = BytesMut::with_capacity(n);
         while out.len() < n {
-            let Some(front) = self.q.front_mut() else { break };
+            let Some(front) = self.q.front_mut() else {
+                break;
+            };
             let k = front.len().min(n - out.len());
             out.extend_from_slice(&front[..k]);
             front.advance(k);
@@ -305,7 +319,9 @@ impl InBuf {
         whole: fn(Bytes) -> T,
     ) -> Result<Option<T>> {
         if self.asm.is_none() {
-            let Some(h) = self.peek4() else { return Ok(None) };
+            let Some(h) = self.peek4() else {
+                return Ok(None);
+            };
             let n = u32::from_be_bytes(h) as usize;
             if n > max {
                 return Err(Error::protocol(format!(
@@ -352,7 +368,9 @@ impl InBuf {
     /// taking from `budget`); the extra credit joins `unacked`, which this
     /// CREDIT grants.
     fn on_credit(&mut self, now: Instant, budget: &WindowBudget) {
-        let fast = self.last_credit.is_some_and(|t| now.saturating_duration_since(t) < FAST_TURNOVER);
+        let fast = self
+            .last_credit
+            .is_some_and(|t| now.saturating_duration_since(t) < FAST_TURNOVER);
         self.last_credit = Some(now);
         if fast && self.window < TURNOVER_GROWTH_MAX {
             let extra = budget.take(self.window.min(TURNOVER_GROWTH_MAX - self.window));
@@ -377,7 +395,9 @@ impl InBuf {
     /// A reader that falls behind keeps bytes buffered, so neither holds.
     fn on_received(&mut self, n: usize, starved: bool, budget: &WindowBudget) {
         self.received += n as u64;
-        let Some((limit, t0, base)) = self.probe else { return };
+        let Some((limit, t0, base)) = self.probe else {
+            return;
+        };
         if self.received <= limit {
             return;
         }
@@ -478,7 +498,11 @@ pub(crate) struct AcceptQueue {
 
 impl AcceptQueue {
     pub(crate) fn new(cap: usize) -> Self {
-        AcceptQueue { q: Mutex::new((VecDeque::new(), None)), notify: Notify::new(), cap: cap.into() }
+        AcceptQueue {
+            q: Mutex::new((VecDeque::new(), None)),
+            notify: Notify::new(),
+            cap: cap.into(),
+        }
     }
 
     /// Queue a channel; gives it back if the queue is full or closed.
@@ -569,7 +593,11 @@ pub(crate) struct ChanInner {
 impl Drop for ChanInner {
     fn drop(&mut self) {
         let st = self.st.get_mut().unwrap_or_else(|p| p.into_inner());
-        let extra: usize = st.inb.iter().map(|ib| ib.window.saturating_sub(self.window)).sum();
+        let extra: usize = st
+            .inb
+            .iter()
+            .map(|ib| ib.window.saturating_sub(self.window))
+            .sum();
         self.budget.give_back(extra);
     }
 }
@@ -730,7 +758,8 @@ impl ChanInner {
     /// Account for `n` more bytes queued (see `queued`); `st` is locked.
     fn note_queued(&self, _st: &mut ChanState, n: usize) {
         let q = self.queued.load(Ordering::Relaxed);
-        self.queued.store(q.wrapping_add(n as u64), Ordering::Relaxed);
+        self.queued
+            .store(q.wrapping_add(n as u64), Ordering::Relaxed);
     }
 
     /// `ChanState::push_small`, counted in `queued`.
@@ -879,16 +908,28 @@ impl ChanInner {
                 Ctl::Close { code, reason } => {
                     st.close_recv = true;
                     if code != close_code::NORMAL && st.fatal.is_none() {
-                        let why = if reason.is_empty() { "closed by the remote peer".to_string() } else { reason };
+                        let why = if reason.is_empty() {
+                            "closed by the remote peer".to_string()
+                        } else {
+                            reason
+                        };
                         st.fatal = Some(match code {
-                            close_code::PROTOCOL => Error::Protocol(format!("remote peer closed the channel: {why}")),
+                            close_code::PROTOCOL => {
+                                Error::Protocol(format!("remote peer closed the channel: {why}"))
+                            }
                             _ => Error::Closed(format!("remote peer closed the channel: {why}")),
                         });
                     }
                     if !st.close_sent {
                         // Reply with our CLOSE after anything already queued.
                         st.close_sent = true;
-                        start = self.enqueue(&mut st, Out::Ctl(Ctl::Close { code: close_code::NORMAL, reason: String::new() }));
+                        start = self.enqueue(
+                            &mut st,
+                            Out::Ctl(Ctl::Close {
+                                code: close_code::NORMAL,
+                                reason: String::new(),
+                            }),
+                        );
                     } else if st.close_flushed {
                         st.finished = true;
                         finished = true;
@@ -950,7 +991,13 @@ impl ChanInner {
                     st.close_sent = true;
                     st.outq.retain(|o| matches!(o, Out::Ctl(_)));
                     st.tail.clear();
-                    start = self.enqueue(&mut st, Out::Ctl(Ctl::Close { code, reason: e.message().to_string() }));
+                    start = self.enqueue(
+                        &mut st,
+                        Out::Ctl(Ctl::Close {
+                            code,
+                            reason: e.message().to_string(),
+                        }),
+                    );
                 }
             } else {
                 st.outq.clear();
@@ -967,7 +1014,10 @@ impl ChanInner {
                 Some(me) => me.kick(true),
                 None => {
                     // not registered (e.g. refused before delivery): send directly
-                    let c = Ctl::Close { code, reason: e.message().to_string() };
+                    let c = Ctl::Close {
+                        code,
+                        reason: e.message().to_string(),
+                    };
                     let tx = self.tx.clone();
                     lock(&self.st).flushing = false;
                     tx.ctl_nowait(&self.rt, c);
@@ -987,7 +1037,11 @@ impl ChanInner {
 
     fn closed_error(&self, st: &ChanState) -> Option<Error> {
         if st.user_closed {
-            return Some(Error::closed(if st.peer_shutdown { "peer is shut down" } else { "channel is closed" }));
+            return Some(Error::closed(if st.peer_shutdown {
+                "peer is shut down"
+            } else {
+                "channel is closed"
+            }));
         }
         if let Some(e) = &st.fatal {
             return Some(e.clone());
@@ -1024,7 +1078,13 @@ impl ChanInner {
             }
             ib.allowance += n as i64;
             // Through the ordered queue, so a CREDIT can never follow our CLOSE.
-            self.enqueue(&mut st, Out::Ctl(Ctl::Credit { stream: s as u8, bytes: n as u32 }))
+            self.enqueue(
+                &mut st,
+                Out::Ctl(Ctl::Credit {
+                    stream: s as u8,
+                    bytes: n as u32,
+                }),
+            )
         };
         self.kick(start);
     }
@@ -1127,7 +1187,9 @@ impl ChanInner {
                     }
                     if st.fin_recv || st.close_recv {
                         if st.inb[s].has_partial_frame() {
-                            return Some(Err(Error::protocol("stream ended in the middle of a frame")));
+                            return Some(Err(Error::protocol(
+                                "stream ended in the middle of a frame",
+                            )));
                         }
                         return Some(Err(Error::Eof));
                     }
@@ -1160,7 +1222,12 @@ impl ChanInner {
     }
 
     /// Copy whole frames of stream `s` into `buf` (see `Channel::read_frames`).
-    async fn read_frames(self: &Arc<Self>, s: usize, buf: &mut [u8], max_frames: usize) -> Result<Option<usize>> {
+    async fn read_frames(
+        self: &Arc<Self>,
+        s: usize,
+        buf: &mut [u8],
+        max_frames: usize,
+    ) -> Result<Option<usize>> {
         let max = self.max_frame;
         let window = self.window;
         let mut due = false;
@@ -1236,7 +1303,8 @@ impl ChanInner {
                             // In-process and nothing queued: hand the buffer straight
                             // over (no copy, no task hop).
                             let b = data.slice(off..off + k);
-                            let start = self.hand_over(st, || peer.deliver(s as u8, false, || b), |_| {});
+                            let start =
+                                self.hand_over(st, || peer.deliver(s as u8, false, || b), |_| {});
                             self.kick(start);
                             return Ok(k);
                         }
@@ -1295,7 +1363,9 @@ impl ChanInner {
                         b.freeze()
                     })
                 };
-                return Ok(Some(self.hand_over(st, give, |st| self.push_small(st, s as u8, &[&hdr, payload]))));
+                return Ok(Some(self.hand_over(st, give, |st| {
+                    self.push_small(st, s as u8, &[&hdr, payload])
+                })));
             }
         }
         self.push_small(&mut st, s as u8, &[&hdr, payload]);
@@ -1346,7 +1416,11 @@ impl ChanInner {
         }
         let _g = self.wlock[s].lock().await;
         let _l = self.large_write(s);
-        self.send_stream(s, Bytes::copy_from_slice(&crate::proto::frame_header(payload.len()))).await?;
+        self.send_stream(
+            s,
+            Bytes::copy_from_slice(&crate::proto::frame_header(payload.len())),
+        )
+        .await?;
         self.send_stream(s, Bytes::copy_from_slice(payload)).await
     }
 
@@ -1385,7 +1459,13 @@ impl ChanInner {
                 start = false;
             } else {
                 st.close_sent = true;
-                start = self.enqueue(&mut st, Out::Ctl(Ctl::Close { code: close_code::NORMAL, reason: String::new() }));
+                start = self.enqueue(
+                    &mut st,
+                    Out::Ctl(Ctl::Close {
+                        code: close_code::NORMAL,
+                        reason: String::new(),
+                    }),
+                );
             }
         }
         self.kick(start);
@@ -1418,9 +1498,15 @@ impl ChanInner {
                 // to (FIN is queued before this): a normal close, so the
                 // remote reads a clean end of stream.
                 let c = if st.fin_sent {
-                    Ctl::Close { code: close_code::NORMAL, reason: String::new() }
+                    Ctl::Close {
+                        code: close_code::NORMAL,
+                        reason: String::new(),
+                    }
                 } else {
-                    Ctl::Close { code: close_code::SHUTDOWN, reason: "peer shut down".into() }
+                    Ctl::Close {
+                        code: close_code::SHUTDOWN,
+                        reason: "peer shut down".into(),
+                    }
                 };
                 self.enqueue(&mut st, Out::Ctl(c))
             }
@@ -1520,7 +1606,9 @@ impl fmt::Debug for Channel {
 
 impl Channel {
     pub(crate) fn from_inner(inner: Arc<ChanInner>) -> Channel {
-        Channel { h: Arc::new(ChanHandle { inner }) }
+        Channel {
+            h: Arc::new(ChanHandle { inner }),
+        }
     }
 
     fn i(&self) -> &Arc<ChanInner> {
@@ -1683,7 +1771,10 @@ impl Channel {
         let _g1 = i.wlock[1].lock().await;
         {
             let st = lock(&i.st);
-            if st.fin_sent && i.write_error(&st).is_some_and(|_| !st.user_closed && st.fatal.is_none() && !st.close_sent) {
+            if st.fin_sent
+                && i.write_error(&st)
+                    .is_some_and(|_| !st.user_closed && st.fatal.is_none() && !st.close_sent)
+            {
                 return Ok(());
             }
         }
@@ -1734,7 +1825,10 @@ impl Channel {
                 return Err(Error::closed("the parent channel is closed"));
             }
         }
-        let conn = i.conn.upgrade().ok_or_else(|| Error::closed("connection is gone"))?;
+        let conn = i
+            .conn
+            .upgrade()
+            .ok_or_else(|| Error::closed("connection is gone"))?;
         conn.open(i.id, service, headers).await
     }
 
@@ -1815,7 +1909,14 @@ impl Channel {
 mod tests {
     use super::*;
 
-    fn probing(window: usize, received: u64, limit: u64, ago: Duration, base: u64, rtt_min: Option<Duration>) -> InBuf {
+    fn probing(
+        window: usize,
+        received: u64,
+        limit: u64,
+        ago: Duration,
+        base: u64,
+        rtt_min: Option<Duration>,
+    ) -> InBuf {
         InBuf {
             window,
             received,
@@ -1828,23 +1929,47 @@ mod tests {
     #[test]
     fn credits_in_quick_succession_grow_the_window_up_to_1_mib() {
         let budget = WindowBudget::new(1 << 30);
-        let mut ib = InBuf { window: 256 * 1024, ..InBuf::default() };
+        let mut ib = InBuf {
+            window: 256 * 1024,
+            ..InBuf::default()
+        };
         let t0 = Instant::now();
         ib.on_credit(t0, &budget);
-        assert_eq!(ib.window, 256 * 1024, "the first CREDIT has nothing to compare with");
+        assert_eq!(
+            ib.window,
+            256 * 1024,
+            "the first CREDIT has nothing to compare with"
+        );
         ib.on_credit(t0 + FAST_TURNOVER * 2, &budget);
-        assert_eq!(ib.window, 256 * 1024, "a CREDIT per 2 ms is not fast turnover");
+        assert_eq!(
+            ib.window,
+            256 * 1024,
+            "a CREDIT per 2 ms is not fast turnover"
+        );
         ib.on_credit(t0 + FAST_TURNOVER * 2 + FAST_TURNOVER / 4, &budget);
         assert_eq!(ib.window, 512 * 1024);
-        assert_eq!(ib.unacked, 256 * 1024, "the extra credit goes out with this CREDIT");
+        assert_eq!(
+            ib.unacked,
+            256 * 1024,
+            "the extra credit goes out with this CREDIT"
+        );
         for k in 1..10 {
-            ib.on_credit(t0 + FAST_TURNOVER * 2 + FAST_TURNOVER / 4 * (k + 1), &budget);
+            ib.on_credit(
+                t0 + FAST_TURNOVER * 2 + FAST_TURNOVER / 4 * (k + 1),
+                &budget,
+            );
         }
         assert_eq!(ib.window, TURNOVER_GROWTH_MAX);
-        assert_eq!(budget.0.load(Ordering::Relaxed), (1 << 30) - (TURNOVER_GROWTH_MAX - 256 * 1024));
+        assert_eq!(
+            budget.0.load(Ordering::Relaxed),
+            (1 << 30) - (TURNOVER_GROWTH_MAX - 256 * 1024)
+        );
         // a small budget limits the growth
         let budget = WindowBudget::new(1000);
-        let mut ib = InBuf { window: 4096, ..InBuf::default() };
+        let mut ib = InBuf {
+            window: 4096,
+            ..InBuf::default()
+        };
         ib.on_credit(t0, &budget);
         ib.on_credit(t0, &budget);
         assert_eq!(ib.window, 5096);
@@ -1856,21 +1981,37 @@ mod tests {
         let budget = WindowBudget::new(1 << 20);
         let mut ib = probing(1000, 0, 1000, Duration::from_millis(1), 0, None);
         ib.on_received(1000, true, &budget);
-        assert!(ib.probe.is_some(), "the sender may send up to the old limit without our CREDIT");
+        assert!(
+            ib.probe.is_some(),
+            "the sender may send up to the old limit without our CREDIT"
+        );
         assert_eq!(ib.window, 1000);
         ib.on_received(1, true, &budget);
         assert!(ib.probe.is_none());
-        assert!(ib.rtt_min.is_some_and(|r| r >= Duration::from_millis(1)), "the probe's duration is the round-trip sample");
+        assert!(
+            ib.rtt_min.is_some_and(|r| r >= Duration::from_millis(1)),
+            "the probe's duration is the round-trip sample"
+        );
     }
 
     #[test]
     fn starved_reader_and_prompt_resume_doubles_the_window() {
         let budget = WindowBudget::new(1 << 20);
         // the reader had drained everything, and the sender resumed one round trip after the CREDIT
-        let mut ib = probing(4096, 100, 100, Duration::from_micros(200), 100, Some(Duration::from_micros(150)));
+        let mut ib = probing(
+            4096,
+            100,
+            100,
+            Duration::from_micros(200),
+            100,
+            Some(Duration::from_micros(150)),
+        );
         ib.on_received(10, true, &budget);
         assert_eq!(ib.window, 8192);
-        assert_eq!(ib.unacked, 4096, "the extra credit goes out with the next CREDIT");
+        assert_eq!(
+            ib.unacked, 4096,
+            "the extra credit goes out with the next CREDIT"
+        );
         assert_eq!(budget.0.load(Ordering::Relaxed), (1 << 20) - 4096);
     }
 
@@ -1878,7 +2019,14 @@ mod tests {
     fn a_reader_that_falls_behind_does_not_grow_the_window() {
         let budget = WindowBudget::new(1 << 20);
         // bytes still buffered (not starved), little in flight per round trip
-        let mut ib = probing(4096, 100, 100, Duration::from_micros(200), 90, Some(Duration::from_micros(150)));
+        let mut ib = probing(
+            4096,
+            100,
+            100,
+            Duration::from_micros(200),
+            90,
+            Some(Duration::from_micros(150)),
+        );
         ib.on_received(10, false, &budget);
         assert_eq!(ib.window, 4096);
         assert_eq!(ib.unacked, 0);
@@ -1888,10 +2036,24 @@ mod tests {
     #[test]
     fn waiting_for_credit_grows_a_window_only_up_to_4_mib() {
         let budget = WindowBudget::new(1 << 30);
-        let mut ib = probing(STARVED_GROWTH_MAX, 100, 100, Duration::from_micros(200), 99, Some(Duration::from_micros(150)));
+        let mut ib = probing(
+            STARVED_GROWTH_MAX,
+            100,
+            100,
+            Duration::from_micros(200),
+            99,
+            Some(Duration::from_micros(150)),
+        );
         ib.on_received(10, true, &budget);
         assert_eq!(ib.window, STARVED_GROWTH_MAX);
-        let mut ib = probing(STARVED_GROWTH_MAX / 2, 100, 100, Duration::from_micros(200), 99, Some(Duration::from_micros(150)));
+        let mut ib = probing(
+            STARVED_GROWTH_MAX / 2,
+            100,
+            100,
+            Duration::from_micros(200),
+            99,
+            Some(Duration::from_micros(150)),
+        );
         ib.on_received(10, true, &budget);
         assert_eq!(ib.window, STARVED_GROWTH_MAX);
     }
@@ -1900,7 +2062,14 @@ mod tests {
     fn a_late_resume_is_the_sender_s_own_pace() {
         let budget = WindowBudget::new(1 << 20);
         // starved, but the sender came back 50 round trips after the CREDIT
-        let mut ib = probing(4096, 100, 100, Duration::from_millis(50), 90, Some(Duration::from_millis(1)));
+        let mut ib = probing(
+            4096,
+            100,
+            100,
+            Duration::from_millis(50),
+            90,
+            Some(Duration::from_millis(1)),
+        );
         ib.on_received(10, true, &budget);
         assert_eq!(ib.window, 4096);
     }
@@ -1909,11 +2078,25 @@ mod tests {
     fn a_full_window_per_round_trip_grows_it_like_grpc_bdp() {
         let budget = WindowBudget::new(1 << 20);
         // not starved, but 3/4 of the window arrived within one (shortest) round trip
-        let mut ib = probing(4096, 3072, 3071, Duration::from_millis(50), 0, Some(Duration::from_millis(50)));
+        let mut ib = probing(
+            4096,
+            3072,
+            3071,
+            Duration::from_millis(50),
+            0,
+            Some(Duration::from_millis(50)),
+        );
         ib.on_received(1, false, &budget);
         assert_eq!(ib.window, 8192);
         // half a window per round trip is not enough
-        let mut ib = probing(4096, 2048, 2047, Duration::from_millis(50), 0, Some(Duration::from_millis(50)));
+        let mut ib = probing(
+            4096,
+            2048,
+            2047,
+            Duration::from_millis(50),
+            0,
+            Some(Duration::from_millis(50)),
+        );
         ib.on_received(1, false, &budget);
         assert_eq!(ib.window, 4096);
     }
@@ -1921,11 +2104,25 @@ mod tests {
     #[test]
     fn growth_is_bounded_by_the_budget_and_given_back() {
         let budget = WindowBudget::new(1000);
-        let mut ib = probing(4096, 0, 0, Duration::from_micros(10), 0, Some(Duration::from_micros(10)));
+        let mut ib = probing(
+            4096,
+            0,
+            0,
+            Duration::from_micros(10),
+            0,
+            Some(Duration::from_micros(10)),
+        );
         ib.on_received(1, true, &budget);
         assert_eq!(ib.window, 5096, "only what is left of the budget");
         assert_eq!(budget.take(1), 0);
-        let mut ib = probing(4096, 0, 0, Duration::from_micros(10), 0, Some(Duration::from_micros(10)));
+        let mut ib = probing(
+            4096,
+            0,
+            0,
+            Duration::from_micros(10),
+            0,
+            Some(Duration::from_micros(10)),
+        );
         ib.on_received(1, true, &budget);
         assert_eq!(ib.window, 4096, "an exhausted budget leaves windows fixed");
         budget.give_back(1000);

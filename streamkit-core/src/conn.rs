@@ -83,7 +83,10 @@ pub(crate) struct Conn {
 
 impl fmt::Debug for Conn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Conn").field("remote", &self.remote_name()).field("via", &self.describe).finish()
+        f.debug_struct("Conn")
+            .field("remote", &self.remote_name())
+            .field("via", &self.describe)
+            .finish()
     }
 }
 
@@ -187,7 +190,14 @@ impl Conn {
         }
     }
 
-    fn params(self: &Arc<Self>, id: u64, service: String, headers: Vec<String>, tx: Arc<Tx>, slot: Option<ChannelId>) -> ChanParams {
+    fn params(
+        self: &Arc<Self>,
+        id: u64,
+        service: String,
+        headers: Vec<String>,
+        tx: Arc<Tx>,
+        slot: Option<ChannelId>,
+    ) -> ChanParams {
         ChanParams {
             id,
             service,
@@ -210,12 +220,23 @@ impl Conn {
     }
 
     /// Open a channel (top-level when `parent` is 0).
-    pub(crate) async fn open(self: &Arc<Self>, parent: u64, service: &str, headers: &[String]) -> Result<Channel> {
+    pub(crate) async fn open(
+        self: &Arc<Self>,
+        parent: u64,
+        service: &str,
+        headers: &[String],
+    ) -> Result<Channel> {
         if !self.hello_done.load(Ordering::Acquire) && !self.wait_hello().await {
-            return Err(Error::closed(format!("connection to {} is closed", self.remote_name())));
+            return Err(Error::closed(format!(
+                "connection to {} is closed",
+                self.remote_name()
+            )));
         }
         if self.is_closed() {
-            return Err(Error::closed(format!("connection to {} is closed", self.remote_name())));
+            return Err(Error::closed(format!(
+                "connection to {} is closed",
+                self.remote_name()
+            )));
         }
         if self.channel_count() >= self.limits.max_channels {
             return Err(Error::invalid(format!(
@@ -238,12 +259,20 @@ impl Conn {
         let id = self.next_id.fetch_add(2, Ordering::Relaxed);
         match &self.kind {
             ConnKind::Inproc(other) => {
-                let other = lock(other).upgrade().ok_or_else(|| Error::closed("in-process peer is gone"))?;
+                let other = lock(other)
+                    .upgrade()
+                    .ok_or_else(|| Error::closed("in-process peer is gone"))?;
                 self.open_inproc(&other, id, parent, service, headers)
             }
             ConnKind::Ssh(ssh) => {
                 let (slot_id, tx) = self.take_ssh_channel(ssh).await?;
-                let chan = ChanInner::new(self.params(id, service.to_string(), headers.to_vec(), tx.clone(), Some(slot_id)));
+                let chan = ChanInner::new(self.params(
+                    id,
+                    service.to_string(),
+                    headers.to_vec(),
+                    tx.clone(),
+                    Some(slot_id),
+                ));
                 {
                     let mut slots = lock(&ssh.slots);
                     if let Some(s) = slots.get_mut(&slot_id) {
@@ -252,7 +281,13 @@ impl Conn {
                 }
                 lock(&self.chans).insert(id, chan.clone());
                 let r = tx
-                    .ctl(Ctl::Open { version: VERSION, id, parent, service: service.to_string(), headers: headers.to_vec() })
+                    .ctl(Ctl::Open {
+                        version: VERSION,
+                        id,
+                        parent,
+                        service: service.to_string(),
+                        headers: headers.to_vec(),
+                    })
                     .await;
                 if let Err(e) = r {
                     chan.fail_with(e.clone(), close_code::NORMAL, false);
@@ -273,17 +308,26 @@ impl Conn {
                 }
             }
         }
-        let handle = ssh.handle.get().ok_or_else(|| Error::closed("connection is not established"))?;
+        let handle = ssh
+            .handle
+            .get()
+            .ok_or_else(|| Error::closed("connection is not established"))?;
         let (id, tx) = match handle {
             SshHandle::Client(h) => {
-                let ch = h.channel_open_session().await.map_err(|e| self.lost_err(e))?;
+                let ch = h
+                    .channel_open_session()
+                    .await
+                    .map_err(|e| self.lost_err(e))?;
                 let id = ch.id();
                 let (r, w) = ch.split();
                 drop(r);
                 (id, Arc::new(Tx::SshClient(w)))
             }
             SshHandle::Server(h) => {
-                let ch = h.channel_open_session().await.map_err(|e| self.lost_err(e))?;
+                let ch = h
+                    .channel_open_session()
+                    .await
+                    .map_err(|e| self.lost_err(e))?;
                 let id = ch.id();
                 let (r, w) = ch.split();
                 drop(r);
@@ -298,11 +342,30 @@ impl Conn {
         Error::closed(format!("connection to {} failed: {e}", self.remote_name()))
     }
 
-    fn open_inproc(self: &Arc<Self>, other: &Arc<Conn>, id: u64, parent: u64, service: &str, headers: &[String]) -> Result<Channel> {
+    fn open_inproc(
+        self: &Arc<Self>,
+        other: &Arc<Conn>,
+        id: u64,
+        parent: u64,
+        service: &str,
+        headers: &[String],
+    ) -> Result<Channel> {
         let tx_a = Arc::new(Tx::Inproc(Mutex::new(Weak::new())));
         let tx_b = Arc::new(Tx::Inproc(Mutex::new(Weak::new())));
-        let a = ChanInner::new(self.params(id, service.to_string(), headers.to_vec(), tx_a.clone(), None));
-        let b = ChanInner::new(other.params(id, service.to_string(), headers.to_vec(), tx_b.clone(), None));
+        let a = ChanInner::new(self.params(
+            id,
+            service.to_string(),
+            headers.to_vec(),
+            tx_a.clone(),
+            None,
+        ));
+        let b = ChanInner::new(other.params(
+            id,
+            service.to_string(),
+            headers.to_vec(),
+            tx_b.clone(),
+            None,
+        ));
         if let Tx::Inproc(w) = &*tx_a {
             *lock(w) = Arc::downgrade(&b);
         }
@@ -322,7 +385,13 @@ impl Conn {
             chan.fail_with(Error::closed(why), close_code::REFUSED, true);
         };
         if self.channel_count() >= self.limits.max_channels {
-            refuse(&chan, format!("too many channels on this connection (MAX_CHANNELS = {})", self.limits.max_channels));
+            refuse(
+                &chan,
+                format!(
+                    "too many channels on this connection (MAX_CHANNELS = {})",
+                    self.limits.max_channels
+                ),
+            );
             return;
         }
         lock(&self.chans).insert(chan.id, chan.clone());
@@ -378,14 +447,19 @@ impl Conn {
     pub(crate) fn channel_finished(&self, chan: &ChanInner) {
         {
             let mut chans = lock(&self.chans);
-            if chans.get(&chan.id).is_some_and(|c| std::ptr::eq(&**c, chan)) {
+            if chans
+                .get(&chan.id)
+                .is_some_and(|c| std::ptr::eq(&**c, chan))
+            {
                 chans.remove(&chan.id);
             }
             if chans.is_empty() {
                 self.events.notify_waiters();
             }
         }
-        let ConnKind::Ssh(ssh) = &self.kind else { return };
+        let ConnKind::Ssh(ssh) = &self.kind else {
+            return;
+        };
         let Some(slot_id) = chan.slot else { return };
         let mut retire = None;
         {
@@ -411,7 +485,16 @@ impl Conn {
 
     pub(crate) fn add_slot(&self, id: ChannelId, tx: Arc<Tx>, owner: bool, control: bool) {
         if let ConnKind::Ssh(ssh) = &self.kind {
-            lock(&ssh.slots).insert(id, Slot { tx, owner, control, ctl: CtlReader::default(), cur: None });
+            lock(&ssh.slots).insert(
+                id,
+                Slot {
+                    tx,
+                    owner,
+                    control,
+                    ctl: CtlReader::default(),
+                    cur: None,
+                },
+            );
         }
     }
 
@@ -419,7 +502,9 @@ impl Conn {
     /// in use plus the idle pool, so a peer that opens SSH channels and never
     /// finishes them cannot grow memory without bound.
     pub(crate) fn ssh_channel_allowed(&self) -> bool {
-        let ConnKind::Ssh(ssh) = &self.kind else { return false };
+        let ConnKind::Ssh(ssh) = &self.kind else {
+            return false;
+        };
         let n = lock(&ssh.slots).len();
         let ok = n < self.limits.max_channels + MAX_IDLE_SSH_CHANNELS + 1;
         if !ok {
@@ -429,7 +514,9 @@ impl Conn {
     }
 
     fn slot_cur(&self, id: ChannelId) -> Option<Arc<ChanInner>> {
-        let ConnKind::Ssh(ssh) = &self.kind else { return None };
+        let ConnKind::Ssh(ssh) = &self.kind else {
+            return None;
+        };
         lock(&ssh.slots).get(&id).and_then(|s| s.cur.clone())
     }
 
@@ -438,13 +525,18 @@ impl Conn {
     pub(crate) fn ssh_data(&self, id: ChannelId, stream: u8, data: &[u8], slabs: &mut RecvSlabs) {
         match self.slot_cur(id) {
             Some(c) => c.on_data(stream, slabs.copy(data)),
-            None => tracing::debug!("dropping {} bytes for SSH channel {id} with no streamkit channel", data.len()),
+            None => tracing::debug!(
+                "dropping {} bytes for SSH channel {id} with no streamkit channel",
+                data.len()
+            ),
         }
     }
 
     /// Incoming bytes of the control stream of SSH channel `id`.
     pub(crate) fn ssh_ctl(self: &Arc<Self>, id: ChannelId, data: &[u8]) {
-        let ConnKind::Ssh(ssh) = &self.kind else { return };
+        let ConnKind::Ssh(ssh) = &self.kind else {
+            return;
+        };
         let (msgs, err, tx, control) = {
             let mut slots = lock(&ssh.slots);
             let Some(s) = slots.get_mut(&id) else { return };
@@ -465,9 +557,21 @@ impl Conn {
         };
         for m in msgs {
             match m {
-                Ctl::Hello { version, name, window } => self.on_hello(id, &tx, version, &name, window as usize),
-                _ if control => tracing::warn!(remote = %self.remote_name(), "ignoring {m:?} on the control channel"),
-                Ctl::Open { version, id: cid, parent, service, headers } => {
+                Ctl::Hello {
+                    version,
+                    name,
+                    window,
+                } => self.on_hello(id, &tx, version, &name, window as usize),
+                _ if control => {
+                    tracing::warn!(remote = %self.remote_name(), "ignoring {m:?} on the control channel")
+                }
+                Ctl::Open {
+                    version,
+                    id: cid,
+                    parent,
+                    service,
+                    headers,
+                } => {
                     if let Some(cur) = self.slot_cur(id) {
                         if cur.closed_both_ways() {
                             // Our CLOSE is queued and the owner's arrived: the owner
@@ -490,7 +594,8 @@ impl Conn {
                         self.close("protocol error: OPEN before HELLO");
                         return;
                     }
-                    let chan = ChanInner::new(self.params(cid, service, headers, tx.clone(), Some(id)));
+                    let chan =
+                        ChanInner::new(self.params(cid, service, headers, tx.clone(), Some(id)));
                     if let Some(s) = lock(&ssh.slots).get_mut(&id) {
                         s.cur = Some(chan.clone());
                     }
@@ -504,15 +609,25 @@ impl Conn {
                     }
                     let remote_parity = if self.is_client { 0 } else { 1 };
                     let owned_by_remote = lock(&ssh.slots).get(&id).is_some_and(|s| !s.owner);
-                    if cid == 0 || cid % 2 != remote_parity || !owned_by_remote || lock(&self.chans).contains_key(&cid) {
-                        chan.fail_with(Error::protocol(format!("bad or duplicate channel id {cid}")), close_code::PROTOCOL, true);
+                    if cid == 0
+                        || cid % 2 != remote_parity
+                        || !owned_by_remote
+                        || lock(&self.chans).contains_key(&cid)
+                    {
+                        chan.fail_with(
+                            Error::protocol(format!("bad or duplicate channel id {cid}")),
+                            close_code::PROTOCOL,
+                            true,
+                        );
                         continue;
                     }
                     self.accept_incoming(chan, parent);
                 }
                 other => match self.slot_cur(id) {
                     Some(c) => c.on_ctl(other),
-                    None => tracing::debug!("control message {other:?} for SSH channel {id} with no streamkit channel"),
+                    None => tracing::debug!(
+                        "control message {other:?} for SSH channel {id} with no streamkit channel"
+                    ),
                 },
             }
         }
@@ -522,14 +637,25 @@ impl Conn {
             // channels are unaffected.
             tracing::warn!(remote = %self.remote_name(), "malformed control message: {}", e.0);
             if let Some(c) = self.slot_cur(id) {
-                c.fail_with(Error::protocol(format!("malformed control message: {}", e.0)), close_code::PROTOCOL, false);
+                c.fail_with(
+                    Error::protocol(format!("malformed control message: {}", e.0)),
+                    close_code::PROTOCOL,
+                    false,
+                );
             }
             lock(&ssh.slots).remove(&id);
             self.rt.spawn(async move { tx.close_ssh().await });
         }
     }
 
-    fn on_hello(self: &Arc<Self>, id: ChannelId, tx: &Arc<Tx>, version: u8, name: &str, window: usize) {
+    fn on_hello(
+        self: &Arc<Self>,
+        id: ChannelId,
+        tx: &Arc<Tx>,
+        version: u8,
+        name: &str,
+        window: usize,
+    ) {
         if self.hello_seen.load(Ordering::Acquire) {
             tracing::warn!("duplicate HELLO ignored");
             return;
@@ -558,7 +684,9 @@ impl Conn {
         // server: the name must be the authenticated SSH user name
         let authed = self.remote_name();
         if authed != name {
-            tracing::warn!("HELLO name {name:?} differs from the authenticated user {authed:?}: closing");
+            tracing::warn!(
+                "HELLO name {name:?} differs from the authenticated user {authed:?}: closing"
+            );
             self.close("HELLO name does not match the authenticated user");
             return;
         }
@@ -577,7 +705,11 @@ impl Conn {
         let tx = tx.clone();
         let name = name.to_string();
         self.rt.spawn(async move {
-            let hello = Ctl::Hello { version: VERSION, name: me.local_name.clone(), window: me.limits.window as u32 };
+            let hello = Ctl::Hello {
+                version: VERSION,
+                name: me.local_name.clone(),
+                window: me.limits.window as u32,
+            };
             if tx.ctl(hello).await.is_err() {
                 return;
             }
@@ -587,10 +719,16 @@ impl Conn {
 
     /// The remote closed an SSH channel.
     pub(crate) fn ssh_channel_closed(&self, id: ChannelId) {
-        let ConnKind::Ssh(ssh) = &self.kind else { return };
+        let ConnKind::Ssh(ssh) = &self.kind else {
+            return;
+        };
         let slot = lock(&ssh.slots).remove(&id);
         if let Some(Slot { cur: Some(c), .. }) = slot {
-            c.fail_with(Error::closed("the remote closed the SSH channel"), close_code::NORMAL, false);
+            c.fail_with(
+                Error::closed("the remote closed the SSH channel"),
+                close_code::NORMAL,
+                false,
+            );
         }
     }
 
@@ -629,22 +767,27 @@ impl Conn {
         if let ConnKind::Ssh(ssh) = &self.kind {
             let kill = self.kill.clone();
             let reason_s = reason.to_string();
-            let disconnect: Option<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>> =
-                match ssh.handle.get() {
-                    Some(SshHandle::Client(h)) => {
-                        let h = h.clone();
-                        Some(Box::pin(async move {
-                            let _ = h.disconnect(russh::Disconnect::ByApplication, &reason_s, "en").await;
-                        }))
-                    }
-                    Some(SshHandle::Server(h)) => {
-                        let h = h.clone();
-                        Some(Box::pin(async move {
-                            let _ = h.disconnect(russh::Disconnect::ByApplication, reason_s, "en".into()).await;
-                        }))
-                    }
-                    None => None,
-                };
+            let disconnect: Option<
+                std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
+            > = match ssh.handle.get() {
+                Some(SshHandle::Client(h)) => {
+                    let h = h.clone();
+                    Some(Box::pin(async move {
+                        let _ = h
+                            .disconnect(russh::Disconnect::ByApplication, &reason_s, "en")
+                            .await;
+                    }))
+                }
+                Some(SshHandle::Server(h)) => {
+                    let h = h.clone();
+                    Some(Box::pin(async move {
+                        let _ = h
+                            .disconnect(russh::Disconnect::ByApplication, reason_s, "en".into())
+                            .await;
+                    }))
+                }
+                None => None,
+            };
             self.rt.spawn(async move {
                 if let Some(d) = disconnect {
                     let _ = tokio::time::timeout(std::time::Duration::from_millis(500), d).await;
@@ -660,6 +803,9 @@ impl Conn {
 impl Conn {
     /// The registered `Arc` of a channel of this connection.
     pub(crate) fn chan_arc(&self, c: &ChanInner) -> Option<Arc<ChanInner>> {
-        lock(&self.chans).get(&c.id).filter(|x| std::ptr::eq(&***x, c)).cloned()
+        lock(&self.chans)
+            .get(&c.id)
+            .filter(|x| std::ptr::eq(&***x, c))
+            .cloned()
     }
 }

@@ -26,14 +26,17 @@ impl Endpoint {
         let bad = |why: &str| Error::invalid(format!("bad endpoint {s:?}: {why}"));
         if let Some(rest) = s.strip_prefix("tcp://") {
             let (host, port) = if let Some(r) = rest.strip_prefix('[') {
-                let close = r.find(']').ok_or_else(|| bad("missing ']' after IPv6 address"))?;
+                let close = r
+                    .find(']')
+                    .ok_or_else(|| bad("missing ']' after IPv6 address"))?;
                 let host = &r[..close];
                 let port = r[close + 1..]
                     .strip_prefix(':')
                     .ok_or_else(|| bad("expected tcp://HOST:PORT"))?;
                 (host, port)
             } else {
-                rest.rsplit_once(':').ok_or_else(|| bad("expected tcp://HOST:PORT"))?
+                rest.rsplit_once(':')
+                    .ok_or_else(|| bad("expected tcp://HOST:PORT"))?
             };
             if host.is_empty() {
                 return Err(bad("empty host"));
@@ -41,11 +44,18 @@ impl Endpoint {
             if host.contains(['/', ' ']) {
                 return Err(bad("invalid host"));
             }
-            let port: u16 = port.parse().map_err(|_| bad("port must be a number 0-65535"))?;
-            Ok(Endpoint::Tcp { host: host.to_string(), port })
+            let port: u16 = port
+                .parse()
+                .map_err(|_| bad("port must be a number 0-65535"))?;
+            Ok(Endpoint::Tcp {
+                host: host.to_string(),
+                port,
+            })
         } else if let Some(rest) = s.strip_prefix("unix://") {
             if !rest.starts_with('/') {
-                return Err(bad("unix endpoints need an absolute path: unix:///path/to/socket"));
+                return Err(bad(
+                    "unix endpoints need an absolute path: unix:///path/to/socket",
+                ));
             }
             if rest.len() < 2 {
                 return Err(bad("empty socket path"));
@@ -57,7 +67,9 @@ impl Endpoint {
             }
             Ok(Endpoint::Inproc(rest.to_string()))
         } else {
-            Err(bad("expected tcp://HOST:PORT, unix:///path or inproc://NAME"))
+            Err(bad(
+                "expected tcp://HOST:PORT, unix:///path or inproc://NAME",
+            ))
         }
     }
 }
@@ -65,7 +77,9 @@ impl Endpoint {
 impl fmt::Display for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Endpoint::Tcp { host, port } if host.contains(':') => write!(f, "tcp://[{host}]:{port}"),
+            Endpoint::Tcp { host, port } if host.contains(':') => {
+                write!(f, "tcp://[{host}]:{port}")
+            }
             Endpoint::Tcp { host, port } => write!(f, "tcp://{host}:{port}"),
             Endpoint::Unix(p) => write!(f, "unix://{}", p.display()),
             Endpoint::Inproc(n) => write!(f, "inproc://{n}"),
@@ -79,14 +93,29 @@ mod tests {
 
     #[test]
     fn parses_and_prints() {
-        for s in ["tcp://127.0.0.1:0", "tcp://[::1]:80", "unix:///tmp/x.sock", "inproc://a"] {
+        for s in [
+            "tcp://127.0.0.1:0",
+            "tcp://[::1]:80",
+            "unix:///tmp/x.sock",
+            "inproc://a",
+        ] {
             assert_eq!(Endpoint::parse(s).unwrap().to_string(), s);
         }
     }
 
     #[test]
     fn rejects_malformed() {
-        for s in ["", "tcp://", "tcp://host", "tcp://:1", "tcp://h:99999", "unix://rel", "inproc://", "udp://x:1", "tcp://[::1"] {
+        for s in [
+            "",
+            "tcp://",
+            "tcp://host",
+            "tcp://:1",
+            "tcp://h:99999",
+            "unix://rel",
+            "inproc://",
+            "udp://x:1",
+            "tcp://[::1",
+        ] {
             let e = Endpoint::parse(s).unwrap_err();
             assert_eq!(e.kind(), crate::ErrorKind::Invalid, "{s}");
             assert!(e.to_string().contains(&format!("{s:?}")), "{e}");

@@ -8,13 +8,16 @@ use crate::peer::PeerInner;
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex, Weak};
 
-static REGISTRY: LazyLock<Mutex<HashMap<String, Weak<PeerInner>>>> = LazyLock::new(Default::default);
+static REGISTRY: LazyLock<Mutex<HashMap<String, Weak<PeerInner>>>> =
+    LazyLock::new(Default::default);
 
 pub(crate) fn bind(name: &str, peer: &Arc<PeerInner>) -> Result<()> {
     let mut r = lock(&REGISTRY);
     if let Some(w) = r.get(name) {
         if w.upgrade().is_some_and(|p| !p.is_shut()) {
-            return Err(Error::invalid(format!("inproc://{name} is already bound in this process")));
+            return Err(Error::invalid(format!(
+                "inproc://{name} is already bound in this process"
+            )));
         }
     }
     r.insert(name.to_string(), Arc::downgrade(peer));
@@ -37,8 +40,22 @@ pub(crate) fn connect(client: &Arc<PeerInner>, name: &str) -> Result<Arc<Conn>> 
         .ok_or_else(|| Error::Io(format!("nothing is bound at inproc://{name}")))?;
     let cs = client.settings_for_inproc()?;
     let ss = server.settings_for_inproc()?;
-    let c = Conn::new(client, cs.0.clone(), true, format!("inproc://{name}"), ConnKind::Inproc(Mutex::new(Weak::new())), cs.1);
-    let s = Conn::new(&server, ss.0.clone(), false, format!("inproc://{name}"), ConnKind::Inproc(Mutex::new(Weak::new())), ss.1);
+    let c = Conn::new(
+        client,
+        cs.0.clone(),
+        true,
+        format!("inproc://{name}"),
+        ConnKind::Inproc(Mutex::new(Weak::new())),
+        cs.1,
+    );
+    let s = Conn::new(
+        &server,
+        ss.0.clone(),
+        false,
+        format!("inproc://{name}"),
+        ConnKind::Inproc(Mutex::new(Weak::new())),
+        ss.1,
+    );
     if let ConnKind::Inproc(w) = &c.kind {
         *lock(w) = Arc::downgrade(&s);
     }

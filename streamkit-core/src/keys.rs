@@ -3,8 +3,8 @@
 //! Parsing is done by russh's key support (the `ssh-key` crate): private keys
 //! in OpenSSH or PEM format, `authorized_keys` and `known_hosts` files.
 
-use crate::error::{Error, Result};
 use crate::endpoint::Endpoint;
+use crate::error::{Error, Result};
 use russh::keys::ssh_key::{self, LineEnding};
 use russh::keys::{Algorithm, PrivateKey, PublicKey};
 use std::path::{Path, PathBuf};
@@ -77,14 +77,20 @@ pub(crate) fn public_line(k: &PublicKey) -> String {
 fn looks_like_key_text(v: &str) -> bool {
     v.lines().any(|l| {
         let l = l.trim();
-        l.starts_with("ssh-") || l.starts_with("ecdsa-") || l.starts_with("sk-") || l.contains(" ssh-") || l.contains(" ecdsa-")
+        l.starts_with("ssh-")
+            || l.starts_with("ecdsa-")
+            || l.starts_with("sk-")
+            || l.contains(" ssh-")
+            || l.contains(" ecdsa-")
     }) && !Path::new(v).exists()
 }
 
 /// Load AUTHORIZED_KEYS: a path or the text; `None` uses ~/.ssh/authorized_keys if present.
 pub(crate) fn load_authorized(opt: Option<&str>) -> Result<Vec<PublicKey>> {
     let (text, what) = match opt {
-        Some(v) if looks_like_key_text(v) => (v.to_string(), "the AUTHORIZED_KEYS text".to_string()),
+        Some(v) if looks_like_key_text(v) => {
+            (v.to_string(), "the AUTHORIZED_KEYS text".to_string())
+        }
         Some(path) => (
             std::fs::read_to_string(path).map_err(|e| {
                 Error::invalid(format!("AUTHORIZED_KEYS: cannot read {path:?}: {e}"))
@@ -215,7 +221,10 @@ mod tests {
     fn bad_keys_are_named() {
         let e = load_identity(Some("/nonexistent/key")).unwrap_err();
         assert!(e.to_string().contains("/nonexistent/key"), "{e}");
-        let e = load_identity(Some("-----BEGIN OPENSSH PRIVATE KEY-----\ngarbage\n-----END OPENSSH PRIVATE KEY-----\n")).unwrap_err();
+        let e = load_identity(Some(
+            "-----BEGIN OPENSSH PRIVATE KEY-----\ngarbage\n-----END OPENSSH PRIVATE KEY-----\n",
+        ))
+        .unwrap_err();
         assert!(e.to_string().contains("PRIVATE_KEY"), "{e}");
         let e = load_authorized(Some("ssh-ed25519 notbase64!!")).unwrap_err();
         assert!(e.to_string().contains("entry 1"), "{e}");

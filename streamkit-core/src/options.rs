@@ -100,7 +100,10 @@ impl PeerOption {
     pub fn is_string(self) -> bool {
         matches!(
             self,
-            PeerOption::PrivateKey | PeerOption::AuthorizedKeys | PeerOption::Name | PeerOption::KnownHosts
+            PeerOption::PrivateKey
+                | PeerOption::AuthorizedKeys
+                | PeerOption::Name
+                | PeerOption::KnownHosts
         )
     }
 }
@@ -172,7 +175,11 @@ impl Options {
                 )))
             }
         };
-        *slot = if v.is_empty() { None } else { Some(v.to_string()) };
+        *slot = if v.is_empty() {
+            None
+        } else {
+            Some(v.to_string())
+        };
         Ok(())
     }
 
@@ -257,7 +264,9 @@ pub(crate) fn validate_name(v: &str) -> Result<()> {
         return Err(Error::invalid("option NAME must be at most 255 bytes"));
     }
     if v.chars().any(|c| c.is_control()) {
-        return Err(Error::invalid("option NAME must not contain control characters"));
+        return Err(Error::invalid(
+            "option NAME must not contain control characters",
+        ));
     }
     Ok(())
 }

@@ -89,8 +89,12 @@ impl PeerInner {
             known_hosts,
             limits: Self::limits(&o),
             handshake_timeout: Duration::from_millis(o.handshake_timeout as u64),
-            keepalive: (o.keepalive_interval > 0)
-                .then(|| (Duration::from_millis(o.keepalive_interval as u64), o.keepalive_count as usize)),
+            keepalive: (o.keepalive_interval > 0).then(|| {
+                (
+                    Duration::from_millis(o.keepalive_interval as u64),
+                    o.keepalive_count as usize,
+                )
+            }),
             slabs: self.slabs.clone(),
         })
     }
@@ -114,8 +118,11 @@ impl PeerInner {
     }
 
     fn peers(&self) -> Vec<String> {
-        let mut v: Vec<String> =
-            lock(&self.conns).iter().filter(|c| c.is_established()).map(|c| c.remote_name()).collect();
+        let mut v: Vec<String> = lock(&self.conns)
+            .iter()
+            .filter(|c| c.is_established())
+            .map(|c| c.remote_name())
+            .collect();
         v.sort();
         v.dedup();
         v
@@ -124,7 +131,10 @@ impl PeerInner {
     fn conn_for(&self, name: &str) -> Option<Arc<Conn>> {
         let conns = lock(&self.conns);
         let mut best: Option<&Arc<Conn>> = None;
-        for c in conns.iter().filter(|c| c.is_established() && c.remote_name() == name) {
+        for c in conns
+            .iter()
+            .filter(|c| c.is_established() && c.remote_name() == name)
+        {
             if best.is_none_or(|b| c.channel_count() < b.channel_count()) {
                 best = Some(c);
             }
@@ -333,7 +343,14 @@ impl Peer {
         if let Endpoint::Inproc(name) = &ep {
             crate::inproc::bind(name, &i)?;
             let bound = ep.to_string();
-            lock(&i.listeners).insert(bound.clone(), Listener { task: None, unix_path: None, inproc: Some(name.clone()) });
+            lock(&i.listeners).insert(
+                bound.clone(),
+                Listener {
+                    task: None,
+                    unix_path: None,
+                    inproc: Some(name.clone()),
+                },
+            );
             return Ok(bound);
         }
         // Validate keys now so a bad key is reported by bind, not per connection.
@@ -344,7 +361,11 @@ impl Peer {
                     .await
                     .map_err(|e| Error::Io(format!("cannot bind {endpoint}: {e}")))?;
                 let addr = l.local_addr()?;
-                let bound = Endpoint::Tcp { host: addr.ip().to_string(), port: addr.port() }.to_string();
+                let bound = Endpoint::Tcp {
+                    host: addr.ip().to_string(),
+                    port: addr.port(),
+                }
+                .to_string();
                 let weak = Arc::downgrade(&i);
                 let task = tokio::spawn(async move {
                     loop {
@@ -365,7 +386,9 @@ impl Peer {
                     Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
                         // A stale socket file from a dead process can be replaced.
                         if tokio::net::UnixStream::connect(path).await.is_ok() {
-                            return Err(Error::Io(format!("cannot bind {endpoint}: address in use")));
+                            return Err(Error::Io(format!(
+                                "cannot bind {endpoint}: address in use"
+                            )));
                         }
                         let _ = std::fs::remove_file(path);
                         tokio::net::UnixListener::bind(path)
@@ -394,10 +417,24 @@ impl Peer {
             task.abort();
             return Err(Error::closed("peer is shut down"));
         }
-        ls.insert(bound.clone(), Listener { task: Some(task), unix_path, inproc: None });
+        ls.insert(
+            bound.clone(),
+            Listener {
+                task: Some(task),
+                unix_path,
+                inproc: None,
+            },
+        );
         if bound != endpoint {
             // remember the requested spelling too, so unbind(requested) works
-            ls.insert(endpoint.to_string(), Listener { task: None, unix_path: None, inproc: None });
+            ls.insert(
+                endpoint.to_string(),
+                Listener {
+                    task: None,
+                    unix_path: None,
+                    inproc: None,
+                },
+            );
         }
         Ok(bound)
     }
@@ -421,7 +458,9 @@ impl Peer {
                 let _ = twins;
                 Ok(())
             }
-            None => Err(Error::invalid(format!("endpoint {endpoint} is not bound by this peer"))),
+            None => Err(Error::invalid(format!(
+                "endpoint {endpoint} is not bound by this peer"
+            ))),
         }
     }
 
@@ -436,7 +475,10 @@ impl Peer {
             i.settings()?;
         }
         if let Some(c) = lock(&i.connectors).get(endpoint) {
-            if lock(&c.current).as_ref().is_some_and(|c| c.is_established()) {
+            if lock(&c.current)
+                .as_ref()
+                .is_some_and(|c| c.is_established())
+            {
                 return Ok(());
             }
         }
@@ -450,19 +492,38 @@ impl Peer {
         let (tx, rx) = oneshot::channel::<Result<()>>();
         {
             let mut cs = lock(&i.connectors);
-            if let Some(old) = cs.insert(endpoint.to_string(), Connector { cancel: cancel.clone(), current: current.clone() }) {
+            if let Some(old) = cs.insert(
+                endpoint.to_string(),
+                Connector {
+                    cancel: cancel.clone(),
+                    current: current.clone(),
+                },
+            ) {
                 old.cancel.cancel();
             }
         }
         let weak = Arc::downgrade(&i);
-        tokio::spawn(connector_loop(weak, ep.clone(), cancel.clone(), current, last_err.clone(), tx));
+        tokio::spawn(connector_loop(
+            weak,
+            ep.clone(),
+            cancel.clone(),
+            current,
+            last_err.clone(),
+            tx,
+        ));
         let res = if connect_timeout == 0 {
-            rx.await.unwrap_or_else(|_| Err(Error::closed("peer shut down while connecting")))
+            rx.await
+                .unwrap_or_else(|_| Err(Error::closed("peer shut down while connecting")))
         } else {
             match tokio::time::timeout(Duration::from_millis(connect_timeout as u64), rx).await {
-                Ok(r) => r.unwrap_or_else(|_| Err(Error::closed("peer shut down while connecting"))),
+                Ok(r) => {
+                    r.unwrap_or_else(|_| Err(Error::closed("peer shut down while connecting")))
+                }
                 Err(_) => {
-                    let why = lock(&last_err).as_ref().map(|e| format!(": last error: {e}")).unwrap_or_default();
+                    let why = lock(&last_err)
+                        .as_ref()
+                        .map(|e| format!(": last error: {e}"))
+                        .unwrap_or_default();
                     Err(Error::Timeout(format!(
                         "could not connect to {endpoint} within {connect_timeout} ms (CONNECT_TIMEOUT){why}"
                     )))
@@ -508,14 +569,20 @@ impl Peer {
     pub async fn drop_peer(&self, name: &str) -> Result<()> {
         let i = self.i();
         i.check_open()?;
-        let victims: Vec<Arc<Conn>> = lock(&i.conns).iter().filter(|c| c.remote_name() == name).cloned().collect();
+        let victims: Vec<Arc<Conn>> = lock(&i.conns)
+            .iter()
+            .filter(|c| c.remote_name() == name)
+            .cloned()
+            .collect();
         if victims.is_empty() {
             return Err(Error::NoPeer(format!("no connected peer named {name:?}")));
         }
         {
             let mut cs = lock(&i.connectors);
             cs.retain(|_, c| {
-                let hit = lock(&c.current).as_ref().is_some_and(|x| x.remote_name() == name);
+                let hit = lock(&c.current)
+                    .as_ref()
+                    .is_some_and(|x| x.remote_name() == name);
                 if hit {
                     c.cancel.cancel();
                 }
@@ -549,7 +616,10 @@ impl Peer {
         let i = self.i();
         i.check_open()?;
         let conn = i.conn_for(peer).ok_or_else(|| {
-            Error::NoPeer(format!("no connected peer named {peer:?} (connected: {:?})", i.peers()))
+            Error::NoPeer(format!(
+                "no connected peer named {peer:?} (connected: {:?})",
+                i.peers()
+            ))
         })?;
         conn.open(0, service, headers).await
     }
@@ -590,7 +660,9 @@ impl Peer {
 }
 
 fn unreachable_inproc() -> Result<(String, JoinHandle<()>, Option<PathBuf>)> {
-    Err(Error::Internal("inproc endpoint reached the socket path".into()))
+    Err(Error::Internal(
+        "inproc endpoint reached the socket path".into(),
+    ))
 }
 
 fn spawn_serve<S>(peer: Arc<PeerInner>, from: String, s: S)
@@ -610,19 +682,25 @@ async fn establish(peer: &Arc<PeerInner>, ep: &Endpoint) -> Result<Arc<Conn>> {
         Endpoint::Inproc(name) => crate::inproc::connect(peer, name),
         Endpoint::Tcp { host, port } => {
             let settings = peer.settings()?;
-            let s = tokio::time::timeout(settings.handshake_timeout, tokio::net::TcpStream::connect((host.as_str(), *port)))
-                .await
-                .map_err(|_| Error::Timeout(format!("TCP connect to {ep} timed out")))?
-                .map_err(|e| Error::Io(format!("cannot connect to {ep}: {e}")))?;
+            let s = tokio::time::timeout(
+                settings.handshake_timeout,
+                tokio::net::TcpStream::connect((host.as_str(), *port)),
+            )
+            .await
+            .map_err(|_| Error::Timeout(format!("TCP connect to {ep} timed out")))?
+            .map_err(|e| Error::Io(format!("cannot connect to {ep}: {e}")))?;
             let _ = s.set_nodelay(true);
             ssh::connect(peer, &settings, ep, s).await
         }
         Endpoint::Unix(path) => {
             let settings = peer.settings()?;
-            let s = tokio::time::timeout(settings.handshake_timeout, tokio::net::UnixStream::connect(path))
-                .await
-                .map_err(|_| Error::Timeout(format!("connect to {ep} timed out")))?
-                .map_err(|e| Error::Io(format!("cannot connect to {ep}: {e}")))?;
+            let s = tokio::time::timeout(
+                settings.handshake_timeout,
+                tokio::net::UnixStream::connect(path),
+            )
+            .await
+            .map_err(|_| Error::Timeout(format!("connect to {ep} timed out")))?
+            .map_err(|e| Error::Io(format!("cannot connect to {ep}: {e}")))?;
             ssh::connect(peer, &settings, ep, s).await
         }
     }
@@ -678,7 +756,8 @@ async fn connector_loop(
             }
             Err(e) => {
                 tracing::debug!("connect to {ep} failed: {e}");
-                let permanent = matches!(e.kind(), crate::ErrorKind::Auth | crate::ErrorKind::Invalid);
+                let permanent =
+                    matches!(e.kind(), crate::ErrorKind::Auth | crate::ErrorKind::Invalid);
                 *lock(&last_err) = Some(e.clone());
                 if first.is_some() && (permanent || interval < 0) {
                     if let Some(f) = first.take() {

@@ -113,13 +113,23 @@ impl Ctl {
         let mut b = BytesMut::with_capacity(64);
         b.put_u32(0);
         match self {
-            Ctl::Hello { version, name, window } => {
+            Ctl::Hello {
+                version,
+                name,
+                window,
+            } => {
                 b.put_u8(ty::HELLO);
                 b.put_u8(*version);
                 put_str(&mut b, name);
                 b.put_u32(*window);
             }
-            Ctl::Open { version, id, parent, service, headers } => {
+            Ctl::Open {
+                version,
+                id,
+                parent,
+                service,
+                headers,
+            } => {
                 b.put_u8(ty::OPEN);
                 b.put_u8(*version);
                 b.put_u64(*id);
@@ -157,7 +167,11 @@ impl Ctl {
         let t = body.get_u8();
         let r = &mut body;
         let msg = match t {
-            ty::HELLO => Ctl::Hello { version: get_u8(r)?, name: get_str(r)?, window: get_u32(r)? },
+            ty::HELLO => Ctl::Hello {
+                version: get_u8(r)?,
+                name: get_str(r)?,
+                window: get_u32(r)?,
+            },
             ty::OPEN => Ctl::Open {
                 version: get_u8(r)?,
                 id: get_u64(r)?,
@@ -165,14 +179,27 @@ impl Ctl {
                 service: get_str(r)?,
                 headers: get_list(r)?,
             },
-            ty::CREDIT => Ctl::Credit { stream: get_u8(r)?, bytes: get_u32(r)? },
+            ty::CREDIT => Ctl::Credit {
+                stream: get_u8(r)?,
+                bytes: get_u32(r)?,
+            },
             ty::TRAILERS => Ctl::Trailers(get_list(r)?),
             ty::FIN => Ctl::Fin,
-            ty::CLOSE => Ctl::Close { code: get_u32(r)?, reason: get_str(r)? },
-            other => return Err(DecodeError(format!("unknown control message type 0x{other:02x}"))),
+            ty::CLOSE => Ctl::Close {
+                code: get_u32(r)?,
+                reason: get_str(r)?,
+            },
+            other => {
+                return Err(DecodeError(format!(
+                    "unknown control message type 0x{other:02x}"
+                )))
+            }
         };
         if !r.is_empty() {
-            return Err(DecodeError(format!("{} trailing bytes after control message", r.len())));
+            return Err(DecodeError(format!(
+                "{} trailing bytes after control message",
+                r.len()
+            )));
         }
         Ok(msg)
     }
@@ -200,7 +227,8 @@ fn get_u64(r: &mut &[u8]) -> Result<u64, DecodeError> {
 fn get_str(r: &mut &[u8]) -> Result<String, DecodeError> {
     let n = get_u32(r)? as usize;
     need(r, n)?;
-    let s = std::str::from_utf8(&r[..n]).map_err(|_| DecodeError("string is not valid UTF-8".into()))?;
+    let s = std::str::from_utf8(&r[..n])
+        .map_err(|_| DecodeError("string is not valid UTF-8".into()))?;
     let s = s.to_string();
     r.advance(n);
     Ok(s)
@@ -208,7 +236,9 @@ fn get_str(r: &mut &[u8]) -> Result<String, DecodeError> {
 fn get_list(r: &mut &[u8]) -> Result<Vec<String>, DecodeError> {
     let n = get_u32(r)? as usize;
     if n > MAX_LIST_ITEMS {
-        return Err(DecodeError(format!("list of {n} strings exceeds the limit of {MAX_LIST_ITEMS}")));
+        return Err(DecodeError(format!(
+            "list of {n} strings exceeds the limit of {MAX_LIST_ITEMS}"
+        )));
     }
     // Every string needs at least 4 bytes, so a lying count fails before allocating.
     need(r, n.saturating_mul(4))?;
@@ -267,7 +297,11 @@ mod tests {
     #[test]
     fn roundtrip_all() {
         let msgs = vec![
-            Ctl::Hello { version: 1, name: "alice".into(), window: 262144 },
+            Ctl::Hello {
+                version: 1,
+                name: "alice".into(),
+                window: 262144,
+            },
             Ctl::Open {
                 version: 1,
                 id: 3,
@@ -275,10 +309,16 @@ mod tests {
                 service: "echo".into(),
                 headers: vec!["a=b,c".into(), "k= v=w".into(), "ключ=значение".into()],
             },
-            Ctl::Credit { stream: 1, bytes: 65536 },
+            Ctl::Credit {
+                stream: 1,
+                bytes: 65536,
+            },
             Ctl::Trailers(vec!["exit-status=0".into()]),
             Ctl::Fin,
-            Ctl::Close { code: 1, reason: "accept backlog full".into() },
+            Ctl::Close {
+                code: 1,
+                reason: "accept backlog full".into(),
+            },
         ];
         let mut r = CtlReader::default();
         for m in &msgs {
@@ -296,7 +336,14 @@ mod tests {
 
     #[test]
     fn truncated_and_lying_lengths_fail_cleanly() {
-        let e = Ctl::Open { version: 1, id: 1, parent: 0, service: "svc".into(), headers: vec!["x=y".into()] }.encode();
+        let e = Ctl::Open {
+            version: 1,
+            id: 1,
+            parent: 0,
+            service: "svc".into(),
+            headers: vec!["x=y".into()],
+        }
+        .encode();
         for cut in 5..e.len() {
             assert!(Ctl::decode(&e[4..cut]).is_err(), "cut at {cut}");
         }
@@ -314,15 +361,41 @@ mod tests {
     #[test]
     fn protocol_md_examples() {
         assert_eq!(
-            hex(&Ctl::Hello { version: 1, name: "alice".into(), window: 262144 }.encode()),
+            hex(&Ctl::Hello {
+                version: 1,
+                name: "alice".into(),
+                window: 262144
+            }
+            .encode()),
             "0000000f010100000005616c69636500040000"
         );
         assert_eq!(
-            hex(&Ctl::Open { version: 1, id: 1, parent: 0, service: "echo".into(), headers: vec!["k=v".into()] }.encode()),
+            hex(&Ctl::Open {
+                version: 1,
+                id: 1,
+                parent: 0,
+                service: "echo".into(),
+                headers: vec!["k=v".into()]
+            }
+            .encode()),
             "00000025020100000000000000010000000000000000000000046563686f00000001000000036b3d76"
         );
-        assert_eq!(hex(&Ctl::Credit { stream: 0, bytes: 131072 }.encode()), "00000006030000020000");
+        assert_eq!(
+            hex(&Ctl::Credit {
+                stream: 0,
+                bytes: 131072
+            }
+            .encode()),
+            "00000006030000020000"
+        );
         assert_eq!(hex(&Ctl::Fin.encode()), "0000000105");
-        assert_eq!(hex(&Ctl::Close { code: 0, reason: String::new() }.encode()), "00000009060000000000000000");
+        assert_eq!(
+            hex(&Ctl::Close {
+                code: 0,
+                reason: String::new()
+            }
+            .encode()),
+            "00000009060000000000000000"
+        );
     }
 }

@@ -93,12 +93,17 @@ impl RecvSlabs {
             None => false,
         };
         if !fits {
-            let next = self.pool.take().unwrap_or_else(|| BytesMut::with_capacity(SLAB));
+            let next = self
+                .pool
+                .take()
+                .unwrap_or_else(|| BytesMut::with_capacity(SLAB));
             if let Some(full) = self.cur.replace(next) {
                 self.pool.put(full);
             }
         }
-        let cur = self.cur.get_or_insert_with(|| BytesMut::with_capacity(SLAB));
+        let cur = self
+            .cur
+            .get_or_insert_with(|| BytesMut::with_capacity(SLAB));
         cur.extend_from_slice(data);
         cur.split().freeze()
     }
@@ -117,7 +122,9 @@ mod tests {
     use super::*;
 
     fn packet(n: usize, seed: u8) -> Vec<u8> {
-        (0..n).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect()
+        (0..n)
+            .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+            .collect()
     }
 
     fn slabs() -> (RecvSlabs, Arc<SlabPool>) {
@@ -130,7 +137,14 @@ mod tests {
         let (mut s, _) = slabs();
         let mut kept = Vec::new();
         for i in 0..200u8 {
-            let p = packet(if i % 3 == 0 { 100 } else { 32 * 1024 + i as usize }, i);
+            let p = packet(
+                if i % 3 == 0 {
+                    100
+                } else {
+                    32 * 1024 + i as usize
+                },
+                i,
+            );
             let b = s.copy(&p);
             assert_eq!(&b[..], &p[..]);
             kept.push((b, p));
@@ -153,7 +167,10 @@ mod tests {
             let b = s.copy(&p);
             assert_eq!(&b[..], &p[..]);
             let off = (b.as_ptr() as usize).checked_sub(slab_start as usize);
-            assert!(off.is_some_and(|o| o < SLAB), "packet outside the first slab: a new slab was allocated");
+            assert!(
+                off.is_some_and(|o| o < SLAB),
+                "packet outside the first slab: a new slab was allocated"
+            );
         }
         assert_eq!(pool.len(), 0);
     }
@@ -170,11 +187,15 @@ mod tests {
         }
         // Once read, the pooled slabs are used again: packets received as
         // they are read land where unread ones were.
-        let old: std::collections::HashSet<usize> = unread.iter().map(|b| b.as_ptr() as usize).collect();
+        let old: std::collections::HashSet<usize> =
+            unread.iter().map(|b| b.as_ptr() as usize).collect();
         drop(unread);
         for i in 0..2 * POOL {
             let b = s.copy(&p);
-            assert!(old.contains(&(b.as_ptr() as usize)), "packet {i} is in a new slab");
+            assert!(
+                old.contains(&(b.as_ptr() as usize)),
+                "packet {i} is in a new slab"
+            );
         }
         assert!(pool.len() <= POOL);
     }
@@ -190,7 +211,11 @@ mod tests {
         assert_eq!(pool.len(), 1);
         let mut b = RecvSlabs::new(pool.clone());
         drop(b.copy(&p));
-        assert_eq!(pool.len(), 0, "the second connection took the first one's slab");
+        assert_eq!(
+            pool.len(),
+            0,
+            "the second connection took the first one's slab"
+        );
     }
 
     #[test]

@@ -15,8 +15,8 @@ use russh::keys::{PrivateKey, PrivateKeyWithHashAlg, PublicKeyOrCertificate};
 use russh::server::{Auth, Msg as ServerMsg, Session as ServerSession};
 use russh::{client, server, Channel, ChannelId, Preferred};
 use std::borrow::Cow;
-use std::io;
 use std::future::Future;
+use std::io;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -47,11 +47,13 @@ fn cpu_has_aes() -> bool {
     *HAS.get_or_init(|| {
         #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
         {
-            std::arch::is_x86_feature_detected!("aes") && std::arch::is_x86_feature_detected!("pclmulqdq")
+            std::arch::is_x86_feature_detected!("aes")
+                && std::arch::is_x86_feature_detected!("pclmulqdq")
         }
         #[cfg(target_arch = "aarch64")]
         {
-            std::arch::is_aarch64_feature_detected!("aes") && std::arch::is_aarch64_feature_detected!("pmull")
+            std::arch::is_aarch64_feature_detected!("aes")
+                && std::arch::is_aarch64_feature_detected!("pmull")
         }
         #[cfg(not(any(target_arch = "x86", target_arch = "x86_64", target_arch = "aarch64")))]
         {
@@ -68,14 +70,25 @@ fn cpu_has_aes() -> bool {
 fn cipher_order(aes: bool) -> &'static [russh::cipher::Name] {
     use russh::cipher;
     if aes {
-        &[cipher::AES_128_GCM, cipher::AES_256_GCM, cipher::CHACHA20_POLY1305]
+        &[
+            cipher::AES_128_GCM,
+            cipher::AES_256_GCM,
+            cipher::CHACHA20_POLY1305,
+        ]
     } else {
-        &[cipher::CHACHA20_POLY1305, cipher::AES_128_GCM, cipher::AES_256_GCM]
+        &[
+            cipher::CHACHA20_POLY1305,
+            cipher::AES_128_GCM,
+            cipher::AES_256_GCM,
+        ]
     }
 }
 
 fn preferred() -> Preferred {
-    Preferred { cipher: Cow::Borrowed(cipher_order(cpu_has_aes())), ..Preferred::default() }
+    Preferred {
+        cipher: Cow::Borrowed(cipher_order(cpu_has_aes())),
+        ..Preferred::default()
+    }
 }
 
 /// What a connection needs from the peer's options.
@@ -162,7 +175,12 @@ impl<R> NbStream<R> {
         let wr: Arc<tokio::sync::Mutex<Box<dyn AsyncWrite + Send + Unpin>>> =
             Arc::new(tokio::sync::Mutex::new(Box::new(wr)));
         let w = Arc::new(WShared {
-            st: Mutex::new(WState { buf: BytesMut::new(), writing: 0, err: None, shutdown: false }),
+            st: Mutex::new(WState {
+                buf: BytesMut::new(),
+                writing: 0,
+                err: None,
+                shutdown: false,
+            }),
             notify: Notify::new(),
             drained: Notify::new(),
         });
@@ -211,7 +229,12 @@ impl<R> NbStream<R> {
                 }
             }
         });
-        NbStream { rd, w, wr, kill: Box::pin(kill.cancelled_owned()) }
+        NbStream {
+            rd,
+            w,
+            wr,
+            kill: Box::pin(kill.cancelled_owned()),
+        }
     }
 }
 
@@ -233,16 +256,27 @@ impl<R> Drop for NbStream<R> {
 }
 
 impl<R: AsyncRead + Unpin> AsyncRead for NbStream<R> {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         if self.kill.as_mut().poll(cx).is_ready() {
-            return Poll::Ready(Err(io::Error::new(io::ErrorKind::ConnectionAborted, "connection closed locally")));
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                "connection closed locally",
+            )));
         }
         Pin::new(&mut self.rd).poll_read(cx, buf)
     }
 }
 
 impl<R: Unpin> AsyncWrite for NbStream<R> {
-    fn poll_write(self: Pin<&mut Self>, _cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
         let mut st = lock(&self.w.st);
         if let Some(k) = st.err {
             return Poll::Ready(Err(io::Error::new(k, "socket write failed")));
@@ -306,9 +340,15 @@ impl Drop for ClientHandler {
 impl client::Handler for ClientHandler {
     type Error = russh::Error;
 
-    async fn check_server_key(&mut self, key: &PublicKeyOrCertificate) -> Result<bool, Self::Error> {
+    async fn check_server_key(
+        &mut self,
+        key: &PublicKeyOrCertificate,
+    ) -> Result<bool, Self::Error> {
         let PublicKeyOrCertificate::PublicKey { key, .. } = key else {
-            *lock(&self.rejected) = Some(Error::Auth(format!("server {} presented a certificate; streamkit trusts plain keys only", self.ep)));
+            *lock(&self.rejected) = Some(Error::Auth(format!(
+                "server {} presented a certificate; streamkit trusts plain keys only",
+                self.ep
+            )));
             return Ok(false);
         };
         let line = keys::public_line(key);
@@ -337,7 +377,12 @@ impl client::Handler for ClientHandler {
         }
     }
 
-    async fn data(&mut self, channel: ChannelId, data: &[u8], _s: &mut client::Session) -> Result<(), Self::Error> {
+    async fn data(
+        &mut self,
+        channel: ChannelId,
+        data: &[u8],
+        _s: &mut client::Session,
+    ) -> Result<(), Self::Error> {
         self.conn.ssh_data(channel, 0, data, &mut self.slabs);
         Ok(())
     }
@@ -353,7 +398,11 @@ impl client::Handler for ClientHandler {
         Ok(())
     }
 
-    async fn channel_close(&mut self, channel: ChannelId, _s: &mut client::Session) -> Result<(), Self::Error> {
+    async fn channel_close(
+        &mut self,
+        channel: ChannelId,
+        _s: &mut client::Session,
+    ) -> Result<(), Self::Error> {
         self.conn.ssh_channel_closed(channel);
         Ok(())
     }
@@ -365,19 +414,28 @@ impl client::Handler for ClientHandler {
         _s: &mut client::Session,
     ) -> Result<(), Self::Error> {
         if !self.conn.ssh_channel_allowed() {
-            reply.reject(russh::ChannelOpenFailure::ResourceShortage).await;
+            reply
+                .reject(russh::ChannelOpenFailure::ResourceShortage)
+                .await;
             return Ok(());
         }
         reply.accept().await;
         let id = channel.id();
         let (r, w) = channel.split();
         drop(r);
-        self.conn.add_slot(id, Arc::new(Tx::SshClient(w)), false, false);
+        self.conn
+            .add_slot(id, Arc::new(Tx::SshClient(w)), false, false);
         Ok(())
     }
 }
 
-fn dispatch_ext(conn: &Arc<Conn>, channel: ChannelId, ext: u32, data: &[u8], slabs: &mut RecvSlabs) {
+fn dispatch_ext(
+    conn: &Arc<Conn>,
+    channel: ChannelId,
+    ext: u32,
+    data: &[u8],
+    slabs: &mut RecvSlabs,
+) {
     match ext {
         EXT_ERRORS => conn.ssh_data(channel, 1, data, slabs),
         EXT_CONTROL => conn.ssh_ctl(channel, data),
@@ -400,7 +458,12 @@ fn client_config(s: &ConnSettings) -> client::Config {
 
 /// Run the client side of a connection over `stream`: key exchange, server
 /// key check, public-key auth as `settings.name`, hello.
-pub(crate) async fn connect<S>(peer: &Arc<PeerInner>, settings: &ConnSettings, ep: &Endpoint, stream: S) -> Result<Arc<Conn>>
+pub(crate) async fn connect<S>(
+    peer: &Arc<PeerInner>,
+    settings: &ConnSettings,
+    ep: &Endpoint,
+    stream: S,
+) -> Result<Arc<Conn>>
 where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
@@ -434,9 +497,17 @@ where
                 return Err(Error::Io(format!("SSH handshake with {ep} failed: {e}")));
             }
         };
-        let hash = handle.best_supported_rsa_hash().await.ok().flatten().flatten();
+        let hash = handle
+            .best_supported_rsa_hash()
+            .await
+            .ok()
+            .flatten()
+            .flatten();
         let auth = handle
-            .authenticate_publickey(settings.name.clone(), PrivateKeyWithHashAlg::new(settings.key.clone(), hash))
+            .authenticate_publickey(
+                settings.name.clone(),
+                PrivateKeyWithHashAlg::new(settings.key.clone(), hash),
+            )
             .await
             .map_err(|e| Error::Io(format!("authentication exchange with {ep} failed: {e}")))?;
         if !auth.success() {
@@ -455,12 +526,20 @@ where
         drop(r);
         let tx = Arc::new(Tx::SshClient(w));
         conn.add_slot(id, tx.clone(), false, true);
-        let ConnKind::Ssh(ssh) = &conn.kind else { return unreachable_conn() };
+        let ConnKind::Ssh(ssh) = &conn.kind else {
+            return unreachable_conn();
+        };
         let _ = ssh.handle.set(SshHandle::Client(handle));
-        tx.ctl(Ctl::Hello { version: VERSION, name: settings.name.clone(), window: settings.limits.window as u32 })
-            .await?;
+        tx.ctl(Ctl::Hello {
+            version: VERSION,
+            name: settings.name.clone(),
+            window: settings.limits.window as u32,
+        })
+        .await?;
         if !conn.wait_hello().await {
-            return Err(Error::closed(format!("{ep} closed the connection during the hello exchange")));
+            return Err(Error::closed(format!(
+                "{ep} closed the connection during the hello exchange"
+            )));
         }
         Ok(())
     };
@@ -520,7 +599,11 @@ impl server::Handler for ServerHandler {
         }
     }
 
-    async fn auth_publickey(&mut self, user: &str, key: server::VerifiedPublicKey<'_>) -> Result<Auth, Self::Error> {
+    async fn auth_publickey(
+        &mut self,
+        user: &str,
+        key: server::VerifiedPublicKey<'_>,
+    ) -> Result<Auth, Self::Error> {
         if self.trust.contains(key.public_key) && crate::options::validate_name(user).is_ok() {
             self.conn.set_remote_name(user);
             Ok(Auth::Accept)
@@ -541,18 +624,26 @@ impl server::Handler for ServerHandler {
         _s: &mut ServerSession,
     ) -> Result<(), Self::Error> {
         if !self.conn.ssh_channel_allowed() {
-            reply.reject(russh::ChannelOpenFailure::ResourceShortage).await;
+            reply
+                .reject(russh::ChannelOpenFailure::ResourceShortage)
+                .await;
             return Ok(());
         }
         reply.accept().await;
         let id = channel.id();
         let (r, w) = channel.split();
         drop(r);
-        self.conn.add_slot(id, Arc::new(Tx::SshServer(w)), false, false);
+        self.conn
+            .add_slot(id, Arc::new(Tx::SshServer(w)), false, false);
         Ok(())
     }
 
-    async fn data(&mut self, channel: ChannelId, data: &[u8], _s: &mut ServerSession) -> Result<(), Self::Error> {
+    async fn data(
+        &mut self,
+        channel: ChannelId,
+        data: &[u8],
+        _s: &mut ServerSession,
+    ) -> Result<(), Self::Error> {
         self.conn.ssh_data(channel, 0, data, &mut self.slabs);
         Ok(())
     }
@@ -568,7 +659,11 @@ impl server::Handler for ServerHandler {
         Ok(())
     }
 
-    async fn channel_close(&mut self, channel: ChannelId, _s: &mut ServerSession) -> Result<(), Self::Error> {
+    async fn channel_close(
+        &mut self,
+        channel: ChannelId,
+        _s: &mut ServerSession,
+    ) -> Result<(), Self::Error> {
         self.conn.ssh_channel_closed(channel);
         Ok(())
     }
@@ -596,7 +691,14 @@ pub(crate) async fn serve<S>(peer: Arc<PeerInner>, settings: ConnSettings, from:
 where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
-    let conn = Conn::new(&peer, settings.name.clone(), false, from.clone(), ConnKind::Ssh(SshState::default()), settings.limits);
+    let conn = Conn::new(
+        &peer,
+        settings.name.clone(),
+        false,
+        from.clone(),
+        ConnKind::Ssh(SshState::default()),
+        settings.limits,
+    );
     drop(peer);
     let handler = ServerHandler {
         conn: conn.clone(),
@@ -616,7 +718,10 @@ where
             return;
         }
         Err(_) => {
-            tracing::warn!("dropping connection from {from}: no SSH banner within {} ms (HANDSHAKE_TIMEOUT)", timeout.as_millis());
+            tracing::warn!(
+                "dropping connection from {from}: no SSH banner within {} ms (HANDSHAKE_TIMEOUT)",
+                timeout.as_millis()
+            );
             conn.on_lost("handshake timeout");
             return;
         }
@@ -627,7 +732,10 @@ where
     let c2 = conn.clone();
     let from2 = from.clone();
     let watchdog = tokio::spawn(async move {
-        if tokio::time::timeout(timeout, c2.wait_hello()).await.is_err() {
+        if tokio::time::timeout(timeout, c2.wait_hello())
+            .await
+            .is_err()
+        {
             tracing::warn!(
                 "dropping connection from {from2}: authentication and hello not completed within {} ms (HANDSHAKE_TIMEOUT)",
                 timeout.as_millis()
@@ -658,7 +766,9 @@ mod tests {
         let done = tokio_util::sync::CancellationToken::new();
         let mut nb = NbStream::<()>::new(ours, kill.clone(), done.clone());
         let gate = nb.gate();
-        tokio::time::timeout(Duration::from_secs(5), gate.writable()).await.expect("an empty queue is writable");
+        tokio::time::timeout(Duration::from_secs(5), gate.writable())
+            .await
+            .expect("an empty queue is writable");
         // What russh writes is queued at once, however much (nobody reads yet).
         let total = WRITE_HIGH_WATER + 4 * 1024 * 1024;
         let chunk = vec![7u8; 64 * 1024];
@@ -668,7 +778,9 @@ mod tests {
             queued += chunk.len();
         }
         assert!(
-            tokio::time::timeout(Duration::from_millis(200), gate.writable()).await.is_err(),
+            tokio::time::timeout(Duration::from_millis(200), gate.writable())
+                .await
+                .is_err(),
             "the gate must hold data while {total} bytes are queued"
         );
         // Drain the other end: the gate opens, and every byte arrives.
@@ -682,10 +794,20 @@ mod tests {
             }
             got
         });
-        tokio::time::timeout(Duration::from_secs(10), gate.writable()).await.expect("the gate opens as the socket drains");
-        assert_eq!(tokio::time::timeout(Duration::from_secs(10), reader).await.unwrap().unwrap(), total);
+        tokio::time::timeout(Duration::from_secs(10), gate.writable())
+            .await
+            .expect("the gate opens as the socket drains");
+        assert_eq!(
+            tokio::time::timeout(Duration::from_secs(10), reader)
+                .await
+                .unwrap()
+                .unwrap(),
+            total
+        );
         drop(nb);
-        tokio::time::timeout(Duration::from_secs(5), done.cancelled()).await.expect("writer task ends after drop");
+        tokio::time::timeout(Duration::from_secs(5), done.cancelled())
+            .await
+            .expect("writer task ends after drop");
     }
 
     #[test]
@@ -697,10 +819,21 @@ mod tests {
             let mut names: Vec<&str> = cipher_order(aes).iter().map(|n| n.as_ref()).collect();
             names.sort_unstable();
             // Only AEAD ciphers, the same three either way.
-            assert_eq!(names, ["aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "chacha20-poly1305@openssh.com"]);
+            assert_eq!(
+                names,
+                [
+                    "aes128-gcm@openssh.com",
+                    "aes256-gcm@openssh.com",
+                    "chacha20-poly1305@openssh.com"
+                ]
+            );
         }
         #[cfg(target_arch = "x86_64")]
-        assert_eq!(cpu_has_aes(), std::arch::is_x86_feature_detected!("aes") && std::arch::is_x86_feature_detected!("pclmulqdq"));
+        assert_eq!(
+            cpu_has_aes(),
+            std::arch::is_x86_feature_detected!("aes")
+                && std::arch::is_x86_feature_detected!("pclmulqdq")
+        );
         assert_eq!(preferred().cipher[0], cipher_order(cpu_has_aes())[0]);
     }
 }

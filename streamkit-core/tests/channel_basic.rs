@@ -1,14 +1,19 @@
 //! Channel semantics, run over every transport.
 
 mod support;
-use support::*;
 use streamkit_core::ErrorKind;
+use support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn frames_bytes_errors_trailers_both_ways() {
     for t in ALL {
         let (s, c, _) = pair(t).await;
-        let headers = vec!["a=b,c".to_string(), "k = v=w".to_string(), "ключ=значение ✓".to_string(), String::new()];
+        let headers = vec![
+            "a=b,c".to_string(),
+            "k = v=w".to_string(),
+            "ключ=значение ✓".to_string(),
+            String::new(),
+        ];
         let (a, b) = open_pair(&c, &s, "server", "svc.name", &headers).await;
         assert_eq!(b.service(), "svc.name", "{t:?}");
         assert_eq!(b.headers(), &headers[..], "{t:?}");
@@ -20,7 +25,11 @@ async fn frames_bytes_errors_trailers_both_ways() {
             let payload: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
             let (w, r) = tokio::join!(a.write_frame(&payload), within(30, b.read_frame()));
             w.unwrap();
-            assert_eq!(r.unwrap().unwrap().as_ref(), &payload[..], "{t:?} size {size}");
+            assert_eq!(
+                r.unwrap().unwrap().as_ref(),
+                &payload[..],
+                "{t:?} size {size}"
+            );
         }
         // errors interleaved with data, other direction
         b.write(b"abc").await.unwrap();
@@ -40,14 +49,20 @@ async fn frames_bytes_errors_trailers_both_ways() {
         }
         assert_eq!(got, b"abcdef");
         assert_eq!(a.read_error().await.unwrap().as_deref(), Some(&b"oops"[..]));
-        assert_eq!(a.read_error().await.unwrap().as_deref(), Some(&b"again"[..]));
+        assert_eq!(
+            a.read_error().await.unwrap().as_deref(),
+            Some(&b"again"[..])
+        );
         assert_eq!(a.read_error().await.unwrap(), None);
         assert_eq!(a.read_frame().await.unwrap(), None);
         assert_eq!(a.trailers(), vec!["exit-status=3".to_string()]);
         assert_eq!(a.meta().trailers, vec!["exit-status=3".to_string()]);
         // half-closed: the other direction still works
         a.write_frame(b"still open").await.unwrap();
-        assert_eq!(within(10, b.read_frame()).await.unwrap().as_deref(), Some(&b"still open"[..]));
+        assert_eq!(
+            within(10, b.read_frame()).await.unwrap().as_deref(),
+            Some(&b"still open"[..])
+        );
         let e = b.write(b"x").await.unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Closed, "{t:?}");
         a.close().await.unwrap();
@@ -64,9 +79,15 @@ async fn server_opens_to_client() {
         let (s, c, _) = pair(t).await;
         let (a, b) = open_pair(&s, &c, "client", "reverse", &[]).await;
         a.write_frame(b"hello").await.unwrap();
-        assert_eq!(within(10, b.read_frame()).await.unwrap().as_deref(), Some(&b"hello"[..]));
+        assert_eq!(
+            within(10, b.read_frame()).await.unwrap().as_deref(),
+            Some(&b"hello"[..])
+        );
         b.write_frame(b"back").await.unwrap();
-        assert_eq!(within(10, a.read_frame()).await.unwrap().as_deref(), Some(&b"back"[..]));
+        assert_eq!(
+            within(10, a.read_frame()).await.unwrap().as_deref(),
+            Some(&b"back"[..])
+        );
         s.shutdown().await.unwrap();
         c.shutdown().await.unwrap();
     }

@@ -43,7 +43,10 @@ async fn nested_three_levels() {
         let a3 = within(5, a2.accept()).await.unwrap();
         assert_eq!(a3.service(), "level3");
         b3.write_frame(b"deep").await.unwrap();
-        assert_eq!(within(5, a3.read_frame()).await.unwrap().as_deref(), Some(&b"deep"[..]));
+        assert_eq!(
+            within(5, a3.read_frame()).await.unwrap().as_deref(),
+            Some(&b"deep"[..])
+        );
         // children never reach the peer's accept queue
         let r = tokio::time::timeout(Duration::from_millis(100), s.accept()).await;
         assert!(r.is_err(), "a child channel reached Peer::accept ({t:?})");
@@ -118,12 +121,19 @@ async fn stalled_reader_does_not_block_other_channels() {
             x.write_frame(&i.to_be_bytes()).await.unwrap();
             let f = within(5, y.read_frame()).await.unwrap().unwrap();
             assert_eq!(&f[..], &i.to_be_bytes());
-            assert!(t0.elapsed() < Duration::from_millis(100), "frame took {:?} ({t:?})", t0.elapsed());
+            assert!(
+                t0.elapsed() < Duration::from_millis(100),
+                "frame took {:?} ({t:?})",
+                t0.elapsed()
+            );
         }
         // new channels can still be opened on the connection
         let (p, q) = open_pair(&s, &c, "client", "new", &[]).await;
         p.write_frame(b"ok").await.unwrap();
-        assert_eq!(within(5, q.read_frame()).await.unwrap().as_deref(), Some(&b"ok"[..]));
+        assert_eq!(
+            within(5, q.read_frame()).await.unwrap().as_deref(),
+            Some(&b"ok"[..])
+        );
         s.shutdown().await.unwrap();
         c.shutdown().await.unwrap();
     }
@@ -164,7 +174,9 @@ async fn fifty_channels_each_way_16mib_both_directions() {
         }
     }
     let all = futures_join(tasks);
-    tokio::time::timeout(Duration::from_secs(240), all).await.expect("transfers stalled");
+    tokio::time::timeout(Duration::from_secs(240), all)
+        .await
+        .expect("transfers stalled");
     s.shutdown().await.unwrap();
     c.shutdown().await.unwrap();
 }
@@ -187,7 +199,10 @@ async fn oversized_frame_is_a_protocol_error() {
         let (a, b) = open_pair(&c, &s, "server", "x", &[]).await;
         let (ok_a, ok_b) = open_pair(&c, &s, "server", "y", &[]).await;
         a.write_frame(&vec![0u8; 1024]).await.unwrap();
-        assert_eq!(within(5, b.read_frame()).await.unwrap().unwrap().len(), 1024);
+        assert_eq!(
+            within(5, b.read_frame()).await.unwrap().unwrap().len(),
+            1024
+        );
         // a 4 GiB length prefix: refused without allocating
         a.write(&u32::MAX.to_be_bytes()).await.unwrap();
         let e = within(5, b.read_frame()).await.unwrap_err();
@@ -203,10 +218,16 @@ async fn oversized_frame_is_a_protocol_error() {
             }
         })
         .await;
-        assert!(matches!(e.kind(), ErrorKind::Protocol | ErrorKind::Closed), "{e}");
+        assert!(
+            matches!(e.kind(), ErrorKind::Protocol | ErrorKind::Closed),
+            "{e}"
+        );
         // other channels are unaffected
         ok_a.write_frame(b"fine").await.unwrap();
-        assert_eq!(within(5, ok_b.read_frame()).await.unwrap().as_deref(), Some(&b"fine"[..]));
+        assert_eq!(
+            within(5, ok_b.read_frame()).await.unwrap().as_deref(),
+            Some(&b"fine"[..])
+        );
         s.shutdown().await.unwrap();
         c.shutdown().await.unwrap();
     }
@@ -291,7 +312,11 @@ async fn concurrent_small_and_large_frames_stay_whole() {
             while n < 800 {
                 let f = within(30, b.read_frame()).await.unwrap().unwrap();
                 if let Some(&first) = f.first() {
-                    assert!(f.iter().all(|&x| x == first), "a frame of {} bytes was interleaved", f.len());
+                    assert!(
+                        f.iter().all(|&x| x == first),
+                        "a frame of {} bytes was interleaved",
+                        f.len()
+                    );
                 }
                 n += 1;
             }

@@ -36,7 +36,10 @@ async fn backpressure_bounds_memory() {
         tokio::time::sleep(Duration::from_millis(700)).await;
         let grown = rss_kib().saturating_sub(before);
         assert!(!writer.is_finished(), "writer was not blocked ({t:?})");
-        assert!(grown < 8 * 1024, "memory grew by {grown} KiB with a stalled reader ({t:?})");
+        assert!(
+            grown < 8 * 1024,
+            "memory grew by {grown} KiB with a stalled reader ({t:?})"
+        );
         // now drain it all and check every byte arrived
         let mut total = 0u64;
         let mut buf = vec![0u8; 1 << 20];
@@ -78,7 +81,10 @@ async fn both_sides_see_close_and_churn_does_not_leak() {
                     let a = c.open("server", "churn", &[]).await.unwrap();
                     a.write_frame(b"x").await.unwrap();
                     let b = within(5, s.accept()).await.unwrap();
-                    assert_eq!(within(5, b.read_frame()).await.unwrap().as_deref(), Some(&b"x"[..]));
+                    assert_eq!(
+                        within(5, b.read_frame()).await.unwrap().as_deref(),
+                        Some(&b"x"[..])
+                    );
                     if i % 2 == 0 {
                         a.close().await.unwrap();
                         drop(b);
@@ -103,4 +109,3 @@ async fn both_sides_see_close_and_churn_does_not_leak() {
         c.shutdown().await.unwrap();
     }
 }
-

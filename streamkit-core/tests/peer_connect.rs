@@ -27,7 +27,10 @@ async fn three_peers_names_and_round_robin() {
         // a channel on the reverse connection: alpha opens to charlie, who connected to it
         let (x, y) = open_pair(&a, &c, "charlie", "rev", &[]).await;
         x.write_frame(b"1").await.unwrap();
-        assert_eq!(within(5, y.read_frame()).await.unwrap().as_deref(), Some(&b"1"[..]));
+        assert_eq!(
+            within(5, y.read_frame()).await.unwrap().as_deref(),
+            Some(&b"1"[..])
+        );
         // unknown peer
         let e = a.open("nobody", "x", &[]).await.unwrap_err();
         assert_eq!(e.kind(), ErrorKind::NoPeer);
@@ -35,7 +38,10 @@ async fn three_peers_names_and_round_robin() {
         // drop
         c.drop_peer("bravo").await.unwrap();
         assert_eq!(c.peers(), vec!["alpha".to_string()]);
-        assert_eq!(c.drop_peer("bravo").await.unwrap_err().kind(), ErrorKind::NoPeer);
+        assert_eq!(
+            c.drop_peer("bravo").await.unwrap_err().kind(),
+            ErrorKind::NoPeer
+        );
         for p in [&a, &b, &c] {
             p.shutdown().await.unwrap();
         }
@@ -47,8 +53,13 @@ async fn untrusted_client_key_is_refused() {
     let s = peer("server");
     let c = peer("client");
     // client trusts server, server does not trust client
-    c.set_option_str(PeerOption::AuthorizedKeys, &s.public_key().unwrap()).unwrap();
-    s.set_option_str(PeerOption::AuthorizedKeys, &peer("other").public_key().unwrap()).unwrap();
+    c.set_option_str(PeerOption::AuthorizedKeys, &s.public_key().unwrap())
+        .unwrap();
+    s.set_option_str(
+        PeerOption::AuthorizedKeys,
+        &peer("other").public_key().unwrap(),
+    )
+    .unwrap();
     let ep = s.bind("tcp://127.0.0.1:0").await.unwrap();
     let e = c.connect(&ep).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Auth, "{e}");
@@ -61,8 +72,13 @@ async fn untrusted_client_key_is_refused() {
 async fn untrusted_server_key_is_refused() {
     let s = peer("server");
     let c = peer("client");
-    s.set_option_str(PeerOption::AuthorizedKeys, &c.public_key().unwrap()).unwrap();
-    c.set_option_str(PeerOption::AuthorizedKeys, &peer("other").public_key().unwrap()).unwrap();
+    s.set_option_str(PeerOption::AuthorizedKeys, &c.public_key().unwrap())
+        .unwrap();
+    c.set_option_str(
+        PeerOption::AuthorizedKeys,
+        &peer("other").public_key().unwrap(),
+    )
+    .unwrap();
     let ep = s.bind("tcp://127.0.0.1:0").await.unwrap();
     let e = c.connect(&ep).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Auth, "{e}");
@@ -80,11 +96,20 @@ async fn known_hosts_checked() {
     let dir = tempfile::tempdir().unwrap();
     let kh = dir.path().join("known_hosts");
     // wrong key for this host: refused even though AUTHORIZED_KEYS trusts it
-    std::fs::write(&kh, format!("[127.0.0.1]:{port} {}\n", peer("x").public_key().unwrap())).unwrap();
-    c.set_option_str(PeerOption::KnownHosts, kh.to_str().unwrap()).unwrap();
+    std::fs::write(
+        &kh,
+        format!("[127.0.0.1]:{port} {}\n", peer("x").public_key().unwrap()),
+    )
+    .unwrap();
+    c.set_option_str(PeerOption::KnownHosts, kh.to_str().unwrap())
+        .unwrap();
     let e = c.connect(&ep).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Auth, "{e}");
-    std::fs::write(&kh, format!("[127.0.0.1]:{port} {}\n", s.public_key().unwrap())).unwrap();
+    std::fs::write(
+        &kh,
+        format!("[127.0.0.1]:{port} {}\n", s.public_key().unwrap()),
+    )
+    .unwrap();
     c.connect(&ep).await.unwrap();
     assert_eq!(c.peers(), vec!["server".to_string()]);
 }
@@ -110,25 +135,36 @@ async fn keys_written_by_ssh_keygen() {
         let s = peer("server");
         let c = Peer::new();
         c.set_option_str(PeerOption::Name, "client").unwrap();
-        c.set_option_str(PeerOption::PrivateKey, kf.to_str().unwrap()).unwrap();
+        c.set_option_str(PeerOption::PrivateKey, kf.to_str().unwrap())
+            .unwrap();
         let pubf = format!("{}.pub", kf.display());
         let publine = std::fs::read_to_string(&pubf).unwrap();
-        assert_eq!(c.public_key().unwrap().split(' ').nth(1), publine.split(' ').nth(1), "{ty}");
+        assert_eq!(
+            c.public_key().unwrap().split(' ').nth(1),
+            publine.split(' ').nth(1),
+            "{ty}"
+        );
         // authorized_keys file as a path, with a comment line and options-free entries
         let ak = dir.path().join(format!("authorized_keys_{ty}"));
         std::fs::write(&ak, format!("# trusted\n{publine}\n")).unwrap();
-        s.set_option_str(PeerOption::AuthorizedKeys, ak.to_str().unwrap()).unwrap();
-        c.set_option_str(PeerOption::AuthorizedKeys, &s.public_key().unwrap()).unwrap();
+        s.set_option_str(PeerOption::AuthorizedKeys, ak.to_str().unwrap())
+            .unwrap();
+        c.set_option_str(PeerOption::AuthorizedKeys, &s.public_key().unwrap())
+            .unwrap();
         let ep = s.bind("tcp://127.0.0.1:0").await.unwrap();
         c.connect(&ep).await.unwrap_or_else(|e| panic!("{ty}: {e}"));
         wait_for_peer(&s, "client").await;
         // and as the server's host key
         let s2 = Peer::new();
-        s2.set_option_str(PeerOption::PrivateKey, kf.to_str().unwrap()).unwrap();
+        s2.set_option_str(PeerOption::PrivateKey, kf.to_str().unwrap())
+            .unwrap();
         s2.set_option_str(PeerOption::Name, "s2").unwrap();
-        s2.set_option_str(PeerOption::AuthorizedKeys, &c.public_key().unwrap()).unwrap();
+        s2.set_option_str(PeerOption::AuthorizedKeys, &c.public_key().unwrap())
+            .unwrap();
         let ep2 = s2.bind("tcp://127.0.0.1:0").await.unwrap();
-        c.connect(&ep2).await.unwrap_or_else(|e| panic!("{ty} host key: {e}"));
+        c.connect(&ep2)
+            .await
+            .unwrap_or_else(|e| panic!("{ty} host key: {e}"));
     }
 }
 
@@ -141,14 +177,35 @@ async fn bad_input_is_named() {
         assert!(e.to_string().contains(&format!("{ep:?}")), "{e}");
         assert_eq!(p.connect(ep).await.unwrap_err().kind(), ErrorKind::Invalid);
     }
-    let e = p.set_option_str(PeerOption::PrivateKey, "/no/such/key").unwrap_err();
+    let e = p
+        .set_option_str(PeerOption::PrivateKey, "/no/such/key")
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Invalid);
     assert!(e.to_string().contains("/no/such/key"));
-    assert_eq!(p.set_option_int(PeerOption::Name, 3).unwrap_err().kind(), ErrorKind::Invalid);
-    assert_eq!(p.set_option_str(PeerOption::ConnectTimeout, "x").unwrap_err().kind(), ErrorKind::Invalid);
-    assert_eq!(p.set_option_int(PeerOption::ReconnectInterval, -2).unwrap_err().kind(), ErrorKind::Invalid);
-    assert_eq!(PeerOption::from_i32(99).unwrap_err().kind(), ErrorKind::Invalid);
-    assert_eq!(p.unbind("tcp://127.0.0.1:1").await.unwrap_err().kind(), ErrorKind::Invalid);
+    assert_eq!(
+        p.set_option_int(PeerOption::Name, 3).unwrap_err().kind(),
+        ErrorKind::Invalid
+    );
+    assert_eq!(
+        p.set_option_str(PeerOption::ConnectTimeout, "x")
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Invalid
+    );
+    assert_eq!(
+        p.set_option_int(PeerOption::ReconnectInterval, -2)
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Invalid
+    );
+    assert_eq!(
+        PeerOption::from_i32(99).unwrap_err().kind(),
+        ErrorKind::Invalid
+    );
+    assert_eq!(
+        p.unbind("tcp://127.0.0.1:1").await.unwrap_err().kind(),
+        ErrorKind::Invalid
+    );
     // inproc name bound twice
     let name = endpoint(Transport::Inproc);
     p.bind(&name).await.unwrap();
@@ -206,10 +263,22 @@ async fn shutdown_unblocks_everything() {
         });
         tokio::time::sleep(Duration::from_millis(200)).await;
         s.shutdown().await.unwrap();
-        assert_eq!(within(2, acc).await.unwrap().unwrap_err().kind(), ErrorKind::Closed, "{t:?}");
-        assert_eq!(within(2, rd).await.unwrap().unwrap_err().kind(), ErrorKind::Closed, "{t:?}");
+        assert_eq!(
+            within(2, acc).await.unwrap().unwrap_err().kind(),
+            ErrorKind::Closed,
+            "{t:?}"
+        );
+        assert_eq!(
+            within(2, rd).await.unwrap().unwrap_err().kind(),
+            ErrorKind::Closed,
+            "{t:?}"
+        );
         // the client's blocked writer fails too once the connection is gone
-        assert_eq!(within(5, wr).await.unwrap().unwrap_err().kind(), ErrorKind::Closed, "{t:?}");
+        assert_eq!(
+            within(5, wr).await.unwrap().unwrap_err().kind(),
+            ErrorKind::Closed,
+            "{t:?}"
+        );
         assert_eq!(s.shutdown().await.unwrap_err().kind(), ErrorKind::Closed);
         assert_eq!(s.accept().await.unwrap_err().kind(), ErrorKind::Closed);
         c.shutdown().await.unwrap();
@@ -234,8 +303,16 @@ async fn reconnect_after_server_restart() {
         s.shutdown().await.unwrap();
         // the channel the shut-down peer had open fails with closed (not a
         // clean end of stream), it does not hang; writing to it fails too
-        assert_eq!(within(5, a.read_frame()).await.unwrap_err().kind(), ErrorKind::Closed, "{t:?}");
-        assert_eq!(a.write(b"x").await.unwrap_err().kind(), ErrorKind::Closed, "{t:?}");
+        assert_eq!(
+            within(5, a.read_frame()).await.unwrap_err().kind(),
+            ErrorKind::Closed,
+            "{t:?}"
+        );
+        assert_eq!(
+            a.write(b"x").await.unwrap_err().kind(),
+            ErrorKind::Closed,
+            "{t:?}"
+        );
         let s = mk_server();
         trust_all(&[&s, &c]);
         if t == Transport::Tcp {
@@ -256,7 +333,11 @@ async fn reconnect_after_server_restart() {
         wait_for_peer(&s, "client").await;
         let (x, y) = open_pair(&c, &s, "server", "again", &[]).await;
         x.write_frame(b"back").await.unwrap();
-        assert_eq!(within(5, y.read_frame()).await.unwrap().as_deref(), Some(&b"back"[..]), "{t:?}");
+        assert_eq!(
+            within(5, y.read_frame()).await.unwrap().as_deref(),
+            Some(&b"back"[..]),
+            "{t:?}"
+        );
         c.shutdown().await.unwrap();
         s.shutdown().await.unwrap();
     }
@@ -272,11 +353,17 @@ async fn connect_returns_when_both_sides_know_names() {
             let c = peer(&format!("client{i}"));
             trust_all(&[&s, &c]);
             c.connect(&ep).await.unwrap();
-            assert!(s.peers().contains(&format!("client{i}")), "{t:?}: server does not know client{i} yet");
+            assert!(
+                s.peers().contains(&format!("client{i}")),
+                "{t:?}: server does not know client{i} yet"
+            );
             let ch = s.open(&format!("client{i}"), "back", &[]).await.unwrap();
             ch.write_frame(b"x").await.unwrap();
             let got = within(5, c.accept()).await.unwrap();
-            assert_eq!(within(5, got.read_frame()).await.unwrap().as_deref(), Some(&b"x"[..]));
+            assert_eq!(
+                within(5, got.read_frame()).await.unwrap().as_deref(),
+                Some(&b"x"[..])
+            );
             c.shutdown().await.unwrap();
         }
         s.shutdown().await.unwrap();
@@ -287,7 +374,11 @@ async fn connect_returns_when_both_sides_know_names() {
 /// not lose what it wrote: shutdown flushes. "Exits" = its runtime is dropped.
 #[test]
 fn shutdown_flushes_before_returning() {
-    let srv_rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let srv_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     let key = streamkit_core::generate_key();
     let s = peer("server");
     s.set_option_str(PeerOption::PrivateKey, &key).unwrap();
@@ -299,11 +390,27 @@ fn shutdown_flushes_before_returning() {
         let want = payload.len();
         let reader = srv_rt.spawn(async move {
             let ch = within(10, s2.accept()).await.unwrap();
-            assert_eq!(within(10, ch.read_frame()).await.unwrap().unwrap().len(), want, "round {round}");
-            assert_eq!(within(10, ch.read_frame()).await.unwrap().as_deref(), Some(&b"last"[..]), "round {round}");
-            assert_eq!(within(10, ch.read_frame()).await.unwrap(), None, "round {round}");
+            assert_eq!(
+                within(10, ch.read_frame()).await.unwrap().unwrap().len(),
+                want,
+                "round {round}"
+            );
+            assert_eq!(
+                within(10, ch.read_frame()).await.unwrap().as_deref(),
+                Some(&b"last"[..]),
+                "round {round}"
+            );
+            assert_eq!(
+                within(10, ch.read_frame()).await.unwrap(),
+                None,
+                "round {round}"
+            );
         });
-        let cli_rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let cli_rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
         let c = peer(&format!("client{round}"));
         c.set_option_str(PeerOption::PrivateKey, &key).unwrap();
         let p2 = payload.clone();
@@ -338,10 +445,18 @@ async fn shutdown_after_close_write_is_a_clean_end_of_stream() {
                 a.close_write().await.unwrap();
             }
             within(10, c.shutdown()).await.unwrap();
-            assert_eq!(within(10, b.read_frame()).await.unwrap().as_deref(), Some(&b"all of it"[..]), "{t:?}");
+            assert_eq!(
+                within(10, b.read_frame()).await.unwrap().as_deref(),
+                Some(&b"all of it"[..]),
+                "{t:?}"
+            );
             let end = within(10, b.read_frame()).await;
             if half_close {
-                assert_eq!(end.unwrap(), None, "{t:?}: a half-closed channel must end cleanly");
+                assert_eq!(
+                    end.unwrap(),
+                    None,
+                    "{t:?}: a half-closed channel must end cleanly"
+                );
             } else {
                 let e = end.unwrap_err();
                 assert!(e.to_string().contains("shut down"), "{t:?}: {e}");

@@ -24,7 +24,11 @@ async fn try_write_frame_queues_until_the_window_is_full_then_declines() {
             queued += 1;
             assert!(queued < 1000, "{t:?}: try_write_frame never declined");
         }
-        assert_eq!(queued, 4096 / 104, "{t:?}: queued {queued} frames into a 4096-byte window");
+        assert_eq!(
+            queued,
+            4096 / 104,
+            "{t:?}: queued {queued} frames into a 4096-byte window"
+        );
         // a frame over a quarter of the remote window always declines (write_frame's waiting path)
         assert!(!a.try_write_frame(&[0u8; 2000]).unwrap());
         // the error stream has its own credit: an error frame still fits
@@ -34,7 +38,10 @@ async fn try_write_frame_queues_until_the_window_is_full_then_declines() {
             let f = within(10, b.read_frame()).await.unwrap().unwrap();
             assert_eq!(&f[..], &[i as u8; 100][..], "{t:?}: frame {i}");
         }
-        assert_eq!(&within(10, b.read_error()).await.unwrap().unwrap()[..], b"err");
+        assert_eq!(
+            &within(10, b.read_error()).await.unwrap().unwrap()[..],
+            b"err"
+        );
         let mut ok = false;
         for _ in 0..500 {
             if a.try_write_frame(b"again").unwrap() {
@@ -44,7 +51,10 @@ async fn try_write_frame_queues_until_the_window_is_full_then_declines() {
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
         assert!(ok, "{t:?}: credit never came back");
-        assert_eq!(&within(10, b.read_frame()).await.unwrap().unwrap()[..], b"again");
+        assert_eq!(
+            &within(10, b.read_frame()).await.unwrap().unwrap()[..],
+            b"again"
+        );
 
         // errors as write_frame
         a.close().await.unwrap();
@@ -64,7 +74,11 @@ async fn try_write_frame_queues_until_the_window_is_full_then_declines() {
 async fn frames_from_a_thread_outside_the_runtime_arrive_in_order() {
     const N: u32 = 20_000;
     fn frame(i: u32) -> Vec<u8> {
-        let len = if i % 5000 == 4999 { 20 * 1024 } else { (i % 97) as usize };
+        let len = if i % 5000 == 4999 {
+            20 * 1024
+        } else {
+            (i % 97) as usize
+        };
         let mut f = vec![i as u8; len];
         if len >= 4 {
             f[..4].copy_from_slice(&i.to_le_bytes());
@@ -88,12 +102,24 @@ async fn frames_from_a_thread_outside_the_runtime_arrive_in_order() {
         });
         let start = std::time::Instant::now();
         for i in 0..N {
-            let f = within(10, b.read_frame()).await.unwrap().unwrap_or_else(|| panic!("{t:?}: EOF before frame {i}"));
+            let f = within(10, b.read_frame())
+                .await
+                .unwrap()
+                .unwrap_or_else(|| panic!("{t:?}: EOF before frame {i}"));
             assert_eq!(&f[..], &frame(i)[..], "{t:?}: frame {i}");
         }
-        assert!(within(10, b.read_frame()).await.unwrap().is_none(), "{t:?}: EOF after the last frame");
-        assert!(start.elapsed() < std::time::Duration::from_secs(10), "{t:?}: took {:?}", start.elapsed());
-        let a = tokio::task::spawn_blocking(move || writer.join().unwrap()).await.unwrap();
+        assert!(
+            within(10, b.read_frame()).await.unwrap().is_none(),
+            "{t:?}: EOF after the last frame"
+        );
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "{t:?}: took {:?}",
+            start.elapsed()
+        );
+        let a = tokio::task::spawn_blocking(move || writer.join().unwrap())
+            .await
+            .unwrap();
         a.close().await.unwrap();
         s.shutdown().await.unwrap();
         c.shutdown().await.unwrap();

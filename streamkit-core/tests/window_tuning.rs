@@ -13,7 +13,8 @@ async fn tuned_pair(t: Transport, budget: i64) -> (Peer, Peer) {
     let s = peer("server");
     let c = peer("client");
     for p in [&s, &c] {
-        p.set_option_int(PeerOption::ChannelWindow, WINDOW as i64).unwrap();
+        p.set_option_int(PeerOption::ChannelWindow, WINDOW as i64)
+            .unwrap();
         p.set_option_int(PeerOption::WindowBudget, budget).unwrap();
     }
     trust_all(&[&s, &c]);
@@ -38,7 +39,10 @@ async fn transfer(a: &Channel, b: &Channel, total: usize) {
     let mut got = 0;
     while got < total {
         let n = within(60, b.read(&mut buf)).await.unwrap();
-        assert!(n > 0 && buf[..n].iter().all(|&x| x == 5), "corrupt or short data");
+        assert!(
+            n > 0 && buf[..n].iter().all(|&x| x == 5),
+            "corrupt or short data"
+        );
         got += n;
     }
     within(10, w).await.unwrap();
@@ -89,13 +93,25 @@ async fn fast_reader_grows_window_within_budget_and_backpressure_still_holds() {
             moved += 32 << 20;
         }
         let win = b.receive_window();
-        assert!(win >= 4 * WINDOW, "{t:?}: window still {win} after {moved} bytes with a reader that keeps up");
-        assert!(win <= WINDOW + budget, "{t:?}: window {win} beyond CHANNEL_WINDOW + WINDOW_BUDGET");
+        assert!(
+            win >= 4 * WINDOW,
+            "{t:?}: window still {win} after {moved} bytes with a reader that keeps up"
+        );
+        assert!(
+            win <= WINDOW + budget,
+            "{t:?}: window {win} beyond CHANNEL_WINDOW + WINDOW_BUDGET"
+        );
         // Stop reading: the writer gets at most one (grown) window ahead.
         let ahead = written_ahead(&a).await;
         let win = b.receive_window();
-        assert!(ahead <= win, "{t:?}: writer got {ahead} bytes ahead of a stopped reader, window {win}");
-        assert!(ahead > WINDOW, "{t:?}: writer only {ahead} bytes ahead: the grown window ({win}) was not granted");
+        assert!(
+            ahead <= win,
+            "{t:?}: writer got {ahead} bytes ahead of a stopped reader, window {win}"
+        );
+        assert!(
+            ahead > WINDOW,
+            "{t:?}: writer only {ahead} bytes ahead: the grown window ({win}) was not granted"
+        );
         s.shutdown().await.unwrap();
         c.shutdown().await.unwrap();
     }
@@ -109,7 +125,10 @@ async fn zero_budget_keeps_the_window_fixed() {
         transfer(&a, &b, 64 << 20).await;
         assert_eq!(b.receive_window(), WINDOW, "{t:?}");
         let ahead = written_ahead(&a).await;
-        assert!(ahead <= WINDOW, "{t:?}: writer got {ahead} bytes ahead of a stopped reader, window {WINDOW}");
+        assert!(
+            ahead <= WINDOW,
+            "{t:?}: writer got {ahead} bytes ahead of a stopped reader, window {WINDOW}"
+        );
         s.shutdown().await.unwrap();
         c.shutdown().await.unwrap();
     }
@@ -125,12 +144,17 @@ async fn budget_is_shared_by_the_connection_and_returned_on_close() {
         let (a1, b1) = open_pair(&c, &s, "server", "one", &[]).await;
         let (a2, b2) = open_pair(&c, &s, "server", "two", &[]).await;
         let mut moved = 0usize;
-        while b1.receive_window() + b2.receive_window() < 2 * WINDOW + budget / 2 && moved < (1 << 30) {
+        while b1.receive_window() + b2.receive_window() < 2 * WINDOW + budget / 2
+            && moved < (1 << 30)
+        {
             tokio::join!(transfer(&a1, &b1, 16 << 20), transfer(&a2, &b2, 16 << 20));
             moved += 32 << 20;
         }
         let extra = b1.receive_window() + b2.receive_window() - 2 * WINDOW;
-        assert!(extra <= budget, "round {round}: {extra} bytes of growth, budget {budget}");
+        assert!(
+            extra <= budget,
+            "round {round}: {extra} bytes of growth, budget {budget}"
+        );
         grown.push(extra);
         for ch in [a1, b1, a2, b2] {
             ch.close().await.unwrap();
@@ -138,7 +162,10 @@ async fn budget_is_shared_by_the_connection_and_returned_on_close() {
         // the next round can only grow as far if the closed channels gave their growth back
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(grown[2] >= budget / 2, "budget not returned after close: growth per round {grown:?}");
+    assert!(
+        grown[2] >= budget / 2,
+        "budget not returned after close: growth per round {grown:?}"
+    );
     s.shutdown().await.unwrap();
     c.shutdown().await.unwrap();
 }

@@ -43,7 +43,11 @@ fn with_scratch<T>(len: usize, f: impl FnOnce(&mut [u8]) -> Result<T>) -> Result
 /// memory (the thread's scratch buffer: no allocation or zeroing per call),
 /// then what it read is copied out, so the caller's buffer may be
 /// uninitialized and is touched only on success. Returns the byte count.
-fn read_via_scratch(buf: *mut u8, cap: usize, read: impl FnOnce(&mut [u8]) -> Result<usize>) -> Result<usize> {
+fn read_via_scratch(
+    buf: *mut u8,
+    cap: usize,
+    read: impl FnOnce(&mut [u8]) -> Result<usize>,
+) -> Result<usize> {
     with_scratch(cap.min(MAX_READ_CHUNK), |tmp| {
         let got = read(tmp)?.min(tmp.len());
         // SAFETY: buf is valid for cap >= got bytes per the contract, and
@@ -58,7 +62,11 @@ fn read_via_scratch(buf: *mut u8, cap: usize, read: impl FnOnce(&mut [u8]) -> Re
 /// also refuses a call from inside a tokio runtime.
 fn write_frame_like(ch: &Channel, data: &[u8], error: bool) -> Result<()> {
     if tokio::runtime::Handle::try_current().is_err() {
-        let queued = if error { ch.try_write_error(data)? } else { ch.try_write_frame(data)? };
+        let queued = if error {
+            ch.try_write_error(data)?
+        } else {
+            ch.try_write_frame(data)?
+        };
         if queued {
             return Ok(());
         }
@@ -131,7 +139,9 @@ pub unsafe extern "C" fn sk_channel_read(
         let buf = out_buf(buf, cap, "buf")?;
         let n = out_ptr(n, "n")?;
         let t = Timeout::from_ms(timeout_ms)?;
-        let got = read_via_scratch(buf, cap, |tmp| with_channel(c, |ch| run_io(t, "read", ch.read(tmp))))?;
+        let got = read_via_scratch(buf, cap, |tmp| {
+            with_channel(c, |ch| run_io(t, "read", ch.read(tmp)))
+        })?;
         // SAFETY: n was checked non-NULL.
         unsafe { write_out(n, got) };
         Ok(())
@@ -146,7 +156,11 @@ pub unsafe extern "C" fn sk_channel_read(
 /// fit in 32 bits or for bad arguments; SK_ERR_CLOSED if the channel is
 /// closed.
 #[no_mangle]
-pub unsafe extern "C" fn sk_channel_write_frame(c: *mut sk_channel, data: *const u8, len: usize) -> sk_result {
+pub unsafe extern "C" fn sk_channel_write_frame(
+    c: *mut sk_channel,
+    data: *const u8,
+    len: usize,
+) -> sk_result {
     ffi_call("sk_channel_write_frame", || {
         // SAFETY: data is NULL or len readable bytes per the contract.
         let data = unsafe { bytes(data, len, "data") }?;
@@ -171,11 +185,16 @@ pub unsafe extern "C" fn sk_channel_write_frame(c: *mut sk_channel, data: *const
 /// SK_ERR_CLOSED if the channel is closed or its peer shut down, also while
 /// waiting; SK_ERR_INVALID for a bad handle or NULL `out`.
 #[no_mangle]
-pub unsafe extern "C" fn sk_channel_read_frame(c: *mut sk_channel, out: *mut sk_buf, timeout_ms: i64) -> sk_result {
+pub unsafe extern "C" fn sk_channel_read_frame(
+    c: *mut sk_channel,
+    out: *mut sk_buf,
+    timeout_ms: i64,
+) -> sk_result {
     ffi_call("sk_channel_read_frame", || {
         let out = out_ptr(out, "out")?;
         let t = Timeout::from_ms(timeout_ms)?;
-        let frame = with_channel(c, |ch| run_io(t, "read_frame", ch.read_frame_vec()))?.ok_or(Error::Eof)?;
+        let frame = with_channel(c, |ch| run_io(t, "read_frame", ch.read_frame_vec()))?
+            .ok_or(Error::Eof)?;
         // SAFETY: out was checked non-NULL.
         unsafe { write_out(out, into_buf(frame)) };
         Ok(())
@@ -221,7 +240,10 @@ pub unsafe extern "C" fn sk_channel_read_frames(
         let len = out_ptr(len, "len")?;
         let t = Timeout::from_ms(timeout_ms)?;
         let got = read_via_scratch(buf, cap, |tmp| {
-            with_channel(c, |ch| run_io(t, "read_frames", ch.read_frames(tmp, usize::MAX)))?.ok_or(Error::Eof)
+            with_channel(c, |ch| {
+                run_io(t, "read_frames", ch.read_frames(tmp, usize::MAX))
+            })?
+            .ok_or(Error::Eof)
         })?;
         // SAFETY: len was checked non-NULL.
         unsafe { write_out(len, got) };
@@ -240,7 +262,11 @@ pub unsafe extern "C" fn sk_channel_read_frames(
 ///
 /// Returns SK_ERR_INVALID for a bad handle or NULL `data` with `len` > 0.
 #[no_mangle]
-pub unsafe extern "C" fn sk_channel_unread(c: *mut sk_channel, data: *const u8, len: usize) -> sk_result {
+pub unsafe extern "C" fn sk_channel_unread(
+    c: *mut sk_channel,
+    data: *const u8,
+    len: usize,
+) -> sk_result {
     ffi_call("sk_channel_unread", || {
         // SAFETY: data is NULL or len readable bytes per the contract.
         let data = unsafe { bytes(data, len, "data") }?;
@@ -257,7 +283,11 @@ pub unsafe extern "C" fn sk_channel_unread(c: *mut sk_channel, data: *const u8, 
 /// Blocks like `sk_channel_write`. Returns SK_ERR_CLOSED if the channel is
 /// closed; SK_ERR_INVALID for bad arguments.
 #[no_mangle]
-pub unsafe extern "C" fn sk_channel_write_error(c: *mut sk_channel, data: *const u8, len: usize) -> sk_result {
+pub unsafe extern "C" fn sk_channel_write_error(
+    c: *mut sk_channel,
+    data: *const u8,
+    len: usize,
+) -> sk_result {
     ffi_call("sk_channel_write_error", || {
         // SAFETY: data is NULL or len readable bytes per the contract.
         let data = unsafe { bytes(data, len, "data") }?;
@@ -273,11 +303,16 @@ pub unsafe extern "C" fn sk_channel_write_error(c: *mut sk_channel, data: *const
 /// SK_ERR_TIMEOUT; SK_ERR_CLOSED if the channel is closed locally or its
 /// peer shut down; SK_ERR_INVALID for a bad handle or NULL `out`.
 #[no_mangle]
-pub unsafe extern "C" fn sk_channel_read_error(c: *mut sk_channel, out: *mut sk_buf, timeout_ms: i64) -> sk_result {
+pub unsafe extern "C" fn sk_channel_read_error(
+    c: *mut sk_channel,
+    out: *mut sk_buf,
+    timeout_ms: i64,
+) -> sk_result {
     ffi_call("sk_channel_read_error", || {
         let out = out_ptr(out, "out")?;
         let t = Timeout::from_ms(timeout_ms)?;
-        let frame = with_channel(c, |ch| run_io(t, "read_error", ch.read_error()))?.ok_or(Error::Eof)?;
+        let frame =
+            with_channel(c, |ch| run_io(t, "read_error", ch.read_error()))?.ok_or(Error::Eof)?;
         // SAFETY: out was checked non-NULL.
         unsafe { write_out(out, into_buf(Vec::from(frame))) };
         Ok(())
@@ -348,7 +383,8 @@ pub unsafe extern "C" fn sk_channel_free(c: *mut sk_channel) {
             if !ch.is_closed() {
                 let ch2 = ch.clone();
                 let close = async move {
-                    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), ch2.close()).await;
+                    let _ =
+                        tokio::time::timeout(std::time::Duration::from_secs(5), ch2.close()).await;
                 };
                 if block_on(close).is_err() {
                     // Inside a runtime: close in the background.
@@ -453,7 +489,12 @@ pub unsafe extern "C" fn sk_channel_join_fd(c: *mut sk_channel, fd: std::ffi::c_
     })
 }
 
-fn meta_string(c: *mut sk_channel, out: *mut *mut c_char, what: &str, get: impl FnOnce(&Channel) -> String) -> Result<()> {
+fn meta_string(
+    c: *mut sk_channel,
+    out: *mut *mut c_char,
+    what: &str,
+    get: impl FnOnce(&Channel) -> String,
+) -> Result<()> {
     let ch = channel(c)?;
     let out = out_ptr(out, "out")?;
     let s = into_c_string(get(&ch), what)?;
@@ -462,7 +503,12 @@ fn meta_string(c: *mut sk_channel, out: *mut *mut c_char, what: &str, get: impl 
     Ok(())
 }
 
-fn meta_list(c: *mut sk_channel, out: *mut sk_strlist, what: &str, get: impl FnOnce(&Channel) -> Vec<String>) -> Result<()> {
+fn meta_list(
+    c: *mut sk_channel,
+    out: *mut sk_strlist,
+    what: &str,
+    get: impl FnOnce(&Channel) -> Vec<String>,
+) -> Result<()> {
     let ch = channel(c)?;
     let out = out_ptr(out, "out")?;
     let list = into_strlist(get(&ch), what)?;
@@ -476,8 +522,13 @@ fn meta_list(c: *mut sk_channel, out: *mut sk_strlist, what: &str, get: impl FnO
 /// On success `*out` is owned by the caller; free it with `sk_string_free`.
 /// Does not block. Returns SK_ERR_INVALID for a bad handle or NULL `out`.
 #[no_mangle]
-pub unsafe extern "C" fn sk_channel_service(c: *mut sk_channel, out: *mut *mut c_char) -> sk_result {
-    ffi_call("sk_channel_service", || meta_string(c, out, "service", |ch| ch.service().to_owned()))
+pub unsafe extern "C" fn sk_channel_service(
+    c: *mut sk_channel,
+    out: *mut *mut c_char,
+) -> sk_result {
+    ffi_call("sk_channel_service", || {
+        meta_string(c, out, "service", |ch| ch.service().to_owned())
+    })
 }
 
 /// The "key=value" headers the channel was opened with.
@@ -487,7 +538,9 @@ pub unsafe extern "C" fn sk_channel_service(c: *mut sk_channel, out: *mut *mut c
 /// handle or NULL `out`.
 #[no_mangle]
 pub unsafe extern "C" fn sk_channel_headers(c: *mut sk_channel, out: *mut sk_strlist) -> sk_result {
-    ffi_call("sk_channel_headers", || meta_list(c, out, "header", |ch| ch.headers().to_vec()))
+    ffi_call("sk_channel_headers", || {
+        meta_list(c, out, "header", |ch| ch.headers().to_vec())
+    })
 }
 
 /// The trailers received from the other side: empty until the other side
@@ -497,8 +550,13 @@ pub unsafe extern "C" fn sk_channel_headers(c: *mut sk_channel, out: *mut sk_str
 /// `sk_strlist_free`. Does not block. Returns SK_ERR_INVALID for a bad
 /// handle or NULL `out`.
 #[no_mangle]
-pub unsafe extern "C" fn sk_channel_trailers(c: *mut sk_channel, out: *mut sk_strlist) -> sk_result {
-    ffi_call("sk_channel_trailers", || meta_list(c, out, "trailer", |ch| ch.trailers()))
+pub unsafe extern "C" fn sk_channel_trailers(
+    c: *mut sk_channel,
+    out: *mut sk_strlist,
+) -> sk_result {
+    ffi_call("sk_channel_trailers", || {
+        meta_list(c, out, "trailer", |ch| ch.trailers())
+    })
 }
 
 /// The name of the local peer (this side) of the channel.
@@ -506,8 +564,13 @@ pub unsafe extern "C" fn sk_channel_trailers(c: *mut sk_channel, out: *mut sk_st
 /// On success `*out` is owned by the caller; free it with `sk_string_free`.
 /// Does not block. Returns SK_ERR_INVALID for a bad handle or NULL `out`.
 #[no_mangle]
-pub unsafe extern "C" fn sk_channel_local_peer(c: *mut sk_channel, out: *mut *mut c_char) -> sk_result {
-    ffi_call("sk_channel_local_peer", || meta_string(c, out, "peer name", |ch| ch.local_peer().to_owned()))
+pub unsafe extern "C" fn sk_channel_local_peer(
+    c: *mut sk_channel,
+    out: *mut *mut c_char,
+) -> sk_result {
+    ffi_call("sk_channel_local_peer", || {
+        meta_string(c, out, "peer name", |ch| ch.local_peer().to_owned())
+    })
 }
 
 /// The name of the remote peer (the other side) of the channel.
@@ -515,6 +578,11 @@ pub unsafe extern "C" fn sk_channel_local_peer(c: *mut sk_channel, out: *mut *mu
 /// On success `*out` is owned by the caller; free it with `sk_string_free`.
 /// Does not block. Returns SK_ERR_INVALID for a bad handle or NULL `out`.
 #[no_mangle]
-pub unsafe extern "C" fn sk_channel_remote_peer(c: *mut sk_channel, out: *mut *mut c_char) -> sk_result {
-    ffi_call("sk_channel_remote_peer", || meta_string(c, out, "peer name", |ch| ch.remote_peer().to_owned()))
+pub unsafe extern "C" fn sk_channel_remote_peer(
+    c: *mut sk_channel,
+    out: *mut *mut c_char,
+) -> sk_result {
+    ffi_call("sk_channel_remote_peer", || {
+        meta_string(c, out, "peer name", |ch| ch.remote_peer().to_owned())
+    })
 }

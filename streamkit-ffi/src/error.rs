@@ -140,7 +140,9 @@ pub(crate) fn ffi_void<F: FnOnce()>(func: &'static str, body: F) {
     if let Err(payload) = catch_unwind(AssertUnwindSafe(body)) {
         let msg = panic_message(&*payload);
         let _ = catch_unwind(AssertUnwindSafe(move || drop(payload)));
-        set_last_error(format!("{func}: internal error: panic inside streamkit: {msg}"));
+        set_last_error(format!(
+            "{func}: internal error: panic inside streamkit: {msg}"
+        ));
     }
 }
 
@@ -150,7 +152,9 @@ mod tests {
     use std::ffi::CStr;
 
     fn last() -> String {
-        unsafe { CStr::from_ptr(last_error_ptr()) }.to_string_lossy().into_owned()
+        unsafe { CStr::from_ptr(last_error_ptr()) }
+            .to_string_lossy()
+            .into_owned()
     }
 
     #[test]

@@ -45,7 +45,10 @@ fn family(fd: &OwnedFd) -> Result<Family> {
     // SAFETY: fstat writes into a zeroed stat struct.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
     if unsafe { libc::fstat(raw, &mut st) } < 0 {
-        return Err(Error::Io(format!("fstat(fd): {}", io::Error::last_os_error())));
+        return Err(Error::Io(format!(
+            "fstat(fd): {}",
+            io::Error::last_os_error()
+        )));
     }
     if st.st_mode & libc::S_IFMT == libc::S_IFREG {
         return Ok(Family::RegularFile);
@@ -56,17 +59,41 @@ fn family(fd: &OwnedFd) -> Result<Family> {
     let mut ty: libc::c_int = 0;
     let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
     // SAFETY: getsockopt writes at most len bytes into ty.
-    if unsafe { libc::getsockopt(raw, libc::SOL_SOCKET, libc::SO_TYPE, (&mut ty as *mut libc::c_int).cast(), &mut len) } < 0 {
-        return Err(Error::Io(format!("getsockopt(fd, SO_TYPE): {}", io::Error::last_os_error())));
+    if unsafe {
+        libc::getsockopt(
+            raw,
+            libc::SOL_SOCKET,
+            libc::SO_TYPE,
+            (&mut ty as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    } < 0
+    {
+        return Err(Error::Io(format!(
+            "getsockopt(fd, SO_TYPE): {}",
+            io::Error::last_os_error()
+        )));
     }
     if ty != libc::SOCK_STREAM {
-        return Err(invalid("fd is a socket but not a stream socket (datagram sockets cannot be joined)"));
+        return Err(invalid(
+            "fd is a socket but not a stream socket (datagram sockets cannot be joined)",
+        ));
     }
     // SAFETY: getsockname writes at most len bytes into a sockaddr_storage.
     let mut addr: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
     let mut alen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-    if unsafe { libc::getsockname(raw, (&mut addr as *mut libc::sockaddr_storage).cast(), &mut alen) } < 0 {
-        return Err(Error::Io(format!("getsockname(fd): {}", io::Error::last_os_error())));
+    if unsafe {
+        libc::getsockname(
+            raw,
+            (&mut addr as *mut libc::sockaddr_storage).cast(),
+            &mut alen,
+        )
+    } < 0
+    {
+        return Err(Error::Io(format!(
+            "getsockname(fd): {}",
+            io::Error::last_os_error()
+        )));
     }
     Ok(match addr.ss_family as libc::c_int {
         libc::AF_INET | libc::AF_INET6 => Family::Tcp,
@@ -80,7 +107,10 @@ fn set_nonblocking(fd: &OwnedFd) -> Result<()> {
     // SAFETY: plain fcntl flag manipulation on an owned descriptor.
     let flags = unsafe { libc::fcntl(raw, libc::F_GETFL) };
     if flags < 0 || unsafe { libc::fcntl(raw, libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0 {
-        return Err(Error::Io(format!("cannot make fd non-blocking: {}", io::Error::last_os_error())));
+        return Err(Error::Io(format!(
+            "cannot make fd non-blocking: {}",
+            io::Error::last_os_error()
+        )));
     }
     Ok(())
 }
@@ -96,7 +126,11 @@ pub(crate) async fn join(ch: &Channel, fd: OwnedFd) -> Result<()> {
         Family::Unix => {
             let s = std::os::unix::net::UnixStream::from(fd);
             s.set_nonblocking(true).map_err(Error::from)?;
-            splice(ch, tokio::net::UnixStream::from_std(s).map_err(Error::from)?).await
+            splice(
+                ch,
+                tokio::net::UnixStream::from_std(s).map_err(Error::from)?,
+            )
+            .await
         }
         Family::OtherStreamSocket | Family::NotSocket => {
             set_nonblocking(&fd)?;
@@ -139,7 +173,9 @@ async fn splice<S: AsyncRead + AsyncWrite>(ch: &Channel, io: S) -> Result<()> {
                 let _ = w.shutdown().await;
                 return Ok(());
             }
-            w.write_all(&buf[..n]).await.map_err(|e| fd_err("writing", e))?;
+            w.write_all(&buf[..n])
+                .await
+                .map_err(|e| fd_err("writing", e))?;
         }
     };
     // Once the channel is closed in both directions (by the remote side, or
@@ -169,13 +205,23 @@ async fn closed(ch: &Channel) {
 struct RawIo(AsyncFd<OwnedFd>);
 
 impl AsyncRead for RawIo {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         loop {
             let mut guard = ready!(self.0.poll_read_ready(cx))?;
             let unfilled = buf.initialize_unfilled();
             let res = guard.try_io(|inner| {
                 // SAFETY: reading into an initialized buffer of the given length.
-                let n = unsafe { libc::read(inner.as_raw_fd(), unfilled.as_mut_ptr().cast(), unfilled.len()) };
+                let n = unsafe {
+                    libc::read(
+                        inner.as_raw_fd(),
+                        unfilled.as_mut_ptr().cast(),
+                        unfilled.len(),
+                    )
+                };
                 if n < 0 {
                     Err(io::Error::last_os_error())
                 } else {
@@ -197,7 +243,11 @@ impl AsyncRead for RawIo {
 }
 
 impl AsyncWrite for RawIo {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
         loop {
             let mut guard = ready!(self.0.poll_write_ready(cx))?;
             let res = guard.try_io(|inner| {

@@ -73,7 +73,9 @@ pub struct sk_strlist {
 /// Check an output pointer; the value is written later, only on success.
 pub(crate) fn out_ptr<T>(p: *mut T, arg: &str) -> Result<*mut T> {
     if p.is_null() {
-        Err(invalid(format!("{arg} is NULL (an output pointer is required)")))
+        Err(invalid(format!(
+            "{arg} is NULL (an output pointer is required)"
+        )))
     } else {
         Ok(p)
     }
@@ -147,7 +149,11 @@ pub(crate) fn out_buf(p: *mut u8, cap: usize, arg: &str) -> Result<*mut u8> {
 /// # Safety
 /// `p` is NULL or valid for reads of `n` pointers, each NULL or a
 /// NUL-terminated string.
-pub(crate) unsafe fn c_str_array(p: *const *const c_char, n: usize, arg: &str) -> Result<Vec<String>> {
+pub(crate) unsafe fn c_str_array(
+    p: *const *const c_char,
+    n: usize,
+    arg: &str,
+) -> Result<Vec<String>> {
     if n == 0 {
         return Ok(Vec::new());
     }
@@ -168,7 +174,9 @@ pub(crate) unsafe fn c_str_array(p: *const *const c_char, n: usize, arg: &str) -
 
 fn to_cstring(s: String, what: &str) -> Result<CString> {
     CString::new(s).map_err(|_| {
-        Error::Protocol(format!("{what} contains a NUL byte and cannot be returned as a C string"))
+        Error::Protocol(format!(
+            "{what} contains a NUL byte and cannot be returned as a C string"
+        ))
     })
 }
 
@@ -180,18 +188,27 @@ pub(crate) fn into_c_string(s: String, what: &str) -> Result<*mut c_char> {
 /// Turn bytes into an `sk_buf` the caller frees with `sk_buf_free`.
 pub(crate) fn into_buf(v: Vec<u8>) -> sk_buf {
     if v.is_empty() {
-        return sk_buf { data: std::ptr::null_mut(), len: 0 };
+        return sk_buf {
+            data: std::ptr::null_mut(),
+            len: 0,
+        };
     }
     let b: Box<[u8]> = v.into_boxed_slice();
     let len = b.len();
-    sk_buf { data: Box::into_raw(b).cast::<u8>(), len }
+    sk_buf {
+        data: Box::into_raw(b).cast::<u8>(),
+        len,
+    }
 }
 
 /// Turn strings into an `sk_strlist` the caller frees with `sk_strlist_free`.
 /// Fails (allocating nothing) if a string contains a NUL byte.
 pub(crate) fn into_strlist(v: Vec<String>, what: &str) -> Result<sk_strlist> {
     if v.is_empty() {
-        return Ok(sk_strlist { items: std::ptr::null_mut(), len: 0 });
+        return Ok(sk_strlist {
+            items: std::ptr::null_mut(),
+            len: 0,
+        });
     }
     let cs = v
         .into_iter()
@@ -199,7 +216,10 @@ pub(crate) fn into_strlist(v: Vec<String>, what: &str) -> Result<sk_strlist> {
         .collect::<Result<Vec<CString>>>()?;
     let items: Box<[*mut c_char]> = cs.into_iter().map(CString::into_raw).collect();
     let len = items.len();
-    Ok(sk_strlist { items: Box::into_raw(items).cast::<*mut c_char>(), len })
+    Ok(sk_strlist {
+        items: Box::into_raw(items).cast::<*mut c_char>(),
+        len,
+    })
 }
 
 /// Free what [`into_buf`] allocated and reset the struct.

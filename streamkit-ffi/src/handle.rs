@@ -90,7 +90,8 @@ const CHUNK: usize = 1024;
 const MAX_SLOTS: usize = (1 << 24) - 1;
 const N_CHUNKS: usize = MAX_SLOTS / CHUNK + 1;
 
-static CHUNKS: [AtomicPtr<Slot>; N_CHUNKS] = [const { AtomicPtr::new(std::ptr::null_mut()) }; N_CHUNKS];
+static CHUNKS: [AtomicPtr<Slot>; N_CHUNKS] =
+    [const { AtomicPtr::new(std::ptr::null_mut()) }; N_CHUNKS];
 
 /// Slot allocation (insert and remove only).
 #[derive(Debug)]
@@ -101,7 +102,11 @@ struct Alloc {
     live: usize,
 }
 
-static ALLOC: Mutex<Alloc> = Mutex::new(Alloc { len: 0, free: Vec::new(), live: 0 });
+static ALLOC: Mutex<Alloc> = Mutex::new(Alloc {
+    len: 0,
+    free: Vec::new(),
+    live: 0,
+});
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding a lock cannot leave the table inconsistent
@@ -124,8 +129,12 @@ fn slot(index: usize) -> Option<&'static Slot> {
 fn new_slot(a: &mut Alloc) -> usize {
     let index = a.len;
     if index % CHUNK == 0 {
-        let chunk: Box<[Slot]> =
-            (0..CHUNK).map(|_| Slot { entry: Mutex::new(None), generation: AtomicU32::new(1) }).collect();
+        let chunk: Box<[Slot]> = (0..CHUNK)
+            .map(|_| Slot {
+                entry: Mutex::new(None),
+                generation: AtomicU32::new(1),
+            })
+            .collect();
         // Leaked on purpose: slots must stay valid for lock-free lookups.
         let p = Box::into_raw(chunk).cast::<Slot>();
         CHUNKS[index / CHUNK].store(p, Ordering::Release);
@@ -202,11 +211,14 @@ fn remove(kind: Kind, handle: usize) -> Option<Entry> {
     let entry = {
         let slot = slot(index)?;
         let mut st = lock(&slot.entry);
-        if slot.generation.load(Ordering::Acquire) != generation || st.as_ref().map(Entry::kind) != Some(kind) {
+        if slot.generation.load(Ordering::Acquire) != generation
+            || st.as_ref().map(Entry::kind) != Some(kind)
+        {
             return None;
         }
         // Skip 0 on wrap-around so a slot's generation is never 0.
-        slot.generation.store(generation.checked_add(1).unwrap_or(1), Ordering::Release);
+        slot.generation
+            .store(generation.checked_add(1).unwrap_or(1), Ordering::Release);
         st.take()
     };
     // Only now may the slot be reused.
@@ -258,7 +270,11 @@ thread_local! {
 /// The remembered object only keeps the closed channel's memory until the
 /// thread uses another channel or exits; `sk_channel_free` forgets it on
 /// the freeing thread.
-pub(crate) fn with_channel<T>(arg: &str, handle: usize, f: impl FnOnce(&Channel) -> Result<T>) -> Result<T> {
+pub(crate) fn with_channel<T>(
+    arg: &str,
+    handle: usize,
+    f: impl FnOnce(&Channel) -> Result<T>,
+) -> Result<T> {
     let Some((index, generation)) = decode(handle, Kind::Channel) else {
         return Err(bad_handle(Kind::Channel, arg, handle));
     };
@@ -278,7 +294,11 @@ pub(crate) fn with_channel<T>(arg: &str, handle: usize, f: impl FnOnce(&Channel)
     }
     let ch = channel(arg, handle)?;
     let old = CHANNEL_CACHE
-        .try_with(|c| c.try_borrow_mut().ok().map(|mut c| c.replace((handle, ch.clone()))))
+        .try_with(|c| {
+            c.try_borrow_mut()
+                .ok()
+                .map(|mut c| c.replace((handle, ch.clone())))
+        })
         .ok()
         .flatten()
         .flatten();
@@ -354,17 +374,28 @@ mod tests {
         let peers: Vec<Peer> = (0..n)
             .map(|i| {
                 let p = Peer::new();
-                p.set_option_str(streamkit_core::PeerOption::Name, &format!("p{i}")).unwrap();
+                p.set_option_str(streamkit_core::PeerOption::Name, &format!("p{i}"))
+                    .unwrap();
                 p
             })
             .collect();
-        let hs: Vec<usize> = peers.iter().map(|p| insert_peer(p.clone()).unwrap()).collect();
+        let hs: Vec<usize> = peers
+            .iter()
+            .map(|p| insert_peer(p.clone()).unwrap())
+            .collect();
         assert!(live() >= n);
         for (i, &h) in hs.iter().enumerate() {
             // A peer handle resolves to that very peer (same inner object).
             let got = peer("p", h).unwrap();
-            assert_eq!(got.get_option_str(streamkit_core::PeerOption::Name).unwrap(), format!("p{i}"));
-            assert!(channel("c", h).is_err(), "a peer handle is not a channel handle");
+            assert_eq!(
+                got.get_option_str(streamkit_core::PeerOption::Name)
+                    .unwrap(),
+                format!("p{i}")
+            );
+            assert!(
+                channel("c", h).is_err(),
+                "a peer handle is not a channel handle"
+            );
         }
         // Free every other handle; the rest still resolve.
         for &h in hs.iter().step_by(2) {
@@ -377,7 +408,9 @@ mod tests {
         }
         // Reuse the freed slots: new handles differ from the old ones, which
         // stay invalid.
-        let again: Vec<usize> = (0..n / 2).map(|_| insert_peer(Peer::new()).unwrap()).collect();
+        let again: Vec<usize> = (0..n / 2)
+            .map(|_| insert_peer(Peer::new()).unwrap())
+            .collect();
         for &h in hs.iter().step_by(2) {
             assert!(!again.contains(&h));
             assert!(peer("p", h).is_err());

@@ -25,12 +25,12 @@
 use std::ffi::c_char;
 
 // Declaration order is the order of the header: peer, then channel.
-mod error;
-mod ffi;
-mod peer;
 mod channel;
+mod error;
 mod fdio;
+mod ffi;
 mod handle;
+mod peer;
 mod runtime;
 
 pub use channel::*;

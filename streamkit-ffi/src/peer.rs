@@ -5,7 +5,10 @@ use std::ffi::c_char;
 use streamkit_core::{Error, Peer, PeerOption, Result};
 
 use crate::error::{ffi_call, ffi_void, invalid, sk_result};
-use crate::ffi::{c_str, c_str_array, into_c_string, into_strlist, out_ptr, sk_channel, sk_peer, sk_strlist, write_out};
+use crate::ffi::{
+    c_str, c_str_array, into_c_string, into_strlist, out_ptr, sk_channel, sk_peer, sk_strlist,
+    write_out,
+};
 use crate::handle;
 use crate::runtime::{block_on, enter, Timeout};
 
@@ -179,7 +182,11 @@ pub unsafe extern "C" fn sk_peer_set_option_str(
 /// sk_option or is a string option, or `v` is out of range for the option
 /// (the message gives the allowed range).
 #[no_mangle]
-pub unsafe extern "C" fn sk_peer_set_option_int(p: *mut sk_peer, o: SkOptionValue, v: i64) -> sk_result {
+pub unsafe extern "C" fn sk_peer_set_option_int(
+    p: *mut sk_peer,
+    o: SkOptionValue,
+    v: i64,
+) -> sk_result {
     ffi_call("sk_peer_set_option_int", || {
         let peer = peer(p)?;
         let opt = option(o)?;
@@ -215,7 +222,11 @@ pub unsafe extern "C" fn sk_peer_get_option_str(
 /// Does not block. Returns SK_ERR_INVALID if `p` is not a live peer, `out`
 /// is NULL, or `o` is not an integer option.
 #[no_mangle]
-pub unsafe extern "C" fn sk_peer_get_option_int(p: *mut sk_peer, o: SkOptionValue, out: *mut i64) -> sk_result {
+pub unsafe extern "C" fn sk_peer_get_option_int(
+    p: *mut sk_peer,
+    o: SkOptionValue,
+    out: *mut i64,
+) -> sk_result {
     ffi_call("sk_peer_get_option_int", || {
         let peer = peer(p)?;
         let opt = option(o)?;
@@ -259,7 +270,11 @@ pub unsafe extern "C" fn sk_peer_public_key(p: *mut sk_peer, out: *mut *mut c_ch
 /// be bound (in use, not local, permission); SK_ERR_CLOSED after
 /// `sk_peer_shutdown`.
 #[no_mangle]
-pub unsafe extern "C" fn sk_peer_bind(p: *mut sk_peer, endpoint: *const c_char, bound: *mut *mut c_char) -> sk_result {
+pub unsafe extern "C" fn sk_peer_bind(
+    p: *mut sk_peer,
+    endpoint: *const c_char,
+    bound: *mut *mut c_char,
+) -> sk_result {
     ffi_call("sk_peer_bind", || {
         let peer = peer(p)?;
         // SAFETY: endpoint is NULL or a C string per the documented contract.
@@ -392,7 +407,11 @@ pub unsafe extern "C" fn sk_peer_next_peer(p: *mut sk_peer, out: *mut *mut c_cha
 /// during) `sk_peer_shutdown`/`sk_peer_free` from any thread; SK_ERR_INVALID
 /// for a bad handle, NULL `out` or a timeout below -1.
 #[no_mangle]
-pub unsafe extern "C" fn sk_peer_accept(p: *mut sk_peer, timeout_ms: i64, out: *mut *mut sk_channel) -> sk_result {
+pub unsafe extern "C" fn sk_peer_accept(
+    p: *mut sk_peer,
+    timeout_ms: i64,
+    out: *mut *mut sk_channel,
+) -> sk_result {
     ffi_call("sk_peer_accept", || {
         let peer = peer(p)?;
         let out = out_ptr(out, "out")?;

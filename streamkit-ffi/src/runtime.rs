@@ -114,7 +114,9 @@ impl Timeout {
 
     fn expired(self, what: &str) -> Error {
         if self.1 == 0 {
-            Error::Timeout(format!("{what}: nothing available right now (timeout_ms = 0 polls)"))
+            Error::Timeout(format!(
+                "{what}: nothing available right now (timeout_ms = 0 polls)"
+            ))
         } else {
             Error::Timeout(format!("{what}: no result within {} ms", self.1))
         }
@@ -178,7 +180,13 @@ mod tests {
 
     fn steps(pending: usize) -> (Steps, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
         let polls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        (Steps { pending, polls: polls.clone() }, polls)
+        (
+            Steps {
+                pending,
+                polls: polls.clone(),
+            },
+            polls,
+        )
     }
 
     #[test]
@@ -205,11 +213,20 @@ mod tests {
         let (f, polls) = steps(1);
         let e = run_io(Timeout::from_ms(0).unwrap(), "read_frame", f).unwrap_err();
         assert_eq!(e.kind(), streamkit_core::ErrorKind::Timeout);
-        assert!(e.to_string().contains("read_frame: nothing available right now"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("read_frame: nothing available right now"),
+            "{e}"
+        );
         assert_eq!(polls.load(std::sync::atomic::Ordering::SeqCst), 1);
         // a positive timeout is applied under the runtime.
         let start = std::time::Instant::now();
-        let e = run_io::<(), _>(Timeout::from_ms(30).unwrap(), "read", std::future::pending()).unwrap_err();
+        let e = run_io::<(), _>(
+            Timeout::from_ms(30).unwrap(),
+            "read",
+            std::future::pending(),
+        )
+        .unwrap_err();
         assert_eq!(e.kind(), streamkit_core::ErrorKind::Timeout);
         assert!(e.to_string().contains("no result within 30 ms"), "{e}");
         assert!(start.elapsed() >= Duration::from_millis(30));

@@ -960,7 +960,10 @@ impl AioOp {
         // The shared completed op (a write that fitted the window) is the
         // hot case: recognised by identity, without borrowing the cell.
         let py = slf.py();
-        if COMPLETED.get(py).is_some_and(|c| c.as_ptr() == slf.as_ptr()) {
+        if COMPLETED
+            .get(py)
+            .is_some_and(|c| c.as_ptr() == slf.as_ptr())
+        {
             return exhausted(py);
         }
         Ok(slf.clone().into_any().unbind())
@@ -1475,7 +1478,11 @@ impl AioChannel {
             // with no future, copy or allocation (not even of the channel
             // handle); otherwise nothing was written and the future below
             // does the (waiting) write.
-            let r = if kind == 1 { sh.ch.try_write_frame(src) } else { sh.ch.try_write_error(src) };
+            let r = if kind == 1 {
+                sh.ch.try_write_frame(src)
+            } else {
+                sh.ch.try_write_error(src)
+            };
             match r {
                 Ok(true) => return completed(py),
                 Ok(false) => {}

@@ -33,7 +33,8 @@ pub fn endpoint(t: Transport) -> String {
 pub fn peer(name: &str) -> Peer {
     let p = Peer::new();
     p.set_option_str(PeerOption::Name, name).unwrap();
-    p.set_option_str(PeerOption::PrivateKey, &streamkit_core::generate_key()).unwrap();
+    p.set_option_str(PeerOption::PrivateKey, &streamkit_core::generate_key())
+        .unwrap();
     p
 }
 
@@ -68,12 +69,23 @@ pub async fn wait_for_peer(p: &Peer, name: &str) {
 }
 
 /// Open a channel from `from` to `to_name` and accept it on `to`.
-pub async fn open_pair(from: &Peer, to: &Peer, to_name: &str, service: &str, headers: &[String]) -> (Channel, Channel) {
+pub async fn open_pair(
+    from: &Peer,
+    to: &Peer,
+    to_name: &str,
+    service: &str,
+    headers: &[String],
+) -> (Channel, Channel) {
     let a = from.open(to_name, service, headers).await.unwrap();
-    let b = tokio::time::timeout(Duration::from_secs(10), to.accept()).await.expect("accept timed out").unwrap();
+    let b = tokio::time::timeout(Duration::from_secs(10), to.accept())
+        .await
+        .expect("accept timed out")
+        .unwrap();
     (a, b)
 }
 
 pub async fn within<T>(secs: u64, f: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(secs), f).await.expect("operation timed out")
+    tokio::time::timeout(Duration::from_secs(secs), f)
+        .await
+        .expect("operation timed out")
 }
