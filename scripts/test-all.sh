@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Build everything and run every test suite: Rust, C, Python, Go, cross-language,
-# the README examples and the README's demo.
+# Build everything and run every test suite: the lint baseline (fmt, clippy,
+# rustdoc), Rust, C, Python, Go, cross-language, the README examples and the
+# README's demo.
 # Usage: ./scripts/test-all.sh            (from anywhere; needs Rust, Python 3 with
 #                                           pip/venv, Go, a C compiler, make)
 # Set STREAMKIT_SOAK=1 for the long soak mode of the reliability suite.
@@ -40,6 +41,7 @@ run_suite() {
     fi
 }
 
+run_suite lint      bash scripts/lint.sh
 run_suite rust      cargo test --workspace --exclude streamkit-python
 run_suite c         bash tests/c/run.sh
 run_suite python    bash bindings/python/run-tests.sh

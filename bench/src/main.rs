@@ -261,9 +261,7 @@ fn fmt_num(x: f64) -> String {
         return "-".into();
     }
     let a = x.abs();
-    if a >= 100_000.0 {
-        format!("{:.0}", x)
-    } else if a >= 100.0 {
+    if a >= 100.0 {
         format!("{:.0}", x)
     } else if a >= 10.0 {
         format!("{:.1}", x)

@@ -3,6 +3,8 @@
 //! pointed there (so the user's ~/.ssh never matters). Spawned processes are
 //! killed when their guard drops.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test helpers may abort
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::PathBuf;

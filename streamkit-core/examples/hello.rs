@@ -26,8 +26,10 @@ async fn main() -> streamkit_core::Result<()> {
         .open("server", "echo", &["user=me".to_string()])
         .await?;
     ch.write_frame(b"hello").await?;
-    let reply = ch.read_frame().await?.expect("a reply");
-    println!("{}", String::from_utf8_lossy(&reply)); // echo: hello
+    match ch.read_frame().await? {
+        Some(reply) => println!("{}", String::from_utf8_lossy(&reply)), // echo: hello
+        None => eprintln!("the server closed the channel without replying"),
+    }
     ch.close().await?;
     client.shutdown().await?;
     server.shutdown().await

@@ -632,8 +632,10 @@ pub(crate) struct ChanParams {
 
 impl ChanInner {
     pub(crate) fn new(p: ChanParams) -> Arc<ChanInner> {
-        let mut st = ChanState::default();
-        st.credit = [p.remote_window as i64; 2];
+        let mut st = ChanState {
+            credit: [p.remote_window as i64; 2],
+            ..ChanState::default()
+        };
         for ib in &mut st.inb {
             ib.allowance = p.window as i64;
             ib.window = p.window;

@@ -544,7 +544,7 @@ impl Conn {
             let mut msgs = Vec::new();
             let mut err = None;
             loop {
-                match s.ctl.next() {
+                match s.ctl.next_msg() {
                     Ok(Some(m)) => msgs.push(m),
                     Ok(None) => break,
                     Err(e) => {

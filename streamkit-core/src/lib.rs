@@ -32,7 +32,6 @@
 //! # Ok(()) }
 //! ```
 #![warn(missing_docs, missing_debug_implementations)]
-#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod channel;
 mod conn;
@@ -43,6 +42,7 @@ mod keys;
 mod options;
 mod peer;
 pub mod proto;
+pub mod runtime;
 mod slab;
 mod ssh;
 

@@ -262,7 +262,7 @@ impl CtlReader {
     }
 
     /// The next complete message, `Ok(None)` if more bytes are needed.
-    pub fn next(&mut self) -> Result<Option<Ctl>, DecodeError> {
+    pub fn next_msg(&mut self) -> Result<Option<Ctl>, DecodeError> {
         if self.buf.len() < 4 {
             return Ok(None);
         }
@@ -329,9 +329,9 @@ mod tests {
             }
         }
         for m in &msgs {
-            assert_eq!(r.next().unwrap().as_ref(), Some(m));
+            assert_eq!(r.next_msg().unwrap().as_ref(), Some(m));
         }
-        assert_eq!(r.next().unwrap(), None);
+        assert_eq!(r.next_msg().unwrap(), None);
     }
 
     #[test]
@@ -353,7 +353,7 @@ mod tests {
         assert!(Ctl::decode(&body).is_err());
         let mut r = CtlReader::default();
         r.push(&u32::MAX.to_be_bytes());
-        assert!(r.next().is_err());
+        assert!(r.next_msg().is_err());
         assert!(Ctl::decode(&[0x7f]).is_err());
     }
 

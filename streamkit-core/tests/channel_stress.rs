@@ -1,4 +1,5 @@
 //! Many channels, nesting, join, flow control, isolation and churn.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code may abort
 
 mod support;
 use std::time::{Duration, Instant};

@@ -1,5 +1,6 @@
 //! Memory bounds: backpressure and channel churn. RSS is process-wide, so
 //! these tests run one at a time (MEM lock) in their own test binary.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code may abort
 
 mod support;
 use std::time::Duration;

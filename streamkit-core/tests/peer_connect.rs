@@ -1,4 +1,5 @@
 //! Peers: connect, names, trust, reconnect, shutdown, bad input.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code may abort
 
 mod support;
 use std::time::Duration;
@@ -18,8 +19,8 @@ async fn three_peers_names_and_round_robin() {
         c.connect(&ea).await.unwrap();
         c.connect(&eb).await.unwrap();
         assert_eq!(c.peers(), vec!["alpha".to_string(), "bravo".to_string()]);
-        wait_for_peer(&a, "bravo").await;
-        wait_for_peer(&a, "charlie").await;
+        assert_knows(&a, "bravo");
+        assert_knows(&a, "charlie");
         assert_eq!(a.peers(), vec!["bravo".to_string(), "charlie".to_string()]);
         let mut seen = vec![c.next_peer().unwrap(), c.next_peer().unwrap()];
         seen.sort();
@@ -153,7 +154,7 @@ async fn keys_written_by_ssh_keygen() {
             .unwrap();
         let ep = s.bind("tcp://127.0.0.1:0").await.unwrap();
         c.connect(&ep).await.unwrap_or_else(|e| panic!("{ty}: {e}"));
-        wait_for_peer(&s, "client").await;
+        assert_knows(&s, "client");
         // and as the server's host key
         let s2 = Peer::new();
         s2.set_option_str(PeerOption::PrivateKey, kf.to_str().unwrap())

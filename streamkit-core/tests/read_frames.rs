@@ -1,4 +1,5 @@
 //! `Channel::read_frames` (whole frames as stream records) and `Channel::unread`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code may abort
 
 mod support;
 use support::*;

@@ -1,4 +1,5 @@
 //! `Channel::try_write_frame` / `try_write_error`: all or nothing, never waits.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code may abort
 
 mod support;
 use streamkit_core::PeerOption;

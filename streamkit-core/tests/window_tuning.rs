@@ -1,6 +1,7 @@
 //! Receive-window auto-tuning (WINDOW_BUDGET): a fast reader's window grows,
 //! never past CHANNEL_WINDOW + WINDOW_BUDGET, and a reader that stops reading
 //! still holds its sender back at the (grown) window.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code may abort
 
 mod support;
 use std::time::Duration;
@@ -20,7 +21,7 @@ async fn tuned_pair(t: Transport, budget: i64) -> (Peer, Peer) {
     trust_all(&[&s, &c]);
     let ep = s.bind(&endpoint(t)).await.unwrap();
     c.connect(&ep).await.unwrap();
-    wait_for_peer(&s, "client").await;
+    assert_knows(&s, "client");
     (s, c)
 }
 

@@ -24,18 +24,17 @@ thread_local! {
 /// calling thread's later reads (a fresh one if it is busy or gone).
 fn with_scratch<T>(len: usize, f: impl FnOnce(&mut [u8]) -> Result<T>) -> Result<T> {
     let mut f = Some(f);
-    let r = SCRATCH.try_with(|s| match s.try_borrow_mut() {
-        Ok(mut v) => {
-            if v.len() < len {
-                v.resize(len, 0);
-            }
-            Some((f.take().expect("called once"))(&mut v[..len]))
+    let r = SCRATCH.try_with(|s| {
+        let mut v = s.try_borrow_mut().ok()?;
+        if v.len() < len {
+            v.resize(len, 0);
         }
-        Err(_) => None,
+        Some((f.take()?)(&mut v[..len]))
     });
-    match r {
-        Ok(Some(r)) => r,
-        _ => (f.take().expect("called once"))(&mut vec![0u8; len]),
+    match (r, f.take()) {
+        (Ok(Some(r)), _) => r,
+        (_, Some(f)) => f(&mut vec![0u8; len]),
+        (_, None) => Err(streamkit_core::Error::Internal("scratch buffer".into())),
     }
 }
 

@@ -128,7 +128,7 @@ fn slot(index: usize) -> Option<&'static Slot> {
 /// Create the slot `a.len` (allocating its chunk if needed); returns its index.
 fn new_slot(a: &mut Alloc) -> usize {
     let index = a.len;
-    if index % CHUNK == 0 {
+    if index.is_multiple_of(CHUNK) {
         let chunk: Box<[Slot]> = (0..CHUNK)
             .map(|_| Slot {
                 entry: Mutex::new(None),
@@ -171,8 +171,9 @@ fn insert(entry: Entry) -> Result<usize> {
             new_slot(&mut a)
         }
     };
+    let slot = slot(index)
+        .ok_or_else(|| streamkit_core::Error::Internal("handle slot not allocated".into()))?;
     a.live += 1;
-    let slot = slot(index).expect("allocated slot exists");
     *lock(&slot.entry) = Some(entry);
     Ok(encode(kind, index, slot.generation.load(Ordering::Acquire)))
 }
@@ -283,7 +284,7 @@ pub(crate) fn with_channel<T>(
     if current {
         let hit = CHANNEL_CACHE.try_with(|c| match c.try_borrow() {
             Ok(c) => match c.as_ref() {
-                Some((h, ch)) if *h == handle => Some((f.take().expect("once"))(ch)),
+                Some((h, ch)) if *h == handle => f.take().map(|f| f(ch)),
                 _ => None,
             },
             Err(_) => None,
@@ -307,7 +308,12 @@ pub(crate) fn with_channel<T>(
         // do it inside the runtime's context, as sk_channel_free does.
         let _ = crate::runtime::enter(move || drop(old));
     }
-    (f.take().expect("once"))(&ch)
+    match f.take() {
+        Some(f) => f(&ch),
+        None => Err(streamkit_core::Error::Internal(
+            "channel callback ran twice".into(),
+        )),
+    }
 }
 
 /// Forget this thread's cached channel if it is `handle`'s.

@@ -1,7 +1,7 @@
 //! The hidden tokio runtime behind every blocking C call.
 //!
-//! One multi-thread runtime is built on first use with 2 worker threads, or
-//! `STREAMKIT_THREADS` (1..=64) if that environment variable is set. Blocking
+//! One multi-thread runtime (the core's shared runtime: 2 worker threads, or
+//! `STREAMKIT_THREADS`=1..64; rebuilt in a forked child) is built on first use. Blocking
 //! calls run their future with `Runtime::block_on` on the caller's own
 //! thread, so C threads never hand work to a callback thread and results come
 //! back in the calling thread (where `sk_last_error()` is read).
@@ -15,8 +15,7 @@
 //! continue under `Runtime::block_on`, with the timeout applied there.
 
 use std::future::Future;
-use std::sync::LazyLock;
-use std::task::{Context, Poll, Waker};
+use std::task::Poll;
 use std::time::Duration;
 
 use streamkit_core::{Error, Result};
@@ -24,32 +23,9 @@ use tokio::runtime::Runtime;
 
 use crate::error::invalid;
 
-/// Default number of runtime worker threads.
-const DEFAULT_THREADS: usize = 2;
-
-/// Worker threads for a `STREAMKIT_THREADS` value (unset or invalid: 2).
-fn parse_threads(v: Option<&str>) -> usize {
-    v.and_then(|v| v.trim().parse::<usize>().ok())
-        .filter(|n| (1..=64).contains(n))
-        .unwrap_or(DEFAULT_THREADS)
-}
-
-fn thread_count() -> usize {
-    parse_threads(std::env::var("STREAMKIT_THREADS").ok().as_deref())
-}
-
-static RUNTIME: LazyLock<std::result::Result<Runtime, String>> = LazyLock::new(|| {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(thread_count())
-        .thread_name("streamkit-rt")
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the streamkit runtime: {e}"))
-});
-
-/// The runtime, built on first use.
+/// The runtime, built on first use (see `streamkit_core::runtime`).
 pub(crate) fn runtime() -> Result<&'static Runtime> {
-    RUNTIME.as_ref().map_err(|e| Error::Io(e.clone()))
+    streamkit_core::runtime::shared()
 }
 
 /// Run `fut` to completion on the caller's thread.
@@ -83,8 +59,7 @@ where
         return block_on(fut)?; // refused with the usual message
     }
     let mut fut = std::pin::pin!(fut);
-    let mut cx = Context::from_waker(Waker::noop());
-    if let Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+    if let Poll::Ready(v) = streamkit_core::runtime::poll_once(fut.as_mut()) {
         return v;
     }
     if t.1 == 0 {
@@ -167,7 +142,10 @@ mod tests {
 
     impl Future for Steps {
         type Output = Result<usize>;
-        fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        fn poll(
+            mut self: std::pin::Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+        ) -> Poll<Self::Output> {
             let n = self.polls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
             if self.pending > 0 {
                 self.pending -= 1;
@@ -236,16 +214,6 @@ mod tests {
     fn run_io_inside_runtime_is_refused() {
         let r = block_on(async { run_io(Timeout::FOREVER, "x", async { Ok(1) }) }).unwrap();
         assert_eq!(r.unwrap_err().kind(), streamkit_core::ErrorKind::Invalid);
-    }
-
-    #[test]
-    fn thread_count_from_env_value() {
-        assert_eq!(parse_threads(None), 2);
-        assert_eq!(parse_threads(Some("1")), 1);
-        assert_eq!(parse_threads(Some(" 8 ")), 8);
-        assert_eq!(parse_threads(Some("0")), 2);
-        assert_eq!(parse_threads(Some("65")), 2);
-        assert_eq!(parse_threads(Some("many")), 2);
     }
 
     #[test]

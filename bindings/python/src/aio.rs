@@ -54,6 +54,7 @@
 //! the next iteration) before doing anything. One loop iteration therefore
 //! spends at most about [`SLICE`] in fast-path streamkit work, however many
 //! tasks are ready.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code may abort
 
 use std::cell::Cell;
 use std::collections::VecDeque;
@@ -75,7 +76,7 @@ use tokio::sync::OwnedMutexGuard;
 use crate::args;
 use crate::buffer::ByteView;
 use crate::errors;
-use crate::runtime::{generation, rt, InRt};
+use crate::runtime::{self, generation, rt, InRt};
 use crate::shared::{self, eof_as_none, eof_as_zero};
 
 /// Frames up to this size are copied into the write's own future (no
@@ -126,7 +127,7 @@ fn must_yield(py: Python<'_>) -> PyResult<bool> {
         Some(t) => {
             if !b.over {
                 b.calls = b.calls.wrapping_add(1);
-                if b.calls % CLOCK_EVERY == 0 && t.elapsed() > SLICE {
+                if b.calls.is_multiple_of(CLOCK_EVERY) && t.elapsed() > SLICE {
                     b.over = true;
                 }
                 BUSY.with(|c| c.set(b));
@@ -158,6 +159,8 @@ fn must_yield(py: Python<'_>) -> PyResult<bool> {
 }
 
 type BoxFut<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+/// One poll of a core call on the stack (no allocation).
+type QuickPoll<T> = fn(&Src) -> Poll<CoreResult<T>>;
 type CoreResult<T> = streamkit_core::Result<T>;
 
 // ------------------------------------------------------------------ bridge
@@ -167,12 +170,12 @@ static BRIDGE_GEN: AtomicU64 = AtomicU64::new(0);
 
 /// Bind pyo3-async-runtimes to the extension's runtime (once per process).
 fn bridge(py: Python<'_>) -> PyResult<()> {
-    let g = generation();
+    let g = generation()?;
     match BRIDGE_GEN.load(Ordering::Acquire) {
         x if x == g => Ok(()),
         0 => {
             // Err means it was already set (by an earlier call in this process): fine.
-            let _ = pyo3_async_runtimes::tokio::init_with_runtime(rt());
+            let _ = pyo3_async_runtimes::tokio::init_with_runtime(rt()?);
             BRIDGE_GEN.store(g, Ordering::Release);
             Ok(())
         }
@@ -283,7 +286,7 @@ fn out_unit(r: CoreResult<()>) -> Out {
 
 /// Poll `fut` once on this thread inside the runtime's context.
 fn poll_once<T>(fut: &mut BoxFut<T>) -> Poll<T> {
-    let _rt = rt().enter();
+    let _rt = runtime::enter();
     let mut cx = Context::from_waker(Waker::noop());
     fut.as_mut().poll(&mut cx)
 }
@@ -398,7 +401,7 @@ impl<T: Item> Stash<T> {
         if let Some(r) = self.pop(limit) {
             return Some(stashed(r));
         }
-        let _rt = rt().enter();
+        let _rt = runtime::enter();
         match quick() {
             Poll::Ready(r) => Some(r),
             Poll::Pending => None,
@@ -515,7 +518,7 @@ struct StashJob<T: Item> {
     start: fn(&Src) -> BoxFut<CoreResult<T>>,
     /// One poll of the core call on the stack (no allocation); the core's
     /// reads are cancel-safe, so a Pending poll is simply dropped.
-    quick: Option<fn(&Src) -> Poll<CoreResult<T>>>,
+    quick: Option<QuickPoll<T>>,
     conv: fn(Python<'_>, T) -> PyResult<Py<PyAny>>,
     pending: Option<BoxFut<Gated<T>>>,
 }
@@ -746,7 +749,7 @@ impl<T: Item> Job for StashJob<T> {
 impl<T: Item> Drop for StashJob<T> {
     fn drop(&mut self) {
         // A pending future may hold channel handles: drop them in the runtime.
-        let _rt = rt().enter();
+        let _rt = runtime::enter();
         drop(self.pending.take());
         // (`src` is dropped after this, still in the runtime's context: jobs
         // are only dropped by `AioOp::release`, which enters the runtime.)
@@ -851,7 +854,7 @@ impl AioOp {
 
     fn release(&mut self) {
         if let Some(j) = self.job.get_mut().unwrap_or_else(|e| e.into_inner()).take() {
-            let _rt = rt().enter();
+            let _rt = runtime::enter();
             drop(j);
         }
     }
@@ -1055,7 +1058,7 @@ fn stashed<T: Item>(
     limit: usize,
     src: Src,
     start: fn(&Src) -> BoxFut<CoreResult<T>>,
-    quick: Option<fn(&Src) -> Poll<CoreResult<T>>>,
+    quick: Option<QuickPoll<T>>,
     conv: fn(Python<'_>, T) -> PyResult<Py<PyAny>>,
 ) -> PyResult<Py<AioOp>> {
     op(
@@ -1522,7 +1525,7 @@ impl AioChannel {
         // Not when the loop's fairness slice is used up (or there is no
         // running loop): then the op yields first, on await.
         if matches!(must_yield(py), Ok(false)) {
-            let _rt = rt().enter();
+            let _rt = runtime::enter();
             let mut cx = Context::from_waker(Waker::noop());
             if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
                 drop(fut);

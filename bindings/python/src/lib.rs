@@ -40,7 +40,6 @@ fn generate_key(py: Python<'_>) -> String {
 
 #[pymodule]
 fn _streamkit(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    runtime::install_fork_handler();
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(generate_key, m)?)?;
     m.add_class::<peer::PyPeer>()?;

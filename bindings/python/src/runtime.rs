@@ -1,7 +1,7 @@
 //! The hidden tokio runtime and the one helper every blocking call goes through.
 //!
-//! * One lazily built multi-thread runtime (`STREAMKIT_WORKER_THREADS`, default 2
-//!   workers) drives all I/O. Python threads never run on it. A forked child
+//! * One lazily built multi-thread runtime (the core's shared runtime:
+//!   `STREAMKIT_THREADS` workers, default 2) drives all I/O. Python threads never run on it. A forked child
 //!   builds its own on first use (see [`rt`]); handles from the parent are
 //!   refused there by [`InRt::live`].
 //! * [`block`] runs a core future to completion for a Python caller:
@@ -23,9 +23,7 @@
 use std::future::Future;
 use std::mem::ManuallyDrop;
 use std::ops::Deref;
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
-use std::sync::{Mutex, Once};
-use std::task::{Context, Poll, Waker};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
@@ -36,75 +34,22 @@ use crate::errors;
 /// How long a blocked call waits with the GIL released before it checks for signals.
 pub(crate) const SLICE: Duration = Duration::from_millis(50);
 
-fn build_runtime() -> Runtime {
-    let workers = std::env::var("STREAMKIT_WORKER_THREADS")
-        .ok()
-        .and_then(|v| v.trim().parse::<usize>().ok())
-        .filter(|n| *n > 0)
-        .unwrap_or(2);
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers)
-        .thread_name("streamkit-worker")
-        .enable_all()
-        .build()
-        .expect("streamkit: cannot start the tokio runtime")
-}
-
-// The runtime is built on first use and rebuilt in a child after fork(): the
-// child inherits the parent's runtime memory but none of its threads, so the
-// old one is abandoned (leaked) there. `GENERATION` counts runtimes, so
-// handles created before the fork can be recognised and refused instead of
-// hanging forever.
-static RT_PTR: AtomicPtr<Runtime> = AtomicPtr::new(std::ptr::null_mut());
-static RT_LOCK: Mutex<()> = Mutex::new(());
-static FORKED: AtomicBool = AtomicBool::new(false);
-static GENERATION: AtomicU64 = AtomicU64::new(0);
-static ATFORK: Once = Once::new();
-
-extern "C" fn after_fork_in_child() {
-    FORKED.store(true, Ordering::SeqCst);
-}
-
-/// Install the fork handler (called at module initialisation).
-pub(crate) fn install_fork_handler() {
-    ATFORK.call_once(|| {
-        // SAFETY: registers a handler that only stores to an atomic.
-        unsafe { libc::pthread_atfork(None, None, Some(after_fork_in_child)) };
-    });
-}
-
-/// The runtime of this process.
-pub(crate) fn rt() -> &'static Runtime {
-    let p = RT_PTR.load(Ordering::Acquire);
-    if !p.is_null() && !FORKED.load(Ordering::Relaxed) {
-        // SAFETY: runtimes are leaked, never freed.
-        return unsafe { &*p };
-    }
-    rt_slow()
-}
-
-#[cold]
-fn rt_slow() -> &'static Runtime {
-    let _g = RT_LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    if FORKED.swap(false, Ordering::SeqCst) {
-        // In a forked child: the parent's runtime has no threads here.
-        RT_PTR.store(std::ptr::null_mut(), Ordering::Release);
-    }
-    let p = RT_PTR.load(Ordering::Acquire);
-    if !p.is_null() {
-        // SAFETY: as above.
-        return unsafe { &*p };
-    }
-    let rt: &'static Runtime = Box::leak(Box::new(build_runtime()));
-    GENERATION.fetch_add(1, Ordering::SeqCst);
-    RT_PTR.store(rt as *const Runtime as *mut Runtime, Ordering::Release);
-    rt
+/// The process's runtime (the core's shared runtime: `STREAMKIT_THREADS`
+/// workers, default 2; rebuilt in a forked child).
+pub(crate) fn rt() -> PyResult<&'static Runtime> {
+    streamkit_core::runtime::shared().map_err(|e| Python::attach(|py| errors::to_py(py, e)))
 }
 
 /// The generation of the current runtime (starting it if needed).
-pub(crate) fn generation() -> u64 {
-    rt();
-    GENERATION.load(Ordering::SeqCst)
+pub(crate) fn generation() -> PyResult<u64> {
+    streamkit_core::runtime::generation().map_err(|e| Python::attach(|py| errors::to_py(py, e)))
+}
+
+/// Enter the runtime's context, for drops and one-off polls that cannot
+/// report an error (`None` only if no runtime could be started, in which
+/// case no core object exists either).
+pub(crate) fn enter() -> Option<tokio::runtime::EnterGuard<'static>> {
+    streamkit_core::runtime::shared().ok().map(|rt| rt.enter())
 }
 
 /// What a caller of [`block`] is doing, for error messages ("accept timed out after 0.5 s").
@@ -166,15 +111,15 @@ where
     // 2.8-3.6 M/s instead of 3.7-4.3 M/s. (Reads stay inside: their credit
     // updates must go out at once, and bulk reads lost 10-15 % outside.) A
     // write that finishes in one poll owns nothing to tear down.
-    let mut _rt = (!op.outside).then(|| rt().enter());
+    let rt = rt()?;
+    let mut _rt = (!op.outside).then(|| rt.enter());
     let mut fut = std::pin::pin!(fut);
     if op.fast || op.timeout == Some(Duration::ZERO) {
-        let mut cx = Context::from_waker(Waker::noop());
-        if let Poll::Ready(r) = fut.as_mut().poll(&mut cx) {
+        if let Poll::Ready(r) = streamkit_core::runtime::poll_once(fut.as_mut()) {
             return r.map_err(|e| errors::to_py(py, e));
         }
     }
-    _rt.get_or_insert_with(|| rt().enter());
+    _rt.get_or_insert_with(|| rt.enter());
     let deadline = op
         .timeout
         .map(|t| Instant::now().checked_add(t).unwrap_or_else(far_future));
@@ -190,8 +135,7 @@ where
             }
         };
         let f = fut.as_mut();
-        let r =
-            py.detach(move || rt().block_on(async move { tokio::time::timeout(slice, f).await }));
+        let r = py.detach(move || rt.block_on(async move { tokio::time::timeout(slice, f).await }));
         match r {
             Ok(r) => return r.map_err(|e| errors::to_py(py, e)),
             Err(_elapsed) => py.check_signals()?,
@@ -214,18 +158,18 @@ pub(crate) struct InRt<T> {
 
 impl<T> InRt<T> {
     /// Wrap a handle created in the current runtime generation.
+    /// (Core objects are only made under a started runtime.)
     pub(crate) fn new(v: T) -> Self {
         InRt {
             v: ManuallyDrop::new(v),
-            generation: generation(),
+            generation: streamkit_core::runtime::current_generation(),
         }
     }
 
     /// The handle, for calls that need the runtime; a ClosedError if it was
     /// created by the parent of this (forked) process.
     pub(crate) fn live(&self, py: Python<'_>, what: &str) -> PyResult<&T> {
-        if self.generation == GENERATION.load(Ordering::Relaxed) && !FORKED.load(Ordering::Relaxed)
-        {
+        if streamkit_core::runtime::is_current(self.generation) {
             Ok(&self.v)
         } else {
             Err(errors::closed(
@@ -245,12 +189,13 @@ impl<T> Deref for InRt<T> {
 
 impl<T> Drop for InRt<T> {
     fn drop(&mut self) {
-        if self.generation != GENERATION.load(Ordering::Relaxed) || FORKED.load(Ordering::Relaxed) {
+        let rt = match streamkit_core::runtime::shared() {
             // A parent's handle in a forked child: its runtime has no threads
             // here and its drop could block on them. Leak it.
-            return;
-        }
-        let _rt = rt().enter();
+            Ok(rt) if streamkit_core::runtime::is_current(self.generation) => rt,
+            _ => return,
+        };
+        let _rt = rt.enter();
         // SAFETY: dropped exactly once, here; never used afterwards.
         unsafe { ManuallyDrop::drop(&mut self.v) }
     }

@@ -8,7 +8,7 @@ use streamkit_core::{Error, Peer, PeerOption};
 use crate::args;
 use crate::errors;
 use crate::fdstream::FdStream;
-use crate::runtime::rt;
+use crate::runtime;
 
 /// Largest single read() allocation; read(n) returns at most this many bytes.
 pub(crate) const MAX_READ: usize = 16 << 20;
@@ -96,7 +96,7 @@ pub(crate) fn join_stream(
     sock: &Bound<'_, PyAny>,
 ) -> PyResult<FdStream> {
     let fd = args::fileno(func, "sock", sock)?;
-    let _rt = rt().enter();
+    let _rt = runtime::enter();
     FdStream::dup(fd).map_err(|e| errors::to_py(py, e.into()))
 }
 
@@ -221,7 +221,7 @@ impl PeerOptions<'_, '_> {
 /// A new core peer with the constructor's options applied. Created (and, on a
 /// bad option, dropped) inside the runtime's context.
 pub(crate) fn new_peer(py: Python<'_>, opts: PeerOptions<'_, '_>) -> PyResult<Peer> {
-    let _rt = rt().enter();
+    let _rt = runtime::enter();
     let peer = Peer::new();
     opts.apply(py, &peer)?;
     Ok(peer)

@@ -1,4 +1,5 @@
 #![allow(dead_code)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code may abort
 //! Shared helpers: trusted peer pairs on every transport.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -54,12 +55,24 @@ pub async fn pair(t: Transport) -> (Peer, Peer, String) {
     trust_all(&[&s, &c]);
     let ep = s.bind(&endpoint(t)).await.unwrap();
     c.connect(&ep).await.unwrap();
-    wait_for_peer(&s, "client").await;
+    assert_knows(&s, "client");
+    assert_knows(&c, "server");
     (s, c, ep)
 }
 
+/// `connect` returns only once both sides know each other's names.
+pub fn assert_knows(p: &Peer, name: &str) {
+    assert!(
+        p.peers().iter().any(|n| n == name),
+        "{} does not know {name} although connect returned: {:?}",
+        p.name(),
+        p.peers()
+    );
+}
+
+/// Wait for a background (re)connection to `name`; a liveness bound only.
 pub async fn wait_for_peer(p: &Peer, name: &str) {
-    for _ in 0..500 {
+    for _ in 0..6000 {
         if p.peers().iter().any(|n| n == name) {
             return;
         }

@@ -205,7 +205,7 @@ impl Raw {
             Ev::Data(ch, 2, d) => {
                 let r = self.readers.entry(ch).or_default();
                 r.push(&d);
-                while let Ok(Some(m)) = r.next() {
+                while let Ok(Some(m)) = r.next_msg() {
                     self.seen.push((ch, m));
                 }
             }

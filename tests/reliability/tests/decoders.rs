@@ -30,18 +30,18 @@ fn note(n: usize) {
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, l: Layout) -> *mut u8 {
         note(l.size());
-        System.alloc(l)
+        unsafe { System.alloc(l) }
     }
     unsafe fn alloc_zeroed(&self, l: Layout) -> *mut u8 {
         note(l.size());
-        System.alloc_zeroed(l)
+        unsafe { System.alloc_zeroed(l) }
     }
     unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
         note(n);
-        System.realloc(p, l, n)
+        unsafe { System.realloc(p, l, n) }
     }
     unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        System.dealloc(p, l)
+        unsafe { System.dealloc(p, l) }
     }
 }
 #[global_allocator]
@@ -207,12 +207,12 @@ proptest! {
             k += 1;
             r.push(&wire[i..i + n]);
             i += n;
-            while let Some(m) = r.next().map_err(|e| TestCaseError::fail(e.0))? {
+            while let Some(m) = r.next_msg().map_err(|e| TestCaseError::fail(e.0))? {
                 out.push(m);
             }
         }
         prop_assert_eq!(out, msgs);
-        prop_assert_eq!(r.next(), Ok(None));
+        prop_assert_eq!(r.next_msg(), Ok(None));
     }
 
     /// CtlReader fed arbitrary chunks: never panics; allocation bounded by
@@ -225,7 +225,7 @@ proptest! {
             'outer: for c in &chunks {
                 r.push(c);
                 loop {
-                    match r.next() {
+                    match r.next_msg() {
                         Ok(Some(_)) => {}
                         Ok(None) => break,
                         Err(_) => break 'outer,
@@ -244,7 +244,7 @@ proptest! {
             let mut r = CtlReader::default();
             r.push(&len.to_be_bytes());
             r.push(&tail);
-            r.next()
+            r.next_msg()
         });
         prop_assert!(r.is_err());
         prop_assert!(m <= 4096, "allocated {m}");
@@ -259,7 +259,7 @@ proptest! {
             let mut r = CtlReader::default();
             r.push(&len.to_be_bytes());
             r.push(&have);
-            r.next()
+            r.next_msg()
         });
         prop_assert_eq!(r, Ok(None));
         prop_assert!(m <= 4096, "allocated {m}");

@@ -8,6 +8,7 @@
 // Tests in a file hold SERIAL (a std Mutex) across awaits on purpose: each
 // test has its own runtime, the lock only makes them run one at a time.
 #![allow(clippy::await_holding_lock)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code may abort
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};

@@ -8,6 +8,8 @@
 //! Both transports: inproc (many cases) and SSH over TCP (fewer cases).
 //! Cases: PROPTEST_CASES if set, else 300 (fast) or 100,000 (STREAMKIT_SOAK=1)
 //! for inproc; a tenth of that over TCP.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+// test code may abort
 
 // Tests in a file hold SERIAL (a std Mutex) across awaits on purpose: each
 // test has its own runtime, the lock only makes them run one at a time.
@@ -32,18 +34,18 @@ fn note(n: usize) {
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, l: Layout) -> *mut u8 {
         note(l.size());
-        System.alloc(l)
+        unsafe { System.alloc(l) }
     }
     unsafe fn alloc_zeroed(&self, l: Layout) -> *mut u8 {
         note(l.size());
-        System.alloc_zeroed(l)
+        unsafe { System.alloc_zeroed(l) }
     }
     unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
         note(n);
-        System.realloc(p, l, n)
+        unsafe { System.realloc(p, l, n) }
     }
     unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        System.dealloc(p, l)
+        unsafe { System.dealloc(p, l) }
     }
 }
 #[global_allocator]

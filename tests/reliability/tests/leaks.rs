@@ -5,6 +5,8 @@
 //! Fast mode uses small counts; STREAMKIT_SOAK=1 runs the full sizes:
 //! 100,000 channels + 10,000,000 frames over one connection, and 10,000
 //! connects/disconnects.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+// test code may abort
 
 // Tests in a file hold SERIAL (a std Mutex) across awaits on purpose: each
 // test has its own runtime, the lock only makes them run one at a time.

@@ -1,11 +1,15 @@
 //! A small streamkit peer process that the reliability tests spawn, so that a
 //! peer can be SIGKILLed, restarted, or run inside a network namespace.
 //!
+//! ```text
 //! Usage: sk-rel-peer --name N --key FILE --auth FILE [--known-hosts FILE]
 //!                    [--opt NAME=INT]... (--bind EP | --connect EP)
+//! ```
 //!
 //! Prints `READY <endpoint>` once bound or connected, then reads commands on
 //! stdin (one per line) and answers on stdout:
+//!
+//! ```text
 //!   peers                 -> PEERS <name,name,...>
 //!   bulk PEER BYTES       -> opens service "bulk" and writes BYTES bytes in the
 //!                            background; prints `BULK done` or
@@ -17,6 +21,8 @@
 //!   hold PEER SERVICE     -> opens SERVICE and never reads it: `HOLD opened`
 //!   rss                   -> RSS <kib> FDS <n> THREADS <n>
 //!   quit                  -> exits
+//! ```
+//!
 //! Incoming channels are served by service name:
 //!   "bulk"   read until EOF/error: `SINK eof <bytes>` / `SINK err <kind> <unix_ms> <bytes>`;
 //!            prints `SINK progress <bytes>` every 16 MiB
@@ -24,6 +30,8 @@
 //!   "echo"   echo frames until EOF
 //!   "hold"   keep the channel open, never read
 //!   anything else: close.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test fixture: abort loudly
+
 use std::io::{BufRead, Write};
 use std::time::{SystemTime, UNIX_EPOCH};
 use streamkit_core::{Channel, Peer, PeerOption};
