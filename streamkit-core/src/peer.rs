@@ -35,6 +35,9 @@ pub(crate) struct PeerInner {
     key: Mutex<Option<Arc<PrivateKey>>>,
     conns: Mutex<Vec<Arc<Conn>>>,
     listeners: Mutex<HashMap<String, Listener>>,
+    /// Requested spellings of bound endpoints (`tcp://127.0.0.1:0`) to the
+    /// endpoint actually bound, so `unbind` accepts either.
+    aliases: Mutex<HashMap<String, String>>,
     connectors: Mutex<HashMap<String, Connector>>,
     pub(crate) accept_q: AcceptQueue,
     rr: AtomicUsize,
@@ -151,6 +154,7 @@ impl PeerInner {
         for (_, c) in lock(&self.connectors).drain() {
             c.cancel.cancel();
         }
+        lock(&self.aliases).clear();
         let listeners: Vec<Listener> = lock(&self.listeners).drain().map(|(_, l)| l).collect();
         for l in listeners {
             self.stop_listener(l);
@@ -255,6 +259,7 @@ impl Peer {
                     key: Mutex::new(None),
                     conns: Mutex::new(Vec::new()),
                     listeners: Mutex::new(HashMap::new()),
+                    aliases: Mutex::new(HashMap::new()),
                     connectors: Mutex::new(HashMap::new()),
                     accept_q: AcceptQueue::new(1024),
                     rr: AtomicUsize::new(0),
@@ -425,16 +430,9 @@ impl Peer {
                 inproc: None,
             },
         );
+        drop(ls);
         if bound != endpoint {
-            // remember the requested spelling too, so unbind(requested) works
-            ls.insert(
-                endpoint.to_string(),
-                Listener {
-                    task: None,
-                    unix_path: None,
-                    inproc: None,
-                },
-            );
+            lock(&i.aliases).insert(endpoint.to_string(), bound.clone());
         }
         Ok(bound)
     }
@@ -445,17 +443,25 @@ impl Peer {
         let i = self.i();
         i.check_open()?;
         Endpoint::parse(endpoint)?;
-        let l = lock(&i.listeners).remove(endpoint);
+        let key = {
+            let mut aliases = lock(&i.aliases);
+            let key = aliases
+                .remove(endpoint)
+                .unwrap_or_else(|| endpoint.to_string());
+            aliases.retain(|_, bound| *bound != key);
+            key
+        };
+        let l = lock(&i.listeners).remove(&key);
         match l {
-            Some(l) => {
+            Some(mut l) => {
+                // Wait for the accept task to end, so the socket is closed
+                // (new connects refused) when unbind returns.
+                let task = l.task.take();
                 i.stop_listener(l);
-                // remove a twin entry (requested vs bound spelling)
-                let twins: Vec<String> = lock(&i.listeners)
-                    .iter()
-                    .filter(|(_, v)| v.task.is_none() && v.inproc.is_none())
-                    .map(|(k, _)| k.clone())
-                    .collect();
-                let _ = twins;
+                if let Some(t) = task {
+                    t.abort();
+                    let _ = t.await;
+                }
                 Ok(())
             }
             None => Err(Error::invalid(format!(
@@ -482,10 +488,7 @@ impl Peer {
                 return Ok(());
             }
         }
-        let (interval, connect_timeout) = {
-            let o = lock(&i.opts);
-            (o.reconnect_interval, o.connect_timeout)
-        };
+        let connect_timeout = lock(&i.opts).connect_timeout;
         let cancel = CancellationToken::new();
         let current = Arc::new(Mutex::new(None));
         let last_err: Arc<Mutex<Option<Error>>> = Arc::new(Mutex::new(None));
@@ -537,7 +540,6 @@ impl Peer {
                 cs.remove(endpoint);
             }
         }
-        let _ = interval;
         res
     }
 
