@@ -44,10 +44,10 @@ const STARVED_GROWTH_MAX: usize = 4 << 20;
 const FAST_TURNOVER: Duration = Duration::from_millis(1);
 /// ...up to this size. Every CREDIT costs a wake-up on both sides and, for a
 /// sender that runs out of credit, a wait; a stream that turns its window
-/// over this fast (64-byte frames at 2-4 M/s, 150-270 MB/s) spent that on
-/// every 64 KiB with the 256 KiB default, even with its reader behind (so
-/// neither rule above grows it). Measured, streamkit.aio frames between two
-/// processes: 2.2-2.9 M/s with 256 KiB, 3.1-3.7 M/s with 1 MiB.
+/// over this fast (a stream of small frames) spent that on every 64 KiB with
+/// the 256 KiB default, even with its reader behind (so neither rule above
+/// grows it); a 1 MiB cap removes most of those waits (BENCHMARKS.md,
+/// scenario 7).
 const TURNOVER_GROWTH_MAX: usize = 1 << 20;
 
 /// How a channel's outgoing side reaches the other end.
@@ -724,14 +724,14 @@ impl ChanInner {
     /// task on the runtime needs none of this: the flusher it starts runs
     /// only when the writer task yields, so its frames have coalesced
     /// already (and a task yield here, deferred by tokio until the worker
-    /// polls for I/O, quadrupled a round trip: 11 -> 45 µs).
+    /// polls for I/O, made a round trip several times slower).
     ///
     /// Only the first check takes the state's lock; the later ones read
     /// `queued`, so the waiting flusher never contends for the lock with the
     /// writer it waits for (with the lock, each check could stall the writer
     /// and send both threads into the futex path: in perf of scenario 7's Go
     /// frames program, try_small_frame, let_writer_add and lock_contended
-    /// took 20-25 % of the process's CPU in its slow runs).
+    /// dominated the profile of its slow runs).
     fn let_writer_add(&self, foreign: bool) {
         if !foreign {
             return;
@@ -1094,8 +1094,8 @@ impl ChanInner {
     /// Whether [`grant`](Self::grant) would send a CREDIT on stream `s` now.
     /// Reads check it under the lock they already hold and call `grant`
     /// only then: most reads owe nothing, and a second lock per read (taken
-    /// while the session thread delivers into the same state) cost about
-    /// 5 % of a frame reader's CPU.
+    /// while the session thread delivers into the same state) showed up in
+    /// a frame reader's profile.
     fn grant_due(st: &ChanState, s: usize) -> bool {
         !(st.close_sent || st.close_recv) && st.inb[s].unacked >= st.inb[s].grant_threshold()
     }

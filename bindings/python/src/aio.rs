@@ -116,8 +116,8 @@ struct Busy {
 }
 
 /// Read the clock on every this many fast-path checks (a check is well
-/// under a microsecond, so the slice overshoots by at most about 10 µs;
-/// reading it more often cost 2% of a frame read).
+/// under a microsecond, so the slice overshoots by a few microseconds at
+/// most; reading the clock on every check showed up in a frame read).
 const CLOCK_EVERY: u32 = 32;
 
 /// Whether this op should yield to the loop first; starts a busy period if none.

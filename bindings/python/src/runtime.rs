@@ -107,9 +107,9 @@ where
     // that (`Handle::try_current` fails) and lets the channel's flusher wait
     // for the writer's next frames instead of sending each one alone, as for
     // streamkit.aio and the C ABI. Entering first made the core take the
-    // Python thread for a task: 64-byte frames between two processes ran at
-    // 2.8-3.6 M/s instead of 3.7-4.3 M/s. (Reads stay inside: their credit
-    // updates must go out at once, and bulk reads lost 10-15 % outside.) A
+    // Python thread for a task and slowed small frames between processes.
+    // (Reads stay inside: their credit updates must go out at once, and bulk
+    // reads were slower outside.) A
     // write that finishes in one poll owns nothing to tear down.
     let rt = rt()?;
     let mut _rt = (!op.outside).then(|| rt.enter());
