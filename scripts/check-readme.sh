@@ -37,5 +37,22 @@ expect c "client got: hello" ./build/hello-c
 PY=${STREAMKIT_PYTHON:-build/pyvenv/bin/python}
 expect python "b'echo: hello'" "$PY" examples/hello.py
 expect go "echo: hello" bash -c "cd examples/go && go run ."
-if [ $fail -eq 0 ]; then echo "readme: 5 passed, 0 failed"; else echo "readme: examples FAILED"; fi
+# 3. The CLI walk-through, exactly as written, in a fresh shell.
+walk=$(python3 - <<'PY'
+import re, sys
+m = re.search(r"<!-- cli-walkthrough -->\n```sh\n(.*?)```", open("README.md").read(), re.S)
+if not m:
+    sys.exit("README.md has no CLI walk-through block")
+print(m.group(1))
+PY
+) || fail=1
+walk_out() {
+    local out
+    out=$(bash -euo pipefail -c "$walk" 2>&1) || { echo "$out"; return 1; }
+    echo "$out"
+    # echo's reply, and date's output (a year)
+    grep -qx "hello" <<<"$out" && grep -qE "(19|20)[0-9]{2}" <<<"$out"
+}
+expect cli-walkthrough "hello" walk_out
+if [ $fail -eq 0 ]; then echo "readme: 6 passed, 0 failed"; else echo "readme: examples FAILED"; fi
 exit $fail

@@ -1,15 +1,104 @@
 //! Options and helpers shared by the subcommands: identity and trust flags,
 //! peer construction, connecting with helpful errors, exit codes.
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, Result};
 use clap::Args;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use streamkit_core::{Error as SkError, ErrorKind, Peer, PeerOption};
 
-/// Exit code for failures of streamkit itself in `open` (cannot connect,
-/// authentication refused, connection lost), like ssh's 255.
-pub const EXIT_STREAMKIT: u8 = 255;
+/// Exit codes, the same for every subcommand (streamkit-cli/README.md).
+/// `open` also exits with the service's own `exit-status=N`, so streamkit's
+/// failures sit at the top of the range, as ssh's 255 does.
+pub mod exit {
+    /// The operation failed (a file could not be written, an address is in
+    /// use, the service reported errors without an exit status).
+    pub const FAILURE: u8 = 1;
+    /// Bad command line: a flag, value, endpoint or file the user named.
+    pub const USAGE: u8 = 2;
+    /// The connection was lost or the remote broke the protocol.
+    pub const LOST: u8 = 251;
+    /// The server refused the channel (unknown service, a limit).
+    pub const REFUSED: u8 = 252;
+    /// Authentication failed: either side refused the other's key.
+    pub const AUTH: u8 = 253;
+    /// Could not connect: nothing listening, unreachable, timed out.
+    pub const CONNECT: u8 = 254;
+    /// Any other failure of streamkit itself.
+    pub const STREAMKIT: u8 = 255;
+}
+
+/// An error that carries the exit code it should end the process with.
+#[derive(Debug)]
+pub struct Coded {
+    pub code: u8,
+    pub msg: String,
+}
+
+impl std::fmt::Display for Coded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.msg)
+    }
+}
+
+impl std::error::Error for Coded {}
+
+/// An error ending the process with `code`.
+pub fn coded(code: u8, msg: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(Coded {
+        code,
+        msg: msg.into(),
+    })
+}
+
+/// A usage error (exit 2): the user's flags, values or files are wrong.
+pub fn usage(msg: impl Into<String>) -> anyhow::Error {
+    coded(exit::USAGE, msg)
+}
+
+/// The exit code for one of streamkit's error kinds.
+pub fn kind_code(k: ErrorKind) -> u8 {
+    match k {
+        ErrorKind::Invalid => exit::USAGE,
+        ErrorKind::Auth => exit::AUTH,
+        ErrorKind::Timeout | ErrorKind::NoPeer => exit::CONNECT,
+        ErrorKind::Closed | ErrorKind::Eof | ErrorKind::Protocol | ErrorKind::Io => exit::LOST,
+        ErrorKind::Internal => exit::STREAMKIT,
+    }
+}
+
+/// The exit code for `e`: the first code attached along its chain of
+/// causes, else the kind of a streamkit error in it, else `default`.
+pub fn exit_code(e: &anyhow::Error, default: u8) -> u8 {
+    for cause in e.chain() {
+        if let Some(c) = cause.downcast_ref::<Coded>() {
+            return c.code;
+        }
+        if let Some(sk) = cause.downcast_ref::<SkError>() {
+            return kind_code(sk.kind());
+        }
+    }
+    default
+}
+
+/// Report `e` on stderr and return its exit code.
+pub fn fail(e: &anyhow::Error, default: u8) -> u8 {
+    report(e);
+    exit_code(e, default)
+}
+
+/// streamkit's message without the option name the core puts first
+/// (`PRIVATE_KEY: key file ...`): the CLI names its own flags instead.
+pub fn without_option_name(msg: &str) -> &str {
+    match msg.split_once(": ") {
+        Some((head, rest))
+            if !head.is_empty() && head.bytes().all(|b| b.is_ascii_uppercase() || b == b'_') =>
+        {
+            rest
+        }
+        _ => msg,
+    }
+}
 
 /// Identity and trust: the flags every networked subcommand takes.
 #[derive(Args, Debug, Clone)]
@@ -105,7 +194,7 @@ pub fn report(e: &anyhow::Error) {
 
 fn path_str(p: &Path) -> Result<&str> {
     p.to_str()
-        .ok_or_else(|| anyhow!("path {} is not valid UTF-8", p.display()))
+        .ok_or_else(|| usage(format!("path {} is not valid UTF-8", p.display())))
 }
 
 pub fn home_ssh(file: &str) -> Option<PathBuf> {
@@ -124,30 +213,46 @@ pub fn default_key_exists() -> bool {
 pub fn make_peer(t: &TrustArgs) -> Result<Peer> {
     let peer = Peer::new();
     if let Some(n) = &t.name {
-        peer.set_option_str(PeerOption::Name, n)
-            .map_err(|e| anyhow!("--name {n:?}: {}", e.message()))?;
+        peer.set_option_str(PeerOption::Name, n).map_err(|e| {
+            usage(format!(
+                "--name {n:?}: {}",
+                without_option_name(e.message())
+            ))
+        })?;
     }
     if let Some(k) = &t.key {
         if !k.is_file() {
-            bail!(
+            return Err(usage(format!(
                 "key file {} not found: create one with `streamkit keygen -f {}`",
                 k.display(),
                 k.display()
-            );
+            )));
         }
         peer.set_option_str(PeerOption::PrivateKey, path_str(k)?)
-            .map_err(|e| anyhow!("--key {}: {}", k.display(), e.message()))?;
+            .map_err(|e| {
+                usage(format!(
+                    "--key {}: {}",
+                    k.display(),
+                    without_option_name(e.message())
+                ))
+            })?;
     }
     if let Some(a) = &t.authorized_keys {
         if !a.is_file() {
-            bail!(
+            return Err(usage(format!(
                 "authorized keys file {} not found: create it with the public key lines \
                  (`streamkit keygen` prints them) of the peers you trust",
                 a.display()
-            );
+            )));
         }
         peer.set_option_str(PeerOption::AuthorizedKeys, path_str(a)?)
-            .map_err(|e| anyhow!("--authorized-keys {}: {}", a.display(), e.message()))?;
+            .map_err(|e| {
+                usage(format!(
+                    "--authorized-keys {}: {}",
+                    a.display(),
+                    without_option_name(e.message())
+                ))
+            })?;
     }
     Ok(peer)
 }
@@ -157,16 +262,30 @@ pub fn make_client(c: &ClientArgs) -> Result<Peer> {
     let peer = make_peer(&c.trust)?;
     if let Some(kh) = &c.known_hosts {
         if !kh.is_file() {
-            bail!("known_hosts file {} not found", kh.display());
+            return Err(usage(format!(
+                "known_hosts file {} not found",
+                kh.display()
+            )));
         }
         peer.set_option_str(PeerOption::KnownHosts, path_str(kh)?)
-            .map_err(|e| anyhow!("--known-hosts {}: {}", kh.display(), e.message()))?;
+            .map_err(|e| {
+                usage(format!(
+                    "--known-hosts {}: {}",
+                    kh.display(),
+                    without_option_name(e.message())
+                ))
+            })?;
     }
     if c.connect_timeout < 0 {
-        bail!("--connect-timeout must be 0 or more milliseconds");
+        return Err(usage("--connect-timeout must be 0 or more milliseconds"));
     }
     peer.set_option_int(PeerOption::ConnectTimeout, c.connect_timeout)
-        .map_err(|e| anyhow!("--connect-timeout: {}", e.message()))?;
+        .map_err(|e| {
+            usage(format!(
+                "--connect-timeout: {}",
+                without_option_name(e.message())
+            ))
+        })?;
     Ok(peer)
 }
 
@@ -202,7 +321,10 @@ pub fn explain_connect_error(
                 || lower.contains("known hosts");
             if server_side {
                 // The core quotes the key it saw between backticks.
-                let key = msg.split('`').nth(1).filter(|k| k.starts_with("ssh-") || k.starts_with("ecdsa-"));
+                let key = msg
+                    .split('`')
+                    .nth(1)
+                    .filter(|k| k.starts_with("ssh-") || k.starts_with("ecdsa-"));
                 let what = match key {
                     Some(k) => format!("add `{k}` (the key {endpoint} presented)"),
                     None => "add the server's public key line".to_string(),
@@ -218,34 +340,69 @@ pub fn explain_connect_error(
                     ),
                 };
                 if key.is_some() {
-                    anyhow!("server host key not trusted: {fix}")
+                    coded(exit::AUTH, format!("server host key not trusted: {fix}"))
                 } else {
-                    anyhow!("server host key not trusted: {fix}\n  ({msg})")
+                    coded(
+                        exit::AUTH,
+                        format!("server host key not trusted: {fix}\n  ({msg})"),
+                    )
                 }
             } else {
-                anyhow!(
+                coded(
+                    exit::AUTH,
+                    format!(
                     "our key was refused by the server {endpoint}: add `{}` to its authorized keys \
                      (the file its --authorized-keys names, or ~/.ssh/authorized_keys)",
                     our_public_key(peer)
+                ),
                 )
             }
         }
-        ErrorKind::Timeout => anyhow!(
-            "could not connect to {endpoint} within {} ms: is `streamkit serve {endpoint}` running? \
-             (raise the limit with --connect-timeout MS)\n  ({msg})",
-            c.connect_timeout
+        ErrorKind::Timeout => {
+            // The core's message repeats the endpoint and the limit; keep
+            // only the cause of the last attempt.
+            let cause = msg
+                .split_once("last error: ")
+                .map(|(_, cause)| format!("\n  (last attempt: {cause})"))
+                .unwrap_or_default();
+            coded(
+                exit::CONNECT,
+                format!(
+                    "could not connect to {endpoint} within {} ms: is `streamkit serve {endpoint}` \
+                     running? (raise the limit with --connect-timeout MS){cause}",
+                    c.connect_timeout
+                ),
+            )
+        }
+        ErrorKind::Invalid => usage(without_option_name(&msg).to_string()),
+        kind => coded(
+            kind_code(kind),
+            format!("cannot connect to {endpoint}: {e}"),
         ),
-        ErrorKind::Invalid => anyhow!("{msg}"),
-        _ => anyhow!("cannot connect to {endpoint}: {e}"),
     }
 }
 
 /// Connect `peer` to `endpoint` and return the name of the remote peer.
 pub async fn connect(peer: &Peer, endpoint: &str, c: &ClientArgs) -> Result<String> {
     let before = peer.peers();
-    peer.connect(endpoint)
-        .await
-        .map_err(|e| explain_connect_error(e, endpoint, peer, c))?;
+    let connecting = peer.connect(endpoint);
+    tokio::pin!(connecting);
+    // Say what we are waiting for when it takes a while (the core retries
+    // a refused connect until --connect-timeout).
+    let r = tokio::select! {
+        // The notice first when both are ready: the wait did pass 1 s.
+        biased;
+        _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => {
+            eprintln!(
+                "streamkit: waiting for {endpoint} to accept the connection \
+                 (giving up after {} ms, --connect-timeout MS)",
+                c.connect_timeout
+            );
+            connecting.await
+        }
+        r = &mut connecting => r,
+    };
+    r.map_err(|e| explain_connect_error(e, endpoint, peer, c))?;
     // Connect returns once both sides know each other's name.
     let after = peer.peers();
     let remote = after
@@ -263,14 +420,19 @@ pub fn tcp_addr(s: &str) -> Result<String> {
     if rest.parse::<u16>().is_ok() {
         return Ok(format!("127.0.0.1:{rest}"));
     }
-    let (host, port) = rest
-        .rsplit_once(':')
-        .with_context(|| format!("bad TCP address {s:?}: expected HOST:PORT or tcp://HOST:PORT"))?;
+    let (host, port) = rest.rsplit_once(':').ok_or_else(|| {
+        usage(format!(
+            "bad TCP address {s:?}: expected HOST:PORT or tcp://HOST:PORT"
+        ))
+    })?;
     if host.is_empty() {
-        bail!("bad TCP address {s:?}: empty host");
+        return Err(usage(format!("bad TCP address {s:?}: empty host")));
     }
-    port.parse::<u16>()
-        .map_err(|_| anyhow!("bad TCP address {s:?}: port must be a number 0-65535"))?;
+    port.parse::<u16>().map_err(|_| {
+        usage(format!(
+            "bad TCP address {s:?}: port must be a number 0-65535"
+        ))
+    })?;
     Ok(rest.to_string())
 }
 

@@ -1,7 +1,7 @@
 //! `streamkit forward`: like `ssh -L`, each local TCP connection is carried
 //! over its own channel to a service on the server.
 
-use crate::common::{self, ClientArgs, EXIT_STREAMKIT};
+use crate::common::{self, ClientArgs};
 use crate::progress::{Counters, Progress};
 use anyhow::{anyhow, Result};
 use clap::Args;
@@ -52,10 +52,7 @@ pub struct ForwardArgs {
 pub async fn run(a: ForwardArgs) -> u8 {
     match run_inner(a).await {
         Ok(()) => 0,
-        Err(e) => {
-            common::report(&e);
-            EXIT_STREAMKIT
-        }
+        Err(e) => common::fail(&e, common::exit::STREAMKIT),
     }
 }
 
@@ -142,7 +139,7 @@ async fn carry(
     let ch = peer
         .open(&remote, service, headers)
         .await
-        .map_err(|e| anyhow!("cannot open service {service:?}: {e}"))?;
+        .map_err(|e| anyhow::Error::new(e).context(format!("cannot open service {service:?}")))?;
     let errs = {
         let ch = ch.clone();
         let progress = progress.clone();
@@ -165,10 +162,13 @@ async fn carry(
     let _ = tokio::time::timeout(std::time::Duration::from_secs(2), errs).await;
     for t in ch.trailers() {
         if let Some(e) = t.strip_prefix("error=") {
-            return Err(anyhow!("the server refused: {e}"));
+            return Err(common::coded(
+                common::exit::REFUSED,
+                format!("the server refused: {e}"),
+            ));
         }
     }
-    r.map_err(|e| anyhow!("channel failed: {e}"))
+    r.map_err(|e| anyhow::Error::new(e).context("channel failed"))
 }
 
 /// A TCP stream that counts bytes for the status line.

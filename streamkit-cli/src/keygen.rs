@@ -1,6 +1,6 @@
 //! `streamkit keygen`: write a new ed25519 identity key.
 
-use crate::common::home_ssh;
+use crate::common::{self, home_ssh};
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use std::io::Write;
@@ -48,10 +48,10 @@ fn create(path: &Path, mode: u32, force: bool) -> Result<std::fs::File> {
         .open(path)
         .map_err(|e| {
             if e.kind() == std::io::ErrorKind::AlreadyExists {
-                anyhow!(
+                common::usage(format!(
                     "{} already exists: pass --force to overwrite it, or choose another -f FILE",
                     path.display()
-                )
+                ))
             } else {
                 anyhow!("cannot create {}: {e}", path.display())
             }
@@ -76,23 +76,36 @@ fn create(path: &Path, _mode: u32, force: bool) -> Result<std::fs::File> {
 }
 
 pub fn run(a: KeygenArgs) -> Result<()> {
+    let explicit = a.file.is_some();
     let path = match a.file {
         Some(p) => p,
-        None => home_ssh("id_ed25519").ok_or_else(|| anyhow!("HOME is not set: pass -f FILE"))?,
+        None => {
+            home_ssh("id_ed25519").ok_or_else(|| common::usage("HOME is not set: pass -f FILE"))?
+        }
     };
     let pubp = pub_path(&path);
     if !a.force {
         for p in [&path, &pubp] {
             if p.exists() {
-                bail!(
+                return Err(common::usage(format!(
                     "{} already exists: pass --force to overwrite it, or choose another -f FILE",
                     p.display()
-                );
+                )));
             }
         }
     }
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         if !dir.exists() {
+            // Like ssh-keygen: only the default ~/.ssh is created; a missing
+            // directory in -f FILE is most likely a typo.
+            if explicit {
+                return Err(common::usage(format!(
+                    "-f {}: directory {} does not exist (create it first)",
+                    path.display(),
+                    dir.display()
+                )));
+            }
+            eprintln!("streamkit: created directory {} (mode 0700)", dir.display());
             #[cfg(unix)]
             {
                 use std::os::unix::fs::DirBuilderExt;

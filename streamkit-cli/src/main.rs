@@ -1,6 +1,6 @@
 //! `streamkit`: secure multiplexed pipes over SSH, from the command line.
 //!
-//! Subcommands: `keygen`, `serve`, `open`, `forward`, `bench`. See `streamkit --help`
+//! Subcommands: `keygen`, `serve`, `open`, `forward`, `bench`, `completions`, `man`. See `streamkit --help`
 //! and streamkit-cli/README.md.
 
 mod bench;
@@ -11,7 +11,7 @@ mod open;
 mod progress;
 mod serve;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -48,6 +48,80 @@ enum Cmd {
     Open(open::OpenArgs),
     Forward(forward::ForwardArgs),
     Bench(bench::BenchArgs),
+    Completions(CompletionsArgs),
+    Man(ManArgs),
+}
+
+/// Print a shell completion script on stdout.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "\
+Examples:
+  streamkit completions bash > ~/.local/share/bash-completion/completions/streamkit
+  streamkit completions zsh > ~/.zfunc/_streamkit      # with fpath+=~/.zfunc
+  streamkit completions fish > ~/.config/fish/completions/streamkit.fish")]
+struct CompletionsArgs {
+    /// The shell to complete for.
+    shell: clap_complete::Shell,
+}
+
+/// Print the man page (roff) on stdout, or write one page per subcommand.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "\
+Examples:
+  streamkit man | man -l -
+  streamkit man --dir ~/.local/share/man/man1    # streamkit.1, streamkit-serve.1, ...")]
+struct ManArgs {
+    /// Write streamkit.1 and streamkit-SUBCOMMAND.1 into this existing directory.
+    #[arg(long, value_name = "DIR")]
+    dir: Option<std::path::PathBuf>,
+}
+
+fn completions(a: CompletionsArgs) -> anyhow::Result<()> {
+    let mut cmd = Cli::command();
+    // Into a buffer first: clap_complete panics when its writer fails.
+    let mut buf = Vec::new();
+    clap_complete::generate(a.shell, &mut cmd, "streamkit", &mut buf);
+    write_stdout(&buf)
+}
+
+/// Write `buf` to stdout; a reader that went away (`| head`) is not an error.
+fn write_stdout(buf: &[u8]) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(buf).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(anyhow::anyhow!("cannot write to stdout: {e}"))
+        }
+        _ => Ok(()),
+    }
+}
+
+fn man(a: ManArgs) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let cmd = Cli::command();
+    let Some(dir) = a.dir else {
+        let mut buf = Vec::new();
+        clap_mangen::Man::new(cmd).render(&mut buf)?;
+        return write_stdout(&buf);
+    };
+    if !dir.is_dir() {
+        return Err(common::usage(format!(
+            "--dir {}: no such directory (create it first)",
+            dir.display()
+        )));
+    }
+    clap_mangen::generate_to(cmd.clone(), &dir)
+        .with_context(|| format!("cannot write the man pages into {}", dir.display()))?;
+    let mut pages: Vec<String> = vec!["streamkit.1".into()];
+    pages.extend(
+        cmd.get_subcommands()
+            .map(|s| format!("streamkit-{}.1", s.get_name())),
+    );
+    eprintln!(
+        "streamkit: wrote {} into {}",
+        pages.join(", "),
+        dir.display()
+    );
+    Ok(())
 }
 
 fn main() -> ExitCode {
@@ -55,15 +129,20 @@ fn main() -> ExitCode {
     let code: u8 = match cli.cmd {
         Cmd::Keygen(a) => match keygen::run(a) {
             Ok(()) => 0,
-            Err(e) => {
-                common::report(&e);
-                1
-            }
+            Err(e) => common::fail(&e, common::exit::FAILURE),
         },
         Cmd::Serve(a) => common::block_on(serve::run(a)),
         Cmd::Open(a) => common::block_on(open::run(a)),
         Cmd::Forward(a) => common::block_on(forward::run(a)),
         Cmd::Bench(a) => bench::run(a),
+        Cmd::Completions(a) => match completions(a) {
+            Ok(()) => 0,
+            Err(e) => common::fail(&e, common::exit::FAILURE),
+        },
+        Cmd::Man(a) => match man(a) {
+            Ok(()) => 0,
+            Err(e) => common::fail(&e, common::exit::FAILURE),
+        },
     };
     let _ = std::io::stdout().flush();
     let _ = std::io::stderr().flush();

@@ -1,6 +1,6 @@
 //! `streamkit open`: connect, open one channel, pipe stdin/stdout through it.
 
-use crate::common::{self, ClientArgs, EXIT_STREAMKIT};
+use crate::common::{self, ClientArgs};
 use crate::progress::{Counters, Progress};
 use anyhow::{anyhow, Result};
 use clap::Args;
@@ -58,10 +58,7 @@ pub struct OpenArgs {
 pub async fn run(a: OpenArgs) -> u8 {
     match run_inner(a).await {
         Ok(code) => code,
-        Err(e) => {
-            common::report(&e);
-            EXIT_STREAMKIT
-        }
+        Err(e) => common::fail(&e, common::exit::STREAMKIT),
     }
 }
 
@@ -125,7 +122,7 @@ fn closed_or(e: streamkit_core::Error) -> Up {
         // The service stopped reading (e.g. the command exited): not our failure.
         Up::RemoteClosed
     } else {
-        Up::Failed(anyhow!("sending to the channel failed: {e}"))
+        Up::Failed(anyhow::Error::new(e).context("sending to the channel failed"))
     }
 }
 
@@ -166,7 +163,9 @@ async fn download(ch: &Channel, frames: bool, counters: &Counters) -> Result<()>
                     out.flush().await.map_err(stdout_error)?;
                 }
                 Ok(None) => break,
-                Err(e) => return Err(anyhow!("receiving from the channel failed: {e}")),
+                Err(e) => {
+                    return Err(anyhow::Error::new(e).context("receiving from the channel failed"))
+                }
             }
         }
     } else {
@@ -178,12 +177,28 @@ async fn download(ch: &Channel, frames: bool, counters: &Counters) -> Result<()>
                     counters.add_received(n);
                     out.write_all(&buf[..n]).await.map_err(stdout_error)?;
                 }
-                Err(e) => return Err(anyhow!("receiving from the channel failed: {e}")),
+                Err(e) => {
+                    return Err(anyhow::Error::new(e).context("receiving from the channel failed"))
+                }
             }
         }
     }
     out.flush().await.map_err(stdout_error)?;
     Ok(())
+}
+
+/// The size of stdin when it is a regular file (`open ... < file`).
+#[cfg(unix)]
+fn stdin_size() -> Option<u64> {
+    use std::os::fd::AsFd;
+    let fd = std::io::stdin().as_fd().try_clone_to_owned().ok()?;
+    let m = std::fs::File::from(fd).metadata().ok()?;
+    m.is_file().then(|| m.len())
+}
+
+#[cfg(not(unix))]
+fn stdin_size() -> Option<u64> {
+    None
 }
 
 /// Print one error frame on stderr as a line.
@@ -199,15 +214,26 @@ async fn run_inner(a: OpenArgs) -> Result<u8> {
         .open(&remote, &a.service, &a.client.headers)
         .await
         .map_err(|e| {
-            anyhow!(
-                "cannot open service {:?} on {} ({remote}): {e}",
-                a.service,
-                a.endpoint
+            let code = match e.kind() {
+                ErrorKind::Closed => common::exit::REFUSED,
+                kind => common::kind_code(kind),
+            };
+            common::coded(
+                code,
+                format!(
+                    "cannot open service {:?} on {} ({remote}): {e}",
+                    a.service, a.endpoint
+                ),
             )
         })?;
 
     let counters = Arc::new(Counters::default());
     let show = !a.no_progress && !std::io::stdout().is_terminal();
+    if !a.frames {
+        if let Some(size) = stdin_size() {
+            counters.upload_size.store(size, Ordering::Relaxed);
+        }
+    }
     let progress = Arc::new(Progress::start(&a.service, show, counters.clone(), false));
 
     // Error frames -> stderr.

@@ -1,7 +1,7 @@
 //! A progress line on stderr (indicatif), drawn only when stderr is a
 //! terminal, and only once a transfer has run for a moment.
 
-use indicatif::{HumanBytes, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{HumanBytes, HumanDuration, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -14,6 +14,9 @@ pub struct Counters {
     pub received: AtomicU64,
     pub active: AtomicU64,
     pub total: AtomicU64,
+    /// How many bytes will be sent in all, when known (stdin is a regular
+    /// file); 0 when unknown.
+    pub upload_size: AtomicU64,
 }
 
 impl Counters {
@@ -41,6 +44,24 @@ fn rate(bytes: u64, secs: f64) -> String {
         return "-".into();
     }
     format!("{}/s", HumanBytes((bytes as f64 / secs) as u64))
+}
+
+/// "sent 12 MiB of 100 MiB (12%, 40 MiB/s, 2s left)".
+fn sent_of(sent: u64, size: u64, secs: f64) -> String {
+    let pct = (sent.min(size) as f64 * 100.0 / size as f64).floor();
+    let left = if sent > 0 && secs > 0.0 && sent < size {
+        let per_sec = sent as f64 / secs;
+        let eta = Duration::from_secs_f64((size - sent) as f64 / per_sec);
+        format!(", {} left", HumanDuration(eta))
+    } else {
+        String::new()
+    };
+    format!(
+        "sent {} of {} ({pct:.0}%, {}{left})",
+        HumanBytes(sent),
+        HumanBytes(size),
+        rate(sent, secs)
+    )
 }
 
 impl Progress {
@@ -77,7 +98,10 @@ impl Progress {
                 let sent = counters.sent.load(Ordering::Relaxed);
                 let recv = counters.received.load(Ordering::Relaxed);
                 let mut parts = Vec::new();
-                if sent > 0 || recv == 0 {
+                let size = counters.upload_size.load(Ordering::Relaxed);
+                if size > 0 {
+                    parts.push(sent_of(sent, size, secs));
+                } else if sent > 0 || recv == 0 {
                     parts.push(format!("sent {} ({})", HumanBytes(sent), rate(sent, secs)));
                 }
                 if recv > 0 {
@@ -124,5 +148,24 @@ impl Progress {
 impl Drop for Progress {
     fn drop(&mut self) {
         self.finish();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sent_of_shows_percentage_and_time_left() {
+        let line = sent_of(25 << 20, 100 << 20, 1.0);
+        assert!(
+            line.starts_with("sent 25.00 MiB of 100.00 MiB (25%"),
+            "{line}"
+        );
+        assert!(line.ends_with("3 seconds left)"), "{line}");
+        let done = sent_of(100 << 20, 100 << 20, 4.0);
+        assert!(done.contains("(100%") && !done.contains("left"), "{done}");
+        // A file that grew while it was sent never shows more than 100%.
+        assert!(sent_of(200, 100, 1.0).contains("(100%"));
     }
 }

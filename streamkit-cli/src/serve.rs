@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::Stdio;
 use std::sync::Arc;
-use streamkit_core::{Channel, Peer};
+use streamkit_core::{Channel, ErrorKind, Peer};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
 const EXAMPLES: &str = "\
@@ -97,10 +97,7 @@ fn parse_service(s: &str) -> std::result::Result<(String, Action), String> {
 pub async fn run(a: ServeArgs) -> u8 {
     match run_inner(a).await {
         Ok(()) => 0,
-        Err(e) => {
-            common::report(&e);
-            1
-        }
+        Err(e) => common::fail(&e, common::exit::FAILURE),
     }
 }
 
@@ -108,7 +105,7 @@ async fn run_inner(a: ServeArgs) -> Result<()> {
     let mut services = BTreeMap::new();
     for (n, act) in a.services {
         if services.insert(n.clone(), act).is_some() {
-            return Err(anyhow!("service {n:?} is given twice"));
+            return Err(common::usage(format!("--service {n:?} is given twice")));
         }
     }
     let services = Arc::new(services);
@@ -122,10 +119,13 @@ async fn run_inner(a: ServeArgs) -> Result<()> {
     }
     let stop = common::terminated();
     tokio::pin!(stop);
-    let bound = peer
-        .bind(&a.endpoint)
-        .await
-        .map_err(|e| anyhow!("cannot listen on {}: {e}", a.endpoint))?;
+    let bound = peer.bind(&a.endpoint).await.map_err(|e| match e.kind() {
+        ErrorKind::Invalid => common::usage(common::without_option_name(e.message()).to_string()),
+        _ => common::coded(
+            common::exit::FAILURE,
+            format!("cannot listen on {}: {}", a.endpoint, e.message()),
+        ),
+    })?;
     {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "{bound}");

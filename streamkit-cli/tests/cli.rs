@@ -727,7 +727,7 @@ fn forward_fails_fast_when_the_server_is_not_trusted() {
     c.arg("forward").arg("127.0.0.1:0").arg(&ep).arg("echo");
     c.args(["--key", "client.key", "--authorized-keys", "other.pub"]);
     let out = run(&mut c, b"");
-    assert_eq!(out.status.code(), Some(255), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(253), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("server host key not trusted"),
         "{}",
@@ -749,7 +749,7 @@ fn untrusted_server_key_is_refused_with_a_helpful_message() {
     c.arg("open").arg(&ep).arg("echo");
     c.args(["--key", "client.key", "--authorized-keys", "other.pub"]);
     let out = run(&mut c, b"secret");
-    assert_eq!(out.status.code(), Some(255), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(253), "{}", stderr(&out));
     assert!(out.stdout.is_empty());
     let err = stderr(&out);
     assert!(err.contains("server host key not trusted"), "{err}");
@@ -770,7 +770,7 @@ fn untrusted_client_key_is_refused_with_a_helpful_message() {
     c.arg("open").arg(&ep).arg("echo");
     c.args(["--key", "stranger.key", "--authorized-keys", "server.pub"]);
     let out = run(&mut c, b"secret");
-    assert_eq!(out.status.code(), Some(255), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(253), "{}", stderr(&out));
     assert!(out.stdout.is_empty());
     let err = stderr(&out);
     assert!(err.contains("our key was refused by the server"), "{err}");
@@ -843,7 +843,7 @@ fn known_hosts_decides_which_server_is_trusted() {
         "wrong_hosts",
     ]);
     let out = run(&mut c, b"x");
-    assert_eq!(out.status.code(), Some(255), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(253), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(
         err.contains("server host key not trusted") && err.contains("wrong_hosts"),
@@ -871,7 +871,7 @@ fn default_trust_uses_home_ssh() {
 // exit codes and usage
 
 #[test]
-fn open_exits_255_when_the_connection_is_lost() {
+fn open_exits_251_when_the_connection_is_lost() {
     let env = Env::new();
     env.keys();
     let (s, ep) = env.serve(&["hang=exec:echo started; sleep 30"]);
@@ -902,7 +902,7 @@ fn open_exits_255_when_the_connection_is_lost() {
     };
     let mut err = String::new();
     let _ = se.read_to_string(&mut err);
-    assert_eq!(status.code(), Some(255), "{err}");
+    assert_eq!(status.code(), Some(251), "{err}");
     assert!(err.contains("streamkit: error:"), "{err}");
 }
 
@@ -928,7 +928,7 @@ fn exit_codes_for_usage_and_connection_failures() {
         stderr(&out)
     );
 
-    // Nothing listening: 255 after the connect timeout, with advice.
+    // Nothing listening: 254 after the connect timeout, with advice.
     let port = {
         let l = TcpListener::bind("127.0.0.1:0").expect("bind");
         l.local_addr().expect("addr").port()
@@ -936,7 +936,7 @@ fn exit_codes_for_usage_and_connection_failures() {
     let ep = format!("tcp://127.0.0.1:{port}");
     let t0 = Instant::now();
     let out = env.open(&ep, "echo", &["--connect-timeout", "300"], b"");
-    assert_eq!(out.status.code(), Some(255), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(254), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("could not connect"),
         "{}",
@@ -946,7 +946,7 @@ fn exit_codes_for_usage_and_connection_failures() {
 
     // A bad endpoint names itself.
     let out = env.open("tcp//nowhere", "echo", &[], b"");
-    assert_eq!(out.status.code(), Some(255), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("tcp//nowhere"), "{}", stderr(&out));
 
     // A missing key file says how to make one.
@@ -955,7 +955,7 @@ fn exit_codes_for_usage_and_connection_failures() {
             .args(["open", &ep, "echo", "--key", "missing.key"]),
         b"",
     );
-    assert_eq!(out.status.code(), Some(255), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("streamkit keygen -f missing.key"),
         "{}",
@@ -977,7 +977,15 @@ fn exit_codes_for_usage_and_connection_failures() {
 #[test]
 fn every_subcommand_has_help_with_an_example() {
     let env = Env::new();
-    for sub in ["keygen", "serve", "open", "forward", "bench"] {
+    for sub in [
+        "keygen",
+        "serve",
+        "open",
+        "forward",
+        "bench",
+        "completions",
+        "man",
+    ] {
         let out = run(env.cmd().arg(sub).arg("--help"), b"");
         assert!(out.status.success(), "{sub} --help: {}", stderr(&out));
         let text = stdout(&out);
@@ -992,7 +1000,15 @@ fn every_subcommand_has_help_with_an_example() {
     }
     let out = run(env.cmd().arg("--help"), b"");
     assert!(out.status.success());
-    for sub in ["keygen", "serve", "open", "forward", "bench"] {
+    for sub in [
+        "keygen",
+        "serve",
+        "open",
+        "forward",
+        "bench",
+        "completions",
+        "man",
+    ] {
         assert!(stdout(&out).contains(sub));
     }
 }
@@ -1076,4 +1092,122 @@ fn progress_line_when_stderr_is_a_terminal() {
         "no progress line on the terminal: {screen:?}"
     );
     assert_eq!(std::fs::read(env.path("out.bin")).expect("out").len(), 1000);
+}
+
+// ---------------------------------------------------------------------------
+// completions, man pages, messages in the CLI's words
+
+#[test]
+fn completions_for_every_shell_name_the_subcommands() {
+    let env = Env::new();
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let out = run(env.cmd().args(["completions", shell]), b"");
+        assert!(out.status.success(), "{shell}: {}", stderr(&out));
+        let text = stdout(&out);
+        for sub in ["keygen", "serve", "open", "forward", "authorized-keys"] {
+            assert!(text.contains(sub), "{shell} completions lack {sub}");
+        }
+    }
+    let out = run(env.cmd().args(["completions", "tcsh"]), b"");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
+
+#[test]
+fn man_pages_are_generated() {
+    let env = Env::new();
+    let out = run(env.cmd().arg("man"), b"");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let page = stdout(&out);
+    assert!(page.contains(".TH streamkit 1"), "{page}");
+    assert!(page.contains("serve"), "{page}");
+    std::fs::create_dir(env.path("man1")).expect("mkdir");
+    let out = run(env.cmd().args(["man", "--dir", "man1"]), b"");
+    assert!(out.status.success(), "{}", stderr(&out));
+    for page in ["streamkit.1", "streamkit-serve.1", "streamkit-open.1"] {
+        let text = std::fs::read_to_string(env.path("man1").join(page)).expect(page);
+        assert!(text.contains(".TH"), "{page}: {text}");
+    }
+    let out = run(env.cmd().args(["man", "--dir", "missing"]), b"");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("--dir missing"), "{}", stderr(&out));
+}
+
+#[test]
+fn keygen_does_not_create_a_missing_directory() {
+    let env = Env::new();
+    let out = run(env.cmd().args(["keygen", "-f", "nope/sub/k"]), b"");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("does not exist"), "{}", stderr(&out));
+    assert!(!env.path("nope").exists());
+    // Only the default ~/.ssh is created, like ssh-keygen.
+    let out = run(env.cmd().arg("keygen"), b"");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(env.path("home/.ssh/id_ed25519").is_file());
+}
+
+#[test]
+fn messages_name_flags_not_internal_options() {
+    let env = Env::new();
+    env.keys();
+    std::fs::write(env.path("junk.key"), "not a key\n").expect("write");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(env.path("junk.key"), std::fs::Permissions::from_mode(0o600))
+            .expect("chmod");
+    }
+    let out = run(
+        env.cmd().args([
+            "open",
+            "tcp://127.0.0.1:9",
+            "echo",
+            "--key",
+            "junk.key",
+            "-a",
+            "server.pub",
+        ]),
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("--key junk.key"), "{err}");
+    assert!(!err.contains("PRIVATE_KEY"), "{err}");
+    // A bad endpoint is a usage error for serve too, reported once.
+    let out = run(
+        env.cmd().args([
+            "serve",
+            "bogus://x",
+            "--key",
+            "server.key",
+            "--service",
+            "e=echo",
+        ]),
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out).matches("bogus://x").count(),
+        1,
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_slow_connect_says_what_it_waits_for() {
+    let env = Env::new();
+    env.keys();
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let ep = format!("tcp://127.0.0.1:{port}");
+    // Nothing listens: the core retries until the 3 s limit; the notice
+    // comes after 1 s, and the cause is given once.
+    let out = env.open(&ep, "echo", &["--connect-timeout", "3000"], b"");
+    assert_eq!(out.status.code(), Some(254), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains(&format!("waiting for {ep}")), "{err}");
+    assert_eq!(err.matches("Connection refused").count(), 1, "{err}");
+    assert_eq!(err.matches("within 3000 ms").count(), 1, "{err}");
 }
