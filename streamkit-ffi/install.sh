@@ -40,3 +40,16 @@ install -m 644 "$target/libstreamkit.a" "$dest$prefix/lib/libstreamkit.a"
 sed -e "s|@PREFIX@|$prefix|g" -e "s|@VERSION@|$version|g" -e "s|@LIBS_PRIVATE@|$libs_private|g" \
     "$here/streamkit.pc.in" > "$dest$prefix/lib/pkgconfig/streamkit.pc"
 echo "installed streamkit $version into $dest$prefix"
+# Say exactly what this prefix needs, if anything.
+if ! pkg-config --variable pc_path pkg-config 2>/dev/null | tr ':' '\n' | grep -qx "$prefix/lib/pkgconfig"; then
+    echo "pkg-config does not search $prefix/lib/pkgconfig: export PKG_CONFIG_PATH=$prefix/lib/pkgconfig\${PKG_CONFIG_PATH:+:\$PKG_CONFIG_PATH}"
+fi
+case "$prefix/lib" in
+/usr/lib | /usr/lib64 | /lib | /lib64 | /usr/lib/*-linux-gnu) ;;
+*)
+    if ! { ldconfig -p 2>/dev/null | grep -q "$prefix/lib/libstreamkit.so"; }; then
+        echo "the dynamic loader does not search $prefix/lib: link with -Wl,-rpath,$prefix/lib" \
+            "(or export LD_LIBRARY_PATH=$prefix/lib, or run ldconfig if $prefix/lib is in /etc/ld.so.conf.d)"
+    fi
+    ;;
+esac

@@ -193,7 +193,7 @@ fn stdin_size() -> Option<u64> {
     use std::os::fd::AsFd;
     let fd = std::io::stdin().as_fd().try_clone_to_owned().ok()?;
     let m = std::fs::File::from(fd).metadata().ok()?;
-    m.is_file().then(|| m.len())
+    m.is_file().then_some(m.len())
 }
 
 #[cfg(not(unix))]

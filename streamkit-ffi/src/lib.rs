@@ -52,6 +52,14 @@ pub extern "C" fn sk_last_error() -> *const c_char {
     error::last_error_ptr()
 }
 
+/// The major version of the header (`SK_VERSION_MAJOR`). Compare with
+/// `sk_version()` at run time to detect a header/library mismatch.
+pub const SK_VERSION_MAJOR: u32 = 0;
+/// The minor version of the header.
+pub const SK_VERSION_MINOR: u32 = 1;
+/// The patch version of the header.
+pub const SK_VERSION_PATCH: u32 = 0;
+
 /// The library version, e.g. "0.1.0". A static string: do not free it.
 /// Never returns NULL; does not block.
 #[no_mangle]
@@ -114,4 +122,29 @@ pub unsafe extern "C" fn sk_strlist_free(l: *mut sk_strlist) {
 #[no_mangle]
 pub extern "C" fn sk_live_handles() -> usize {
     std::panic::catch_unwind(handle::live).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod version_tests {
+    /// The header's macros are literals (cbindgen cannot evaluate `env!`):
+    /// this fails when Cargo.toml's version moves without them.
+    #[test]
+    fn header_version_macros_match_cargo_toml() {
+        let v = |s: &str| s.parse::<u32>().unwrap_or(u32::MAX);
+        assert_eq!(super::SK_VERSION_MAJOR, v(env!("CARGO_PKG_VERSION_MAJOR")));
+        assert_eq!(super::SK_VERSION_MINOR, v(env!("CARGO_PKG_VERSION_MINOR")));
+        assert_eq!(super::SK_VERSION_PATCH, v(env!("CARGO_PKG_VERSION_PATCH")));
+        let header = include_str!("../../include/streamkit.h");
+        for (name, value) in [
+            ("SK_VERSION_MAJOR", super::SK_VERSION_MAJOR),
+            ("SK_VERSION_MINOR", super::SK_VERSION_MINOR),
+            ("SK_VERSION_PATCH", super::SK_VERSION_PATCH),
+        ] {
+            let line = format!("#define {name} {value}");
+            assert!(
+                header.lines().any(|l| l == line),
+                "include/streamkit.h lacks `{line}`: run streamkit-ffi/gen_header.sh"
+            );
+        }
+    }
 }

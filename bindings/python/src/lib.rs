@@ -32,16 +32,43 @@ mod shared;
 /// generate_key() -> str
 ///
 /// A new ed25519 private key as OpenSSH PEM text, usable as a Peer's
-/// private_key. Get its public half from Peer(private_key=...).public_key.
+/// private_key. Get its public half with public_key(key).
 #[pyfunction]
 fn generate_key(py: Python<'_>) -> String {
     py.detach(streamkit_core::generate_key)
+}
+
+/// public_key(private_key) -> str
+///
+/// The OpenSSH public key line of a private key (a path such as
+/// ~/.ssh/id_ed25519, or the key text from generate_key()): the line to put
+/// in the other side's authorized_keys. Raises InvalidArgument for a key
+/// that does not load.
+#[pyfunction]
+fn public_key(py: Python<'_>, private_key: &Bound<'_, PyAny>) -> PyResult<String> {
+    let opts = shared::PeerOptions {
+        name: None,
+        private_key: Some(private_key),
+        authorized_keys: None,
+        known_hosts: None,
+        reconnect_interval: None,
+        reconnect_interval_max: None,
+        connect_timeout: None,
+        max_frame_size: None,
+    };
+    let peer = shared::new_peer(py, opts)?;
+    let line = shared::public_key(py, &peer);
+    // The peer never bound or connected; drop it inside the runtime.
+    let _rt = runtime::enter();
+    drop(peer);
+    line
 }
 
 #[pymodule]
 fn _streamkit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(generate_key, m)?)?;
+    m.add_function(wrap_pyfunction!(public_key, m)?)?;
     m.add_class::<peer::PyPeer>()?;
     m.add_class::<channel::PyChannel>()?;
     m.add_class::<channel::ChannelMeta>()?;

@@ -57,11 +57,13 @@ from ._streamkit import (
     TimeoutError,
     __version__,
     generate_key,
+    public_key,
 )
 
 __all__ = [
     "__version__",
     "generate_key",
+    "public_key",
     "Peer",
     "Channel",
     "ChannelMeta",

@@ -58,6 +58,9 @@ class InvalidArgument(Error, ValueError):
 def generate_key() -> str:
     """A new ed25519 private key as OpenSSH PEM text."""
 
+def public_key(private_key: _StrOrPath) -> str:
+    """The OpenSSH public key line of a private key (a path or the key text)."""
+
 @final
 class Peer:
     """A streamkit peer: binds and/or connects; channels are opened to connected peers by name."""
