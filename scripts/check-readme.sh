@@ -36,7 +36,7 @@ cc -Wall -Werror -Iinclude examples/hello.c target/release/libstreamkit.a -lpthr
 expect c "client got: hello" ./build/hello-c
 PY=${STREAMKIT_PYTHON:-build/pyvenv/bin/python}
 expect python "b'echo: hello'" "$PY" examples/hello.py
-expect go "echo: hello" bash -c "cd examples/go && go run ."
+expect go "echo: hello" bash -c "cd examples/go && go run -tags streamkit_checkout ."
 # 3. The CLI walk-through, exactly as written, in a fresh shell.
 walk=$(python3 - <<'PY'
 import re, sys

@@ -5,7 +5,7 @@
 //!   static `libstreamkit.a` of this target directory (built with
 //!   `cargo build -p streamkit-ffi` in the bench binary's own profile).
 //! - Go: `bench/go` (a main package using `bindings/go`), built here with
-//!   `go build -tags streamkit_dynamic` against the same `libstreamkit.a`.
+//!   `go build` (pkg-config mode, flags from `CGO_LDFLAGS`) against the same `libstreamkit.a`.
 //! - Python: the existing `bindings/python/bench/bench.py`, driven through
 //!   its per-side roles (`--role sk-recv` / `sk-send` ..., one process per
 //!   side), for streamkit, streamkit.aio and pyzmq PUSH/PULL (plaintext,
@@ -205,10 +205,10 @@ fn prepare() -> Tools {
             let mut cmd = std::process::Command::new("go");
             cmd.current_dir(root.join("bench/go"))
                 .env("CGO_ENABLED", "1")
-                .env("PKG_CONFIG", "true") // streamkit_dynamic asks pkg-config; the flags come from here
+                .env("PKG_CONFIG", "true") // the default link mode asks pkg-config; the flags come from here
                 .env("CGO_CFLAGS", format!("-O2 -I{}", include.display()))
                 .env("CGO_LDFLAGS", ldflags.join(" "))
-                .args(["build", "-tags", "streamkit_dynamic", "-o"])
+                .args(["build", "-o"])
                 .arg(&exe)
                 .arg(".");
             match run_cmd(&mut cmd) {

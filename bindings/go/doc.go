@@ -66,10 +66,12 @@
 //
 // # Linking
 //
-// By default the package links the static library
-// target/release/libstreamkit.a of the checkout it lives in (build it with
-// `cargo build --release -p streamkit-ffi`), so programs need no
-// LD_LIBRARY_PATH. With the build tag streamkit_dynamic it uses pkg-config
-// (package "streamkit") instead. Without cgo every call fails with
+// By default the package links an installed C SDK found with pkg-config
+// (package "streamkit"; streamkit-ffi/install.sh PREFIX installs one, and
+// its rpath means programs need no LD_LIBRARY_PATH), so a program anywhere
+// builds with `go build` and no Rust toolchain. Inside the streamkit
+// repository, the build tag streamkit_checkout links the checkout's static
+// target/release/libstreamkit.a instead (build it with `cargo build
+// --release -p streamkit-ffi`). Without cgo every call fails with
 // ErrNoCgo. See README.md.
 package streamkit

@@ -1,8 +1,9 @@
-//go:build cgo && !streamkit_dynamic
+//go:build cgo && streamkit_checkout
 
 package streamkit
 
-// Default link mode: the static library built in this checkout by
+// Checkout link mode (go build -tags streamkit_checkout): the static library
+// built in this checkout by
 //
 //	cargo build --release -p streamkit-ffi
 //
@@ -10,8 +11,7 @@ package streamkit
 // linker cannot pick libstreamkit.so from the same directory, and programs
 // need no LD_LIBRARY_PATH. The system libraries after it are those printed
 // by `cargo rustc --release -p streamkit-ffi -- --print native-static-libs`.
-// Build with -tags streamkit_dynamic to use an installed library through
-// pkg-config instead (see link_dynamic.go and README.md).
+// Without the tag the package uses an installed C SDK (link_pkgconfig.go).
 
 /*
 #cgo CFLAGS: -I${SRCDIR}/../../include

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Build the Rust C library, then check and test the Go package:
 # gofmt, go vet, go test (also of bench/go), go test -race, a GOGC=1 run, a cgocheck2 run,
-# the !cgo stub, and a smoke test of
-# the streamkit_dynamic (pkg-config) link mode. Exits non-zero on any
-# failure.
+# the !cgo stub, and the default (pkg-config) link mode against an SDK
+# installed by streamkit-ffi/install.sh, from a module outside the checkout.
+# Exits non-zero on any failure. Inside the checkout the tests use
+# -tags streamkit_checkout (the static library in target/release).
 #
 # Usage: bindings/go/run-tests.sh          (from anywhere)
 # Env:   SKIP_CARGO_BUILD=1   the library is already built
@@ -23,6 +24,9 @@ test -f "$ROOT/include/streamkit.h" || { echo "missing include/streamkit.h"; exi
 
 cd "$HERE"
 export CGO_ENABLED=1
+# Inside the checkout, link its static library (link.go); the default
+# pkg-config mode is tested at the end against an installed SDK.
+export GOFLAGS="-tags=streamkit_checkout"
 FLAGS=${GO_TEST_FLAGS:-}
 
 echo "== gofmt"
@@ -65,23 +69,39 @@ echo "== CGO_ENABLED=0: stub builds and reports ErrNoCgo"
 CGO_ENABLED=0 go vet ./...
 CGO_ENABLED=0 go test -count=1 ./...
 
-echo "== -tags streamkit_dynamic (pkg-config, libstreamkit.so)"
-mkdir -p "$tmp/pc"
-cat >"$tmp/pc/streamkit.pc" <<PC
-libdir=$ROOT/target/release
-includedir=$ROOT/include
-
-Name: streamkit
-Description: secure multiplexed channels over SSH
-Version: 0.1.0
-Libs: -L\${libdir} -lstreamkit
-Cflags: -I\${includedir}
-PC
-PKG_CONFIG_PATH="$tmp/pc" LD_LIBRARY_PATH="$ROOT/target/release" \
-	go test -count=1 -tags streamkit_dynamic -run 'TestVersionAndKeys|TestOpenChannels|TestFramesAndStreams' .
-PKG_CONFIG_PATH="$tmp/pc" go test -c -tags streamkit_dynamic -o "$tmp/dyn.test" .
-needed=$(readelf -d "$tmp/dyn.test" | grep NEEDED || true)
-grep -q 'libstreamkit\.so' <<<"$needed" || { echo "dynamic build does not use libstreamkit.so"; exit 1; }
+echo "== default link mode: an installed SDK through pkg-config, from a module outside the checkout"
+if ! command -v pkg-config >/dev/null; then
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+		apt-get update -qq && apt-get install -y -qq pkg-config >/dev/null
+	else
+		echo "pkg-config is missing: install it"; exit 1
+	fi
+fi
+prefix="$tmp/sdk"
+SK_NO_BUILD=1 bash "$ROOT/streamkit-ffi/install.sh" "$prefix" >"$tmp/install.log"
+grep -q "PKG_CONFIG_PATH=$prefix/lib/pkgconfig" "$tmp/install.log" ||
+	{ echo "install.sh did not say which PKG_CONFIG_PATH to use:"; cat "$tmp/install.log"; exit 1; }
+export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
+GOFLAGS= go test -count=1 -run 'TestVersionAndKeys|TestOpenChannels|TestFramesAndStreams' .
+# A program in its own module, as bindings/go/README.md tells users to write it
+# (offline: a require plus a replace, no go get).
+ext="$tmp/ext"
+mkdir -p "$ext"
+cp "$ROOT/examples/go/main.go" "$ext/main.go"
+(
+	cd "$ext"
+	go mod init example.com/hello >/dev/null 2>&1
+	go mod edit -require github.com/streamkit/streamkit/bindings/go@v0.0.0 \
+		-replace github.com/streamkit/streamkit/bindings/go="$HERE"
+	GOFLAGS= go build -o hello .
+	needed=$(readelf -d hello | grep NEEDED || true)
+	grep -q 'libstreamkit\.so' <<<"$needed" || { echo "the external program does not use the SDK's libstreamkit.so"; exit 1; }
+	# no LD_LIBRARY_PATH: the SDK's rpath finds the library
+	out=$(env -u LD_LIBRARY_PATH ./hello)
+	grep -q "echo: hello" <<<"$out" || { echo "external program printed: $out"; exit 1; }
+	echo "external module: built against $prefix and ran: $out"
+)
+unset PKG_CONFIG_PATH
 
 if [ "${CHECK_NATIVE_LIBS:-}" = 1 ]; then
 	# Rebuilds the ffi crate once with --print; off by default.

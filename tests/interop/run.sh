@@ -26,7 +26,7 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
 echo "== go build tests/interop/goapp"
-(cd "$HERE/goapp" && go build -o "$WORK/goapp" .)
+(cd "$HERE/goapp" && go build -tags streamkit_checkout -o "$WORK/goapp" .)
 GOAPP="$WORK/goapp"
 
 "$GOAPP" keygen >"$WORK/go.key"
