@@ -112,7 +112,7 @@ def main():
     with open(a.authorized) as f:
         authorized = f.read()
     peer = streamkit.Peer(name=a.name, private_key=key, authorized_keys=authorized,
-                          connect_timeout=20000)
+                          connect_timeout=20)
     if a.bind:
         bound = peer.bind(a.bind)
         tmp = a.endpoint_file + ".tmp"

@@ -1108,11 +1108,9 @@ struct PeerShared {
 /// An asyncio streamkit peer (streamkit.aio.Peer): the same peer as
 /// streamkit.Peer, with awaitable methods.
 ///
-/// Peer(name=None, private_key=None, authorized_keys=None, known_hosts=None,
-///      reconnect_interval=None, reconnect_interval_max=None,
-///      connect_timeout=None, max_frame_size=None)
+/// Peer(name=None, private_key=None, ..., *, keepalive_interval=None, ...)
 ///
-/// Arguments as for streamkit.Peer. bind, unbind, connect, disconnect, drop,
+/// Arguments as for streamkit.Peer (durations in seconds). bind, unbind, connect, disconnect, drop,
 /// accept, open and shutdown return awaitables (coroutine objects) and never
 /// block the event loop; peers, next_peer, set_option, get_option,
 /// public_key and name are plain. `async with Peer(...) as p:` shuts the peer
@@ -1150,7 +1148,10 @@ impl AioPeer {
     #[new]
     #[pyo3(signature = (name=None, private_key=None, authorized_keys=None, known_hosts=None,
                         reconnect_interval=None, reconnect_interval_max=None,
-                        connect_timeout=None, max_frame_size=None))]
+                        connect_timeout=None, max_frame_size=None, *,
+                        keepalive_interval=None, keepalive_count=None, handshake_timeout=None,
+                        max_channels=None, channel_window=None, accept_backlog=None,
+                        window_budget=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -1162,6 +1163,13 @@ impl AioPeer {
         reconnect_interval_max: Option<&Bound<'_, PyAny>>,
         connect_timeout: Option<&Bound<'_, PyAny>>,
         max_frame_size: Option<&Bound<'_, PyAny>>,
+        keepalive_interval: Option<&Bound<'_, PyAny>>,
+        keepalive_count: Option<&Bound<'_, PyAny>>,
+        handshake_timeout: Option<&Bound<'_, PyAny>>,
+        max_channels: Option<&Bound<'_, PyAny>>,
+        channel_window: Option<&Bound<'_, PyAny>>,
+        accept_backlog: Option<&Bound<'_, PyAny>>,
+        window_budget: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let peer = shared::new_peer(
             py,
@@ -1174,6 +1182,13 @@ impl AioPeer {
                 reconnect_interval_max,
                 connect_timeout,
                 max_frame_size,
+                keepalive_interval,
+                keepalive_count,
+                handshake_timeout,
+                max_channels,
+                channel_window,
+                accept_backlog,
+                window_budget,
             },
         )?;
         Ok(AioPeer {
@@ -1915,6 +1930,18 @@ impl AioChannelMeta {
     #[getter]
     fn trailers(&self) -> Vec<String> {
         self.channel.get().inner.ch.trailers()
+    }
+
+    /// The headers as a dict, as streamkit.ChannelMeta.headers_dict.
+    #[getter]
+    fn headers_dict(&self) -> std::collections::HashMap<String, String> {
+        crate::channel::to_dict(&self.headers)
+    }
+
+    /// The trailers as a dict, as streamkit.ChannelMeta.trailers_dict.
+    #[getter]
+    fn trailers_dict(&self) -> std::collections::HashMap<String, String> {
+        crate::channel::to_dict(&self.channel.get().inner.ch.trailers())
     }
 
     fn __repr__(&self) -> String {

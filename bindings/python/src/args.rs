@@ -20,7 +20,7 @@ pub(crate) fn type_name(obj: &Bound<'_, PyAny>) -> String {
         .unwrap_or_else(|_| "?".to_owned())
 }
 
-fn type_error(func: &str, param: &str, expected: &str, obj: &Bound<'_, PyAny>) -> PyErr {
+pub(crate) fn type_error(func: &str, param: &str, expected: &str, obj: &Bound<'_, PyAny>) -> PyErr {
     PyTypeError::new_err(format!(
         "{func}() argument '{param}' must be {expected}, not {}",
         type_name(obj)

@@ -355,10 +355,35 @@ impl ChannelMeta {
         self.channel.get().inner.trailers()
     }
 
+    /// The headers as a dict: `"key=value"` items split at the first `=`
+    /// (an item without one maps to ""). A key given twice keeps its last
+    /// value; `headers` keeps them all, in order.
+    #[getter]
+    fn headers_dict(&self) -> std::collections::HashMap<String, String> {
+        to_dict(&self.headers)
+    }
+
+    /// The trailers as a dict, split like `headers_dict`.
+    #[getter]
+    fn trailers_dict(&self) -> std::collections::HashMap<String, String> {
+        to_dict(&self.channel.get().inner.trailers())
+    }
+
     fn __repr__(&self) -> String {
         format!(
             "ChannelMeta(service={:?}, headers={:?}, local_peer={:?}, remote_peer={:?})",
             self.service, self.headers, self.local_peer, self.remote_peer
         )
     }
+}
+
+/// `"key=value"` items as a dict (see `ChannelMeta.headers_dict`).
+pub(crate) fn to_dict(items: &[String]) -> std::collections::HashMap<String, String> {
+    items
+        .iter()
+        .map(|kv| match kv.split_once('=') {
+            Some((k, v)) => (k.to_string(), v.to_string()),
+            None => (kv.clone(), String::new()),
+        })
+        .collect()
 }

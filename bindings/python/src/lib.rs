@@ -47,14 +47,8 @@ fn generate_key(py: Python<'_>) -> String {
 #[pyfunction]
 fn public_key(py: Python<'_>, private_key: &Bound<'_, PyAny>) -> PyResult<String> {
     let opts = shared::PeerOptions {
-        name: None,
         private_key: Some(private_key),
-        authorized_keys: None,
-        known_hosts: None,
-        reconnect_interval: None,
-        reconnect_interval_max: None,
-        connect_timeout: None,
-        max_frame_size: None,
+        ..Default::default()
     };
     let peer = shared::new_peer(py, opts)?;
     let line = shared::public_key(py, &peer);

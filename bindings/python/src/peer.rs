@@ -16,9 +16,13 @@ use crate::shared;
 ///
 /// Peer(name=None, private_key=None, authorized_keys=None, known_hosts=None,
 ///      reconnect_interval=None, reconnect_interval_max=None,
-///      connect_timeout=None, max_frame_size=None)
+///      connect_timeout=None, max_frame_size=None, *, keepalive_interval=None,
+///      keepalive_count=None, handshake_timeout=None, max_channels=None,
+///      channel_window=None, accept_backlog=None, window_budget=None)
 ///
-/// Every argument left as None keeps the core default (see set_option):
+/// One keyword per option (OPT_* in lower case); every argument left as None
+/// keeps the core default. Durations are seconds (float or int), like every
+/// timeout= argument:
 ///
 /// * name (str): this peer's name; default a random UUID.
 /// * private_key (str | PathLike): path to an OpenSSH/PEM private key file, or
@@ -28,16 +32,21 @@ use crate::shared;
 ///   text; the public keys trusted in both directions (plus our own).
 ///   Default ~/.ssh/authorized_keys.
 /// * known_hosts (str | PathLike): when set, servers we connect to must match it.
-/// * reconnect_interval (int, ms): delay between connection attempts
-///   (default 100; -1 = never retry).
-/// * reconnect_interval_max (int, ms): 0 = constant interval with jitter, else
+/// * reconnect_interval (seconds): delay between connection attempts
+///   (default 0.1; -1 = never retry).
+/// * reconnect_interval_max (seconds): 0 = constant interval with jitter, else
 ///   exponential backoff capped at this value.
-/// * connect_timeout (int, ms): how long connect() keeps trying (default 10000).
+/// * connect_timeout (seconds): how long connect() keeps trying (default 10).
 /// * max_frame_size (int, bytes): largest frame read_frame() accepts (default 16 MiB).
+/// * keepalive_interval (seconds): keepalive probe interval on idle
+///   connections (default 15; 0 = off); keepalive_count (int): unanswered
+///   probes before a connection is declared dead (default 3).
+/// * handshake_timeout (seconds): SSH handshake + authentication + hello (default 10).
+/// * max_channels, channel_window, accept_backlog, window_budget (int): see
+///   the OPT_* constants of the same names.
 ///
-/// Option values use the same units as set_option()/get_option() (integers in
-/// milliseconds or bytes); per-call timeouts such as accept(timeout=...) are
-/// float seconds.
+/// set_option()/get_option() keep the C units (integers in milliseconds or
+/// bytes).
 ///
 /// A Peer is a context manager: leaving the `with` block shuts it down. A Peer
 /// that is garbage-collected without shutdown() is shut down and releases its
@@ -53,7 +62,10 @@ impl PyPeer {
     #[new]
     #[pyo3(signature = (name=None, private_key=None, authorized_keys=None, known_hosts=None,
                         reconnect_interval=None, reconnect_interval_max=None,
-                        connect_timeout=None, max_frame_size=None))]
+                        connect_timeout=None, max_frame_size=None, *,
+                        keepalive_interval=None, keepalive_count=None, handshake_timeout=None,
+                        max_channels=None, channel_window=None, accept_backlog=None,
+                        window_budget=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -65,6 +77,13 @@ impl PyPeer {
         reconnect_interval_max: Option<&Bound<'_, PyAny>>,
         connect_timeout: Option<&Bound<'_, PyAny>>,
         max_frame_size: Option<&Bound<'_, PyAny>>,
+        keepalive_interval: Option<&Bound<'_, PyAny>>,
+        keepalive_count: Option<&Bound<'_, PyAny>>,
+        handshake_timeout: Option<&Bound<'_, PyAny>>,
+        max_channels: Option<&Bound<'_, PyAny>>,
+        channel_window: Option<&Bound<'_, PyAny>>,
+        accept_backlog: Option<&Bound<'_, PyAny>>,
+        window_budget: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let peer = shared::new_peer(
             py,
@@ -77,6 +96,13 @@ impl PyPeer {
                 reconnect_interval_max,
                 connect_timeout,
                 max_frame_size,
+                keepalive_interval,
+                keepalive_count,
+                handshake_timeout,
+                max_channels,
+                channel_window,
+                accept_backlog,
+                window_budget,
             },
         )?;
         Ok(PyPeer {

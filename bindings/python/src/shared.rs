@@ -164,7 +164,10 @@ pub(crate) fn public_key(py: Python<'_>, peer: &Peer) -> PyResult<String> {
     peer.public_key().map_err(|e| errors::to_py(py, e))
 }
 
-/// The keyword options of the Peer constructors, in signature order.
+/// The keyword options of the Peer constructors, in signature order: each
+/// option's name in lower case. Durations are float (or int) seconds here;
+/// set_option/get_option keep the C units (milliseconds).
+#[derive(Default)]
 pub(crate) struct PeerOptions<'a, 'py> {
     pub name: Option<&'a Bound<'py, PyAny>>,
     pub private_key: Option<&'a Bound<'py, PyAny>>,
@@ -174,43 +177,101 @@ pub(crate) struct PeerOptions<'a, 'py> {
     pub reconnect_interval_max: Option<&'a Bound<'py, PyAny>>,
     pub connect_timeout: Option<&'a Bound<'py, PyAny>>,
     pub max_frame_size: Option<&'a Bound<'py, PyAny>>,
+    pub keepalive_interval: Option<&'a Bound<'py, PyAny>>,
+    pub keepalive_count: Option<&'a Bound<'py, PyAny>>,
+    pub handshake_timeout: Option<&'a Bound<'py, PyAny>>,
+    pub max_channels: Option<&'a Bound<'py, PyAny>>,
+    pub channel_window: Option<&'a Bound<'py, PyAny>>,
+    pub accept_backlog: Option<&'a Bound<'py, PyAny>>,
+    pub window_budget: Option<&'a Bound<'py, PyAny>>,
+}
+
+/// Whether a constructor keyword is a duration (seconds, stored as ms).
+fn is_duration(opt: PeerOption) -> bool {
+    matches!(
+        opt,
+        PeerOption::ReconnectInterval
+            | PeerOption::ReconnectIntervalMax
+            | PeerOption::ConnectTimeout
+            | PeerOption::KeepaliveInterval
+            | PeerOption::HandshakeTimeout
+    )
+}
+
+/// A duration keyword in seconds (`float` or `int`) as the core's
+/// milliseconds. `reconnect_interval=-1` keeps its meaning: never retry.
+fn duration_ms(func: &str, param: &str, opt: PeerOption, obj: &Bound<'_, PyAny>) -> PyResult<i64> {
+    use pyo3::types::{PyBool, PyFloat, PyInt};
+    if obj.is_instance_of::<PyBool>()
+        || !(obj.is_instance_of::<PyInt>() || obj.is_instance_of::<PyFloat>())
+    {
+        return Err(args::type_error(func, param, "float or int (seconds)", obj));
+    }
+    let secs: f64 = obj.extract()?;
+    if matches!(opt, PeerOption::ReconnectInterval) && secs == -1.0 {
+        return Ok(-1);
+    }
+    const MAX_SECS: f64 = 86_400.0;
+    if !secs.is_finite() || !(0.0..=MAX_SECS).contains(&secs) {
+        let never = if matches!(opt, PeerOption::ReconnectInterval) {
+            " (or -1: never retry)"
+        } else {
+            ""
+        };
+        return Err(errors::invalid(
+            obj.py(),
+            format!("{func}() argument '{param}' must be 0 to 86400 seconds{never}, not {secs}"),
+        ));
+    }
+    Ok((secs * 1000.0).round() as i64)
 }
 
 impl PeerOptions<'_, '_> {
     /// Apply every option that is given and not None (errors name "Peer" and the keyword).
     pub(crate) fn apply(&self, py: Python<'_>, peer: &Peer) -> PyResult<()> {
+        use PeerOption as O;
         let opts = [
-            ("name", PeerOption::Name, self.name),
-            ("private_key", PeerOption::PrivateKey, self.private_key),
-            (
-                "authorized_keys",
-                PeerOption::AuthorizedKeys,
-                self.authorized_keys,
-            ),
-            ("known_hosts", PeerOption::KnownHosts, self.known_hosts),
+            ("name", O::Name, self.name),
+            ("private_key", O::PrivateKey, self.private_key),
+            ("authorized_keys", O::AuthorizedKeys, self.authorized_keys),
+            ("known_hosts", O::KnownHosts, self.known_hosts),
             (
                 "reconnect_interval",
-                PeerOption::ReconnectInterval,
+                O::ReconnectInterval,
                 self.reconnect_interval,
             ),
             (
                 "reconnect_interval_max",
-                PeerOption::ReconnectIntervalMax,
+                O::ReconnectIntervalMax,
                 self.reconnect_interval_max,
             ),
+            ("connect_timeout", O::ConnectTimeout, self.connect_timeout),
+            ("max_frame_size", O::MaxFrameSize, self.max_frame_size),
             (
-                "connect_timeout",
-                PeerOption::ConnectTimeout,
-                self.connect_timeout,
+                "keepalive_interval",
+                O::KeepaliveInterval,
+                self.keepalive_interval,
             ),
+            ("keepalive_count", O::KeepaliveCount, self.keepalive_count),
             (
-                "max_frame_size",
-                PeerOption::MaxFrameSize,
-                self.max_frame_size,
+                "handshake_timeout",
+                O::HandshakeTimeout,
+                self.handshake_timeout,
             ),
+            ("max_channels", O::MaxChannels, self.max_channels),
+            ("channel_window", O::ChannelWindow, self.channel_window),
+            ("accept_backlog", O::AcceptBacklog, self.accept_backlog),
+            ("window_budget", O::WindowBudget, self.window_budget),
         ];
         for (param, opt, value) in opts {
-            if let Some(v) = value.filter(|v| !v.is_none()) {
+            let Some(v) = value.filter(|v| !v.is_none()) else {
+                continue;
+            };
+            if is_duration(opt) {
+                let ms = duration_ms("Peer", param, opt, v)?;
+                peer.set_option_int(opt, ms)
+                    .map_err(|e| errors::to_py(py, e))?;
+            } else {
                 set_value(py, peer, "Peer", param, opt, v)?;
             }
         }

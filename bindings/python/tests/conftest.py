@@ -91,7 +91,7 @@ def make_pair(ids: tuple[Identity, Identity], transport: str, short_dir: str) ->
     ia, ib = ids
     a = streamkit.Peer(name="alice", private_key=ia.private_key, authorized_keys=ib.public_key)
     b = streamkit.Peer(
-        name="bob", private_key=ib.private_key, authorized_keys=ia.public_key, connect_timeout=5000
+        name="bob", private_key=ib.private_key, authorized_keys=ia.public_key, connect_timeout=5
     )
     bound = bind_or_skip(a, endpoint(transport, short_dir))
     b.connect(bound)

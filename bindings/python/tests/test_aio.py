@@ -33,7 +33,7 @@ async def aio_pair(
 ) -> AsyncIterator[tuple[aio.Peer, aio.Peer, str]]:
     ia, ib = ids
     async with aio.Peer(name="alice", private_key=ia.private_key, authorized_keys=ib.public_key) as a, aio.Peer(
-        name="bob", private_key=ib.private_key, authorized_keys=ia.public_key, connect_timeout=5000
+        name="bob", private_key=ib.private_key, authorized_keys=ia.public_key, connect_timeout=5
     ) as b:
         ep = await bind_or_skip(a, endpoint(transport, short_dir))
         await b.connect(ep)
@@ -140,7 +140,7 @@ async def test_nested_channels(ids: tuple[Identity, Identity]) -> None:
 async def test_options_unbind_disconnect_drop(ids: tuple[Identity, Identity], short_dir: str) -> None:
     ia, ib = ids
     async with aio.Peer(name="alice", private_key=ia.private_key, authorized_keys=ib.public_key) as a, aio.Peer(
-        name="bob", private_key=ib.private_key, authorized_keys=ia.public_key, connect_timeout=1500
+        name="bob", private_key=ib.private_key, authorized_keys=ia.public_key, connect_timeout=1.5
     ) as b:
         a.set_option(streamkit.OPT_MAX_FRAME_SIZE, 1000)
         assert a.get_option(streamkit.OPT_MAX_FRAME_SIZE) == 1000

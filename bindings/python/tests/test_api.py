@@ -91,10 +91,15 @@ def test_constructor_options_and_set_get_option(ids: tuple[Identity, Identity]) 
         private_key=ia.private_key,
         authorized_keys=ib.public_key,
         known_hosts=None,
-        reconnect_interval=250,
-        reconnect_interval_max=2000,
-        connect_timeout=3000,
+        reconnect_interval=0.25,
+        reconnect_interval_max=2,
+        connect_timeout=3.0,
         max_frame_size=4096,
+        keepalive_interval=7.5,
+        keepalive_count=4,
+        handshake_timeout=5,
+        max_channels=100,
+        accept_backlog=16,
     ) as p:
         assert p.name == "n1"
         assert p.get_option(streamkit.OPT_NAME) == "n1"
@@ -103,6 +108,11 @@ def test_constructor_options_and_set_get_option(ids: tuple[Identity, Identity]) 
         assert p.get_option(streamkit.OPT_RECONNECT_INTERVAL_MAX) == 2000
         assert p.get_option(streamkit.OPT_CONNECT_TIMEOUT) == 3000
         assert p.get_option(streamkit.OPT_MAX_FRAME_SIZE) == 4096
+        assert p.get_option(streamkit.OPT_KEEPALIVE_INTERVAL) == 7500
+        assert p.get_option(streamkit.OPT_KEEPALIVE_COUNT) == 4
+        assert p.get_option(streamkit.OPT_HANDSHAKE_TIMEOUT) == 5000
+        assert p.get_option(streamkit.OPT_MAX_CHANNELS) == 100
+        assert p.get_option(streamkit.OPT_ACCEPT_BACKLOG) == 16
         assert p.public_key == ia.public_key
 
         p.set_option(streamkit.OPT_NAME, "n2")
@@ -478,7 +488,7 @@ def test_unbind_disconnect_drop(ids: tuple[Identity, Identity], transport: str, 
 
         pair.a.unbind(pair.endpoint)
         with streamkit.Peer(
-            private_key=ids[1].private_key, authorized_keys=ids[0].public_key, connect_timeout=300
+            private_key=ids[1].private_key, authorized_keys=ids[0].public_key, connect_timeout=0.3
         ) as late:
             with pytest.raises(streamkit.Error):
                 late.connect(pair.endpoint)
@@ -565,19 +575,19 @@ def test_untrusted_key_is_auth_error(ids: tuple[Identity, Identity], transport: 
     with streamkit.Peer(private_key=ia.private_key, authorized_keys=ib.public_key) as server:
         ep = bind_or_skip(server, endpoint(transport, short_dir))
         # server not trusted by the client
-        with streamkit.Peer(private_key=ib.private_key, authorized_keys="", connect_timeout=2000) as c:
+        with streamkit.Peer(private_key=ib.private_key, authorized_keys="", connect_timeout=2) as c:
             with pytest.raises(streamkit.AuthError):
                 c.connect(ep)
         # client not trusted by the server
         stranger = streamkit.generate_key()
-        with streamkit.Peer(private_key=stranger, authorized_keys=ia.public_key, connect_timeout=2000) as c:
+        with streamkit.Peer(private_key=stranger, authorized_keys=ia.public_key, connect_timeout=2) as c:
             with pytest.raises(streamkit.AuthError):
                 c.connect(ep)
         assert server.peers() == []
 
 
 def test_connect_timeout(short_dir: str) -> None:
-    with streamkit.Peer(connect_timeout=300, reconnect_interval=50) as p:
+    with streamkit.Peer(connect_timeout=0.3, reconnect_interval=0.05) as p:
         t0 = time.monotonic()
         with pytest.raises(streamkit.TimeoutError):
             p.connect(f"unix://{short_dir}/nobody-here.sock")
@@ -648,6 +658,6 @@ def test_known_hosts(ids: tuple[Identity, Identity], tmp_path: pathlib.Path) -> 
             assert c.peers() == ["alice"]
             assert c.get_option(streamkit.OPT_KNOWN_HOSTS) == str(good)
         wrong = f"[127.0.0.1]:{port} {ib.public_key}\n"
-        with streamkit.Peer(private_key=ib.private_key, known_hosts=wrong, connect_timeout=2000) as c:
+        with streamkit.Peer(private_key=ib.private_key, known_hosts=wrong, connect_timeout=2) as c:
             with pytest.raises(streamkit.AuthError, match="KNOWN_HOSTS"):
                 c.connect(ep)

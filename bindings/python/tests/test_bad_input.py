@@ -47,10 +47,18 @@ def test_peer_key_option_types(param: str, value: Any) -> None:
         streamkit.Peer(**{param: value})
 
 
-@pytest.mark.parametrize("param", ["reconnect_interval", "reconnect_interval_max", "connect_timeout", "max_frame_size"])
+@pytest.mark.parametrize("param", ["max_frame_size", "keepalive_count", "max_channels", "channel_window"])
 @pytest.mark.parametrize("value", ["100", 1.5, b"1", True, [1]])
 def test_peer_int_option_types(param: str, value: Any) -> None:
     with pytest.raises(TypeError, match=f"'{param}' must be int"):
+        streamkit.Peer(**{param: value})
+
+
+@pytest.mark.parametrize("param", ["reconnect_interval", "reconnect_interval_max", "connect_timeout",
+                                   "keepalive_interval", "handshake_timeout"])
+@pytest.mark.parametrize("value", ["100", b"1", True, [1]])
+def test_peer_duration_option_types(param: str, value: Any) -> None:
+    with pytest.raises(TypeError, match=f"'{param}' must be float or int \\(seconds\\)"):
         streamkit.Peer(**{param: value})
 
 
@@ -132,7 +140,7 @@ def test_peer_string_methods(method: str) -> None:
     ],
 )
 def test_bad_endpoints_name_the_endpoint(ep: str) -> None:
-    with streamkit.Peer(connect_timeout=200) as p:
+    with streamkit.Peer(connect_timeout=0.2) as p:
         with pytest.raises(streamkit.InvalidArgument) as info:
             p.bind(ep)
         assert ep.rstrip("\x00") in str(info.value)  # the message names the endpoint

@@ -1,13 +1,14 @@
 """streamkit.public_key(): the public half of a private key, without a Peer."""
 
 import os
+import pathlib
 import subprocess
 
 import pytest
 import streamkit
 
 
-def test_public_key_of_generated_key_matches_a_peer_using_it():
+def test_public_key_of_generated_key_matches_a_peer_using_it() -> None:
     key = streamkit.generate_key()
     line = streamkit.public_key(key)
     assert line.startswith("ssh-ed25519 AAAA")
@@ -15,7 +16,7 @@ def test_public_key_of_generated_key_matches_a_peer_using_it():
         assert p.public_key.split()[:2] == line.split()[:2]
 
 
-def test_public_key_of_a_file_matches_ssh_keygen(tmp_path):
+def test_public_key_of_a_file_matches_ssh_keygen(tmp_path: pathlib.Path) -> None:
     path = tmp_path / "id_ed25519"
     subprocess.run(
         ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)], check=True
@@ -25,6 +26,6 @@ def test_public_key_of_a_file_matches_ssh_keygen(tmp_path):
     assert streamkit.public_key(os.fspath(path)).split()[:2] == want
 
 
-def test_public_key_of_garbage_is_invalid_argument():
+def test_public_key_of_garbage_is_invalid_argument() -> None:
     with pytest.raises(streamkit.InvalidArgument):
         streamkit.public_key("not a key")

@@ -71,10 +71,18 @@ class Peer:
         private_key: _StrOrPath | None = None,
         authorized_keys: _StrOrPath | None = None,
         known_hosts: _StrOrPath | None = None,
-        reconnect_interval: int | None = None,
-        reconnect_interval_max: int | None = None,
-        connect_timeout: int | None = None,
+        reconnect_interval: float | None = None,
+        reconnect_interval_max: float | None = None,
+        connect_timeout: float | None = None,
         max_frame_size: int | None = None,
+        *,
+        keepalive_interval: float | None = None,
+        keepalive_count: int | None = None,
+        handshake_timeout: float | None = None,
+        max_channels: int | None = None,
+        channel_window: int | None = None,
+        accept_backlog: int | None = None,
+        window_budget: int | None = None,
     ) -> Self: ...
     @overload
     def set_option(self, option: _StrOption, value: _StrOrPath) -> None: ...
@@ -126,6 +134,10 @@ class ChannelMeta:
     def headers(self) -> list[str]: ...
     @property
     def trailers(self) -> list[str]: ...
+    @property
+    def headers_dict(self) -> dict[str, str]: ...
+    @property
+    def trailers_dict(self) -> dict[str, str]: ...
     @property
     def local_peer(self) -> str: ...
     @property
