@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build everything and run every test suite: the lint baseline (fmt, clippy,
-# rustdoc), Rust, C, Python, Go, cross-language, the README examples and the
-# README's demo.
+# rustdoc), Rust, C, Python, Go, cross-language, the README examples, the
+# README's demo and the distributables (dist/, used as a user would).
 # Usage: ./scripts/test-all.sh            (from anywhere; needs Rust, Python 3 with
 #                                           pip/venv, Go, a C compiler, make)
 # Set STREAMKIT_SOAK=1 for the long soak mode of the reliability suite.
@@ -49,6 +49,7 @@ run_suite go        bash bindings/go/run-tests.sh
 run_suite readme    bash scripts/check-readme.sh
 run_suite interop   bash tests/interop/run.sh
 run_suite demo      bash scripts/demo.sh
+run_suite dist      bash scripts/test-dist.sh
 if [ -f bench/Cargo.toml ]; then
     run_suite bench-smoke cargo run --release -p streamkit-bench -- --quick
 fi
