@@ -55,3 +55,8 @@ pub use peer::Peer;
 
 /// The library version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The crate README's example is compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctest;
