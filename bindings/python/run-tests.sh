@@ -21,10 +21,14 @@ vpy="$venv/bin/python"
 "$vpy" -m pip install -q --upgrade pip
 "$vpy" -m pip install -q maturin pytest pytest-asyncio pytest-timeout mypy
 
-echo "== pip install $here"
+echo "== maturin build (release wheel), then pip install it"
 # A stray in-tree extension from `maturin develop` must not shadow or leak into the wheel.
 rm -f "$here"/python/streamkit/_streamkit*.so
-"$vpy" -m pip install "$here"
+wheels="$root/build/test-wheel"
+rm -rf "$wheels"
+# maturin directly (not pip's PEP 517 hook) so cargo's progress is shown.
+"$venv/bin/maturin" build --release -m "$here/Cargo.toml" -o "$wheels"
+"$vpy" -m pip install -q --no-index "$wheels"/streamkit-*.whl
 
 cd "$here"
 # Import from the installed wheel, not the source tree.

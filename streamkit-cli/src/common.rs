@@ -165,26 +165,76 @@ pub fn block_on<F: Future<Output = u8>>(fut: F) -> u8 {
     }
 }
 
-/// Show streamkit-core's log lines (refused clients, lost connections) on
-/// stderr: warnings, or everything informational with `verbose`.
-pub fn init_logging(verbose: bool) {
-    use tracing_subscriber::filter::{LevelFilter, Targets};
+/// The environment variable that overrides `-v`/`-q` with a tracing
+/// env-filter (e.g. `STREAMKIT_LOG=streamkit_core=debug`).
+pub const LOG_VAR: &str = "STREAMKIT_LOG";
+
+/// Verbosity flags shared by `serve`, `open` and `forward`.
+#[derive(Args, Debug, Clone, Copy)]
+pub struct LogArgs {
+    /// More log lines on stderr: -v connections, channels and refusals;
+    /// -vv protocol detail. STREAMKIT_LOG (a tracing filter) overrides it.
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+/// Show streamkit's log lines on stderr: errors only with `quiet`,
+/// warnings by default, more with each `-v`; `STREAMKIT_LOG` (env-filter
+/// syntax) replaces all of that. One line per event: `streamkit: LEVEL
+/// message key=value...`.
+pub fn init_logging(verbose: u8, quiet: bool) -> Result<()> {
+    use tracing_subscriber::filter::EnvFilter;
     use tracing_subscriber::prelude::*;
-    let level = if verbose {
-        LevelFilter::INFO
-    } else {
-        LevelFilter::WARN
+    let filter = match std::env::var(LOG_VAR) {
+        Ok(spec) if !spec.trim().is_empty() => EnvFilter::try_new(&spec)
+            .map_err(|e| usage(format!("{LOG_VAR}={spec:?} is not a valid log filter: {e}")))?,
+        _ => {
+            let level = match (quiet, verbose) {
+                (true, _) => "error",
+                (false, 0) => "warn",
+                (false, 1) => "info",
+                (false, _) => "debug",
+            };
+            EnvFilter::new(format!("streamkit_core={level},streamkit={level}"))
+        }
     };
-    let filter = Targets::new().with_target("streamkit_core", level);
     let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_target(false)
         .with_level(true)
         .with_ansi(false)
-        .without_time();
+        .without_time()
+        .event_format(LineFormat);
     let _ = tracing_subscriber::registry()
         .with(fmt.with_filter(filter))
         .try_init();
+    Ok(())
+}
+
+/// `streamkit: WARN message key=value` — the same prefix as the CLI's own
+/// messages.
+struct LineFormat;
+
+impl<S, N> tracing_subscriber::fmt::FormatEvent<S, N> for LineFormat
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        write!(writer, "streamkit: {} ", event.metadata().level())?;
+        ctx.field_format().format_fields(writer.by_ref(), event)?;
+        writeln!(writer)
+    }
+}
+
+/// Whether `STREAMKIT_LOG` asks for a specific filter.
+pub fn log_var_set() -> bool {
+    std::env::var(LOG_VAR).is_ok_and(|v| !v.trim().is_empty())
 }
 
 /// Print an error and its causes on stderr.

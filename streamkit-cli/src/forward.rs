@@ -41,9 +41,12 @@ pub struct ForwardArgs {
     #[arg(long)]
     pub no_progress: bool,
 
-    /// Log each connection on stderr.
-    #[arg(short = 'v', long)]
-    pub verbose: bool,
+    #[command(flatten)]
+    pub log: common::LogArgs,
+
+    /// Log errors only.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
 
     #[command(flatten)]
     pub client: ClientArgs,
@@ -65,11 +68,12 @@ async fn run_inner(a: ForwardArgs) -> Result<()> {
         .await
         .map_err(|e| anyhow!("cannot listen on {listen}: {e}"))?;
     let local = listener.local_addr()?;
-    let first = common::connect(&peer, &a.endpoint, &a.client).await?;
-    if a.verbose {
-        // After the first connect, so its failure is reported once, by us.
-        common::init_logging(true);
+    if common::log_var_set() {
+        common::init_logging(a.log.verbose, a.quiet)?;
     }
+    let first = common::connect(&peer, &a.endpoint, &a.client).await?;
+    // After the first connect, so its failure is reported once, by us.
+    common::init_logging(a.log.verbose, a.quiet)?;
     {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "{local}");
@@ -98,7 +102,7 @@ async fn run_inner(a: ForwardArgs) -> Result<()> {
                     let headers = a.client.headers.clone();
                     let counters = counters.clone();
                     let progress = progress.clone();
-                    let verbose = a.verbose;
+                    let verbose = a.log.verbose > 0;
                     tokio::spawn(async move {
                         counters.active.fetch_add(1, Ordering::Relaxed);
                         if verbose {

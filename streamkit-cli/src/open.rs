@@ -47,9 +47,12 @@ pub struct OpenArgs {
     #[arg(long)]
     pub no_progress: bool,
 
-    /// Do not print trailers on stderr.
+    /// Do not print trailers on stderr, and log errors only.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+
+    #[command(flatten)]
+    pub log: common::LogArgs,
 
     #[command(flatten)]
     pub client: ClientArgs,
@@ -209,7 +212,12 @@ fn error_line(b: &[u8]) -> String {
 
 async fn run_inner(a: OpenArgs) -> Result<u8> {
     let peer = common::make_client(&a.client)?;
+    if common::log_var_set() {
+        common::init_logging(a.log.verbose, a.quiet)?;
+    }
     let remote = common::connect(&peer, &a.endpoint, &a.client).await?;
+    // After the connect, so its failure is reported once, by us.
+    common::init_logging(a.log.verbose, a.quiet)?;
     let ch = peer
         .open(&remote, &a.service, &a.client.headers)
         .await

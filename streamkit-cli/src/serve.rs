@@ -42,9 +42,12 @@ pub struct ServeArgs {
     #[arg(short = 's', long = "service", value_name = "NAME=ACTION", value_parser = parse_service, required = true)]
     pub services: Vec<(String, Action)>,
 
-    /// Log each channel on stderr.
-    #[arg(short = 'v', long)]
-    pub verbose: bool,
+    #[command(flatten)]
+    pub log: common::LogArgs,
+
+    /// Log errors only (not refused clients or lost connections).
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
 
     #[command(flatten)]
     pub trust: TrustArgs,
@@ -109,7 +112,8 @@ async fn run_inner(a: ServeArgs) -> Result<()> {
         }
     }
     let services = Arc::new(services);
-    common::init_logging(a.verbose);
+    common::init_logging(a.log.verbose, a.quiet)?;
+    let verbose = a.log.verbose > 0;
     let peer = common::make_peer(&a.trust)?;
     if a.trust.key.is_none() && !common::default_key_exists() {
         eprintln!(
@@ -144,7 +148,6 @@ async fn run_inner(a: ServeArgs) -> Result<()> {
             r = peer.accept() => match r {
                 Ok(ch) => {
                     let services = services.clone();
-                    let verbose = a.verbose;
                     handlers.spawn(async move { handle(ch, services, verbose).await });
                 }
                 Err(e) => {

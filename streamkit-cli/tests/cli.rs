@@ -1211,3 +1211,61 @@ fn a_slow_connect_says_what_it_waits_for() {
     assert_eq!(err.matches("Connection refused").count(), 1, "{err}");
     assert_eq!(err.matches("within 3000 ms").count(), 1, "{err}");
 }
+
+/// Wait (liveness bound only) until `name`'s log contains `want`.
+fn wait_for_log(env: &Env, name: &str, want: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let log = env.log(name);
+        if log.contains(want) {
+            return log;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name} never logged {want:?}:\n{log}"
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn serve_v_logs_connections_and_streamkit_log_is_checked() {
+    let env = Env::new();
+    env.keys();
+    let mut c = env.cmd();
+    c.args(["serve", "tcp://127.0.0.1:0", "-v", "--service", "echo=echo"])
+        .arg("--key")
+        .arg(env.path("server.key"))
+        .arg("--authorized-keys")
+        .arg(env.path("client.pub"));
+    let log = std::fs::File::create(env.path("serve.log")).expect("log");
+    c.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(log);
+    let mut child = c.spawn().expect("spawn serve");
+    let so = child.stdout.take().expect("stdout");
+    let _serve = Proc { child };
+    let ep = read_line_timeout(so, Duration::from_secs(20)).expect("endpoint");
+    let out = env.open(&ep, "echo", &["--name", "logtest"], b"hi");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let log = wait_for_log(
+        &env,
+        "serve.log",
+        "streamkit: INFO accepted connection from logtest",
+    );
+    assert!(log.contains("opened \"echo\""), "{log}");
+    wait_for_log(&env, "serve.log", "streamkit: INFO connection closed");
+
+    // A bad STREAMKIT_LOG is a usage error that names the variable.
+    let out = run(
+        env.cmd().env("STREAMKIT_LOG", "streamkit_core=[").args([
+            "serve",
+            "tcp://127.0.0.1:0",
+            "--key",
+            "server.key",
+            "--service",
+            "e=echo",
+        ]),
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("STREAMKIT_LOG"), "{}", stderr(&out));
+}

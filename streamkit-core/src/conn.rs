@@ -177,6 +177,12 @@ impl Conn {
     }
 
     pub(crate) fn mark_hello(&self, remote: &str, window: usize) {
+        tracing::info!(
+            remote,
+            via = %self.describe,
+            "{} {remote}",
+            if self.is_client { "connected to" } else { "accepted connection from" }
+        );
         self.set_remote_name(remote);
         self.remote_window.store(window, Ordering::Release);
         self.hello_seen.store(true, Ordering::Release);
@@ -738,7 +744,11 @@ impl Conn {
             return;
         }
         let remote = self.remote_name();
-        tracing::debug!(%remote, "connection closed: {reason}");
+        if self.hello_done.load(Ordering::Acquire) {
+            tracing::info!(%remote, via = %self.describe, "connection closed: {reason}");
+        } else {
+            tracing::debug!(via = %self.describe, "connection closed before the hello exchange: {reason}");
+        }
         let chans: Vec<_> = lock(&self.chans).drain().map(|(_, c)| c).collect();
         let e = Error::closed(format!("connection to {remote} lost: {reason}"));
         for c in chans {
