@@ -49,6 +49,7 @@ impl Grant {
     pub(crate) fn allows_name(&self, n: &str) -> bool {
         self.names.as_ref().is_none_or(|v| v.iter().any(|x| x == n))
     }
+    #[allow(dead_code)] // used by the service check (next change)
     pub(crate) fn allows_service(&self, s: &str) -> bool {
         self.services
             .as_ref()
@@ -99,7 +100,9 @@ pub(crate) struct AuthorizedKeys {
 /// Refuse keys OpenSSH itself no longer accepts: DSA, RSA under 2048 bits.
 pub(crate) fn check_key_strength(k: &PublicKey) -> std::result::Result<(), String> {
     match k.algorithm() {
-        Algorithm::Dsa => Err("DSA (ssh-dss) keys are refused: use an ed25519 key (ssh-keygen -t ed25519)".into()),
+        Algorithm::Dsa => {
+            Err("DSA (ssh-dss) keys are refused: use an ed25519 key (ssh-keygen -t ed25519)".into())
+        }
         Algorithm::Rsa { .. } => {
             let bits = k
                 .key_data()
@@ -195,13 +198,31 @@ pub(crate) fn parse_expiry(v: &str) -> std::result::Result<i64, String> {
     let (y, mo, da) = (n(0, 4), n(4, 6), n(6, 8));
     let (h, mi, s) = (n(8, 10), n(10, 12), n(12, 14));
     let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let mdays = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-    let valid_day = (1..=12).contains(&mo) && da >= 1 && da <= mdays[(mo as usize).saturating_sub(1) % 12];
+    let mdays = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    let valid_day =
+        (1..=12).contains(&mo) && da >= 1 && da <= mdays[(mo as usize).saturating_sub(1) % 12];
     if y < 1970 || !valid_day || h > 23 || mi > 59 || s > 59 {
         return Err(format!("expiry-time=\"{v}\" is not a valid date and time"));
     }
     // Days since 1970-01-01 of a proleptic Gregorian date (Hinnant's algorithm).
-    let (yy, mm) = if mo <= 2 { (y - 1, mo + 9) } else { (y, mo - 3) };
+    let (yy, mm) = if mo <= 2 {
+        (y - 1, mo + 9)
+    } else {
+        (y, mo - 3)
+    };
     let era = yy.div_euclid(400);
     let yoe = yy - era * 400;
     let doy = (153 * mm + 2) / 5 + da - 1;
@@ -251,11 +272,19 @@ fn parse_cidr(s: &str) -> std::result::Result<(IpAddr, u8), String> {
 fn mask(a: IpAddr, l: u8) -> IpAddr {
     match a {
         IpAddr::V4(v) => {
-            let m = if l == 0 { 0 } else { u32::MAX << (32 - u32::from(l)) };
+            let m = if l == 0 {
+                0
+            } else {
+                u32::MAX << (32 - u32::from(l))
+            };
             IpAddr::V4((u32::from(v) & m).into())
         }
         IpAddr::V6(v) => {
-            let m = if l == 0 { 0 } else { u128::MAX << (128 - u32::from(l)) };
+            let m = if l == 0 {
+                0
+            } else {
+                u128::MAX << (128 - u32::from(l))
+            };
             IpAddr::V6((u128::from(v) & m).into())
         }
     }
@@ -314,7 +343,11 @@ fn name_list(opt: &str, v: &str) -> std::result::Result<Vec<String>, String> {
 }
 
 /// Parse one line's options.
-fn parse_line_options(opts: &str, key: PublicKey, line: usize) -> std::result::Result<KeyLine, String> {
+fn parse_line_options(
+    opts: &str,
+    key: PublicKey,
+    line: usize,
+) -> std::result::Result<KeyLine, String> {
     let mut kl = KeyLine {
         key,
         line,
@@ -350,8 +383,9 @@ fn parse_line_options(opts: &str, key: PublicKey, line: usize) -> std::result::R
                 dup(kl.grant.names.is_some())?;
                 let names = name_list(&name, &v)?;
                 for n in &names {
-                    crate::options::validate_name(n)
-                        .map_err(|_| format!("streamkit-names= lists {n:?}, which is not a valid peer name"))?;
+                    crate::options::validate_name(n).map_err(|_| {
+                        format!("streamkit-names= lists {n:?}, which is not a valid peer name")
+                    })?;
                 }
                 kl.grant.names = Some(names);
             }
@@ -386,14 +420,20 @@ pub(crate) fn parse_authorized(text: &str, source: &str) -> Result<AuthorizedKey
         if l.is_empty() || l.starts_with('#') {
             continue;
         }
-        let err = |why: String| Error::invalid(format!("AUTHORIZED_KEYS: line {n} of {source}: {why}"));
+        let err =
+            |why: String| Error::invalid(format!("AUTHORIZED_KEYS: line {n} of {source}: {why}"));
         let (opts, key) = match PublicKey::from_openssh(l) {
             Ok(k) => ("", k),
             Err(first) => {
                 let (opts, rest) = take_options(l);
                 match PublicKey::from_openssh(rest) {
                     Ok(k) => (opts, k),
-                    Err(_) => return Err(err(format!("not a valid public key line: {first}"))),
+                    Err(_) => {
+                        // Say what is wrong with the options if anything is
+                        // (an unclosed quote swallows the key).
+                        split_options(opts).map_err(&err)?;
+                        return Err(err(format!("not a valid public key line: {first}")));
+                    }
                 }
             }
         };
@@ -417,7 +457,9 @@ pub(crate) fn now_unix() -> i64 {
 impl AuthorizedKeys {
     /// Whether any line lists `key` (whatever its options).
     pub(crate) fn lists(&self, key: &PublicKey) -> bool {
-        self.lines.iter().any(|l| l.key.key_data() == key.key_data())
+        self.lines
+            .iter()
+            .any(|l| l.key.key_data() == key.key_data())
     }
 
     /// The grant of the first line that lists `key` and admits a connection
@@ -431,7 +473,11 @@ impl AuthorizedKeys {
         now: i64,
     ) -> std::result::Result<Grant, Vec<String>> {
         let mut why = Vec::new();
-        for l in self.lines.iter().filter(|l| l.key.key_data() == key.key_data()) {
+        for l in self
+            .lines
+            .iter()
+            .filter(|l| l.key.key_data() == key.key_data())
+        {
             let at = format!("line {} of {}", l.line, self.source);
             if let Some(opt) = &l.unsupported {
                 why.push(format!(
@@ -456,7 +502,9 @@ impl AuthorizedKeys {
             }
             if let Some((text, t)) = &l.expiry {
                 if *t < now {
-                    why.push(format!("{at}: the key expired (expiry-time=\"{text}\", UTC)"));
+                    why.push(format!(
+                        "{at}: the key expired (expiry-time=\"{text}\", UTC)"
+                    ));
                     continue;
                 }
             }
@@ -479,7 +527,8 @@ impl AuthorizedKeys {
 mod tests {
     use super::*;
 
-    const K: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOIuhOk3Ir+Fsb0n3JDz5cV+mdU3hJJ3j6Q8y3XY8u2k";
+    const K: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOIuhOk3Ir+Fsb0n3JDz5cV+mdU3hJJ3j6Q8y3XY8u2k";
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()
@@ -534,14 +583,22 @@ mod tests {
         assert_eq!(parse_expiry("20000101").unwrap(), 946_684_800);
         assert_eq!(parse_expiry("200001010000").unwrap(), 946_684_800);
         assert_eq!(parse_expiry("20240229123456Z").unwrap(), 1_709_210_096);
-        for bad in ["2000010", "20001301", "20230229", "2000010125", "20000101246000", "abcdefgh"] {
+        for bad in [
+            "2000010",
+            "20001301",
+            "20230229",
+            "2000010125",
+            "20000101246000",
+            "abcdefgh",
+        ] {
             assert!(parse_expiry(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn options_split_and_unquote() {
-        let o = split_options(r#"from="a,b",restrict,command="echo \"hi, there\"",NO-PTY"#).unwrap();
+        let o =
+            split_options(r#"from="a,b",restrict,command="echo \"hi, there\"",NO-PTY"#).unwrap();
         assert_eq!(
             o,
             vec![
@@ -571,7 +628,10 @@ mod tests {
         );
         let a = parse(&text);
         assert_eq!(a.lines.len(), 3);
-        assert_eq!(a.lines.iter().map(|l| l.line).collect::<Vec<_>>(), [3, 4, 5]);
+        assert_eq!(
+            a.lines.iter().map(|l| l.line).collect::<Vec<_>>(),
+            [3, 4, 5]
+        );
         assert_eq!(a.lines[1].from.as_deref(), Some("10.0.0.0/8"));
         assert_eq!(a.lines[2].unsupported.as_deref(), Some("command="));
         // Two spaces only: the options are found all the same.
@@ -591,7 +651,10 @@ mod tests {
             let e = parse_authorized(&format!("\n{opts} {K}\n"), "the AUTHORIZED_KEYS text")
                 .unwrap_err()
                 .to_string();
-            assert!(e.contains("line 2 of the AUTHORIZED_KEYS text") && e.contains(what), "{e}");
+            assert!(
+                e.contains("line 2 of the AUTHORIZED_KEYS text") && e.contains(what),
+                "{e}"
+            );
         }
     }
 
@@ -601,14 +664,22 @@ mod tests {
         let unix = Source::NoAddress("unix://");
         let now = parse_expiry("20260101").unwrap();
         let a = parse(&format!("{K}\n"));
-        assert_eq!(a.authorize(&key(), &unix, Some("x"), now), Ok(Grant::default()));
+        assert_eq!(
+            a.authorize(&key(), &unix, Some("x"), now),
+            Ok(Grant::default())
+        );
 
         let a = parse(&format!("from=\"10.9.9.9\" {K}\n"));
         let why = a.authorize(&key(), &src, None, now).unwrap_err();
-        assert!(why[0].contains("line 1 of test") && why[0].contains("10.9.9.9"), "{why:?}");
+        assert!(
+            why[0].contains("line 1 of test") && why[0].contains("10.9.9.9"),
+            "{why:?}"
+        );
         assert!(a.authorize(&key(), &unix, None, now).unwrap_err()[0].contains("unix://"));
 
-        let a = parse(&format!("expiry-time=\"20251231\" {K}\nexpiry-time=\"20260102\" {K}\n"));
+        let a = parse(&format!(
+            "expiry-time=\"20251231\" {K}\nexpiry-time=\"20260102\" {K}\n"
+        ));
         // The first line expired; sshd goes on to the next, which admits.
         assert!(a.authorize(&key(), &src, None, now).is_ok());
         assert!(a.authorize(&key(), &src, None, now + 86400 * 2).is_err());

@@ -244,7 +244,8 @@ pub(crate) fn known_host_ok(kh: &KnownHosts, ep: &Endpoint, key: &PublicKey) -> 
     };
     let entries = parse_known_hosts(&text, &what)?;
     for (line, e) in &entries {
-        if matches!(e.marker(), Some(Marker::Revoked)) && e.public_key().key_data() == key.key_data()
+        if matches!(e.marker(), Some(Marker::Revoked))
+            && e.public_key().key_data() == key.key_data()
         {
             return Err(Error::Auth(format!(
                 "server host key of {ep} is revoked (@revoked on line {line} of {what})"
@@ -298,6 +299,11 @@ impl TrustSet {
         TrustSet { authorized, own }
     }
 
+    /// Whether AUTHORIZED_KEYS or the own key names `key` (whatever the options).
+    pub(crate) fn lists(&self, key: &PublicKey) -> bool {
+        self.authorized.lists(key) || key.key_data() == self.own.key_data()
+    }
+
     /// Whether `key` may connect from `src` (as `name`, when known yet); the
     /// refusal is a message naming the key and every line that refused it.
     pub(crate) fn authorize(
@@ -342,6 +348,9 @@ mod tests {
         .unwrap_err();
         assert!(e.to_string().contains("PRIVATE_KEY"), "{e}");
         let e = load_authorized(Some("ssh-ed25519 notbase64!!")).unwrap_err();
-        assert!(e.to_string().contains("entry 1"), "{e}");
+        assert!(
+            e.to_string().contains("line 1 of the AUTHORIZED_KEYS text"),
+            "{e}"
+        );
     }
 }

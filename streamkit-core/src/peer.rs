@@ -1,5 +1,6 @@
 //! Peers: bind, connect, accept and open channels.
 
+use crate::authz::Source;
 use crate::channel::{lock, AcceptQueue, Channel};
 use crate::conn::{Conn, Limits};
 use crate::endpoint::Endpoint;
@@ -375,7 +376,7 @@ impl Peer {
                         };
                         let _ = s.set_nodelay(true);
                         let Some(peer) = weak.upgrade() else { return };
-                        spawn_serve(peer, from.to_string(), s);
+                        spawn_serve(peer, from.to_string(), Source::ip(from.ip()), s);
                     }
                 });
                 (bound, task, None)
@@ -405,7 +406,7 @@ impl Peer {
                             continue;
                         };
                         let Some(peer) = weak.upgrade() else { return };
-                        spawn_serve(peer, from.clone(), s);
+                        spawn_serve(peer, from.clone(), Source::NoAddress("unix://"), s);
                     }
                 });
                 (ep.to_string(), task, Some(path.clone()))
@@ -665,13 +666,13 @@ fn unreachable_inproc() -> Result<(String, JoinHandle<()>, Option<PathBuf>)> {
     ))
 }
 
-fn spawn_serve<S>(peer: Arc<PeerInner>, from: String, s: S)
+fn spawn_serve<S>(peer: Arc<PeerInner>, from: String, src: Source, s: S)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
 {
     match peer.settings() {
         Ok(settings) => {
-            tokio::spawn(ssh::serve(peer, settings, from, s));
+            tokio::spawn(ssh::serve(peer, settings, from, src, s));
         }
         Err(e) => tracing::warn!("refusing connection from {from}: {e}"),
     }
@@ -690,7 +691,11 @@ async fn establish(peer: &Arc<PeerInner>, ep: &Endpoint) -> Result<Arc<Conn>> {
             .map_err(|_| Error::Timeout(format!("TCP connect to {ep} timed out")))?
             .map_err(|e| Error::Io(format!("cannot connect to {ep}: {e}")))?;
             let _ = s.set_nodelay(true);
-            ssh::connect(peer, &settings, ep, s).await
+            let src = s
+                .peer_addr()
+                .map(|a| Source::ip(a.ip()))
+                .map_err(|e| Error::Io(format!("cannot connect to {ep}: {e}")))?;
+            ssh::connect(peer, &settings, ep, src, s).await
         }
         Endpoint::Unix(path) => {
             let settings = peer.settings()?;
@@ -701,7 +706,7 @@ async fn establish(peer: &Arc<PeerInner>, ep: &Endpoint) -> Result<Arc<Conn>> {
             .await
             .map_err(|_| Error::Timeout(format!("connect to {ep} timed out")))?
             .map_err(|e| Error::Io(format!("cannot connect to {ep}: {e}")))?;
-            ssh::connect(peer, &settings, ep, s).await
+            ssh::connect(peer, &settings, ep, Source::NoAddress("unix://"), s).await
         }
     }
 }

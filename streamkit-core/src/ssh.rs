@@ -2,6 +2,7 @@
 //! that keeps russh's session loop from blocking on writes, and connection
 //! setup (key exchange, mutual authentication, hello).
 
+use crate::authz::Source;
 use crate::channel::{lock, Tx};
 use crate::conn::{Conn, ConnKind, Limits, SshHandle, SshState};
 use crate::endpoint::Endpoint;
@@ -327,6 +328,8 @@ pub(crate) struct ClientHandler {
     trust: Arc<TrustSet>,
     known_hosts: Option<KnownHosts>,
     ep: Endpoint,
+    /// The server's address, for `from=` on its AUTHORIZED_KEYS line.
+    src: Source,
     rejected: Arc<Mutex<Option<Error>>>,
     slabs: RecvSlabs,
 }
@@ -361,11 +364,17 @@ impl client::Handler for ClientHandler {
                 ))),
                 Err(e) => Err(e),
             },
-            None if self.trust.contains(key) => Ok(()),
-            None => Err(Error::Auth(format!(
-                "server host key of {} is not trusted: add `{line}` to AUTHORIZED_KEYS (or set KNOWN_HOSTS)",
-                self.ep
-            ))),
+            None => match self.trust.authorize(key, &self.src, None) {
+                Ok(_) => Ok(()),
+                Err(why) if self.trust.lists(key) => Err(Error::Auth(format!(
+                    "server host key of {} is not trusted: {why}",
+                    self.ep
+                ))),
+                Err(_) => Err(Error::Auth(format!(
+                    "server host key of {} is not trusted: add `{line}` to AUTHORIZED_KEYS (or set KNOWN_HOSTS)",
+                    self.ep
+                ))),
+            },
         };
         match verdict {
             Ok(()) => Ok(true),
@@ -462,6 +471,7 @@ pub(crate) async fn connect<S>(
     peer: &Arc<PeerInner>,
     settings: &ConnSettings,
     ep: &Endpoint,
+    src: Source,
     stream: S,
 ) -> Result<Arc<Conn>>
 where
@@ -481,6 +491,7 @@ where
         trust: settings.trust.clone(),
         known_hosts: settings.known_hosts.clone(),
         ep: ep.clone(),
+        src,
         rejected: rejected.clone(),
         slabs: RecvSlabs::new(settings.slabs.clone()),
     };
@@ -570,7 +581,27 @@ pub(crate) struct ServerHandler {
     conn: Arc<Conn>,
     trust: Arc<TrustSet>,
     from: String,
+    /// The client's address, for `from=`.
+    src: Source,
     slabs: RecvSlabs,
+}
+
+impl ServerHandler {
+    /// Whether the client may authenticate as `user` with `key`; a refusal
+    /// is logged with every reason (file, line and option).
+    fn admit(&self, user: &str, key: &russh::keys::PublicKey) -> bool {
+        if let Err(e) = crate::options::validate_name(user) {
+            tracing::warn!("refused client {user:?} from {}: {e}", self.from);
+            return false;
+        }
+        match self.trust.authorize(key, &self.src, Some(user)) {
+            Ok(_) => true,
+            Err(why) => {
+                tracing::warn!("refused client {user:?} from {}: {why}", self.from);
+                false
+            }
+        }
+    }
 }
 
 impl Drop for ServerHandler {
@@ -587,14 +618,9 @@ impl server::Handler for ServerHandler {
         user: &str,
         offer: server::PublicKeyOffer<'_>,
     ) -> Result<Auth, Self::Error> {
-        if self.trust.contains(offer.public_key) && crate::options::validate_name(user).is_ok() {
+        if self.admit(user, offer.public_key) {
             Ok(Auth::Accept)
         } else {
-            tracing::warn!(
-                "refused client {user:?} from {}: key {} is not in AUTHORIZED_KEYS",
-                self.from,
-                keys::public_line(offer.public_key)
-            );
             Ok(Auth::reject())
         }
     }
@@ -604,15 +630,10 @@ impl server::Handler for ServerHandler {
         user: &str,
         key: server::VerifiedPublicKey<'_>,
     ) -> Result<Auth, Self::Error> {
-        if self.trust.contains(key.public_key) && crate::options::validate_name(user).is_ok() {
+        if self.admit(user, key.public_key) {
             self.conn.set_remote_name(user);
             Ok(Auth::Accept)
         } else {
-            tracing::warn!(
-                "refused client {user:?} from {}: key {} is not in AUTHORIZED_KEYS",
-                self.from,
-                keys::public_line(key.public_key)
-            );
             Ok(Auth::reject())
         }
     }
@@ -687,8 +708,13 @@ fn server_config(s: &ConnSettings) -> server::Config {
 }
 
 /// Serve one accepted socket. Returns when the SSH session ends.
-pub(crate) async fn serve<S>(peer: Arc<PeerInner>, settings: ConnSettings, from: String, stream: S)
-where
+pub(crate) async fn serve<S>(
+    peer: Arc<PeerInner>,
+    settings: ConnSettings,
+    from: String,
+    src: Source,
+    stream: S,
+) where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
     let conn = Conn::new(
@@ -704,6 +730,7 @@ where
         conn: conn.clone(),
         trust: settings.trust.clone(),
         from: from.clone(),
+        src,
         slabs: RecvSlabs::new(settings.slabs.clone()),
     };
     let cfg = Arc::new(server_config(&settings));
