@@ -49,7 +49,6 @@ impl Grant {
     pub(crate) fn allows_name(&self, n: &str) -> bool {
         self.names.as_ref().is_none_or(|v| v.iter().any(|x| x == n))
     }
-    #[allow(dead_code)] // used by the service check (next change)
     pub(crate) fn allows_service(&self, s: &str) -> bool {
         self.services
             .as_ref()

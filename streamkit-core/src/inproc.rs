@@ -65,6 +65,7 @@ pub(crate) fn connect(client: &Arc<PeerInner>, name: &str) -> Result<Arc<Conn>> 
     c.mark_hello(&ss.0, ss.1.window);
     s.mark_hello(&cs.0, cs.1.window);
     // The two Conns keep each other alive only through the peers' tables.
-    server.add_conn(s);
+    // Inproc links carry no key, so no name claim can be refused.
+    let _ = server.add_conn(s);
     Ok(c)
 }

@@ -9,7 +9,7 @@ use crate::keys::{self, TrustSet};
 use crate::options::{Options, PeerOption};
 use crate::slab::SlabPool;
 use crate::ssh::{self, ConnSettings};
-use russh::keys::PrivateKey;
+use russh::keys::{PrivateKey, PublicKey};
 use std::collections::HashMap;
 use std::fmt;
 use std::path::PathBuf;
@@ -106,12 +106,57 @@ impl PeerInner {
         Ok((o.name.clone(), Self::limits(&o)))
     }
 
-    pub(crate) fn add_conn(&self, c: Arc<Conn>) {
+    /// Add an established connection. An SSH connection whose remote name
+    /// is this peer's own name, or is already connected with another key, is
+    /// refused (an `Auth` error naming the reason); the caller closes it.
+    pub(crate) fn add_conn(&self, c: Arc<Conn>) -> Result<()> {
         if self.is_shut() {
             c.close("peer is shut down");
-            return;
+            return Ok(());
         }
-        lock(&self.conns).push(c);
+        let mut conns = lock(&self.conns);
+        if let Some(a) = c.remote_auth() {
+            self.check_claim(&conns, &c.remote_name(), &a.key)
+                .map_err(Error::Auth)?;
+        }
+        conns.push(c);
+        Ok(())
+    }
+
+    /// Whether a remote authenticated with `key` may use the peer name `name`.
+    pub(crate) fn name_claim(
+        &self,
+        name: &str,
+        key: &PublicKey,
+    ) -> std::result::Result<(), String> {
+        self.check_claim(&lock(&self.conns), name, key)
+    }
+
+    fn check_claim(
+        &self,
+        conns: &[Arc<Conn>],
+        name: &str,
+        key: &PublicKey,
+    ) -> std::result::Result<(), String> {
+        if lock(&self.opts).name == name {
+            return Err(format!(
+                "the name {name:?} is this peer's own name and cannot be claimed by a remote"
+            ));
+        }
+        for other in conns
+            .iter()
+            .filter(|c| !c.is_closed() && c.remote_name() == name)
+        {
+            if let Some(a) = other.remote_auth() {
+                if a.key.key_data() != key.key_data() {
+                    return Err(format!(
+                        "the name {name:?} is already connected with another key ({})",
+                        keys::public_line(&a.key)
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     pub(crate) fn remove_conn(&self, c: &Conn) {
@@ -743,9 +788,28 @@ async fn connector_loop(
                     conn.close("cancelled");
                     return;
                 }
+                if let Err(e) = peer.add_conn(conn.clone()) {
+                    conn.close("name refused");
+                    tracing::warn!("connection to {ep} refused: {e}");
+                    *lock(&last_err) = Some(e.clone());
+                    if let Some(f) = first.take() {
+                        let _ = f.send(Err(e));
+                        return;
+                    }
+                    drop(peer);
+                    if interval < 0 {
+                        return;
+                    }
+                    let d = backoff(interval, max, attempt);
+                    attempt = attempt.saturating_add(1);
+                    tokio::select! {
+                        _ = tokio::time::sleep(d) => {}
+                        _ = cancel.cancelled() => return,
+                    }
+                    continue;
+                }
                 attempt = 0;
                 *lock(&current) = Some(conn.clone());
-                peer.add_conn(conn.clone());
                 if let Some(f) = first.take() {
                     let _ = f.send(Ok(()));
                 }

@@ -4,7 +4,7 @@
 
 use crate::authz::Source;
 use crate::channel::{lock, Tx};
-use crate::conn::{Conn, ConnKind, Limits, SshHandle, SshState};
+use crate::conn::{Conn, ConnKind, Limits, RemoteAuth, SshHandle, SshState};
 use crate::endpoint::Endpoint;
 use crate::error::{Error, Result};
 use crate::keys::{self, KnownHosts, TrustSet};
@@ -357,7 +357,13 @@ impl client::Handler for ClientHandler {
         let line = keys::public_line(key);
         let verdict = match &self.known_hosts {
             Some(kh) => match keys::known_host_ok(kh, &self.ep, key) {
-                Ok(true) => Ok(()),
+                Ok(true) => {
+                    self.conn.set_remote_auth(RemoteAuth {
+                        key: key.clone(),
+                        grant: Default::default(),
+                    });
+                    Ok(())
+                }
                 Ok(false) => Err(Error::Auth(format!(
                     "server host key of {} is not in KNOWN_HOSTS: add `{line}` for that host to the known_hosts file",
                     self.ep
@@ -365,7 +371,13 @@ impl client::Handler for ClientHandler {
                 Err(e) => Err(e),
             },
             None => match self.trust.authorize(key, &self.src, None) {
-                Ok(_) => Ok(()),
+                Ok(grant) => {
+                    self.conn.set_remote_auth(RemoteAuth {
+                        key: key.clone(),
+                        grant,
+                    });
+                    Ok(())
+                }
                 Err(why) if self.trust.lists(key) => Err(Error::Auth(format!(
                     "server host key of {} is not trusted: {why}",
                     self.ep
@@ -523,7 +535,8 @@ where
             .map_err(|e| Error::Io(format!("authentication exchange with {ep} failed: {e}")))?;
         if !auth.success() {
             return Err(Error::Auth(format!(
-                "{ep} refused our key: add `{}` to its AUTHORIZED_KEYS",
+                "{ep} refused our key or our name {:?}: add `{}` to its AUTHORIZED_KEYS; if it is listed there, the server's log says why (from=, expiry-time=, streamkit-names=, an option streamkit cannot honour, or the name is taken)",
+                settings.name,
                 keys::public_line(settings.key.public_key())
             )));
         }
@@ -551,6 +564,18 @@ where
             return Err(Error::closed(format!(
                 "{ep} closed the connection during the hello exchange"
             )));
+        }
+        // The server's name must be one its key may use.
+        let name = conn.remote_name();
+        if let Some(a) = conn.remote_auth() {
+            if !a.grant.allows_name(&name) {
+                return Err(Error::Auth(format!(
+                    "server {ep} calls itself {name:?}, which the streamkit-names=\"{}\" of its key's AUTHORIZED_KEYS line does not allow",
+                    a.grant.names.as_deref().unwrap_or_default().join(",")
+                )));
+            }
+            peer.name_claim(&name, &a.key)
+                .map_err(|why| Error::Auth(format!("server {ep} refused: {why}")))?;
         }
         Ok(())
     };
@@ -594,8 +619,23 @@ impl ServerHandler {
             tracing::warn!("refused client {user:?} from {}: {e}", self.from);
             return false;
         }
+        let claim = self
+            .conn
+            .peer
+            .upgrade()
+            .map_or(Ok(()), |p| p.name_claim(user, key));
+        if let Err(why) = claim {
+            tracing::warn!("refused client {user:?} from {}: {why}", self.from);
+            return false;
+        }
         match self.trust.authorize(key, &self.src, Some(user)) {
-            Ok(_) => true,
+            Ok(grant) => {
+                self.conn.set_remote_auth(RemoteAuth {
+                    key: key.clone(),
+                    grant,
+                });
+                true
+            }
             Err(why) => {
                 tracing::warn!("refused client {user:?} from {}: {why}", self.from);
                 false
