@@ -277,12 +277,28 @@ pub(crate) fn known_host_ok(kh: &KnownHosts, ep: &Endpoint, key: &PublicKey) -> 
             Some(_) => {}
         }
     }
-    match changed {
-        Some(line) => Err(Error::Auth(format!(
+    if let Some(line) = changed {
+        return Err(Error::Auth(format!(
             "server host key for {ep} does not match line {line} of {what}: the key changed (possible man-in-the-middle)"
-        ))),
-        None => Ok(false),
+        )));
     }
+    // Not trusted. Say so clearly if an @cert-authority line was meant to
+    // vouch: streamkit does not accept host certificates, so such lines
+    // never make a key trusted.
+    for (line, e) in &entries {
+        if !matches!(e.marker(), Some(Marker::CertAuthority)) {
+            continue;
+        }
+        let for_host = host
+            .as_ref()
+            .is_none_or(|h| host_matches(e.host_patterns(), h));
+        if e.public_key().key_data() == key.key_data() || for_host {
+            return Err(Error::Auth(format!(
+                "server host key of {ep} is not trusted: line {line} of {what} is an @cert-authority line, and streamkit does not accept host certificates, so it trusts no key through it; list the host key itself on a plain line (HOST KEY)"
+            )));
+        }
+    }
+    Ok(false)
 }
 
 /// The keys a peer trusts: AUTHORIZED_KEYS (with each line's options) plus
