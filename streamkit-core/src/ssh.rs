@@ -85,9 +85,35 @@ fn cipher_order(aes: bool) -> &'static [russh::cipher::Name] {
     }
 }
 
+/// Host key and public key signature algorithms: russh's defaults without
+/// SHA-1 `ssh-rsa` (RSA keys sign with rsa-sha2-512/256 only, as OpenSSH
+/// 8.8 and later require).
+const KEY_ALGORITHMS: &[russh::keys::Algorithm] = {
+    use russh::keys::{Algorithm, EcdsaCurve, HashAlg};
+    &[
+        Algorithm::Ed25519,
+        Algorithm::Ecdsa {
+            curve: EcdsaCurve::NistP256,
+        },
+        Algorithm::Ecdsa {
+            curve: EcdsaCurve::NistP384,
+        },
+        Algorithm::Ecdsa {
+            curve: EcdsaCurve::NistP521,
+        },
+        Algorithm::Rsa {
+            hash: Some(HashAlg::Sha512),
+        },
+        Algorithm::Rsa {
+            hash: Some(HashAlg::Sha256),
+        },
+    ]
+};
+
 fn preferred() -> Preferred {
     Preferred {
         cipher: Cow::Borrowed(cipher_order(cpu_has_aes())),
+        key: Cow::Borrowed(KEY_ALGORITHMS),
         ..Preferred::default()
     }
 }
@@ -520,12 +546,14 @@ where
                 return Err(Error::Io(format!("SSH handshake with {ep} failed: {e}")));
             }
         };
+        // Never SHA-1 ssh-rsa: rsa-sha2-256 unless the server announces 512.
         let hash = handle
             .best_supported_rsa_hash()
             .await
             .ok()
             .flatten()
-            .flatten();
+            .flatten()
+            .or(Some(russh::keys::HashAlg::Sha256));
         let auth = handle
             .authenticate_publickey(
                 settings.name.clone(),
@@ -614,9 +642,22 @@ pub(crate) struct ServerHandler {
 impl ServerHandler {
     /// Whether the client may authenticate as `user` with `key`; a refusal
     /// is logged with every reason (file, line and option).
-    fn admit(&self, user: &str, key: &russh::keys::PublicKey) -> bool {
+    fn admit(
+        &self,
+        user: &str,
+        key: &russh::keys::PublicKey,
+        algorithm: &russh::keys::Algorithm,
+    ) -> bool {
         if let Err(e) = crate::options::validate_name(user) {
             tracing::warn!("refused client {user:?} from {}: {e}", self.from);
+            return false;
+        }
+        if !KEY_ALGORITHMS.contains(algorithm) {
+            tracing::warn!(
+                "refused client {user:?} from {}: key {} offered with the signature algorithm {algorithm}, which streamkit refuses (SHA-1 ssh-rsa; use rsa-sha2-256 or rsa-sha2-512)",
+                self.from,
+                keys::public_line(key)
+            );
             return false;
         }
         let claim = self
@@ -658,7 +699,7 @@ impl server::Handler for ServerHandler {
         user: &str,
         offer: server::PublicKeyOffer<'_>,
     ) -> Result<Auth, Self::Error> {
-        if self.admit(user, offer.public_key) {
+        if self.admit(user, offer.public_key, offer.algorithm) {
             Ok(Auth::Accept)
         } else {
             Ok(Auth::reject())
@@ -670,7 +711,7 @@ impl server::Handler for ServerHandler {
         user: &str,
         key: server::VerifiedPublicKey<'_>,
     ) -> Result<Auth, Self::Error> {
-        if self.admit(user, key.public_key) {
+        if self.admit(user, key.public_key, key.algorithm) {
             self.conn.set_remote_name(user);
             Ok(Auth::Accept)
         } else {
