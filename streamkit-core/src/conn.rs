@@ -63,6 +63,25 @@ pub(crate) struct RemoteAuth {
     pub grant: crate::authz::Grant,
 }
 
+/// A remote's public key as channel metadata shows it: one OpenSSH line
+/// without comment, and its SHA256 fingerprint as `ssh-keygen -l` prints it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Identity {
+    pub key: String,
+    pub fingerprint: String,
+}
+
+impl Identity {
+    pub(crate) fn of(k: &russh::keys::PublicKey) -> Identity {
+        let mut k = k.clone();
+        k.set_comment("");
+        Identity {
+            key: crate::keys::public_line(&k),
+            fingerprint: k.fingerprint(russh::keys::HashAlg::Sha256).to_string(),
+        }
+    }
+}
+
 pub(crate) struct Conn {
     pub(crate) peer: Weak<PeerInner>,
     pub(crate) local_name: String,
@@ -70,6 +89,9 @@ pub(crate) struct Conn {
     /// The remote's authenticated key and what its AUTHORIZED_KEYS line
     /// grants (`None` for inproc links and before authentication).
     remote_auth: Mutex<Option<RemoteAuth>>,
+    /// The remote's key for channel metadata (SSH: the authenticated key;
+    /// inproc: the other peer's own key).
+    identity: Mutex<Identity>,
     pub(crate) is_client: bool,
     pub(crate) describe: String,
     pub(crate) kind: ConnKind,
@@ -118,6 +140,7 @@ impl Conn {
             local_name,
             remote_name: Mutex::new(String::new()),
             remote_auth: Mutex::new(None),
+            identity: Mutex::new(Identity::default()),
             is_client,
             describe,
             kind,
@@ -141,7 +164,12 @@ impl Conn {
     }
 
     pub(crate) fn set_remote_auth(&self, a: RemoteAuth) {
+        self.set_identity(Identity::of(&a.key));
         *lock(&self.remote_auth) = Some(a);
+    }
+
+    pub(crate) fn set_identity(&self, i: Identity) {
+        *lock(&self.identity) = i;
     }
 
     pub(crate) fn remote_auth(&self) -> Option<RemoteAuth> {
@@ -223,6 +251,7 @@ impl Conn {
             headers,
             local_peer: self.local_name.clone(),
             remote_peer: self.remote_name(),
+            remote: lock(&self.identity).clone(),
             tx,
             conn: Arc::downgrade(self),
             max_frame: self.limits.max_frame,

@@ -57,7 +57,7 @@ impl PeerInner {
         }
     }
 
-    fn identity(&self) -> Result<Arc<PrivateKey>> {
+    pub(crate) fn identity(&self) -> Result<Arc<PrivateKey>> {
         let mut k = lock(&self.key);
         if let Some(k) = &*k {
             return Ok(k.clone());
