@@ -191,7 +191,8 @@ typedef int32_t sk_option;
  * sk_channel_close_write, sk_channel_write_trailers, sk_channel_close,
  * sk_channel_open, sk_channel_accept, sk_channel_join_fd,
  * sk_channel_service, sk_channel_headers, sk_channel_trailers,
- * sk_channel_local_peer, sk_channel_remote_peer, sk_channel_free.
+ * sk_channel_local_peer, sk_channel_remote_peer, sk_channel_remote_key,
+ * sk_channel_remote_fingerprint, sk_channel_free.
  */
 typedef struct sk_channel sk_channel;
 
@@ -763,6 +764,24 @@ sk_result sk_channel_local_peer(sk_channel *c, char **out);
  * Does not block. Returns SK_ERR_INVALID for a bad handle or NULL `out`.
  */
 sk_result sk_channel_remote_peer(sk_channel *c, char **out);
+
+/**
+ * The remote's public key as authenticated: one OpenSSH line without
+ * comment (`ssh-ed25519 AAAA...`); for inproc, the other peer's own key.
+ *
+ * On success `*out` is owned by the caller; free it with `sk_string_free`.
+ * Does not block. Returns SK_ERR_INVALID for a bad handle or NULL `out`.
+ */
+sk_result sk_channel_remote_key(sk_channel *c, char **out);
+
+/**
+ * The SHA256 fingerprint of the remote's key, exactly as `ssh-keygen -lf`
+ * prints it (`SHA256:` + unpadded base64).
+ *
+ * On success `*out` is owned by the caller; free it with `sk_string_free`.
+ * Does not block. Returns SK_ERR_INVALID for a bad handle or NULL `out`.
+ */
+sk_result sk_channel_remote_fingerprint(sk_channel *c, char **out);
 
 #ifdef __cplusplus
 }  // extern "C"
