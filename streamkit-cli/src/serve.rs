@@ -17,9 +17,13 @@ Actions:
   forward:tcp://HOST:PORT  join the channel to a new TCP connection (reverse tunnel)
   exec:COMMAND             run `sh -c COMMAND` with the channel as stdin/stdout,
                            each stderr line as an error frame, and the exit status
-                           as the trailer exit-status=N. The command sees
-                           STREAMKIT_SERVICE, STREAMKIT_PEER and, per header KEY=V,
-                           STREAMKIT_HEADER_KEY=V in its environment.
+                           as the trailer exit-status=N. The command starts with
+                           a clean environment, as sshd gives: PATH, HOME,
+                           USER, LOGNAME, SHELL, LANG and LC_* (those set for
+                           `serve`), the variables named by --pass-env, and
+                           STREAMKIT_SERVICE, STREAMKIT_PEER (the authenticated
+                           peer name), STREAMKIT_PEER_FINGERPRINT (SHA256:... of
+                           its key) and, per header KEY=V, STREAMKIT_HEADER_KEY=V.
 An unknown service gets an error frame naming it and the trailer error=....
 
 The bound endpoint is printed on stdout (one line), so tcp://127.0.0.1:0 works
@@ -42,6 +46,11 @@ pub struct ServeArgs {
     #[arg(short = 's', long = "service", value_name = "NAME=ACTION", value_parser = parse_service, required = true)]
     pub services: Vec<(String, Action)>,
 
+    /// Pass the server's environment variable NAME to exec commands
+    /// (repeatable; they otherwise get a clean environment).
+    #[arg(long = "pass-env", value_name = "NAME", value_parser = parse_env_name)]
+    pub pass_env: Vec<String>,
+
     #[command(flatten)]
     pub log: common::LogArgs,
 
@@ -62,6 +71,35 @@ pub enum Action {
     Forward(String),
     /// A shell command line.
     Exec(String),
+}
+
+fn parse_env_name(s: &str) -> std::result::Result<String, String> {
+    if s.is_empty() || s.contains('=') || s.contains('\0') {
+        return Err(format!(
+            "--pass-env takes a variable name (like TZ), not {s:?}"
+        ));
+    }
+    Ok(s.to_string())
+}
+
+/// The environment an exec command starts with, from the server's own:
+/// what sshd gives a session (PATH, HOME, USER, LOGNAME, SHELL, LANG, LC_*)
+/// plus the variables named in `pass`; PATH defaults as in sshd.
+fn child_env(
+    server: impl Iterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
+    pass: &[String],
+) -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
+    const KEEP: &[&str] = &["PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG"];
+    let mut out: Vec<_> = server
+        .filter(|(k, _)| {
+            let k = k.to_string_lossy();
+            KEEP.contains(&k.as_ref()) || k.starts_with("LC_") || pass.iter().any(|p| *p == k)
+        })
+        .collect();
+    if !out.iter().any(|(k, _)| k == "PATH") {
+        out.push(("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into()));
+    }
+    out
 }
 
 fn parse_service(s: &str) -> std::result::Result<(String, Action), String> {
@@ -112,6 +150,7 @@ async fn run_inner(a: ServeArgs) -> Result<()> {
         }
     }
     let services = Arc::new(services);
+    let pass_env: Arc<[String]> = a.pass_env.clone().into();
     common::init_logging(a.log.verbose, a.quiet)?;
     let verbose = a.log.verbose > 0;
     let peer = common::make_peer(&a.trust)?;
@@ -148,7 +187,8 @@ async fn run_inner(a: ServeArgs) -> Result<()> {
             r = peer.accept() => match r {
                 Ok(ch) => {
                     let services = services.clone();
-                    handlers.spawn(async move { handle(ch, services, verbose).await });
+                    let pass_env = pass_env.clone();
+                    handlers.spawn(async move { handle(ch, services, &pass_env, verbose).await });
                 }
                 Err(e) => {
                     if peer.is_shutdown() {
@@ -167,7 +207,12 @@ async fn run_inner(a: ServeArgs) -> Result<()> {
     Ok(())
 }
 
-async fn handle(ch: Channel, services: Arc<BTreeMap<String, Action>>, verbose: bool) {
+async fn handle(
+    ch: Channel,
+    services: Arc<BTreeMap<String, Action>>,
+    pass_env: &[String],
+    verbose: bool,
+) {
     let service = ch.service().to_string();
     let who = ch.remote_peer().to_string();
     if verbose {
@@ -180,7 +225,7 @@ async fn handle(ch: Channel, services: Arc<BTreeMap<String, Action>>, verbose: b
         Some(Action::Echo) => echo(&ch).await,
         Some(Action::Discard) => discard(&ch).await,
         Some(Action::Forward(addr)) => forward(&ch, addr).await,
-        Some(Action::Exec(cmd)) => exec(&ch, cmd).await,
+        Some(Action::Exec(cmd)) => exec(&ch, cmd, pass_env).await,
         None => {
             let offered = services.keys().cloned().collect::<Vec<_>>().join(", ");
             fail(
@@ -294,7 +339,7 @@ impl Drop for GroupKill {
     }
 }
 
-async fn exec(ch: &Channel, cmd: &str) -> Result<()> {
+async fn exec(ch: &Channel, cmd: &str, pass_env: &[String]) -> Result<()> {
     let mut c = tokio::process::Command::new("sh");
     c.arg("-c")
         .arg(cmd)
@@ -302,8 +347,11 @@ async fn exec(ch: &Channel, cmd: &str) -> Result<()> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
+        .env_clear()
+        .envs(child_env(std::env::vars_os(), pass_env))
         .env("STREAMKIT_SERVICE", ch.service())
-        .env("STREAMKIT_PEER", ch.remote_peer());
+        .env("STREAMKIT_PEER", ch.remote_peer())
+        .env("STREAMKIT_PEER_FINGERPRINT", ch.remote_fingerprint());
     #[cfg(unix)]
     c.process_group(0);
     for h in ch.headers() {
@@ -453,6 +501,36 @@ async fn exec(ch: &Channel, cmd: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exec_environment_is_clean() {
+        let server = [
+            ("PATH", "/p"),
+            ("HOME", "/h"),
+            ("USER", "u"),
+            ("LOGNAME", "u"),
+            ("SHELL", "/bin/sh"),
+            ("LANG", "C.UTF-8"),
+            ("LC_ALL", "C"),
+            ("AWS_SECRET_ACCESS_KEY", "x"),
+            ("TZ", "UTC"),
+            ("LD_PRELOAD", "/evil.so"),
+        ]
+        .map(|(k, v)| (k.into(), v.into()));
+        let got = child_env(server.into_iter(), &["TZ".to_string()]);
+        let names: Vec<String> = got
+            .iter()
+            .map(|(k, _)| k.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            names,
+            ["PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LC_ALL", "TZ"]
+        );
+        let got = child_env(std::iter::empty(), &[]);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].0, "PATH");
+        assert!(parse_env_name("A=b").is_err() && parse_env_name("").is_err());
+    }
 
     #[test]
     fn parses_services() {

@@ -88,6 +88,17 @@ impl Env {
     }
 
     fn serve_with(&self, endpoint: &str, authorized: &str, services: &[&str]) -> (Proc, String) {
+        self.serve_custom(endpoint, authorized, services, |_| {})
+    }
+
+    /// `serve_with`, letting `f` add flags and environment first.
+    fn serve_custom(
+        &self,
+        endpoint: &str,
+        authorized: &str,
+        services: &[&str],
+        f: impl FnOnce(&mut Command),
+    ) -> (Proc, String) {
         let mut c = self.cmd();
         c.arg("serve")
             .arg(endpoint)
@@ -97,6 +108,7 @@ impl Env {
         for s in services {
             c.arg("--service").arg(s);
         }
+        f(&mut c);
         let log = std::fs::File::create(self.path("serve.log")).expect("log");
         c.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(log);
         let mut child = c.spawn().expect("spawn serve");
@@ -382,6 +394,72 @@ fn exec_maps_stdout_stderr_and_exit_status() {
         !stderr(&out).contains("trailer:"),
         "--quiet still printed trailers"
     );
+}
+
+#[test]
+fn exec_children_get_a_clean_environment_and_the_peer_identity() {
+    let env = Env::new();
+    env.keys();
+    let (_s, ep) = env.serve_custom("tcp://127.0.0.1:0", "client.pub", &["env=exec:env"], |c| {
+        c.arg("--pass-env").arg("SK_PASSED");
+        c.env("SK_SECRET", "hunter2")
+            .env("SK_PASSED", "yes")
+            .env("LC_SK_TEST", "1");
+    });
+    let out = env.open(&ep, "env", &["--quiet", "--name", "alice"], b"");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let vars: std::collections::BTreeMap<String, String> = stdout(&out)
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let fp = Command::new("ssh-keygen")
+        .arg("-lf")
+        .arg(env.path("client.pub"))
+        .output()
+        .expect("ssh-keygen is required for this test");
+    let fp = String::from_utf8(fp.stdout).unwrap();
+    let fp = fp.split_whitespace().nth(1).unwrap();
+    assert_eq!(
+        vars.get("STREAMKIT_PEER").map(String::as_str),
+        Some("alice")
+    );
+    assert_eq!(
+        vars.get("STREAMKIT_PEER_FINGERPRINT").map(String::as_str),
+        Some(fp)
+    );
+    assert_eq!(vars.get("SK_PASSED").map(String::as_str), Some("yes"));
+    assert_eq!(vars.get("LC_SK_TEST").map(String::as_str), Some("1"));
+    assert!(
+        vars.contains_key("PATH") && vars.contains_key("HOME"),
+        "{vars:?}"
+    );
+    assert!(
+        !vars.contains_key("SK_SECRET"),
+        "the server's secret leaked: {vars:?}"
+    );
+    // Nothing else but what sh itself sets.
+    for k in vars.keys() {
+        assert!(
+            [
+                "PATH",
+                "HOME",
+                "USER",
+                "LOGNAME",
+                "SHELL",
+                "LANG",
+                "PWD",
+                "OLDPWD",
+                "SHLVL",
+                "_",
+                "SK_PASSED"
+            ]
+            .contains(&k.as_str())
+                || k.starts_with("LC_")
+                || k.starts_with("STREAMKIT_"),
+            "unexpected variable {k} in {vars:?}"
+        );
+    }
 }
 
 #[test]

@@ -566,6 +566,7 @@ pub(crate) struct ChanInner {
     headers: Vec<String>,
     local_peer: String,
     remote_peer: String,
+    remote: crate::conn::Identity,
     pub(crate) tx: Arc<Tx>,
     conn: Weak<Conn>,
     max_frame: usize,
@@ -618,6 +619,7 @@ pub(crate) struct ChanParams {
     pub headers: Vec<String>,
     pub local_peer: String,
     pub remote_peer: String,
+    pub remote: crate::conn::Identity,
     pub tx: Arc<Tx>,
     pub conn: Weak<Conn>,
     pub max_frame: usize,
@@ -646,6 +648,7 @@ impl ChanInner {
             headers: p.headers,
             local_peer: p.local_peer,
             remote_peer: p.remote_peer,
+            remote: p.remote,
             tx: p.tx,
             conn: p.conn,
             max_frame: p.max_frame,
@@ -1570,6 +1573,23 @@ pub struct ChannelMeta {
     pub local_peer: String,
     /// The remote peer's name.
     pub remote_peer: String,
+    remote_key: String,
+    remote_fingerprint: String,
+}
+
+impl ChannelMeta {
+    /// The remote's public key as authenticated, one OpenSSH line without
+    /// comment (`ssh-ed25519 AAAA...`); for `inproc://`, the other peer's own
+    /// key (empty if it has none that can be loaded).
+    pub fn remote_key(&self) -> String {
+        self.remote_key.clone()
+    }
+
+    /// The SHA256 fingerprint of [`remote_key`](Self::remote_key), exactly as
+    /// `ssh-keygen -lf` prints it (`SHA256:` + unpadded base64).
+    pub fn remote_fingerprint(&self) -> String {
+        self.remote_fingerprint.clone()
+    }
 }
 
 struct ChanHandle {
@@ -1626,7 +1646,19 @@ impl Channel {
             trailers: self.trailers(),
             local_peer: i.local_peer.clone(),
             remote_peer: i.remote_peer.clone(),
+            remote_key: i.remote.key.clone(),
+            remote_fingerprint: i.remote.fingerprint.clone(),
         }
+    }
+
+    /// See [`ChannelMeta::remote_key`].
+    pub fn remote_key(&self) -> &str {
+        &self.i().remote.key
+    }
+
+    /// See [`ChannelMeta::remote_fingerprint`].
+    pub fn remote_fingerprint(&self) -> &str {
+        &self.i().remote.fingerprint
     }
 
     /// The service name this channel was opened with.

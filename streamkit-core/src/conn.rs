@@ -56,10 +56,42 @@ pub(crate) struct Limits {
     pub window_budget: usize,
 }
 
+/// Who the remote of an SSH connection authenticated as.
+#[derive(Debug, Clone)]
+pub(crate) struct RemoteAuth {
+    pub key: russh::keys::PublicKey,
+    pub grant: crate::authz::Grant,
+}
+
+/// A remote's public key as channel metadata shows it: one OpenSSH line
+/// without comment, and its SHA256 fingerprint as `ssh-keygen -l` prints it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Identity {
+    pub key: String,
+    pub fingerprint: String,
+}
+
+impl Identity {
+    pub(crate) fn of(k: &russh::keys::PublicKey) -> Identity {
+        let mut k = k.clone();
+        k.set_comment("");
+        Identity {
+            key: crate::keys::public_line(&k),
+            fingerprint: k.fingerprint(russh::keys::HashAlg::Sha256).to_string(),
+        }
+    }
+}
+
 pub(crate) struct Conn {
     pub(crate) peer: Weak<PeerInner>,
     pub(crate) local_name: String,
     remote_name: Mutex<String>,
+    /// The remote's authenticated key and what its AUTHORIZED_KEYS line
+    /// grants (`None` for inproc links and before authentication).
+    remote_auth: Mutex<Option<RemoteAuth>>,
+    /// The remote's key for channel metadata (SSH: the authenticated key;
+    /// inproc: the other peer's own key).
+    identity: Mutex<Identity>,
     pub(crate) is_client: bool,
     pub(crate) describe: String,
     pub(crate) kind: ConnKind,
@@ -107,6 +139,8 @@ impl Conn {
             peer: Arc::downgrade(peer),
             local_name,
             remote_name: Mutex::new(String::new()),
+            remote_auth: Mutex::new(None),
+            identity: Mutex::new(Identity::default()),
             is_client,
             describe,
             kind,
@@ -127,6 +161,19 @@ impl Conn {
 
     pub(crate) fn remote_name(&self) -> String {
         lock(&self.remote_name).clone()
+    }
+
+    pub(crate) fn set_remote_auth(&self, a: RemoteAuth) {
+        self.set_identity(Identity::of(&a.key));
+        *lock(&self.remote_auth) = Some(a);
+    }
+
+    pub(crate) fn set_identity(&self, i: Identity) {
+        *lock(&self.identity) = i;
+    }
+
+    pub(crate) fn remote_auth(&self) -> Option<RemoteAuth> {
+        lock(&self.remote_auth).clone()
     }
 
     pub(crate) fn set_remote_name(&self, n: &str) {
@@ -210,6 +257,7 @@ impl Conn {
             headers,
             local_peer: self.local_name.clone(),
             remote_peer: self.remote_name(),
+            remote: lock(&self.identity).clone(),
             tx,
             conn: Arc::downgrade(self),
             max_frame: self.limits.max_frame,
@@ -600,8 +648,13 @@ impl Conn {
                         self.close("protocol error: OPEN before HELLO");
                         return;
                     }
-                    let chan =
-                        ChanInner::new(self.params(cid, service, headers, tx.clone(), Some(id)));
+                    let chan = ChanInner::new(self.params(
+                        cid,
+                        service.clone(),
+                        headers,
+                        tx.clone(),
+                        Some(id),
+                    ));
                     if let Some(s) = lock(&ssh.slots).get_mut(&id) {
                         s.cur = Some(chan.clone());
                     }
@@ -626,6 +679,17 @@ impl Conn {
                             true,
                         );
                         continue;
+                    }
+                    if let Some(a) = self.remote_auth() {
+                        if !a.grant.allows_service(&service) {
+                            let why = format!(
+                                "service {service:?} is not in the streamkit-services=\"{}\" of this key's AUTHORIZED_KEYS line",
+                                a.grant.services.as_deref().unwrap_or_default().join(",")
+                            );
+                            tracing::warn!(remote = %self.remote_name(), "refusing channel {cid}: {why}");
+                            chan.fail_with(Error::closed(why), close_code::REFUSED, true);
+                            continue;
+                        }
                     }
                     self.accept_incoming(chan, parent);
                 }
@@ -705,7 +769,11 @@ impl Conn {
         self.remote_window.store(window, Ordering::Release);
         self.hello_seen.store(true, Ordering::Release);
         if let Some(peer) = self.peer.upgrade() {
-            peer.add_conn(self.clone());
+            if let Err(e) = peer.add_conn(self.clone()) {
+                tracing::warn!("refused client {name:?} ({}): {e}", self.describe);
+                self.close(&e.to_string());
+                return;
+            }
         }
         let me = self.clone();
         let tx = tx.clone();

@@ -3,6 +3,7 @@
 //! Parsing is done by russh's key support (the `ssh-key` crate): private keys
 //! in OpenSSH or PEM format, `authorized_keys` and `known_hosts` files.
 
+use crate::authz::{self, AuthorizedKeys, Grant, Source};
 use crate::endpoint::Endpoint;
 use crate::error::{Error, Result};
 use russh::keys::ssh_key::{self, LineEnding};
@@ -32,23 +33,19 @@ fn looks_like_private_key_text(v: &str) -> bool {
 }
 
 /// Load PRIVATE_KEY: a path or the key text itself; `None` uses the defaults
-/// (~/.ssh/id_ed25519, ~/.ssh/id_rsa, else a fresh in-memory ed25519 key).
+/// (~/.ssh/id_ed25519, else ~/.ssh/id_rsa, else a fresh in-memory ed25519
+/// key). A default file that exists must be usable: it is an error, never
+/// silently replaced by a temporary key, if it cannot be read or decoded, is
+/// encrypted, is readable by others, or is a refused key type.
 pub(crate) fn load_identity(opt: Option<&str>) -> Result<PrivateKey> {
     match opt {
         Some(v) if looks_like_private_key_text(v) => decode_private(v, "the PRIVATE_KEY text"),
-        Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                Error::invalid(format!("PRIVATE_KEY: cannot read key file {path:?}: {e}"))
-            })?;
-            decode_private(&text, &format!("key file {path:?}"))
-        }
+        Some(path) => load_key_file(Path::new(path), false),
         None => {
             for f in ["id_ed25519", "id_rsa"] {
                 if let Some(p) = home_ssh(f) {
-                    if let Ok(text) = std::fs::read_to_string(&p) {
-                        if let Ok(k) = decode_private(&text, &p.display().to_string()) {
-                            return Ok(k);
-                        }
+                    if p.exists() {
+                        return load_key_file(&p, true);
                     }
                 }
             }
@@ -57,16 +54,62 @@ pub(crate) fn load_identity(opt: Option<&str>) -> Result<PrivateKey> {
     }
 }
 
+/// Load a key file; `default` says it is one of the ~/.ssh defaults (the
+/// message then says PRIVATE_KEY was not set).
+fn load_key_file(path: &Path, default: bool) -> Result<PrivateKey> {
+    let shown = path.display();
+    let r = check_private_mode(path)
+        .map_err(|e| Error::invalid(format!("PRIVATE_KEY: {e}")))
+        .and_then(|()| {
+            std::fs::read_to_string(path).map_err(|e| {
+                Error::invalid(format!("PRIVATE_KEY: cannot read key file {shown:?}: {e}"))
+            })
+        })
+        .and_then(|text| decode_private(&text, &format!("key file {shown:?}")));
+    match r {
+        Err(Error::Invalid(m)) if default => Err(Error::invalid(format!(
+            "PRIVATE_KEY is not set and the default key cannot be used (streamkit does not fall back to a temporary key): {m}"
+        ))),
+        r => r,
+    }
+}
+
+/// Refuse a private key file that its group or others may read or write,
+/// as OpenSSH does ("UNPROTECTED PRIVATE KEY FILE").
+#[cfg(unix)]
+fn check_private_mode(path: &Path) -> std::result::Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let md = std::fs::metadata(path)
+        .map_err(|e| format!("cannot read key file {:?}: {e}", path.display()))?;
+    let mode = md.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(format!(
+            "key file {:?} is accessible by group or others (mode {mode:03o}); a private key must be readable by its owner only: run `chmod 600 {}`",
+            path.display(),
+            path.display()
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_private_mode(_: &Path) -> std::result::Result<(), String> {
+    Ok(())
+}
+
 fn decode_private(text: &str, what: &str) -> Result<PrivateKey> {
-    match russh::keys::decode_secret_key(text, None) {
-        Ok(k) => Ok(k),
-        Err(russh::keys::Error::KeyIsEncrypted) => Err(Error::invalid(format!(
+    let k = match russh::keys::decode_secret_key(text, None) {
+        Ok(k) => k,
+        Err(russh::keys::Error::KeyIsEncrypted) => return Err(Error::invalid(format!(
             "PRIVATE_KEY: {what} is encrypted with a passphrase; streamkit needs an unencrypted key (ssh-keygen -p -N '' -f FILE)"
         ))),
-        Err(e) => Err(Error::invalid(format!(
+        Err(e) => return Err(Error::invalid(format!(
             "PRIVATE_KEY: {what} is not an OpenSSH or PEM private key: {e}"
         ))),
-    }
+    };
+    authz::check_key_strength(k.public_key())
+        .map_err(|why| Error::invalid(format!("PRIVATE_KEY: {what}: {why}")))?;
+    Ok(k)
 }
 
 /// The OpenSSH one-line form of a public key (`ssh-ed25519 AAAA...`).
@@ -86,7 +129,7 @@ fn looks_like_key_text(v: &str) -> bool {
 }
 
 /// Load AUTHORIZED_KEYS: a path or the text; `None` uses ~/.ssh/authorized_keys if present.
-pub(crate) fn load_authorized(opt: Option<&str>) -> Result<Vec<PublicKey>> {
+pub(crate) fn load_authorized(opt: Option<&str>) -> Result<AuthorizedKeys> {
     let (text, what) = match opt {
         Some(v) if looks_like_key_text(v) => {
             (v.to_string(), "the AUTHORIZED_KEYS text".to_string())
@@ -99,22 +142,10 @@ pub(crate) fn load_authorized(opt: Option<&str>) -> Result<Vec<PublicKey>> {
         ),
         None => match home_ssh("authorized_keys").and_then(|p| std::fs::read_to_string(p).ok()) {
             Some(t) => (t, "~/.ssh/authorized_keys".to_string()),
-            None => return Ok(Vec::new()),
+            None => return Ok(AuthorizedKeys::default()),
         },
     };
-    let mut keys = Vec::new();
-    for (i, entry) in ssh_key::AuthorizedKeys::new(&text).enumerate() {
-        match entry {
-            Ok(e) => keys.push(e.public_key().clone()),
-            Err(e) => {
-                return Err(Error::invalid(format!(
-                    "AUTHORIZED_KEYS: entry {} of {what} is not a valid public key line: {e}",
-                    i + 1
-                )))
-            }
-        }
-    }
-    Ok(keys)
+    authz::parse_authorized(&text, &what)
 }
 
 /// KNOWN_HOSTS as configured: the raw option value.
@@ -128,80 +159,186 @@ pub(crate) fn load_known_hosts(opt: Option<&str>) -> Result<Option<KnownHosts>> 
     Ok(match opt {
         None => None,
         Some(v) if looks_like_key_text(v) => {
-            check_known_hosts_text(v)?;
+            parse_known_hosts(v, "the KNOWN_HOSTS text")?;
             Some(KnownHosts::Text(v.to_string()))
         }
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .map_err(|e| Error::invalid(format!("KNOWN_HOSTS: cannot read {path:?}: {e}")))?;
-            check_known_hosts_text(&text)?;
+            parse_known_hosts(&text, &format!("known_hosts file {path:?}"))?;
             Some(KnownHosts::Path(PathBuf::from(path)))
         }
     })
 }
 
-fn check_known_hosts_text(text: &str) -> Result<()> {
-    for (i, e) in ssh_key::KnownHosts::new(text).enumerate() {
-        if let Err(e) = e {
-            return Err(Error::invalid(format!(
-                "KNOWN_HOSTS: entry {} is not a valid known_hosts line: {e}",
+/// The entries of known_hosts text with their 1-based line numbers; weak
+/// keys (DSA, RSA under 2048 bits) are load errors.
+fn parse_known_hosts(text: &str, what: &str) -> Result<Vec<(usize, ssh_key::known_hosts::Entry)>> {
+    let mut out = Vec::new();
+    for (i, l) in text.lines().enumerate() {
+        let l = l.trim();
+        if l.is_empty() || l.starts_with('#') {
+            continue;
+        }
+        let e: ssh_key::known_hosts::Entry = l.parse().map_err(|e| {
+            Error::invalid(format!(
+                "KNOWN_HOSTS: line {} of {what} is not a valid known_hosts line: {e}",
                 i + 1
-            )));
+            ))
+        })?;
+        authz::check_key_strength(e.public_key()).map_err(|why| {
+            Error::invalid(format!("KNOWN_HOSTS: line {} of {what}: {why}", i + 1))
+        })?;
+        out.push((i + 1, e));
+    }
+    Ok(out)
+}
+
+/// Whether a known_hosts host field matches `host` (`HOST` or `[HOST]:PORT`):
+/// comma-separated `*`/`?` patterns where a matching `!pattern` refuses, or
+/// one hashed name (`|1|salt|hash`, HMAC-SHA1 as ssh-keygen -H writes).
+fn host_matches(pats: &ssh_key::known_hosts::HostPatterns, host: &str) -> bool {
+    use hmac::{Hmac, KeyInit, Mac};
+    match pats {
+        ssh_key::known_hosts::HostPatterns::Patterns(ps) => {
+            let host = host.to_ascii_lowercase();
+            let mut hit = false;
+            for p in ps {
+                let (neg, p) = match p.strip_prefix('!') {
+                    Some(p) => (true, p),
+                    None => (false, p.as_str()),
+                };
+                if authz::wildcard(p.to_ascii_lowercase().as_bytes(), host.as_bytes()) {
+                    if neg {
+                        return false;
+                    }
+                    hit = true;
+                }
+            }
+            hit
+        }
+        ssh_key::known_hosts::HostPatterns::HashedName { salt, hash } => {
+            Hmac::<sha1::Sha1>::new_from_slice(salt)
+                .map(|m| m.chain_update(host.as_bytes()).verify_slice(hash).is_ok())
+                .unwrap_or(false)
         }
     }
-    Ok(())
 }
 
 /// Whether `key`, presented by the server at `ep`, is listed in `kh`.
+///
+/// A key on an `@revoked` line is refused whatever the host; `@cert-authority`
+/// lines never vouch for a plain host key. For TCP a plain line must match
+/// `HOST` (port 22) or `[HOST]:PORT`; a Unix socket has no host name, so any
+/// plain line listing the key matches.
 pub(crate) fn known_host_ok(kh: &KnownHosts, ep: &Endpoint, key: &PublicKey) -> Result<bool> {
-    if let (KnownHosts::Path(p), Endpoint::Tcp { host, port }) = (kh, ep) {
-        return match russh::keys::check_known_hosts_path(host, *port, key, p) {
-            Ok(found) => Ok(found),
-            Err(russh::keys::Error::KeyChanged { line }) => Err(Error::Auth(format!(
-                "server host key for {ep} does not match line {line} of known_hosts {}: the key changed (possible man-in-the-middle)",
-                p.display()
-            ))),
-            Err(e) => Err(Error::Auth(format!("cannot check known_hosts {}: {e}", p.display()))),
-        };
+    use ssh_key::known_hosts::Marker;
+    let (text, what) = match kh {
+        KnownHosts::Path(p) => (
+            std::fs::read_to_string(p).map_err(|e| {
+                Error::Auth(format!("cannot read known_hosts {}: {e}", p.display()))
+            })?,
+            format!("known_hosts {}", p.display()),
+        ),
+        KnownHosts::Text(t) => (t.clone(), "the KNOWN_HOSTS text".to_string()),
+    };
+    let entries = parse_known_hosts(&text, &what)?;
+    for (line, e) in &entries {
+        if matches!(e.marker(), Some(Marker::Revoked))
+            && e.public_key().key_data() == key.key_data()
+        {
+            return Err(Error::Auth(format!(
+                "server host key of {ep} is revoked (@revoked on line {line} of {what})"
+            )));
+        }
     }
-    let text = match kh {
-        KnownHosts::Path(p) => std::fs::read_to_string(p).unwrap_or_default(),
-        KnownHosts::Text(t) => t.clone(),
+    let host = match ep {
+        Endpoint::Tcp { host, port } if *port == 22 => Some(host.clone()),
+        Endpoint::Tcp { host, port } => Some(format!("[{host}]:{port}")),
+        _ => None,
     };
-    let patterns: Vec<String> = match ep {
-        Endpoint::Tcp { host, port } if *port == 22 => vec![host.clone()],
-        Endpoint::Tcp { host, port } => vec![format!("[{host}]:{port}")],
-        _ => Vec::new(),
-    };
-    for entry in ssh_key::KnownHosts::new(&text).flatten() {
-        if entry.public_key().key_data() != key.key_data() {
+    let mut changed = None;
+    for (line, e) in &entries {
+        if e.marker().is_some() {
             continue;
         }
-        if patterns.is_empty() {
-            return Ok(true);
-        }
-        if let ssh_key::known_hosts::HostPatterns::Patterns(ps) = entry.host_patterns() {
-            if ps.iter().any(|p| patterns.iter().any(|q| q == p)) {
-                return Ok(true);
+        let same = e.public_key().key_data() == key.key_data();
+        match &host {
+            None if same => return Ok(true),
+            None => {}
+            Some(h) if host_matches(e.host_patterns(), h) => {
+                if same {
+                    return Ok(true);
+                }
+                if e.public_key().algorithm() == key.algorithm() && changed.is_none() {
+                    changed = Some(*line);
+                }
             }
+            Some(_) => {}
+        }
+    }
+    if let Some(line) = changed {
+        return Err(Error::Auth(format!(
+            "server host key for {ep} does not match line {line} of {what}: the key changed (possible man-in-the-middle)"
+        )));
+    }
+    // Not trusted. Say so clearly if an @cert-authority line was meant to
+    // vouch: streamkit does not accept host certificates, so such lines
+    // never make a key trusted.
+    for (line, e) in &entries {
+        if !matches!(e.marker(), Some(Marker::CertAuthority)) {
+            continue;
+        }
+        let for_host = host
+            .as_ref()
+            .is_none_or(|h| host_matches(e.host_patterns(), h));
+        if e.public_key().key_data() == key.key_data() || for_host {
+            return Err(Error::Auth(format!(
+                "server host key of {ep} is not trusted: line {line} of {what} is an @cert-authority line, and streamkit does not accept host certificates, so it trusts no key through it; list the host key itself on a plain line (HOST KEY)"
+            )));
         }
     }
     Ok(false)
 }
 
-/// The public keys a peer trusts: AUTHORIZED_KEYS plus its own.
-#[derive(Debug, Clone, Default)]
+/// The keys a peer trusts: AUTHORIZED_KEYS (with each line's options) plus
+/// its own key, which is trusted without restriction unless AUTHORIZED_KEYS
+/// lists it (its lines then decide, like any other key's).
+#[derive(Debug, Clone)]
 pub(crate) struct TrustSet {
-    keys: Vec<PublicKey>,
+    authorized: AuthorizedKeys,
+    own: PublicKey,
 }
 
 impl TrustSet {
-    pub(crate) fn new(mut keys: Vec<PublicKey>, own: PublicKey) -> Self {
-        keys.push(own);
-        TrustSet { keys }
+    pub(crate) fn new(authorized: AuthorizedKeys, own: PublicKey) -> Self {
+        TrustSet { authorized, own }
     }
-    pub(crate) fn contains(&self, k: &PublicKey) -> bool {
-        self.keys.iter().any(|t| t.key_data() == k.key_data())
+
+    /// Whether AUTHORIZED_KEYS or the own key names `key` (whatever the options).
+    pub(crate) fn lists(&self, key: &PublicKey) -> bool {
+        self.authorized.lists(key) || key.key_data() == self.own.key_data()
+    }
+
+    /// Whether `key` may connect from `src` (as `name`, when known yet); the
+    /// refusal is a message naming the key and every line that refused it.
+    pub(crate) fn authorize(
+        &self,
+        key: &PublicKey,
+        src: &Source,
+        name: Option<&str>,
+    ) -> std::result::Result<Grant, String> {
+        if !self.authorized.lists(key) && key.key_data() == self.own.key_data() {
+            return Ok(Grant::default());
+        }
+        match self.authorized.authorize(key, src, name, authz::now_unix()) {
+            Ok(g) => Ok(g),
+            Err(why) if why.is_empty() => Err(format!(
+                "key {} is not in AUTHORIZED_KEYS",
+                public_line(key)
+            )),
+            Err(why) => Err(format!("key {}: {}", public_line(key), why.join("; "))),
+        }
     }
 }
 
@@ -227,6 +364,9 @@ mod tests {
         .unwrap_err();
         assert!(e.to_string().contains("PRIVATE_KEY"), "{e}");
         let e = load_authorized(Some("ssh-ed25519 notbase64!!")).unwrap_err();
-        assert!(e.to_string().contains("entry 1"), "{e}");
+        assert!(
+            e.to_string().contains("line 1 of the AUTHORIZED_KEYS text"),
+            "{e}"
+        );
     }
 }

@@ -33,6 +33,7 @@
 //! ```
 #![warn(missing_docs, missing_debug_implementations)]
 
+mod authz;
 mod channel;
 mod conn;
 mod endpoint;

@@ -1,5 +1,6 @@
 //! Peers: bind, connect, accept and open channels.
 
+use crate::authz::Source;
 use crate::channel::{lock, AcceptQueue, Channel};
 use crate::conn::{Conn, Limits};
 use crate::endpoint::Endpoint;
@@ -8,7 +9,7 @@ use crate::keys::{self, TrustSet};
 use crate::options::{Options, PeerOption};
 use crate::slab::SlabPool;
 use crate::ssh::{self, ConnSettings};
-use russh::keys::PrivateKey;
+use russh::keys::{PrivateKey, PublicKey};
 use std::collections::HashMap;
 use std::fmt;
 use std::path::PathBuf;
@@ -59,7 +60,7 @@ impl PeerInner {
         }
     }
 
-    fn identity(&self) -> Result<Arc<PrivateKey>> {
+    pub(crate) fn identity(&self) -> Result<Arc<PrivateKey>> {
         let mut k = lock(&self.key);
         if let Some(k) = &*k {
             return Ok(k.clone());
@@ -108,12 +109,57 @@ impl PeerInner {
         Ok((o.name.clone(), Self::limits(&o)))
     }
 
-    pub(crate) fn add_conn(&self, c: Arc<Conn>) {
+    /// Add an established connection. An SSH connection whose remote name
+    /// is this peer's own name, or is already connected with another key, is
+    /// refused (an `Auth` error naming the reason); the caller closes it.
+    pub(crate) fn add_conn(&self, c: Arc<Conn>) -> Result<()> {
         if self.is_shut() {
             c.close("peer is shut down");
-            return;
+            return Ok(());
         }
-        lock(&self.conns).push(c);
+        let mut conns = lock(&self.conns);
+        if let Some(a) = c.remote_auth() {
+            self.check_claim(&conns, &c.remote_name(), &a.key)
+                .map_err(Error::Auth)?;
+        }
+        conns.push(c);
+        Ok(())
+    }
+
+    /// Whether a remote authenticated with `key` may use the peer name `name`.
+    pub(crate) fn name_claim(
+        &self,
+        name: &str,
+        key: &PublicKey,
+    ) -> std::result::Result<(), String> {
+        self.check_claim(&lock(&self.conns), name, key)
+    }
+
+    fn check_claim(
+        &self,
+        conns: &[Arc<Conn>],
+        name: &str,
+        key: &PublicKey,
+    ) -> std::result::Result<(), String> {
+        if lock(&self.opts).name == name {
+            return Err(format!(
+                "the name {name:?} is this peer's own name and cannot be claimed by a remote"
+            ));
+        }
+        for other in conns
+            .iter()
+            .filter(|c| !c.is_closed() && c.remote_name() == name)
+        {
+            if let Some(a) = other.remote_auth() {
+                if a.key.key_data() != key.key_data() {
+                    return Err(format!(
+                        "the name {name:?} is already connected with another key ({})",
+                        keys::public_line(&a.key)
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     pub(crate) fn remove_conn(&self, c: &Conn) {
@@ -380,7 +426,7 @@ impl Peer {
                         };
                         let _ = s.set_nodelay(true);
                         let Some(peer) = weak.upgrade() else { return };
-                        spawn_serve(peer, from.to_string(), s);
+                        spawn_serve(peer, from.to_string(), Source::ip(from.ip()), s);
                     }
                 });
                 (bound, task, None)
@@ -410,7 +456,7 @@ impl Peer {
                             continue;
                         };
                         let Some(peer) = weak.upgrade() else { return };
-                        spawn_serve(peer, from.clone(), s);
+                        spawn_serve(peer, from.clone(), Source::NoAddress("unix://"), s);
                     }
                 });
                 (ep.to_string(), task, Some(path.clone()))
@@ -667,13 +713,13 @@ fn unreachable_inproc() -> Result<(String, JoinHandle<()>, Option<PathBuf>)> {
     ))
 }
 
-fn spawn_serve<S>(peer: Arc<PeerInner>, from: String, s: S)
+fn spawn_serve<S>(peer: Arc<PeerInner>, from: String, src: Source, s: S)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
 {
     match peer.settings() {
         Ok(settings) => {
-            tokio::spawn(ssh::serve(peer, settings, from, s));
+            tokio::spawn(ssh::serve(peer, settings, from, src, s));
         }
         Err(e) => tracing::warn!("refusing connection from {from}: {e}"),
     }
@@ -692,7 +738,11 @@ async fn establish(peer: &Arc<PeerInner>, ep: &Endpoint) -> Result<Arc<Conn>> {
             .map_err(|_| Error::Timeout(format!("TCP connect to {ep} timed out")))?
             .map_err(|e| Error::Io(format!("cannot connect to {ep}: {e}")))?;
             let _ = s.set_nodelay(true);
-            ssh::connect(peer, &settings, ep, s).await
+            let src = s
+                .peer_addr()
+                .map(|a| Source::ip(a.ip()))
+                .map_err(|e| Error::Io(format!("cannot connect to {ep}: {e}")))?;
+            ssh::connect(peer, &settings, ep, src, s).await
         }
         Endpoint::Unix(path) => {
             let settings = peer.settings()?;
@@ -703,7 +753,7 @@ async fn establish(peer: &Arc<PeerInner>, ep: &Endpoint) -> Result<Arc<Conn>> {
             .await
             .map_err(|_| Error::Timeout(format!("connect to {ep} timed out")))?
             .map_err(|e| Error::Io(format!("cannot connect to {ep}: {e}")))?;
-            ssh::connect(peer, &settings, ep, s).await
+            ssh::connect(peer, &settings, ep, Source::NoAddress("unix://"), s).await
         }
     }
 }
@@ -740,9 +790,28 @@ async fn connector_loop(
                     conn.close("cancelled");
                     return;
                 }
+                if let Err(e) = peer.add_conn(conn.clone()) {
+                    conn.close("name refused");
+                    tracing::warn!("connection to {ep} refused: {e}");
+                    *lock(&last_err) = Some(e.clone());
+                    if let Some(f) = first.take() {
+                        let _ = f.send(Err(e));
+                        return;
+                    }
+                    drop(peer);
+                    if interval < 0 {
+                        return;
+                    }
+                    let d = backoff(interval, max, attempt);
+                    attempt = attempt.saturating_add(1);
+                    tokio::select! {
+                        _ = tokio::time::sleep(d) => {}
+                        _ = cancel.cancelled() => return,
+                    }
+                    continue;
+                }
                 attempt = 0;
                 *lock(&current) = Some(conn.clone());
-                peer.add_conn(conn.clone());
                 if let Some(f) = first.take() {
                     let _ = f.send(Ok(()));
                 }

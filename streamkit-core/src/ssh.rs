@@ -2,8 +2,9 @@
 //! that keeps russh's session loop from blocking on writes, and connection
 //! setup (key exchange, mutual authentication, hello).
 
+use crate::authz::Source;
 use crate::channel::{lock, Tx};
-use crate::conn::{Conn, ConnKind, Limits, SshHandle, SshState};
+use crate::conn::{Conn, ConnKind, Limits, RemoteAuth, SshHandle, SshState};
 use crate::endpoint::Endpoint;
 use crate::error::{Error, Result};
 use crate::keys::{self, KnownHosts, TrustSet};
@@ -82,9 +83,35 @@ fn cipher_order(aes: bool) -> &'static [russh::cipher::Name] {
     }
 }
 
+/// Host key and public key signature algorithms: russh's defaults without
+/// SHA-1 `ssh-rsa` (RSA keys sign with rsa-sha2-512/256 only, as OpenSSH
+/// 8.8 and later require).
+const KEY_ALGORITHMS: &[russh::keys::Algorithm] = {
+    use russh::keys::{Algorithm, EcdsaCurve, HashAlg};
+    &[
+        Algorithm::Ed25519,
+        Algorithm::Ecdsa {
+            curve: EcdsaCurve::NistP256,
+        },
+        Algorithm::Ecdsa {
+            curve: EcdsaCurve::NistP384,
+        },
+        Algorithm::Ecdsa {
+            curve: EcdsaCurve::NistP521,
+        },
+        Algorithm::Rsa {
+            hash: Some(HashAlg::Sha512),
+        },
+        Algorithm::Rsa {
+            hash: Some(HashAlg::Sha256),
+        },
+    ]
+};
+
 fn preferred() -> Preferred {
     Preferred {
         cipher: Cow::Borrowed(cipher_order(cpu_has_aes())),
+        key: Cow::Borrowed(KEY_ALGORITHMS),
         ..Preferred::default()
     }
 }
@@ -325,6 +352,8 @@ pub(crate) struct ClientHandler {
     trust: Arc<TrustSet>,
     known_hosts: Option<KnownHosts>,
     ep: Endpoint,
+    /// The server's address, for `from=` on its AUTHORIZED_KEYS line.
+    src: Source,
     rejected: Arc<Mutex<Option<Error>>>,
     slabs: RecvSlabs,
 }
@@ -352,18 +381,36 @@ impl client::Handler for ClientHandler {
         let line = keys::public_line(key);
         let verdict = match &self.known_hosts {
             Some(kh) => match keys::known_host_ok(kh, &self.ep, key) {
-                Ok(true) => Ok(()),
+                Ok(true) => {
+                    self.conn.set_remote_auth(RemoteAuth {
+                        key: key.clone(),
+                        grant: Default::default(),
+                    });
+                    Ok(())
+                }
                 Ok(false) => Err(Error::Auth(format!(
                     "server host key of {} is not in KNOWN_HOSTS: add `{line}` for that host to the known_hosts file",
                     self.ep
                 ))),
                 Err(e) => Err(e),
             },
-            None if self.trust.contains(key) => Ok(()),
-            None => Err(Error::Auth(format!(
-                "server host key of {} is not trusted: add `{line}` to AUTHORIZED_KEYS (or set KNOWN_HOSTS)",
-                self.ep
-            ))),
+            None => match self.trust.authorize(key, &self.src, None) {
+                Ok(grant) => {
+                    self.conn.set_remote_auth(RemoteAuth {
+                        key: key.clone(),
+                        grant,
+                    });
+                    Ok(())
+                }
+                Err(why) if self.trust.lists(key) => Err(Error::Auth(format!(
+                    "server host key of {} is not trusted: {why}",
+                    self.ep
+                ))),
+                Err(_) => Err(Error::Auth(format!(
+                    "server host key of {} is not trusted: add `{line}` to AUTHORIZED_KEYS (or set KNOWN_HOSTS)",
+                    self.ep
+                ))),
+            },
         };
         match verdict {
             Ok(()) => Ok(true),
@@ -460,6 +507,7 @@ pub(crate) async fn connect<S>(
     peer: &Arc<PeerInner>,
     settings: &ConnSettings,
     ep: &Endpoint,
+    src: Source,
     stream: S,
 ) -> Result<Arc<Conn>>
 where
@@ -479,6 +527,7 @@ where
         trust: settings.trust.clone(),
         known_hosts: settings.known_hosts.clone(),
         ep: ep.clone(),
+        src,
         rejected: rejected.clone(),
         slabs: RecvSlabs::new(settings.slabs.clone()),
     };
@@ -495,12 +544,14 @@ where
                 return Err(Error::Io(format!("SSH handshake with {ep} failed: {e}")));
             }
         };
+        // Never SHA-1 ssh-rsa: rsa-sha2-256 unless the server announces 512.
         let hash = handle
             .best_supported_rsa_hash()
             .await
             .ok()
             .flatten()
-            .flatten();
+            .flatten()
+            .or(Some(russh::keys::HashAlg::Sha256));
         let auth = handle
             .authenticate_publickey(
                 settings.name.clone(),
@@ -510,7 +561,8 @@ where
             .map_err(|e| Error::Io(format!("authentication exchange with {ep} failed: {e}")))?;
         if !auth.success() {
             return Err(Error::Auth(format!(
-                "{ep} refused our key: add `{}` to its AUTHORIZED_KEYS",
+                "{ep} refused our key or our name {:?}: add `{}` to its AUTHORIZED_KEYS; if it is listed there, the server's log says why (from=, expiry-time=, streamkit-names=, an option streamkit cannot honour, or the name is taken)",
+                settings.name,
                 keys::public_line(settings.key.public_key())
             )));
         }
@@ -538,6 +590,18 @@ where
             return Err(Error::closed(format!(
                 "{ep} closed the connection during the hello exchange"
             )));
+        }
+        // The server's name must be one its key may use.
+        let name = conn.remote_name();
+        if let Some(a) = conn.remote_auth() {
+            if !a.grant.allows_name(&name) {
+                return Err(Error::Auth(format!(
+                    "server {ep} calls itself {name:?}, which the streamkit-names=\"{}\" of its key's AUTHORIZED_KEYS line does not allow",
+                    a.grant.names.as_deref().unwrap_or_default().join(",")
+                )));
+            }
+            peer.name_claim(&name, &a.key)
+                .map_err(|why| Error::Auth(format!("server {ep} refused: {why}")))?;
         }
         Ok(())
     };
@@ -568,7 +632,55 @@ pub(crate) struct ServerHandler {
     conn: Arc<Conn>,
     trust: Arc<TrustSet>,
     from: String,
+    /// The client's address, for `from=`.
+    src: Source,
     slabs: RecvSlabs,
+}
+
+impl ServerHandler {
+    /// Whether the client may authenticate as `user` with `key`; a refusal
+    /// is logged with every reason (file, line and option).
+    fn admit(
+        &self,
+        user: &str,
+        key: &russh::keys::PublicKey,
+        algorithm: &russh::keys::Algorithm,
+    ) -> bool {
+        if let Err(e) = crate::options::validate_name(user) {
+            tracing::warn!("refused client {user:?} from {}: {e}", self.from);
+            return false;
+        }
+        if !KEY_ALGORITHMS.contains(algorithm) {
+            tracing::warn!(
+                "refused client {user:?} from {}: key {} offered with the signature algorithm {algorithm}, which streamkit refuses (SHA-1 ssh-rsa; use rsa-sha2-256 or rsa-sha2-512)",
+                self.from,
+                keys::public_line(key)
+            );
+            return false;
+        }
+        let claim = self
+            .conn
+            .peer
+            .upgrade()
+            .map_or(Ok(()), |p| p.name_claim(user, key));
+        if let Err(why) = claim {
+            tracing::warn!("refused client {user:?} from {}: {why}", self.from);
+            return false;
+        }
+        match self.trust.authorize(key, &self.src, Some(user)) {
+            Ok(grant) => {
+                self.conn.set_remote_auth(RemoteAuth {
+                    key: key.clone(),
+                    grant,
+                });
+                true
+            }
+            Err(why) => {
+                tracing::warn!("refused client {user:?} from {}: {why}", self.from);
+                false
+            }
+        }
+    }
 }
 
 impl Drop for ServerHandler {
@@ -585,14 +697,9 @@ impl server::Handler for ServerHandler {
         user: &str,
         offer: server::PublicKeyOffer<'_>,
     ) -> Result<Auth, Self::Error> {
-        if self.trust.contains(offer.public_key) && crate::options::validate_name(user).is_ok() {
+        if self.admit(user, offer.public_key, offer.algorithm) {
             Ok(Auth::Accept)
         } else {
-            tracing::warn!(
-                "refused client {user:?} from {}: key {} is not in AUTHORIZED_KEYS",
-                self.from,
-                keys::public_line(offer.public_key)
-            );
             Ok(Auth::reject())
         }
     }
@@ -602,15 +709,10 @@ impl server::Handler for ServerHandler {
         user: &str,
         key: server::VerifiedPublicKey<'_>,
     ) -> Result<Auth, Self::Error> {
-        if self.trust.contains(key.public_key) && crate::options::validate_name(user).is_ok() {
+        if self.admit(user, key.public_key, key.algorithm) {
             self.conn.set_remote_name(user);
             Ok(Auth::Accept)
         } else {
-            tracing::warn!(
-                "refused client {user:?} from {}: key {} is not in AUTHORIZED_KEYS",
-                self.from,
-                keys::public_line(key.public_key)
-            );
             Ok(Auth::reject())
         }
     }
@@ -685,8 +787,13 @@ fn server_config(s: &ConnSettings) -> server::Config {
 }
 
 /// Serve one accepted socket. Returns when the SSH session ends.
-pub(crate) async fn serve<S>(peer: Arc<PeerInner>, settings: ConnSettings, from: String, stream: S)
-where
+pub(crate) async fn serve<S>(
+    peer: Arc<PeerInner>,
+    settings: ConnSettings,
+    from: String,
+    src: Source,
+    stream: S,
+) where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
     let conn = Conn::new(
@@ -702,6 +809,7 @@ where
         conn: conn.clone(),
         trust: settings.trust.clone(),
         from: from.clone(),
+        src,
         slabs: RecvSlabs::new(settings.slabs.clone()),
     };
     let cfg = Arc::new(server_config(&settings));

@@ -585,3 +585,35 @@ pub unsafe extern "C" fn sk_channel_remote_peer(
         meta_string(c, out, "peer name", |ch| ch.remote_peer().to_owned())
     })
 }
+
+/// The remote's public key as authenticated: one OpenSSH line without
+/// comment (`ssh-ed25519 AAAA...`); for inproc, the other peer's own key.
+///
+/// On success `*out` is owned by the caller; free it with `sk_string_free`.
+/// Does not block. Returns SK_ERR_INVALID for a bad handle or NULL `out`.
+#[no_mangle]
+pub unsafe extern "C" fn sk_channel_remote_key(
+    c: *mut sk_channel,
+    out: *mut *mut c_char,
+) -> sk_result {
+    ffi_call("sk_channel_remote_key", || {
+        meta_string(c, out, "remote key", |ch| ch.remote_key().to_owned())
+    })
+}
+
+/// The SHA256 fingerprint of the remote's key, exactly as `ssh-keygen -lf`
+/// prints it (`SHA256:` + unpadded base64).
+///
+/// On success `*out` is owned by the caller; free it with `sk_string_free`.
+/// Does not block. Returns SK_ERR_INVALID for a bad handle or NULL `out`.
+#[no_mangle]
+pub unsafe extern "C" fn sk_channel_remote_fingerprint(
+    c: *mut sk_channel,
+    out: *mut *mut c_char,
+) -> sk_result {
+    ffi_call("sk_channel_remote_fingerprint", || {
+        meta_string(c, out, "remote fingerprint", |ch| {
+            ch.remote_fingerprint().to_owned()
+        })
+    })
+}

@@ -36,7 +36,8 @@ pub struct sk_peer {
 /// sk_channel_close_write, sk_channel_write_trailers, sk_channel_close,
 /// sk_channel_open, sk_channel_accept, sk_channel_join_fd,
 /// sk_channel_service, sk_channel_headers, sk_channel_trailers,
-/// sk_channel_local_peer, sk_channel_remote_peer, sk_channel_free.
+/// sk_channel_local_peer, sk_channel_remote_peer, sk_channel_remote_key,
+/// sk_channel_remote_fingerprint, sk_channel_free.
 #[allow(non_camel_case_types)]
 pub struct sk_channel {
     _private: [u8; 0],

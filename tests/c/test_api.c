@@ -179,6 +179,10 @@ static int test_null_arguments(void) {
     EXPECT_MSG(sk_channel_local_peer(cb, NULL), SK_ERR_INVALID, "out is NULL");
     EXPECT_MSG(sk_channel_remote_peer(NULL, &s), SK_ERR_INVALID, "c is NULL");
     EXPECT_MSG(sk_channel_remote_peer(cb, NULL), SK_ERR_INVALID, "out is NULL");
+    EXPECT_MSG(sk_channel_remote_key(NULL, &s), SK_ERR_INVALID, "c is NULL");
+    EXPECT_MSG(sk_channel_remote_key(cb, NULL), SK_ERR_INVALID, "out is NULL");
+    EXPECT_MSG(sk_channel_remote_fingerprint(NULL, &s), SK_ERR_INVALID, "c is NULL");
+    EXPECT_MSG(sk_channel_remote_fingerprint(cb, NULL), SK_ERR_INVALID, "out is NULL");
     EXPECT_MSG(sk_channel_join_fd(NULL, -1), SK_ERR_INVALID, "fd = -1");
     EXPECT_MSG(sk_generate_key(NULL), SK_ERR_INVALID, "out is NULL");
 
@@ -411,6 +415,13 @@ static int stream_roundtrip(const char *endpoint) {
     sk_string_free(s);
     OK(sk_channel_remote_peer(cb, &s));
     CHECK(strcmp(s, "a") == 0);
+    sk_string_free(s);
+    OK(sk_channel_remote_key(cb, &s));
+    CHECK(strncmp(s, "ssh-ed25519 AAAA", 16) == 0);
+    CHECK(strchr(s + 12, ' ') == NULL); /* no comment */
+    sk_string_free(s);
+    OK(sk_channel_remote_fingerprint(cb, &s));
+    CHECK(strncmp(s, "SHA256:", 7) == 0 && strlen(s) == 7 + 43);
     sk_string_free(s);
     OK(sk_channel_service(cb, &s));
     CHECK(strcmp(s, "echo") == 0);
