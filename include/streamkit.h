@@ -33,6 +33,22 @@
 #include <stdint.h>
 
 /**
+ * The major version of the header (`SK_VERSION_MAJOR`). Compare with
+ * `sk_version()` at run time to detect a header/library mismatch.
+ */
+#define SK_VERSION_MAJOR 0
+
+/**
+ * The minor version of the header.
+ */
+#define SK_VERSION_MINOR 1
+
+/**
+ * The patch version of the header.
+ */
+#define SK_VERSION_PATCH 0
+
+/**
  * The result of every fallible streamkit call.
  *
  * The numbers are part of the ABI: they never change and are never reused.
@@ -309,211 +325,6 @@ void sk_strlist_free(sk_strlist *l);
 size_t sk_live_handles(void);
 
 /**
- * Create a new peer with default options (random name, default keys).
- *
- * On success writes a new handle to `*out`; the caller owns it and must
- * release it with `sk_peer_free`. Does not block.
- *
- * Returns SK_ERR_INVALID if `out` is NULL, SK_ERR_INTERNAL on a bug.
- */
-sk_result sk_peer_new(sk_peer **out);
-
-/**
- * Shut the peer down (if it is not already) and release the handle.
- *
- * Every call blocked on this peer or on its channels returns SK_ERR_CLOSED.
- * Afterwards the handle is invalid: passing it to any function returns
- * SK_ERR_INVALID. `sk_peer_free(NULL)`, and freeing an already freed or
- * unknown handle, do nothing. Channel handles obtained from this peer stay
- * valid (calls on them return SK_ERR_CLOSED) and must still be freed with
- * `sk_channel_free`. Blocks briefly (at most about 5 s) while the peer's
- * connections are shut down.
- */
-void sk_peer_free(sk_peer *p);
-
-/**
- * Set a string option (PRIVATE_KEY, AUTHORIZED_KEYS, NAME, KNOWN_HOSTS).
- *
- * `v` is copied. For the key options it is either a file path or the key
- * text itself (a file is read and checked now); an empty string restores
- * the default. Options may not affect connections that already exist: set
- * them before `sk_peer_bind`/`sk_peer_connect`. Does not block.
- *
- * Returns SK_ERR_INVALID if `p` is not a live peer, `v` is NULL or not
- * UTF-8, `o` is not an sk_option or is an integer option, or the value is
- * rejected (an empty NAME, a key file that cannot be read, key text that
- * does not parse); the message says which. On failure the previous value
- * is kept.
- */
-sk_result sk_peer_set_option_str(sk_peer *p, sk_option o, const char *v);
-
-/**
- * Set an integer option (every option except the four string ones).
- *
- * Like string options, set them before `sk_peer_bind`/`sk_peer_connect`:
- * existing connections may keep the old value. Does not block.
- *
- * Returns SK_ERR_INVALID if `p` is not a live peer, `o` is not an
- * sk_option or is a string option, or `v` is out of range for the option
- * (the message gives the allowed range).
- */
-sk_result sk_peer_set_option_int(sk_peer *p, sk_option o, int64_t v);
-
-/**
- * Read a string option.
- *
- * On success `*out` is a new NUL-terminated string owned by the caller;
- * free it with `sk_string_free`. An unset key option reads as "". Does not
- * block. Returns SK_ERR_INVALID if `p` is not a live peer, `out` is NULL,
- * or `o` is not a string option.
- */
-sk_result sk_peer_get_option_str(sk_peer *p, sk_option o, char **out);
-
-/**
- * Read an integer option into `*out`.
- *
- * Does not block. Returns SK_ERR_INVALID if `p` is not a live peer, `out`
- * is NULL, or `o` is not an integer option.
- */
-sk_result sk_peer_get_option_int(sk_peer *p, sk_option o, int64_t *out);
-
-/**
- * This peer's public key, as one OpenSSH line ("ssh-ed25519 AAAA...").
- *
- * Give it to the other side's SK_OPT_AUTHORIZED_KEYS. On success `*out` is
- * owned by the caller; free it with `sk_string_free`. Does not block.
- * Returns SK_ERR_INVALID if `p` is not a live peer or `out` is NULL; an
- * error from loading the default key (~/.ssh/id_ed25519 or id_rsa)
- * otherwise.
- */
-sk_result sk_peer_public_key(sk_peer *p, char **out);
-
-/**
- * Listen on `endpoint` ("tcp://HOST:PORT", "unix:///abs/path" or
- * "inproc://NAME"); other peers can then `sk_peer_connect` to it.
- *
- * If `bound` is not NULL, on success `*bound` receives the endpoint
- * actually bound (with the real port when PORT was 0), owned by the caller:
- * free it with `sk_string_free`. Blocks until the listener is set up.
- *
- * Returns SK_ERR_INVALID for a NULL/non-UTF-8/malformed endpoint or an
- * unknown scheme (the message quotes it); SK_ERR_IO if the address cannot
- * be bound (in use, not local, permission); SK_ERR_CLOSED after
- * `sk_peer_shutdown`.
- */
-sk_result sk_peer_bind(sk_peer *p, const char *endpoint, char **bound);
-
-/**
- * Stop listening on an endpoint previously bound (the string given to, or
- * returned by, `sk_peer_bind`). Existing connections stay up.
- *
- * Blocks until the listener is closed. Returns SK_ERR_INVALID for a
- * NULL/malformed endpoint or one that is not bound; SK_ERR_CLOSED after
- * shutdown.
- */
-sk_result sk_peer_unbind(sk_peer *p, const char *endpoint);
-
-/**
- * Connect to a peer bound at `endpoint`.
- *
- * Blocks until both sides know each other's name (after the SSH handshake
- * and mutual key check), retrying every RECONNECT_INTERVAL until
- * CONNECT_TIMEOUT. The connection is re-established in the background if it
- * drops later.
- *
- * Returns SK_ERR_INVALID for a NULL/malformed endpoint; SK_ERR_TIMEOUT when
- * CONNECT_TIMEOUT expires without a connection (for example nobody is
- * listening); SK_ERR_IO when RECONNECT_INTERVAL is -1 and the single
- * attempt fails (for example connection refused); SK_ERR_AUTH when either
- * side does not trust the other's key; SK_ERR_CLOSED if the peer is shut
- * down meanwhile.
- */
-sk_result sk_peer_connect(sk_peer *p, const char *endpoint);
-
-/**
- * Close the connection made by `sk_peer_connect(endpoint)` and stop
- * reconnecting to it. Its channels fail with SK_ERR_CLOSED.
- *
- * Blocks until the connection is closed. Returns SK_ERR_INVALID for a
- * NULL/malformed endpoint or one that is not connected; SK_ERR_CLOSED after
- * shutdown.
- */
-sk_result sk_peer_disconnect(sk_peer *p, const char *endpoint);
-
-/**
- * The names of the currently connected peers, sorted, without duplicates.
- *
- * On success fills `*out` (possibly with an empty list); the caller owns
- * it and frees it with `sk_strlist_free`. Does not block. Returns
- * SK_ERR_INVALID if `p` is not a live peer or `out` is NULL.
- */
-sk_result sk_peer_peers(sk_peer *p, sk_strlist *out);
-
-/**
- * Close every connection with the peer called `name` (either direction).
- *
- * Blocks until closed. Returns SK_ERR_INVALID if `name` is NULL or not
- * UTF-8; SK_ERR_NO_PEER if no connected peer has that name; SK_ERR_CLOSED
- * after shutdown.
- */
-sk_result sk_peer_drop(sk_peer *p, const char *name);
-
-/**
- * The next connected peer's name, round robin (for load balancing opens).
- *
- * On success `*out` is owned by the caller; free it with `sk_string_free`.
- * Does not block. Returns SK_ERR_NO_PEER if no peer is connected;
- * SK_ERR_INVALID if `p` is not a live peer or `out` is NULL.
- */
-sk_result sk_peer_next_peer(sk_peer *p, char **out);
-
-/**
- * Wait for a channel opened by any connected peer.
- *
- * Blocks for up to `timeout_ms` (-1 = forever, 0 = only take one already
- * waiting). On success `*out` is a new channel handle owned by the caller
- * (free with `sk_channel_free`); its service, headers and remote peer are
- * available with the `sk_channel_*` getters.
- *
- * Returns SK_ERR_TIMEOUT when the timeout expires; SK_ERR_CLOSED after (or
- * during) `sk_peer_shutdown`/`sk_peer_free` from any thread; SK_ERR_INVALID
- * for a bad handle, NULL `out` or a timeout below -1.
- */
-sk_result sk_peer_accept(sk_peer *p, int64_t timeout_ms, sk_channel **out);
-
-/**
- * Open a channel to the connected peer called `peer` for `service`, sending
- * `n_headers` "key=value" strings as headers (`headers` may be NULL when
- * `n_headers` is 0).
- *
- * Blocks until the remote side has the channel (it does not wait for the
- * remote application to accept it). On success `*out` is a new channel
- * handle owned by the caller; free it with `sk_channel_free`.
- *
- * Returns SK_ERR_NO_PEER if no connected peer has that name; SK_ERR_INVALID
- * for NULL/non-UTF-8 strings, a NULL `headers` with `n_headers` > 0, or a
- * NULL `out`; SK_ERR_CLOSED if the peer is shut down or the connection
- * drops meanwhile.
- */
-sk_result sk_peer_open(sk_peer *p,
-                       const char *peer,
-                       const char *service,
-                       const char *const *headers,
-                       size_t n_headers,
-                       sk_channel **out);
-
-/**
- * Shut the peer down: close listeners, connections and channels, stop
- * reconnecting, and make every call blocked on this peer or its channels
- * (in any thread) return SK_ERR_CLOSED.
- *
- * The handle stays valid (calls return SK_ERR_CLOSED) until
- * `sk_peer_free`. Blocks until shutdown completes. Returns SK_ERR_CLOSED
- * if the peer was already shut down.
- */
-sk_result sk_peer_shutdown(sk_peer *p);
-
-/**
  * Write all `len` bytes of `data` to the channel's byte stream.
  *
  * Blocks until the data is handed to the connection (waiting for the
@@ -782,6 +593,211 @@ sk_result sk_channel_remote_key(sk_channel *c, char **out);
  * Does not block. Returns SK_ERR_INVALID for a bad handle or NULL `out`.
  */
 sk_result sk_channel_remote_fingerprint(sk_channel *c, char **out);
+
+/**
+ * Create a new peer with default options (random name, default keys).
+ *
+ * On success writes a new handle to `*out`; the caller owns it and must
+ * release it with `sk_peer_free`. Does not block.
+ *
+ * Returns SK_ERR_INVALID if `out` is NULL, SK_ERR_INTERNAL on a bug.
+ */
+sk_result sk_peer_new(sk_peer **out);
+
+/**
+ * Shut the peer down (if it is not already) and release the handle.
+ *
+ * Every call blocked on this peer or on its channels returns SK_ERR_CLOSED.
+ * Afterwards the handle is invalid: passing it to any function returns
+ * SK_ERR_INVALID. `sk_peer_free(NULL)`, and freeing an already freed or
+ * unknown handle, do nothing. Channel handles obtained from this peer stay
+ * valid (calls on them return SK_ERR_CLOSED) and must still be freed with
+ * `sk_channel_free`. Blocks briefly (at most about 5 s) while the peer's
+ * connections are shut down.
+ */
+void sk_peer_free(sk_peer *p);
+
+/**
+ * Set a string option (PRIVATE_KEY, AUTHORIZED_KEYS, NAME, KNOWN_HOSTS).
+ *
+ * `v` is copied. For the key options it is either a file path or the key
+ * text itself (a file is read and checked now); an empty string restores
+ * the default. Options may not affect connections that already exist: set
+ * them before `sk_peer_bind`/`sk_peer_connect`. Does not block.
+ *
+ * Returns SK_ERR_INVALID if `p` is not a live peer, `v` is NULL or not
+ * UTF-8, `o` is not an sk_option or is an integer option, or the value is
+ * rejected (an empty NAME, a key file that cannot be read, key text that
+ * does not parse); the message says which. On failure the previous value
+ * is kept.
+ */
+sk_result sk_peer_set_option_str(sk_peer *p, sk_option o, const char *v);
+
+/**
+ * Set an integer option (every option except the four string ones).
+ *
+ * Like string options, set them before `sk_peer_bind`/`sk_peer_connect`:
+ * existing connections may keep the old value. Does not block.
+ *
+ * Returns SK_ERR_INVALID if `p` is not a live peer, `o` is not an
+ * sk_option or is a string option, or `v` is out of range for the option
+ * (the message gives the allowed range).
+ */
+sk_result sk_peer_set_option_int(sk_peer *p, sk_option o, int64_t v);
+
+/**
+ * Read a string option.
+ *
+ * On success `*out` is a new NUL-terminated string owned by the caller;
+ * free it with `sk_string_free`. An unset key option reads as "". Does not
+ * block. Returns SK_ERR_INVALID if `p` is not a live peer, `out` is NULL,
+ * or `o` is not a string option.
+ */
+sk_result sk_peer_get_option_str(sk_peer *p, sk_option o, char **out);
+
+/**
+ * Read an integer option into `*out`.
+ *
+ * Does not block. Returns SK_ERR_INVALID if `p` is not a live peer, `out`
+ * is NULL, or `o` is not an integer option.
+ */
+sk_result sk_peer_get_option_int(sk_peer *p, sk_option o, int64_t *out);
+
+/**
+ * This peer's public key, as one OpenSSH line ("ssh-ed25519 AAAA...").
+ *
+ * Give it to the other side's SK_OPT_AUTHORIZED_KEYS. On success `*out` is
+ * owned by the caller; free it with `sk_string_free`. Does not block.
+ * Returns SK_ERR_INVALID if `p` is not a live peer or `out` is NULL; an
+ * error from loading the default key (~/.ssh/id_ed25519 or id_rsa)
+ * otherwise.
+ */
+sk_result sk_peer_public_key(sk_peer *p, char **out);
+
+/**
+ * Listen on `endpoint` ("tcp://HOST:PORT", "unix:///abs/path" or
+ * "inproc://NAME"); other peers can then `sk_peer_connect` to it.
+ *
+ * If `bound` is not NULL, on success `*bound` receives the endpoint
+ * actually bound (with the real port when PORT was 0), owned by the caller:
+ * free it with `sk_string_free`. Blocks until the listener is set up.
+ *
+ * Returns SK_ERR_INVALID for a NULL/non-UTF-8/malformed endpoint or an
+ * unknown scheme (the message quotes it); SK_ERR_IO if the address cannot
+ * be bound (in use, not local, permission); SK_ERR_CLOSED after
+ * `sk_peer_shutdown`.
+ */
+sk_result sk_peer_bind(sk_peer *p, const char *endpoint, char **bound);
+
+/**
+ * Stop listening on an endpoint previously bound (the string given to, or
+ * returned by, `sk_peer_bind`). Existing connections stay up.
+ *
+ * Blocks until the listener is closed. Returns SK_ERR_INVALID for a
+ * NULL/malformed endpoint or one that is not bound; SK_ERR_CLOSED after
+ * shutdown.
+ */
+sk_result sk_peer_unbind(sk_peer *p, const char *endpoint);
+
+/**
+ * Connect to a peer bound at `endpoint`.
+ *
+ * Blocks until both sides know each other's name (after the SSH handshake
+ * and mutual key check), retrying every RECONNECT_INTERVAL until
+ * CONNECT_TIMEOUT. The connection is re-established in the background if it
+ * drops later.
+ *
+ * Returns SK_ERR_INVALID for a NULL/malformed endpoint; SK_ERR_TIMEOUT when
+ * CONNECT_TIMEOUT expires without a connection (for example nobody is
+ * listening); SK_ERR_IO when RECONNECT_INTERVAL is -1 and the single
+ * attempt fails (for example connection refused); SK_ERR_AUTH when either
+ * side does not trust the other's key; SK_ERR_CLOSED if the peer is shut
+ * down meanwhile.
+ */
+sk_result sk_peer_connect(sk_peer *p, const char *endpoint);
+
+/**
+ * Close the connection made by `sk_peer_connect(endpoint)` and stop
+ * reconnecting to it. Its channels fail with SK_ERR_CLOSED.
+ *
+ * Blocks until the connection is closed. Returns SK_ERR_INVALID for a
+ * NULL/malformed endpoint or one that is not connected; SK_ERR_CLOSED after
+ * shutdown.
+ */
+sk_result sk_peer_disconnect(sk_peer *p, const char *endpoint);
+
+/**
+ * The names of the currently connected peers, sorted, without duplicates.
+ *
+ * On success fills `*out` (possibly with an empty list); the caller owns
+ * it and frees it with `sk_strlist_free`. Does not block. Returns
+ * SK_ERR_INVALID if `p` is not a live peer or `out` is NULL.
+ */
+sk_result sk_peer_peers(sk_peer *p, sk_strlist *out);
+
+/**
+ * Close every connection with the peer called `name` (either direction).
+ *
+ * Blocks until closed. Returns SK_ERR_INVALID if `name` is NULL or not
+ * UTF-8; SK_ERR_NO_PEER if no connected peer has that name; SK_ERR_CLOSED
+ * after shutdown.
+ */
+sk_result sk_peer_drop(sk_peer *p, const char *name);
+
+/**
+ * The next connected peer's name, round robin (for load balancing opens).
+ *
+ * On success `*out` is owned by the caller; free it with `sk_string_free`.
+ * Does not block. Returns SK_ERR_NO_PEER if no peer is connected;
+ * SK_ERR_INVALID if `p` is not a live peer or `out` is NULL.
+ */
+sk_result sk_peer_next_peer(sk_peer *p, char **out);
+
+/**
+ * Wait for a channel opened by any connected peer.
+ *
+ * Blocks for up to `timeout_ms` (-1 = forever, 0 = only take one already
+ * waiting). On success `*out` is a new channel handle owned by the caller
+ * (free with `sk_channel_free`); its service, headers and remote peer are
+ * available with the `sk_channel_*` getters.
+ *
+ * Returns SK_ERR_TIMEOUT when the timeout expires; SK_ERR_CLOSED after (or
+ * during) `sk_peer_shutdown`/`sk_peer_free` from any thread; SK_ERR_INVALID
+ * for a bad handle, NULL `out` or a timeout below -1.
+ */
+sk_result sk_peer_accept(sk_peer *p, int64_t timeout_ms, sk_channel **out);
+
+/**
+ * Open a channel to the connected peer called `peer` for `service`, sending
+ * `n_headers` "key=value" strings as headers (`headers` may be NULL when
+ * `n_headers` is 0).
+ *
+ * Blocks until the remote side has the channel (it does not wait for the
+ * remote application to accept it). On success `*out` is a new channel
+ * handle owned by the caller; free it with `sk_channel_free`.
+ *
+ * Returns SK_ERR_NO_PEER if no connected peer has that name; SK_ERR_INVALID
+ * for NULL/non-UTF-8 strings, a NULL `headers` with `n_headers` > 0, or a
+ * NULL `out`; SK_ERR_CLOSED if the peer is shut down or the connection
+ * drops meanwhile.
+ */
+sk_result sk_peer_open(sk_peer *p,
+                       const char *peer,
+                       const char *service,
+                       const char *const *headers,
+                       size_t n_headers,
+                       sk_channel **out);
+
+/**
+ * Shut the peer down: close listeners, connections and channels, stop
+ * reconnecting, and make every call blocked on this peer or its channels
+ * (in any thread) return SK_ERR_CLOSED.
+ *
+ * The handle stays valid (calls return SK_ERR_CLOSED) until
+ * `sk_peer_free`. Blocks until shutdown completes. Returns SK_ERR_CLOSED
+ * if the peer was already shut down.
+ */
+sk_result sk_peer_shutdown(sk_peer *p);
 
 #ifdef __cplusplus
 }  // extern "C"
