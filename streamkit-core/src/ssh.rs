@@ -10,6 +10,7 @@ use crate::keys::{self, KnownHosts, TrustSet};
 use crate::peer::PeerInner;
 use crate::proto::{Ctl, EXT_CONTROL, EXT_ERRORS, VERSION};
 use crate::slab::{RecvSlabs, SlabPool};
+use crate::startups::Slot;
 use bytes::BytesMut;
 use russh::keys::{PrivateKey, PrivateKeyWithHashAlg, PublicKeyOrCertificate};
 use russh::server::{Auth, Msg as ServerMsg, Session as ServerSession};
@@ -84,8 +85,28 @@ fn cipher_order(aes: bool) -> &'static [russh::cipher::Name] {
     }
 }
 
+/// The key exchanges offered, in both roles: only elliptic-curve and hybrid
+/// post-quantum ones, each costing the server well under a millisecond of
+/// CPU. The finite-field Diffie-Hellman groups (14 to 18) and group exchange
+/// that russh offers by default are left out: one unauthenticated group18
+/// handshake costs the server about a second of CPU on a runtime worker, so
+/// a handful of sockets could starve every established channel. The last
+/// four names are the extension markers (ext-info, strict kex) that russh
+/// expects in this list; it sends only the ones for its role.
+const KEX_ORDER: &[russh::kex::Name] = &[
+    russh::kex::MLKEM768X25519_SHA256,
+    russh::kex::CURVE25519,
+    russh::kex::CURVE25519_PRE_RFC_8731,
+    russh::kex::ECDH_SHA2_NISTP256,
+    russh::kex::EXTENSION_SUPPORT_AS_CLIENT,
+    russh::kex::EXTENSION_SUPPORT_AS_SERVER,
+    russh::kex::EXTENSION_OPENSSH_STRICT_KEX_AS_CLIENT,
+    russh::kex::EXTENSION_OPENSSH_STRICT_KEX_AS_SERVER,
+];
+
 fn preferred() -> Preferred {
     Preferred {
+        kex: Cow::Borrowed(KEX_ORDER),
         cipher: Cow::Borrowed(cipher_order(cpu_has_aes())),
         ..Preferred::default()
     }
@@ -686,11 +707,21 @@ fn server_config(s: &ConnSettings) -> server::Config {
     }
 }
 
-/// Serve one accepted socket. Returns when the SSH session ends.
-pub(crate) async fn serve<S>(peer: Arc<PeerInner>, settings: ConnSettings, from: String, stream: S)
-where
+/// Serve one accepted socket. Returns when the SSH session ends. `slot` is
+/// its MAX_STARTUPS admission, given back once the hello exchange is done.
+/// Banner, key exchange, authentication and hello must all complete within
+/// one HANDSHAKE_TIMEOUT from the accept, or the connection is dropped.
+pub(crate) async fn serve<S>(
+    peer: Arc<PeerInner>,
+    settings: ConnSettings,
+    from: String,
+    stream: S,
+    slot: Slot,
+) where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
+    let timeout = settings.handshake_timeout;
+    let deadline = tokio::time::Instant::now() + timeout;
     let conn = Conn::new(
         &peer,
         settings.name.clone(),
@@ -707,32 +738,32 @@ where
         slabs: RecvSlabs::new(settings.slabs.clone()),
     };
     let cfg = Arc::new(server_config(&settings));
-    let timeout = settings.handshake_timeout;
     let nb = NbStream::<()>::new(stream, conn.kill.clone(), conn.io_done.clone());
     conn.set_write_gate(nb.gate());
-    let running = match tokio::time::timeout(timeout, server::run_stream(cfg, nb, handler)).await {
-        Ok(Ok(r)) => r,
-        Ok(Err(e)) => {
-            tracing::warn!("dropping connection from {from}: SSH handshake failed: {e}");
-            conn.on_lost("handshake failed");
-            return;
-        }
-        Err(_) => {
-            tracing::warn!(
+    let running =
+        match tokio::time::timeout_at(deadline, server::run_stream(cfg, nb, handler)).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => {
+                tracing::warn!("dropping connection from {from}: SSH handshake failed: {e}");
+                conn.on_lost("handshake failed");
+                return;
+            }
+            Err(_) => {
+                tracing::warn!(
                 "dropping connection from {from}: no SSH banner within {} ms (HANDSHAKE_TIMEOUT)",
                 timeout.as_millis()
             );
-            conn.on_lost("handshake timeout");
-            return;
-        }
-    };
+                conn.on_lost("handshake timeout");
+                return;
+            }
+        };
     if let ConnKind::Ssh(ssh) = &conn.kind {
         let _ = ssh.handle.set(SshHandle::Server(running.handle()));
     }
     let c2 = conn.clone();
     let from2 = from.clone();
     let watchdog = tokio::spawn(async move {
-        if tokio::time::timeout(timeout, c2.wait_hello())
+        if tokio::time::timeout_at(deadline, c2.wait_hello())
             .await
             .is_err()
         {
@@ -742,6 +773,8 @@ where
             );
             c2.close("handshake timeout");
         }
+        // Authenticated (or dropped): no longer counts against MAX_STARTUPS.
+        drop(slot);
     });
     let r = running.await;
     watchdog.abort();
@@ -808,6 +841,17 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(5), done.cancelled())
             .await
             .expect("writer task ends after drop");
+    }
+
+    #[test]
+    fn only_fast_key_exchanges_are_offered() {
+        let p = preferred();
+        let names: Vec<&str> = p.kex.iter().map(|n| n.as_ref()).collect();
+        assert!(
+            names.iter().all(|n| !n.starts_with("diffie-hellman")),
+            "{names:?}"
+        );
+        assert_eq!(names[..2], ["mlkem768x25519-sha256", "curve25519-sha256"]);
     }
 
     #[test]
