@@ -400,7 +400,17 @@ impl Peer {
                 let l = match tokio::net::UnixListener::bind(path) {
                     Ok(l) => l,
                     Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
-                        // A stale socket file from a dead process can be replaced.
+                        // A stale socket file from a dead process can be
+                        // replaced; any other kind of file is never removed.
+                        use std::os::unix::fs::FileTypeExt;
+                        let is_socket = std::fs::symlink_metadata(path)
+                            .is_ok_and(|m| m.file_type().is_socket());
+                        if !is_socket {
+                            return Err(Error::Io(format!(
+                                "cannot bind {endpoint}: {} exists and is not a socket; remove it or choose another path",
+                                path.display()
+                            )));
+                        }
                         if tokio::net::UnixStream::connect(path).await.is_ok() {
                             return Err(Error::Io(format!(
                                 "cannot bind {endpoint}: address in use"
