@@ -448,6 +448,111 @@ impl client::Handler for ClientHandler {
             .add_slot(id, Arc::new(Tx::SshClient(w)), false, false);
         Ok(())
     }
+    // Every other channel type a server may open is refused with exactly one
+    // CHANNEL_OPEN_FAILURE (russh's defaults accept them; for an unknown
+    // type its default path would send two failures).
+    async fn server_channel_open_x11(
+        &mut self,
+        _channel: Channel<client::Msg>,
+        _originator_address: &str,
+        _originator_port: u32,
+        reply: client::ChannelOpenHandle,
+        _s: &mut client::Session,
+    ) -> Result<(), Self::Error> {
+        refuse_type(reply, "x11").await;
+        Ok(())
+    }
+
+    async fn server_channel_open_forwarded_tcpip(
+        &mut self,
+        _channel: Channel<client::Msg>,
+        _connected_address: &str,
+        _connected_port: u32,
+        _originator_address: &str,
+        _originator_port: u32,
+        reply: client::ChannelOpenHandle,
+        _s: &mut client::Session,
+    ) -> Result<(), Self::Error> {
+        refuse_type(reply, "forwarded-tcpip").await;
+        Ok(())
+    }
+
+    async fn server_channel_open_direct_tcpip(
+        &mut self,
+        _channel: Channel<client::Msg>,
+        _host_to_connect: &str,
+        _port_to_connect: u32,
+        _originator_address: &str,
+        _originator_port: u32,
+        reply: client::ChannelOpenHandle,
+        _s: &mut client::Session,
+    ) -> Result<(), Self::Error> {
+        refuse_type(reply, "direct-tcpip").await;
+        Ok(())
+    }
+
+    async fn server_channel_open_forwarded_streamlocal(
+        &mut self,
+        _channel: Channel<client::Msg>,
+        _socket_path: &str,
+        reply: client::ChannelOpenHandle,
+        _s: &mut client::Session,
+    ) -> Result<(), Self::Error> {
+        refuse_type(reply, "forwarded-streamlocal").await;
+        Ok(())
+    }
+
+    async fn server_channel_open_direct_streamlocal(
+        &mut self,
+        _channel: Channel<client::Msg>,
+        _socket_path: &str,
+        reply: client::ChannelOpenHandle,
+        _s: &mut client::Session,
+    ) -> Result<(), Self::Error> {
+        refuse_type(reply, "direct-streamlocal").await;
+        Ok(())
+    }
+
+    async fn server_channel_open_agent_forward(
+        &mut self,
+        _channel: Channel<client::Msg>,
+        reply: client::ChannelOpenHandle,
+        _s: &mut client::Session,
+    ) -> Result<(), Self::Error> {
+        refuse_type(reply, "auth-agent").await;
+        Ok(())
+    }
+
+    async fn should_accept_unknown_server_channel(
+        &mut self,
+        _id: ChannelId,
+        _channel_type: &str,
+    ) -> bool {
+        // Taken so that server_channel_open_unknown answers it, once.
+        true
+    }
+
+    async fn server_channel_open_unknown(
+        &mut self,
+        _channel: Channel<client::Msg>,
+        reply: client::ChannelOpenHandle,
+        _s: &mut client::Session,
+    ) -> Result<(), Self::Error> {
+        tracing::debug!("refusing an SSH channel of an unknown type");
+        reply
+            .reject(russh::ChannelOpenFailure::UnknownChannelType)
+            .await;
+        Ok(())
+    }
+}
+
+/// Refuse an SSH channel of a type streamkit does not use (one
+/// CHANNEL_OPEN_FAILURE, SSH_OPEN_ADMINISTRATIVELY_PROHIBITED).
+async fn refuse_type(reply: client::ChannelOpenHandle, ty: &str) {
+    tracing::debug!("refusing an SSH channel of type {ty}");
+    reply
+        .reject(russh::ChannelOpenFailure::AdministrativelyProhibited)
+        .await;
 }
 
 fn dispatch_ext(
@@ -687,6 +792,72 @@ impl server::Handler for ServerHandler {
     ) -> Result<(), Self::Error> {
         self.conn.ssh_channel_closed(channel);
         Ok(())
+    }
+    // SSH session requests streamkit never grants: each one that wants a
+    // reply gets CHANNEL_FAILURE (russh's defaults send nothing, so a stock
+    // client would wait for ever). channel_failure sends only when the
+    // request asked for a reply.
+    #[allow(clippy::too_many_arguments)]
+    async fn pty_request(
+        &mut self,
+        channel: ChannelId,
+        _term: &str,
+        _col_width: u32,
+        _row_height: u32,
+        _pix_width: u32,
+        _pix_height: u32,
+        _modes: &[(russh::Pty, u32)],
+        s: &mut ServerSession,
+    ) -> Result<(), Self::Error> {
+        s.channel_failure(channel)
+    }
+
+    async fn x11_request(
+        &mut self,
+        channel: ChannelId,
+        _single_connection: bool,
+        _x11_auth_protocol: &str,
+        _x11_auth_cookie: &str,
+        _x11_screen_number: u32,
+        s: &mut ServerSession,
+    ) -> Result<(), Self::Error> {
+        s.channel_failure(channel)
+    }
+
+    async fn env_request(
+        &mut self,
+        channel: ChannelId,
+        _variable_name: &str,
+        _variable_value: &str,
+        s: &mut ServerSession,
+    ) -> Result<(), Self::Error> {
+        s.channel_failure(channel)
+    }
+
+    async fn shell_request(
+        &mut self,
+        channel: ChannelId,
+        s: &mut ServerSession,
+    ) -> Result<(), Self::Error> {
+        s.channel_failure(channel)
+    }
+
+    async fn exec_request(
+        &mut self,
+        channel: ChannelId,
+        _data: &[u8],
+        s: &mut ServerSession,
+    ) -> Result<(), Self::Error> {
+        s.channel_failure(channel)
+    }
+
+    async fn subsystem_request(
+        &mut self,
+        channel: ChannelId,
+        _name: &str,
+        s: &mut ServerSession,
+    ) -> Result<(), Self::Error> {
+        s.channel_failure(channel)
     }
 }
 
