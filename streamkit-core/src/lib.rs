@@ -46,6 +46,7 @@ pub mod proto;
 pub mod runtime;
 mod slab;
 mod ssh;
+mod startups;
 
 pub use channel::{Channel, ChannelMeta};
 pub use endpoint::Endpoint;
@@ -53,6 +54,7 @@ pub use error::{Error, ErrorKind, Result};
 pub use keys::generate_key;
 pub use options::{PeerOption, DEFAULT_CHANNEL_WINDOW, DEFAULT_MAX_FRAME_SIZE};
 pub use peer::Peer;
+pub use startups::{MAX_STARTUPS, MAX_STARTUPS_PER_SOURCE};
 
 /// The library version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -9,6 +9,7 @@ use crate::keys::{self, TrustSet};
 use crate::options::{Options, PeerOption};
 use crate::slab::SlabPool;
 use crate::ssh::{self, ConnSettings};
+use crate::startups::{Slot, Startups};
 use russh::keys::{PrivateKey, PublicKey};
 use std::collections::HashMap;
 use std::fmt;
@@ -45,6 +46,8 @@ pub(crate) struct PeerInner {
     shut: AtomicBool,
     /// Receive buffers recycled across this peer's SSH connections.
     slabs: Arc<SlabPool>,
+    /// Connections accepted but not yet authenticated (MAX_STARTUPS).
+    startups: Arc<Startups>,
 }
 
 impl PeerInner {
@@ -311,6 +314,7 @@ impl Peer {
                     rr: AtomicUsize::new(0),
                     shut: AtomicBool::new(false),
                     slabs: Arc::default(),
+                    startups: Arc::default(),
                 }),
             }),
         }
@@ -418,15 +422,27 @@ impl Peer {
                 }
                 .to_string();
                 let weak = Arc::downgrade(&i);
+                let bound2 = bound.clone();
                 let task = tokio::spawn(async move {
+                    let mut backoff = AcceptBackoff::default();
                     loop {
-                        let Ok((s, from)) = l.accept().await else {
-                            tokio::time::sleep(Duration::from_millis(10)).await;
+                        let (s, from) = match l.accept().await {
+                            Ok(x) => x,
+                            Err(e) => {
+                                backoff.failed(&bound2, &e).await;
+                                continue;
+                            }
+                        };
+                        backoff.ok();
+                        let Some(peer) = weak.upgrade() else { return };
+                        let from_s = from.to_string();
+                        // Over MAX_STARTUPS the socket is dropped (closed) here,
+                        // before the banner or any key-exchange work.
+                        let Some(slot) = peer.startups.try_admit(Some(from.ip()), &from_s) else {
                             continue;
                         };
                         let _ = s.set_nodelay(true);
-                        let Some(peer) = weak.upgrade() else { return };
-                        spawn_serve(peer, from.to_string(), Source::ip(from.ip()), s);
+                        spawn_serve(peer, from_s, Source::ip(from.ip()), s, slot);
                     }
                 });
                 (bound, task, None)
@@ -435,7 +451,17 @@ impl Peer {
                 let l = match tokio::net::UnixListener::bind(path) {
                     Ok(l) => l,
                     Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
-                        // A stale socket file from a dead process can be replaced.
+                        // A stale socket file from a dead process can be
+                        // replaced; any other kind of file is never removed.
+                        use std::os::unix::fs::FileTypeExt;
+                        let is_socket = std::fs::symlink_metadata(path)
+                            .is_ok_and(|m| m.file_type().is_socket());
+                        if !is_socket {
+                            return Err(Error::Io(format!(
+                                "cannot bind {endpoint}: {} exists and is not a socket; remove it or choose another path",
+                                path.display()
+                            )));
+                        }
                         if tokio::net::UnixStream::connect(path).await.is_ok() {
                             return Err(Error::Io(format!(
                                 "cannot bind {endpoint}: address in use"
@@ -450,13 +476,21 @@ impl Peer {
                 let weak = Arc::downgrade(&i);
                 let from = ep.to_string();
                 let task = tokio::spawn(async move {
+                    let mut backoff = AcceptBackoff::default();
                     loop {
-                        let Ok((s, _)) = l.accept().await else {
-                            tokio::time::sleep(Duration::from_millis(10)).await;
+                        let s = match l.accept().await {
+                            Ok((s, _)) => s,
+                            Err(e) => {
+                                backoff.failed(&from, &e).await;
+                                continue;
+                            }
+                        };
+                        backoff.ok();
+                        let Some(peer) = weak.upgrade() else { return };
+                        let Some(slot) = peer.startups.try_admit(None, &from) else {
                             continue;
                         };
-                        let Some(peer) = weak.upgrade() else { return };
-                        spawn_serve(peer, from.clone(), Source::NoAddress("unix://"), s);
+                        spawn_serve(peer, from.clone(), Source::NoAddress("unix://"), s, slot);
                     }
                 });
                 (ep.to_string(), task, Some(path.clone()))
@@ -713,15 +747,47 @@ fn unreachable_inproc() -> Result<(String, JoinHandle<()>, Option<PathBuf>)> {
     ))
 }
 
-fn spawn_serve<S>(peer: Arc<PeerInner>, from: String, src: Source, s: S)
+fn spawn_serve<S>(peer: Arc<PeerInner>, from: String, src: Source, s: S, slot: Slot)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
 {
     match peer.settings() {
         Ok(settings) => {
-            tokio::spawn(ssh::serve(peer, settings, from, src, s));
+            tokio::spawn(ssh::serve(peer, settings, from, src, s, slot));
         }
         Err(e) => tracing::warn!("refusing connection from {from}: {e}"),
+    }
+}
+
+/// What an accept loop does when `accept` fails: out of descriptors
+/// (EMFILE/ENFILE), memory or buffers, it waits before trying again,
+/// doubling the wait from 10 ms up to 1 s while failures continue, so it
+/// never spins; the listener keeps serving once descriptors are free again.
+#[derive(Default)]
+struct AcceptBackoff {
+    wait: Option<Duration>,
+}
+
+impl AcceptBackoff {
+    const FIRST: Duration = Duration::from_millis(10);
+    const MAX: Duration = Duration::from_secs(1);
+
+    async fn failed(&mut self, ep: &str, e: &std::io::Error) {
+        let wait = match self.wait {
+            None => {
+                tracing::warn!(
+                    "accept on {ep} failed: {e}; retrying with backoff (raise the descriptor limit, RLIMIT_NOFILE, if this is EMFILE)"
+                );
+                Self::FIRST
+            }
+            Some(w) => (w * 2).min(Self::MAX),
+        };
+        self.wait = Some(wait);
+        tokio::time::sleep(wait).await;
+    }
+
+    fn ok(&mut self) {
+        self.wait = None;
     }
 }
 

@@ -11,6 +11,7 @@ use crate::keys::{self, KnownHosts, TrustSet};
 use crate::peer::PeerInner;
 use crate::proto::{Ctl, EXT_CONTROL, EXT_ERRORS, VERSION};
 use crate::slab::{RecvSlabs, SlabPool};
+use crate::startups::Slot;
 use bytes::BytesMut;
 use russh::keys::{PrivateKey, PrivateKeyWithHashAlg, PublicKeyOrCertificate};
 use russh::server::{Auth, Msg as ServerMsg, Session as ServerSession};
@@ -108,8 +109,28 @@ const KEY_ALGORITHMS: &[russh::keys::Algorithm] = {
     ]
 };
 
+/// The key exchanges offered, in both roles: only elliptic-curve and hybrid
+/// post-quantum ones, each costing the server well under a millisecond of
+/// CPU. The finite-field Diffie-Hellman groups (14 to 18) and group exchange
+/// that russh offers by default are left out: one unauthenticated group18
+/// handshake costs the server about a second of CPU on a runtime worker, so
+/// a handful of sockets could starve every established channel. The last
+/// four names are the extension markers (ext-info, strict kex) that russh
+/// expects in this list; it sends only the ones for its role.
+const KEX_ORDER: &[russh::kex::Name] = &[
+    russh::kex::MLKEM768X25519_SHA256,
+    russh::kex::CURVE25519,
+    russh::kex::CURVE25519_PRE_RFC_8731,
+    russh::kex::ECDH_SHA2_NISTP256,
+    russh::kex::EXTENSION_SUPPORT_AS_CLIENT,
+    russh::kex::EXTENSION_SUPPORT_AS_SERVER,
+    russh::kex::EXTENSION_OPENSSH_STRICT_KEX_AS_CLIENT,
+    russh::kex::EXTENSION_OPENSSH_STRICT_KEX_AS_SERVER,
+];
+
 fn preferred() -> Preferred {
     Preferred {
+        kex: Cow::Borrowed(KEX_ORDER),
         cipher: Cow::Borrowed(cipher_order(cpu_has_aes())),
         key: Cow::Borrowed(KEY_ALGORITHMS),
         ..Preferred::default()
@@ -472,6 +493,111 @@ impl client::Handler for ClientHandler {
             .add_slot(id, Arc::new(Tx::SshClient(w)), false, false);
         Ok(())
     }
+    // Every other channel type a server may open is refused with exactly one
+    // CHANNEL_OPEN_FAILURE (russh's defaults accept them; for an unknown
+    // type its default path would send two failures).
+    async fn server_channel_open_x11(
+        &mut self,
+        _channel: Channel<client::Msg>,
+        _originator_address: &str,
+        _originator_port: u32,
+        reply: client::ChannelOpenHandle,
+        _s: &mut client::Session,
+    ) -> Result<(), Self::Error> {
+        refuse_type(reply, "x11").await;
+        Ok(())
+    }
+
+    async fn server_channel_open_forwarded_tcpip(
+        &mut self,
+        _channel: Channel<client::Msg>,
+        _connected_address: &str,
+        _connected_port: u32,
+        _originator_address: &str,
+        _originator_port: u32,
+        reply: client::ChannelOpenHandle,
+        _s: &mut client::Session,
+    ) -> Result<(), Self::Error> {
+        refuse_type(reply, "forwarded-tcpip").await;
+        Ok(())
+    }
+
+    async fn server_channel_open_direct_tcpip(
+        &mut self,
+        _channel: Channel<client::Msg>,
+        _host_to_connect: &str,
+        _port_to_connect: u32,
+        _originator_address: &str,
+        _originator_port: u32,
+        reply: client::ChannelOpenHandle,
+        _s: &mut client::Session,
+    ) -> Result<(), Self::Error> {
+        refuse_type(reply, "direct-tcpip").await;
+        Ok(())
+    }
+
+    async fn server_channel_open_forwarded_streamlocal(
+        &mut self,
+        _channel: Channel<client::Msg>,
+        _socket_path: &str,
+        reply: client::ChannelOpenHandle,
+        _s: &mut client::Session,
+    ) -> Result<(), Self::Error> {
+        refuse_type(reply, "forwarded-streamlocal").await;
+        Ok(())
+    }
+
+    async fn server_channel_open_direct_streamlocal(
+        &mut self,
+        _channel: Channel<client::Msg>,
+        _socket_path: &str,
+        reply: client::ChannelOpenHandle,
+        _s: &mut client::Session,
+    ) -> Result<(), Self::Error> {
+        refuse_type(reply, "direct-streamlocal").await;
+        Ok(())
+    }
+
+    async fn server_channel_open_agent_forward(
+        &mut self,
+        _channel: Channel<client::Msg>,
+        reply: client::ChannelOpenHandle,
+        _s: &mut client::Session,
+    ) -> Result<(), Self::Error> {
+        refuse_type(reply, "auth-agent").await;
+        Ok(())
+    }
+
+    async fn should_accept_unknown_server_channel(
+        &mut self,
+        _id: ChannelId,
+        _channel_type: &str,
+    ) -> bool {
+        // Taken so that server_channel_open_unknown answers it, once.
+        true
+    }
+
+    async fn server_channel_open_unknown(
+        &mut self,
+        _channel: Channel<client::Msg>,
+        reply: client::ChannelOpenHandle,
+        _s: &mut client::Session,
+    ) -> Result<(), Self::Error> {
+        tracing::debug!("refusing an SSH channel of an unknown type");
+        reply
+            .reject(russh::ChannelOpenFailure::UnknownChannelType)
+            .await;
+        Ok(())
+    }
+}
+
+/// Refuse an SSH channel of a type streamkit does not use (one
+/// CHANNEL_OPEN_FAILURE, SSH_OPEN_ADMINISTRATIVELY_PROHIBITED).
+async fn refuse_type(reply: client::ChannelOpenHandle, ty: &str) {
+    tracing::debug!("refusing an SSH channel of type {ty}");
+    reply
+        .reject(russh::ChannelOpenFailure::AdministrativelyProhibited)
+        .await;
 }
 
 fn dispatch_ext(
@@ -767,6 +893,72 @@ impl server::Handler for ServerHandler {
         self.conn.ssh_channel_closed(channel);
         Ok(())
     }
+    // SSH session requests streamkit never grants: each one that wants a
+    // reply gets CHANNEL_FAILURE (russh's defaults send nothing, so a stock
+    // client would wait for ever). channel_failure sends only when the
+    // request asked for a reply.
+    #[allow(clippy::too_many_arguments)]
+    async fn pty_request(
+        &mut self,
+        channel: ChannelId,
+        _term: &str,
+        _col_width: u32,
+        _row_height: u32,
+        _pix_width: u32,
+        _pix_height: u32,
+        _modes: &[(russh::Pty, u32)],
+        s: &mut ServerSession,
+    ) -> Result<(), Self::Error> {
+        s.channel_failure(channel)
+    }
+
+    async fn x11_request(
+        &mut self,
+        channel: ChannelId,
+        _single_connection: bool,
+        _x11_auth_protocol: &str,
+        _x11_auth_cookie: &str,
+        _x11_screen_number: u32,
+        s: &mut ServerSession,
+    ) -> Result<(), Self::Error> {
+        s.channel_failure(channel)
+    }
+
+    async fn env_request(
+        &mut self,
+        channel: ChannelId,
+        _variable_name: &str,
+        _variable_value: &str,
+        s: &mut ServerSession,
+    ) -> Result<(), Self::Error> {
+        s.channel_failure(channel)
+    }
+
+    async fn shell_request(
+        &mut self,
+        channel: ChannelId,
+        s: &mut ServerSession,
+    ) -> Result<(), Self::Error> {
+        s.channel_failure(channel)
+    }
+
+    async fn exec_request(
+        &mut self,
+        channel: ChannelId,
+        _data: &[u8],
+        s: &mut ServerSession,
+    ) -> Result<(), Self::Error> {
+        s.channel_failure(channel)
+    }
+
+    async fn subsystem_request(
+        &mut self,
+        channel: ChannelId,
+        _name: &str,
+        s: &mut ServerSession,
+    ) -> Result<(), Self::Error> {
+        s.channel_failure(channel)
+    }
 }
 
 fn server_config(s: &ConnSettings) -> server::Config {
@@ -786,16 +978,22 @@ fn server_config(s: &ConnSettings) -> server::Config {
     }
 }
 
-/// Serve one accepted socket. Returns when the SSH session ends.
+/// Serve one accepted socket. Returns when the SSH session ends. `slot` is
+/// its MAX_STARTUPS admission, given back once the hello exchange is done.
+/// Banner, key exchange, authentication and hello must all complete within
+/// one HANDSHAKE_TIMEOUT from the accept, or the connection is dropped.
 pub(crate) async fn serve<S>(
     peer: Arc<PeerInner>,
     settings: ConnSettings,
     from: String,
     src: Source,
     stream: S,
+    slot: Slot,
 ) where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
+    let timeout = settings.handshake_timeout;
+    let deadline = tokio::time::Instant::now() + timeout;
     let conn = Conn::new(
         &peer,
         settings.name.clone(),
@@ -813,32 +1011,32 @@ pub(crate) async fn serve<S>(
         slabs: RecvSlabs::new(settings.slabs.clone()),
     };
     let cfg = Arc::new(server_config(&settings));
-    let timeout = settings.handshake_timeout;
     let nb = NbStream::<()>::new(stream, conn.kill.clone(), conn.io_done.clone());
     conn.set_write_gate(nb.gate());
-    let running = match tokio::time::timeout(timeout, server::run_stream(cfg, nb, handler)).await {
-        Ok(Ok(r)) => r,
-        Ok(Err(e)) => {
-            tracing::warn!("dropping connection from {from}: SSH handshake failed: {e}");
-            conn.on_lost("handshake failed");
-            return;
-        }
-        Err(_) => {
-            tracing::warn!(
+    let running =
+        match tokio::time::timeout_at(deadline, server::run_stream(cfg, nb, handler)).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => {
+                tracing::warn!("dropping connection from {from}: SSH handshake failed: {e}");
+                conn.on_lost("handshake failed");
+                return;
+            }
+            Err(_) => {
+                tracing::warn!(
                 "dropping connection from {from}: no SSH banner within {} ms (HANDSHAKE_TIMEOUT)",
                 timeout.as_millis()
             );
-            conn.on_lost("handshake timeout");
-            return;
-        }
-    };
+                conn.on_lost("handshake timeout");
+                return;
+            }
+        };
     if let ConnKind::Ssh(ssh) = &conn.kind {
         let _ = ssh.handle.set(SshHandle::Server(running.handle()));
     }
     let c2 = conn.clone();
     let from2 = from.clone();
     let watchdog = tokio::spawn(async move {
-        if tokio::time::timeout(timeout, c2.wait_hello())
+        if tokio::time::timeout_at(deadline, c2.wait_hello())
             .await
             .is_err()
         {
@@ -848,6 +1046,8 @@ pub(crate) async fn serve<S>(
             );
             c2.close("handshake timeout");
         }
+        // Authenticated (or dropped): no longer counts against MAX_STARTUPS.
+        drop(slot);
     });
     let r = running.await;
     watchdog.abort();
@@ -914,6 +1114,17 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(5), done.cancelled())
             .await
             .expect("writer task ends after drop");
+    }
+
+    #[test]
+    fn only_fast_key_exchanges_are_offered() {
+        let p = preferred();
+        let names: Vec<&str> = p.kex.iter().map(|n| n.as_ref()).collect();
+        assert!(
+            names.iter().all(|n| !n.starts_with("diffie-hellman")),
+            "{names:?}"
+        );
+        assert_eq!(names[..2], ["mlkem768x25519-sha256", "curve25519-sha256"]);
     }
 
     #[test]

@@ -243,6 +243,28 @@ async fn unix_socket_file_removed() {
     assert!(!std::path::Path::new(&ep[7..]).exists());
 }
 
+/// Binding a unix path replaces only a stale socket: a regular file (or
+/// directory) at that path is left alone and bind fails with a clear error;
+/// a socket left behind by a dead listener is replaced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unix_bind_never_removes_a_regular_file() {
+    let s = peer("s");
+    let ep = endpoint(Transport::Unix);
+    let path = std::path::PathBuf::from(ep.strip_prefix("unix://").unwrap());
+    std::fs::write(&path, b"precious").unwrap();
+    let e = s.bind(&ep).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Io, "{e}");
+    assert!(e.to_string().contains("is not a socket"), "{e}");
+    assert_eq!(std::fs::read(&path).unwrap(), b"precious");
+    std::fs::remove_file(&path).unwrap();
+    // A stale socket (its listener gone, the file left) is replaced.
+    drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
+    assert!(path.exists());
+    let bound = s.bind(&ep).await.unwrap();
+    s.unbind(&bound).await.unwrap();
+    assert!(!path.exists());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_unblocks_everything() {
     for t in ALL {
