@@ -2,7 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code may abort
 
 mod support;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use streamkit_core::{ErrorKind, PeerOption};
 use support::*;
 
@@ -48,9 +48,18 @@ async fn nested_three_levels() {
             within(5, a3.read_frame()).await.unwrap().as_deref(),
             Some(&b"deep"[..])
         );
-        // children never reach the peer's accept queue
-        let r = tokio::time::timeout(Duration::from_millis(100), s.accept()).await;
-        assert!(r.is_err(), "a child channel reached Peer::accept ({t:?})");
+        // children never reach the peer's accept queue: the next top-level
+        // channel, opened after them on the same connection, is what each
+        // peer's accept returns
+        for (from, to, to_name) in [(&c, &s, "server"), (&s, &c, "client")] {
+            let _m = from.open(to_name, "marker", &[]).await.unwrap();
+            let got = within(60, to.accept()).await.unwrap();
+            assert_eq!(
+                got.service(),
+                "marker",
+                "a child channel reached Peer::accept ({t:?})"
+            );
+        }
         // closing the parent fails accept on it
         a1.close().await.unwrap();
         assert_eq!(a1.accept().await.unwrap_err().kind(), ErrorKind::Closed);
@@ -107,6 +116,15 @@ async fn stalled_reader_does_not_block_other_channels() {
         let (s, c, _) = pair(t).await;
         let (a, _b_stalled) = open_pair(&c, &s, "server", "stalled", &[]).await;
         let (x, y) = open_pair(&c, &s, "server", "live", &[]).await;
+        // fill the stalled channel's window: its reader never reads, so no
+        // credit comes back and it stays full for the rest of the test
+        let mut queued = 0usize;
+        while a.try_write_frame(&[1u8; 1024]).unwrap() {
+            queued += 1;
+            assert!(queued < 1 << 20, "the window never filled ({t:?})");
+        }
+        assert!(queued > 0, "{t:?}");
+        // and keep a large write blocked on it
         let a2 = a.clone();
         let _w = tokio::spawn(async move {
             let big = vec![1u8; 1 << 20];
@@ -116,18 +134,18 @@ async fn stalled_reader_does_not_block_other_channels() {
                 }
             }
         });
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // the live channel on the same connection still carries every frame
+        // (a channel blocked behind the stalled one would hang here; the
+        // timeout is only a liveness bound)
         for i in 0..20u32 {
-            let t0 = Instant::now();
             x.write_frame(&i.to_be_bytes()).await.unwrap();
-            let f = within(5, y.read_frame()).await.unwrap().unwrap();
+            let f = within(60, y.read_frame()).await.unwrap().unwrap();
             assert_eq!(&f[..], &i.to_be_bytes());
-            assert!(
-                t0.elapsed() < Duration::from_millis(100),
-                "frame took {:?} ({t:?})",
-                t0.elapsed()
-            );
         }
+        assert!(
+            !a.try_write_frame(&[1u8; 1024]).unwrap(),
+            "the stalled channel got credit although nothing read it ({t:?})"
+        );
         // new channels can still be opened on the connection
         let (p, q) = open_pair(&s, &c, "client", "new", &[]).await;
         p.write_frame(b"ok").await.unwrap();
@@ -210,7 +228,7 @@ async fn oversized_frame_is_a_protocol_error() {
         assert_eq!(e.kind(), ErrorKind::Protocol, "{t:?}");
         assert!(e.to_string().contains("MAX_FRAME_SIZE"), "{e}");
         // the channel is closed for the writer too
-        let e = within(5, async {
+        let e = within(60, async {
             loop {
                 if let Err(e) = a.write(b"more").await {
                     return e;
@@ -259,7 +277,7 @@ async fn close_race_with_ssh_channel_reuse() {
         for i in 0..20_000u32 {
             let ch = c.open("server", "echo-close", &[]).await.unwrap();
             ch.write_frame(&i.to_be_bytes()).await.unwrap();
-            let f = tokio::time::timeout(Duration::from_secs(5), ch.read_frame())
+            let f = tokio::time::timeout(Duration::from_secs(60), ch.read_frame())
                 .await
                 .unwrap_or_else(|_| panic!("echo {i} never arrived ({t:?})"))
                 .unwrap()

@@ -4,7 +4,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code may abort
 
 mod support;
-use std::time::Duration;
 use streamkit_core::{Channel, Peer, PeerOption};
 use support::*;
 
@@ -49,34 +48,25 @@ async fn transfer(a: &Channel, b: &Channel, total: usize) {
     within(10, w).await.unwrap();
 }
 
-/// With the reader stopped, how far can the writer get ahead? (Complete
-/// 16 KiB writes only; the writer is left blocked and then dropped.)
-async fn written_ahead(a: &Channel) -> usize {
-    let a2 = a.clone();
-    let done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let d2 = done.clone();
-    let w = tokio::spawn(async move {
-        let chunk = bytes::Bytes::from(vec![9u8; 16 * 1024]);
-        loop {
-            if a2.write_bytes(chunk.clone()).await.is_err() {
-                break;
-            }
-            d2.fetch_add(chunk.len(), std::sync::atomic::Ordering::SeqCst);
-        }
-    });
-    // until it stops making progress
-    let mut last = usize::MAX;
-    loop {
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        let now = done.load(std::sync::atomic::Ordering::SeqCst);
-        if now == last {
-            break;
-        }
-        last = now;
+/// With the reader stopped, how far can the writer get ahead? Counted in
+/// stream bytes (frame headers included) of 8 KiB frames queued with
+/// `try_write_frame` until it reports that the window is full. A round trip
+/// on the connection first lets every credit the reader sent land; one after
+/// checks that no more arrives.
+async fn written_ahead(a: &Channel, c: &Peer, s: &Peer) -> usize {
+    round_trip(c, s, "server").await;
+    let frame = vec![9u8; 8 * 1024];
+    let mut ahead = 0usize;
+    while a.try_write_frame(&frame).unwrap() {
+        ahead += 4 + frame.len();
+        assert!(ahead < 1 << 30, "the writer was never held back");
     }
-    assert!(!w.is_finished(), "the writer must be blocked, not failed");
-    w.abort();
-    last
+    round_trip(c, s, "server").await;
+    assert!(
+        !a.try_write_frame(&frame).unwrap(),
+        "credit arrived although the reader stopped"
+    );
+    ahead
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -103,7 +93,7 @@ async fn fast_reader_grows_window_within_budget_and_backpressure_still_holds() {
             "{t:?}: window {win} beyond CHANNEL_WINDOW + WINDOW_BUDGET"
         );
         // Stop reading: the writer gets at most one (grown) window ahead.
-        let ahead = written_ahead(&a).await;
+        let ahead = written_ahead(&a, &c, &s).await;
         let win = b.receive_window();
         assert!(
             ahead <= win,
@@ -125,7 +115,8 @@ async fn zero_budget_keeps_the_window_fixed() {
         let (a, b) = open_pair(&c, &s, "server", "bulk", &[]).await;
         transfer(&a, &b, 64 << 20).await;
         assert_eq!(b.receive_window(), WINDOW, "{t:?}");
-        let ahead = written_ahead(&a).await;
+        let ahead = written_ahead(&a, &c, &s).await;
+        assert!(ahead > 0, "{t:?}: no credit at all after the transfer");
         assert!(
             ahead <= WINDOW,
             "{t:?}: writer got {ahead} bytes ahead of a stopped reader, window {WINDOW}"
@@ -157,11 +148,15 @@ async fn budget_is_shared_by_the_connection_and_returned_on_close() {
             "round {round}: {extra} bytes of growth, budget {budget}"
         );
         grown.push(extra);
-        for ch in [a1, b1, a2, b2] {
+        for ch in [&a1, &b1, &a2, &b2] {
             ch.close().await.unwrap();
         }
         // the next round can only grow as far if the closed channels gave their growth back
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        eventually("all four ends closed", || {
+            [&a1, &b1, &a2, &b2].iter().all(|ch| ch.is_closed())
+        })
+        .await;
+        round_trip(&c, &s, "server").await;
     }
     assert!(
         grown[2] >= budget / 2,

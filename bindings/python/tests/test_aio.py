@@ -217,32 +217,75 @@ async def test_cancel_read_frame_then_usable(ids: tuple[Identity, Identity]) -> 
 
 
 async def test_cancellation_loses_nothing_under_traffic(ids: tuple[Identity, Identity]) -> None:
-    """Reads cancelled at random points while frames stream in: every frame arrives once, in order."""
-    n = 3000
+    """Reads cancelled while pending, as frames arrive, and mid-batch: every frame arrives once, in order.
+
+    The cancel points are chosen, not timed: each round starts a read while
+    nothing is buffered (so it is known to be pending), then cancels it before
+    the batch is written, right after it is written (racing its arrival), or
+    after a few loop iterations (the read may have taken a frame); a read
+    cancelled in the middle of a batch hits the read-ahead stash.
+    """
+    rounds, batch = 300, 10
     async with aio_pair(ids) as (a, b, _), chan_pair(a, b) as (cli, srv):
-
-        async def send() -> None:
-            for i in range(n):
-                await cli.write_frame(i.to_bytes(4, "big"))
-                if i % 10 == 0:
-                    await asyncio.sleep(0.0005 if i % 20 else 0)
-            await cli.close_write()
-
-        sender = asyncio.ensure_future(send())
         got: list[int] = []
         cancels = 0
-        while True:
+        sent = 0
+
+        async def cancel(t: asyncio.Future[bytes | None]) -> bool:
+            """Cancel t; True if it was cancelled, else keep the frame it read."""
+            nonlocal cancels
+            t.cancel()
             try:
-                f = await asyncio.wait_for(srv.read_frame(), 0.0005)
-            except asyncio.TimeoutError:
+                f = await t
+            except asyncio.CancelledError:
                 cancels += 1
-                continue
-            if f is None:
-                break
+                return True
+            assert f is not None
             got.append(int.from_bytes(f, "big"))
-        await sender
-        assert got == list(range(n))
-        assert cancels > 0
+            return False
+
+        async def write_batch() -> None:
+            nonlocal sent
+            for _ in range(batch):
+                await cli.write_frame(sent.to_bytes(4, "big"))
+                sent += 1
+
+        async def read_until(count: int) -> None:
+            while len(got) < count:
+                f = await asyncio.wait_for(srv.read_frame(), 60)
+                assert f is not None
+                got.append(int.from_bytes(f, "big"))
+
+        pending_cancels = 0
+        for r in range(rounds):
+            t = asyncio.ensure_future(srv.read_frame())
+            for _ in range(3):
+                await asyncio.sleep(0)
+            assert not t.done(), "a read with nothing buffered completed"
+            mode = r % 3
+            if mode == 0:  # pending, no data in flight
+                assert await cancel(t), "a pending read was not cancelled"
+                pending_cancels += 1
+                await write_batch()
+            elif mode == 1:  # cancelled just as the batch is on its way
+                await write_batch()
+                await cancel(t)
+            else:  # cancelled after the batch may have reached it
+                await write_batch()
+                for _ in range(5):
+                    await asyncio.sleep(0)
+                await cancel(t)
+            await read_until(sent - batch // 2)
+            # mid-batch: frames are buffered; cancel a read before and after it starts
+            await cancel(asyncio.ensure_future(srv.read_frame()))
+            t = asyncio.ensure_future(srv.read_frame())
+            await asyncio.sleep(0)
+            await cancel(t)
+            await read_until(sent)
+        await cli.close_write()
+        assert await asyncio.wait_for(srv.read_frame(), 60) is None
+        assert got == list(range(rounds * batch))
+        assert cancels >= pending_cancels == rounds // 3
 
 
 async def test_cancellation_loses_no_channel(ids: tuple[Identity, Identity]) -> None:
@@ -265,8 +308,7 @@ async def test_wait_for_timeouts(ids: tuple[Identity, Identity]) -> None:
         t0 = time.monotonic()
         with pytest.raises(asyncio.TimeoutError):
             await asyncio.wait_for(srv.read_frame(), 0.2)
-        # not early (a monotonic clock guarantees it); the upper bound is liveness only
-        assert 0.15 < time.monotonic() - t0 < 30
+        assert time.monotonic() - t0 > 0.15  # never early; lateness is not checked (a busy machine)
         with pytest.raises(asyncio.TimeoutError):
             await asyncio.wait_for(a.accept(), 0.1)
         with pytest.raises(asyncio.TimeoutError):
@@ -310,76 +352,46 @@ async def test_thousand_concurrent_channels_one_connection(ids: tuple[Identity, 
 
 
 async def test_heartbeat_keeps_ticking_while_100_channels_transfer(ids: tuple[Identity, Identity]) -> None:
-    """The event loop is never blocked: a 1 ms heartbeat ticks within 5 ms throughout.
+    """The event loop is never blocked: a heartbeat keeps ticking between transfer events.
 
-    The development machine (2 shared cores, load 5-8) shows gaps over 5 ms
-    even on an idle event loop (OS scheduling), so the check is: at most 5%
-    of the ticks late by more than 5 ms (an idle loop measured first must
-    meet a 1% bound, else the machine is too busy to judge), and no gap
-    over 50 ms. A blocking call, or fast paths that never yield, fails it
-    (measured: 25-40% late, gaps of 150 ms); so does saturating the loop
-    (senders that never pause: 10-20% late). Another process competing for
-    the 2 cores during the transfer can fail one round (seen: 14% late with
-    benchmarks running alongside), so the measurement gets a second round on
-    fresh channels; a loop that is really blocked fails both.
+    Counted in loop iterations, not time. The heartbeat awaits
+    `asyncio.sleep(0)`, so it runs once per loop iteration, and it and every
+    completed channel op append to one log. Fast-path ops do not yield, but the
+    fairness slice (aio.rs) caps the streamkit work of one iteration, so a run
+    of ops between two ticks is what fits in a slice plus one op per ready
+    task: a few thousand at most (more would take ops of about 30 ns each,
+    which CPython cannot do; slower or busier machines fit fewer). A fast path
+    that never yields runs every sender's whole transfer (which fits in its
+    window) in the first iteration: channels * frames ops, far over the
+    bound. A blocking call deadlocks the loop (pytest --timeout reports it).
     """
-    failures: list[str] = []
-    inconclusive: list[str] = []
-    for _ in range(2):
-        ok, summary = await _heartbeat_round(ids)
-        if ok is None:
-            inconclusive.append(summary)
-        elif ok:
-            return
-        else:
-            failures.append(summary)
-    if not failures:
-        pytest.skip("; ".join(inconclusive))
-    raise AssertionError("event loop blocked in every round: " + " | ".join(failures + inconclusive))
-
-
-async def _heartbeat_round(ids: tuple[Identity, Identity]) -> tuple[bool | None, str]:
-    """One measurement: (True/False = met/missed, or None if the machine is too busy, summary)."""
     channels = 100
-    frames = 30
-    payload = b"p" * 16384
+    frames = 600
+    payload = b"p" * 256
+    max_run = channels * frames // 3
+    assert frames * (4 + len(payload)) < 256 * 1024  # a sender's transfer fits in the default CHANNEL_WINDOW
     async with aio_pair(ids) as (a, b, _):
         pairs: list[tuple[aio.Channel, aio.Channel]] = []
         for _ in range(channels):
             c = await b.open("alice", "bulk")
             pairs.append((c, await a.accept()))
 
-        gaps: list[float] = []
+        log: list[bool] = []  # True: heartbeat tick, False: a completed channel op
         stop = False
 
-        idle: list[float] = []
-        last = time.perf_counter()
-        for _ in range(300):
-            await asyncio.sleep(0.001)
-            now = time.perf_counter()
-            idle.append(now - last)
-            last = now
-        idle_late = sum(g > 0.005 for g in idle)
-        if idle_late > len(idle) // 100:
-            return None, f"machine too busy to time a 1 ms heartbeat: {idle_late} of {len(idle)} idle ticks over 5 ms"
-
         async def heartbeat() -> None:
-            last = time.perf_counter()
             while not stop:
-                await asyncio.sleep(0.001)
-                now = time.perf_counter()
-                gaps.append(now - last)
-                last = now
+                await asyncio.sleep(0)
+                log.append(True)
 
-        # every channel writes 16 KiB every 20 ms (even channels as frames, odd
-        # ones on the byte stream): 80 MB/s in all, through 200 tasks.
+        # even channels send frames, odd ones the byte stream; senders never pause
         async def send(i: int, c: aio.Channel) -> None:
             for _ in range(frames):
                 if i % 2:
                     await c.write(payload)
                 else:
                     await c.write_frame(payload)
-                await asyncio.sleep(0.02)
+                log.append(False)
             await c.close_write()
 
         async def recv(i: int, s: aio.Channel) -> int:
@@ -387,33 +399,32 @@ async def _heartbeat_round(ids: tuple[Identity, Identity]) -> tuple[bool | None,
                 total = 0
                 while chunk := await s.read():
                     total += len(chunk)
+                    log.append(False)
                 assert total == frames * len(payload)
                 return frames
             n = 0
             while (f := await s.read_frame()) is not None:
                 assert f == payload
                 n += 1
+                log.append(False)
             return n
 
         hb = asyncio.ensure_future(heartbeat())
-        await asyncio.sleep(0.01)
-        t0 = time.perf_counter()
         results = await asyncio.gather(
             *(send(i, c) for i, (c, _) in enumerate(pairs)), *(recv(i, s) for i, (_, s) in enumerate(pairs))
         )
-        elapsed = time.perf_counter() - t0
         stop = True
         await hb
         assert results[channels:] == [frames] * channels
-        assert len(gaps) > 100, len(gaps)
-        gaps.sort()
-        late = sum(g > 0.005 for g in gaps)
-        summary = (
-            f"{len(gaps)} ticks in {elapsed:.2f} s: {late} over 5 ms, p99 {gaps[len(gaps) * 99 // 100] * 1e3:.1f} ms, "
-            f"max {gaps[-1] * 1e3:.1f} ms; idle loop: {idle_late} of {len(idle)} over 5 ms"
-        )
-        print(summary)
-        return late <= len(gaps) // 20 and gaps[-1] < 0.05, summary
+        ops = log.count(False)
+        assert ops >= channels * frames * 3 // 2, ops  # every write, every frame read, some byte reads
+        longest = run = 0
+        for tick in log:
+            run = 0 if tick else run + 1
+            longest = max(longest, run)
+        ticks = len(log) - ops
+        print(f"{ops} channel ops, {ticks} heartbeat ticks, longest run without a tick: {longest}")
+        assert longest <= max_run, f"{longest} channel ops in one loop iteration ({ops} ops, {ticks} ticks)"
 
 
 async def test_open_streams_asyncio_protocol_code(ids: tuple[Identity, Identity]) -> None:

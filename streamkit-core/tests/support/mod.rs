@@ -102,3 +102,33 @@ pub async fn within<T>(secs: u64, f: impl std::future::Future<Output = T>) -> T 
         .await
         .expect("operation timed out")
 }
+
+/// Wait until `cond` holds, checking every 10 ms; panics with `what` after
+/// 60 s. A liveness bound only: it fails on a real hang, not on a slow machine.
+pub async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    for _ in 0..6000 {
+        if cond() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("never happened within 60 s: {what}");
+}
+
+/// A round trip on a fresh channel between `from` and `to`: everything the
+/// connection carried before it has been handled on both sides.
+pub async fn round_trip(from: &Peer, to: &Peer, to_name: &str) {
+    let (a, b) = open_pair(from, to, to_name, "barrier", &[]).await;
+    a.write_frame(b"ping").await.unwrap();
+    assert_eq!(
+        within(60, b.read_frame()).await.unwrap().as_deref(),
+        Some(&b"ping"[..])
+    );
+    b.write_frame(b"pong").await.unwrap();
+    assert_eq!(
+        within(60, a.read_frame()).await.unwrap().as_deref(),
+        Some(&b"pong"[..])
+    );
+    a.close().await.unwrap();
+    b.close().await.unwrap();
+}
