@@ -77,7 +77,10 @@ if ! command -v pkg-config >/dev/null; then
 		echo "pkg-config is missing: install it"; exit 1
 	fi
 fi
-prefix="$tmp/sdk"
+# A fixed prefix: go's build cache keeps the cgo flags pkg-config gave, and a
+# path that changes every run would leave them pointing at a deleted one.
+prefix="$ROOT/build/go-sdk"
+rm -rf "$prefix"
 SK_NO_BUILD=1 bash "$ROOT/streamkit-ffi/install.sh" "$prefix" >"$tmp/install.log"
 grep -q "PKG_CONFIG_PATH=$prefix/lib/pkgconfig" "$tmp/install.log" ||
 	{ echo "install.sh did not say which PKG_CONFIG_PATH to use:"; cat "$tmp/install.log"; exit 1; }
