@@ -127,6 +127,14 @@ type ChannelMeta interface {
 	RemotePeer() string
 }
 
+// Identity is who is on the other end of a channel: the key it
+// authenticated with. Every *Chan implements it (beside ChannelMeta, whose
+// method set stays that of the original Go Streamkit).
+type Identity interface {
+	RemoteKey() string
+	RemoteFingerprint() string
+}
+
 // Channel is a bidirectional stream between two peers, with frames, error
 // frames, trailers and child channels. Every channel returned by this
 // package is a *Chan, which also implements ChannelMeta.

@@ -62,12 +62,15 @@ type Chan struct {
 	headers    []string
 	localPeer  string
 	remotePeer string
+	remoteKey  string
+	remoteFp   string
 	trailers   []string // snapshot taken by Close
 }
 
 var (
 	_ Channel            = (*Chan)(nil)
 	_ ChannelMeta        = (*Chan)(nil)
+	_ Identity           = (*Chan)(nil)
 	_ io.ReadWriteCloser = (*Chan)(nil)
 )
 
@@ -584,6 +587,8 @@ func (c *Chan) loadMeta(h C.uintptr_t) {
 	c.service = cStringCall(h, func(h C.uintptr_t, o, m **C.char) C.int { return C.skgo_channel_service(h, o, m) })
 	c.localPeer = cStringCall(h, func(h C.uintptr_t, o, m **C.char) C.int { return C.skgo_channel_local_peer(h, o, m) })
 	c.remotePeer = cStringCall(h, func(h C.uintptr_t, o, m **C.char) C.int { return C.skgo_channel_remote_peer(h, o, m) })
+	c.remoteKey = cStringCall(h, func(h C.uintptr_t, o, m **C.char) C.int { return C.skgo_channel_remote_key(h, o, m) })
+	c.remoteFp = cStringCall(h, func(h C.uintptr_t, o, m **C.char) C.int { return C.skgo_channel_remote_fingerprint(h, o, m) })
 	hs, err := cListCall(h, func(h C.uintptr_t, l *C.sk_strlist, m **C.char) C.int {
 		return C.skgo_channel_headers(h, l, m)
 	})
@@ -637,6 +642,25 @@ func (c *Chan) RemotePeer() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.remotePeer
+}
+
+// RemoteKey returns the public key the other side authenticated with, as
+// one OpenSSH line without a comment ("ssh-ed25519 AAAA..."). For inproc
+// channels it is the other peer's own key.
+func (c *Chan) RemoteKey() string {
+	c.meta()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.remoteKey
+}
+
+// RemoteFingerprint returns the SHA256 fingerprint of RemoteKey, exactly as
+// `ssh-keygen -lf` prints it ("SHA256:" and unpadded base64).
+func (c *Chan) RemoteFingerprint() string {
+	c.meta()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.remoteFp
 }
 
 // Trailers returns the trailers received from the other side so far; all

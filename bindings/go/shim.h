@@ -241,6 +241,12 @@ static inline int skgo_channel_local_peer(uintptr_t c, char **out, char **err) {
 static inline int skgo_channel_remote_peer(uintptr_t c, char **out, char **err) {
 	SKGO_RET(sk_channel_remote_peer((sk_channel *)c, out));
 }
+static inline int skgo_channel_remote_key(uintptr_t c, char **out, char **err) {
+	SKGO_RET(sk_channel_remote_key((sk_channel *)c, out));
+}
+static inline int skgo_channel_remote_fingerprint(uintptr_t c, char **out, char **err) {
+	SKGO_RET(sk_channel_remote_fingerprint((sk_channel *)c, out));
+}
 
 // ---- owned results ----
 

@@ -47,6 +47,8 @@ impl PyChannel {
             headers: ch.headers().to_vec(),
             local_peer: ch.local_peer().to_owned(),
             remote_peer: ch.remote_peer().to_owned(),
+            remote_key: ch.remote_key().to_owned(),
+            remote_fingerprint: ch.remote_fingerprint().to_owned(),
             channel: slf.clone().unbind(),
         }
     }
@@ -343,6 +345,13 @@ pub(crate) struct ChannelMeta {
     /// The name of the remote peer.
     #[pyo3(get)]
     remote_peer: String,
+    /// The public key the remote authenticated with: one OpenSSH line, no
+    /// comment (for inproc, the other peer's own key).
+    #[pyo3(get)]
+    remote_key: String,
+    /// The SHA256 fingerprint of remote_key, as `ssh-keygen -lf` prints it.
+    #[pyo3(get)]
+    remote_fingerprint: String,
     channel: Py<PyChannel>,
 }
 
