@@ -147,7 +147,7 @@ func TestReadFrameTimeoutWhileAnotherWaits(t *testing.T) {
 	if _, err := b.ReadFrameTimeout(100 * time.Millisecond); !errors.Is(err, ErrTimeout) {
 		t.Fatalf("ReadFrameTimeout: %v", err)
 	}
-	if d := time.Since(start); d < 100*time.Millisecond || d > 5*time.Second {
+	if d := time.Since(start); d < 100*time.Millisecond || d > 30*time.Second {
 		t.Fatalf("ReadFrameTimeout took %v", d)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)

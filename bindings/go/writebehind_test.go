@@ -133,7 +133,7 @@ func TestWriteBehindCloseCancelsBlockedWriter(t *testing.T) {
 	if err := a.Close(); err != nil {
 		t.Fatal("Close:", err)
 	}
-	if d := time.Since(t0); d > 2*time.Second {
+	if d := time.Since(t0); d > 30*time.Second { // liveness only
 		t.Fatalf("Close took %v", d)
 	}
 	select {
@@ -141,7 +141,7 @@ func TestWriteBehindCloseCancelsBlockedWriter(t *testing.T) {
 		if !errors.Is(err, ErrClosed) {
 			t.Fatalf("blocked WriteFrame: %v", err)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(30 * time.Second):
 		t.Fatal("Close did not unblock WriteFrame")
 	}
 }
@@ -179,7 +179,7 @@ func TestWriteBehindCloseTimeout(t *testing.T) {
 	if !errors.Is(err, ErrTimeout) {
 		t.Fatalf("Close with undeliverable frames: %v", err)
 	}
-	if d := time.Since(t0); d < 250*time.Millisecond || d > 3*time.Second {
+	if d := time.Since(t0); d < 250*time.Millisecond || d > 30*time.Second {
 		t.Fatalf("Close took %v", d)
 	}
 	if err := a.WriteFrame(f); !errors.Is(err, ErrClosed) {
