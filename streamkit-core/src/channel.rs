@@ -444,6 +444,10 @@ struct ChanState {
     /// A fatal error (protocol violation, connection lost, peer shut down).
     fatal: Option<Error>,
     trailers: Vec<String>,
+    /// Bytes of `trailers` (4 + length each), bounded by MAX_TRAILER_BYTES.
+    trailer_bytes: usize,
+    /// Trailers sent so far (count, bytes), bounded like those received.
+    trailers_sent: (usize, usize),
     /// Outgoing queue, drained in order by one flusher at a time.
     outq: VecDeque<Out>,
     /// Small writes are coalesced here before joining `outq`.
@@ -902,11 +906,18 @@ impl ChanInner {
                     return;
                 }
                 Ctl::Trailers(t) => {
+                    let bytes: usize = t.iter().map(|s| s.len() + 4).sum();
                     if st.trailers.len() + t.len() > crate::proto::MAX_LIST_ITEMS {
                         drop(st);
                         self.protocol_violation("more than 4096 trailers");
                         return;
                     }
+                    if st.trailer_bytes + bytes > crate::proto::MAX_TRAILER_BYTES {
+                        drop(st);
+                        self.protocol_violation("more than 512 KiB of trailers");
+                        return;
+                    }
+                    st.trailer_bytes += bytes;
                     st.trailers.extend(t);
                 }
                 Ctl::Fin => st.fin_recv = true,
@@ -1828,11 +1839,27 @@ impl Channel {
             )));
         }
         let total: usize = trailers.iter().map(|t| t.len() + 4).sum();
-        if total > crate::proto::MAX_CONTROL_LEN / 2 {
-            return Err(Error::invalid("trailers larger than 512 KiB"));
-        }
         let i = self.i();
         let _g0 = i.wlock[0].lock().await;
+        {
+            // The receiver keeps at most this much over the channel's life
+            // (PROTOCOL.md 11.1): refuse here, in the caller's words, rather
+            // than have the remote close the channel.
+            let mut st = lock(&i.st);
+            let (n, b) = st.trailers_sent;
+            if n + trailers.len() > crate::proto::MAX_LIST_ITEMS
+                || b + total > crate::proto::MAX_TRAILER_BYTES
+            {
+                return Err(Error::invalid(format!(
+                    "trailers over the channel's limit: {} trailers and {} bytes sent so far, \
+                     at most {} trailers and 512 KiB in all",
+                    n,
+                    b,
+                    crate::proto::MAX_LIST_ITEMS
+                )));
+            }
+            st.trailers_sent = (n + trailers.len(), b + total);
+        }
         i.queue_ctl(Ctl::Trailers(trailers.to_vec()), |_| {})
     }
 

@@ -17,6 +17,9 @@ pub const EXT_CONTROL: u32 = 2;
 pub const MAX_CONTROL_LEN: usize = 1024 * 1024;
 /// Most headers or trailers in one message.
 pub const MAX_LIST_ITEMS: usize = 4096;
+/// Most trailer bytes (sum of 4 + length over the strings) one side of a
+/// channel sends, and keeps from the other side, over the channel's life.
+pub const MAX_TRAILER_BYTES: usize = 512 * 1024;
 
 /// Message type codes.
 pub mod ty {

@@ -234,7 +234,16 @@ impl Identities {
             keys,
         };
         for (n, k) in id.names.iter().zip(&id.keys) {
-            std::fs::write(id.dir.join(format!("{n}.key")), k).unwrap();
+            // Owner-only, or the peer refuses the key file (as OpenSSH does).
+            use std::io::Write;
+            use std::os::unix::fs::OpenOptionsExt;
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(id.dir.join(format!("{n}.key")))
+                .unwrap();
+            f.write_all(k.as_bytes()).unwrap();
         }
         let auth: Vec<String> = id.keys.iter().map(|k| public_of(k)).collect();
         std::fs::write(id.dir.join("auth"), auth.join("\n") + "\n").unwrap();

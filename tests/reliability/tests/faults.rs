@@ -28,7 +28,7 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 /// error within 1 s, another connection keeps working, and the restarted
 /// process reconnects and gets new channels.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigkill_mid_transfer_fails_blocked_calls_within_1s() {
+async fn sigkill_mid_transfer_fails_blocked_calls_promptly() {
     let _g = serial();
     let ids = Identities::new(&["server", "victim", "bystander"]);
     let server = ids.peer("server");

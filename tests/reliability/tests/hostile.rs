@@ -695,6 +695,51 @@ async fn four_gib_frame_prefix_refused_without_allocating() {
     echo_roundtrip(&h.honest, "server").await.unwrap();
 }
 
+/// Trailers are bounded per channel (PROTOCOL.md 11.1): a peer that sends
+/// more than 512 KiB of them gets CLOSE code 2 on that channel only, and the
+/// server does not keep them (200 x 1 MiB once grew it by 201 MiB).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trailer_flood_is_refused_and_not_kept() {
+    let _g = serial();
+    let mut h = hostile_setup(&[]).await;
+    let (rss0, _, _) = h.server.stats();
+    let mut raw = mallory(&h).await;
+    let w = raw_open(&raw, 1, "echo").await;
+    let ch = w.id();
+    // 400 KiB per message (under MAX_CONTROL_LEN); the second passes 512 KiB
+    let msg = Ctl::Trailers(vec!["k=".to_string() + &"x".repeat(100 * 1024); 4]).encode();
+    let mut sent = 0;
+    for _ in 0..200 {
+        if w.extended_data_bytes(2, msg.clone()).await.is_err() {
+            break;
+        }
+        sent += 1;
+        raw.pump_now();
+        if raw.close_code(ch).is_some() || raw.gone {
+            break;
+        }
+    }
+    let ok = raw
+        .wait_for(Duration::from_secs(30), |r| {
+            r.close_code(ch).is_some() || r.gone
+        })
+        .await;
+    assert!(ok, "no CLOSE after {sent} TRAILERS messages of 400 KiB");
+    assert!(!raw.gone, "the whole connection was dropped");
+    assert_eq!(raw.close_code(ch), Some(close_code::PROTOCOL));
+    assert!(
+        raw_echo_works(&mut raw, 3).await,
+        "the connection no longer opens channels"
+    );
+    let (rss1, _, _) = h.server.stats();
+    eprintln!("{sent} TRAILERS messages sent; server RSS {rss0} -> {rss1} KiB");
+    assert!(
+        rss1 < rss0 + 32 * 1024,
+        "server RSS grew from {rss0} to {rss1} KiB"
+    );
+    echo_roundtrip(&h.honest, "server").await.unwrap();
+}
+
 /// An authenticated peer opens 100,000 channels (20,000 in fast mode) and
 /// never reads anything: the server holds at most MAX_CHANNELS of them and
 /// refuses the rest, its memory stays bounded (growth between the first
