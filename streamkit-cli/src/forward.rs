@@ -59,6 +59,50 @@ pub async fn run(a: ForwardArgs) -> u8 {
     }
 }
 
+/// How long the start-up check waits for a server that does not know the
+/// probe (any streamkit peer other than `streamkit serve`) before going on.
+const PROBE_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Ask the server once whether SERVICE exists, so a typo fails at start
+/// instead of giving every client an empty reply. `streamkit serve` answers
+/// the probe without running the service; a server that does not answer
+/// within PROBE_WAIT is assumed to offer it.
+async fn check_service(peer: &Peer, remote: &str, a: &ForwardArgs) -> Result<()> {
+    let mut headers = a.client.headers.clone();
+    headers.push(crate::serve::PROBE_HEADER.to_string());
+    let ch = peer.open(remote, &a.service, &headers).await.map_err(|e| {
+        anyhow::Error::new(e).context(format!("cannot open service {:?}", a.service))
+    })?;
+    let _ = ch.close_write().await;
+    let ended = tokio::time::timeout(PROBE_WAIT, async {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = ch.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+        }
+    })
+    .await
+    .is_ok();
+    let trailers = ch.trailers();
+    let _ = ch.close().await;
+    for t in &trailers {
+        if let Some(e) = t.strip_prefix("error=") {
+            return Err(common::coded(
+                common::exit::REFUSED,
+                format!("{} refused service {:?}: {e}", a.endpoint, a.service),
+            ));
+        }
+    }
+    if !ended && a.log.verbose > 0 {
+        eprintln!(
+            "streamkit: {} did not answer the service check; assuming it offers {:?}",
+            a.endpoint, a.service
+        );
+    }
+    Ok(())
+}
+
 async fn run_inner(a: ForwardArgs) -> Result<()> {
     let listen = common::tcp_addr(&a.listen)?;
     let stop = common::terminated();
@@ -74,6 +118,7 @@ async fn run_inner(a: ForwardArgs) -> Result<()> {
     let first = common::connect(&peer, &a.endpoint, &a.client).await?;
     // After the first connect, so its failure is reported once, by us.
     common::init_logging(a.log.verbose, a.quiet)?;
+    check_service(&peer, &first, &a).await?;
     {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "{local}");

@@ -207,6 +207,10 @@ async fn run_inner(a: ServeArgs) -> Result<()> {
     Ok(())
 }
 
+/// The header of `forward`'s start-up check: `streamkit serve` answers it
+/// with the trailer `probe=ok` or `error=...` and runs nothing.
+pub const PROBE_HEADER: &str = "streamkit-probe=1";
+
 async fn handle(
     ch: Channel,
     services: Arc<BTreeMap<String, Action>>,
@@ -220,6 +224,20 @@ async fn handle(
             "streamkit: {who} opened {service:?} (headers: {:?})",
             ch.headers()
         );
+    }
+    // `forward` asks once at start whether the service exists: answer
+    // without running it (an exec service must not run for a probe).
+    if ch.headers().iter().any(|h| h == PROBE_HEADER) {
+        let answer = if services.contains_key(&service) {
+            "probe=ok".to_string()
+        } else {
+            let offered = services.keys().cloned().collect::<Vec<_>>().join(", ");
+            format!("error=unknown service {service:?} (this server offers: {offered})")
+        };
+        let _ = ch.write_trailers(&[answer]).await;
+        let _ = ch.close_write().await;
+        let _ = ch.close().await;
+        return;
     }
     let r = match services.get(&service) {
         Some(Action::Echo) => echo(&ch).await,

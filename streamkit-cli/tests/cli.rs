@@ -1347,3 +1347,35 @@ fn serve_v_logs_connections_and_streamkit_log_is_checked() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("STREAMKIT_LOG"), "{}", stderr(&out));
 }
+
+#[test]
+fn forward_checks_the_service_once_at_start_without_running_it() {
+    let env = Env::new();
+    env.keys();
+    let (_s, ep) = env.serve(&["mark=exec:touch marker", "echo=echo"]);
+    // A service the server does not offer: refused at start, exit 252.
+    let mut c = env.cmd();
+    c.arg("forward").arg("127.0.0.1:0").arg(&ep).arg("nope");
+    c.args(env.client_args());
+    let out = run(&mut c, b"");
+    assert_eq!(out.status.code(), Some(252), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("refused service \"nope\""), "{err}");
+    assert!(err.contains("this server offers: echo, mark"), "{err}");
+    // An offered exec service: forward starts, and the check ran nothing.
+    let mut c = env.cmd();
+    c.arg("forward").arg("127.0.0.1:0").arg(&ep).arg("mark");
+    c.args(env.client_args());
+    c.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = c.spawn().expect("spawn forward");
+    let so = child.stdout.take().expect("stdout");
+    let _fwd = Proc { child };
+    let addr = read_line_timeout(so, Duration::from_secs(30)).expect("forward printed no address");
+    assert!(addr.starts_with("127.0.0.1:"), "{addr}");
+    assert!(
+        !env.path("marker").exists(),
+        "the start-up check ran the exec service"
+    );
+}
