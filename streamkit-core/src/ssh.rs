@@ -84,6 +84,22 @@ fn cipher_order(aes: bool) -> &'static [russh::cipher::Name] {
     }
 }
 
+/// Whether a client may sign with `a`: exactly the KEY_ALGORITHMS, matched
+/// field by field (comparing the enums whole reads the padding of the
+/// variants without a payload, which valgrind reports).
+fn signature_algorithm_allowed(a: &russh::keys::Algorithm) -> bool {
+    use russh::keys::{Algorithm, EcdsaCurve, HashAlg};
+    match a {
+        Algorithm::Ed25519 => true,
+        Algorithm::Ecdsa { curve } => matches!(
+            curve,
+            EcdsaCurve::NistP256 | EcdsaCurve::NistP384 | EcdsaCurve::NistP521
+        ),
+        Algorithm::Rsa { hash } => matches!(hash, Some(HashAlg::Sha256 | HashAlg::Sha512)),
+        _ => false,
+    }
+}
+
 /// Host key and public key signature algorithms: russh's defaults without
 /// SHA-1 `ssh-rsa` (RSA keys sign with rsa-sha2-512/256 only, as OpenSSH
 /// 8.8 and later require).
@@ -776,7 +792,7 @@ impl ServerHandler {
             tracing::warn!("refused client {user:?} from {}: {e}", self.from);
             return false;
         }
-        if !KEY_ALGORITHMS.contains(algorithm) {
+        if !signature_algorithm_allowed(algorithm) {
             tracing::warn!(
                 "refused client {user:?} from {}: key {} offered with the signature algorithm {algorithm}, which streamkit refuses (SHA-1 ssh-rsa; use rsa-sha2-256 or rsa-sha2-512)",
                 self.from,
@@ -1114,6 +1130,29 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(5), done.cancelled())
             .await
             .expect("writer task ends after drop");
+    }
+
+    #[test]
+    fn signature_algorithms_allowed_are_exactly_key_algorithms() {
+        use russh::keys::{Algorithm, HashAlg};
+        for a in KEY_ALGORITHMS {
+            assert!(signature_algorithm_allowed(a), "{a:?}");
+        }
+        for a in [
+            Algorithm::Rsa { hash: None },
+            Algorithm::Rsa {
+                hash: Some(HashAlg::Sha256),
+            },
+            Algorithm::Dsa,
+        ] {
+            assert_eq!(
+                signature_algorithm_allowed(&a),
+                KEY_ALGORITHMS.contains(&a),
+                "{a:?}"
+            );
+        }
+        assert!(!signature_algorithm_allowed(&Algorithm::Rsa { hash: None }));
+        assert!(!signature_algorithm_allowed(&Algorithm::Dsa));
     }
 
     #[test]
