@@ -85,6 +85,9 @@ SK_NO_BUILD=1 bash "$ROOT/streamkit-ffi/install.sh" "$prefix" >"$tmp/install.log
 grep -q "PKG_CONFIG_PATH=$prefix/lib/pkgconfig" "$tmp/install.log" ||
 	{ echo "install.sh did not say which PKG_CONFIG_PATH to use:"; cat "$tmp/install.log"; exit 1; }
 export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
+# go's build cache does not see pkg-config's output; naming the prefix in
+# CGO_CFLAGS (part of its key) keeps a build for another prefix from being reused.
+export CGO_CFLAGS="-O2 -g -DSTREAMKIT_SDK_PREFIX_ID=$(cksum <<<"$prefix" | cut -d' ' -f1)"
 GOFLAGS= go test -count=1 -run 'TestVersionAndKeys|TestOpenChannels|TestFramesAndStreams' .
 # A program in its own module, as bindings/go/README.md tells users to write it
 # (offline: a require plus a replace, no go get).
@@ -104,7 +107,7 @@ cp "$ROOT/examples/go/main.go" "$ext/main.go"
 	grep -q "echo: hello" <<<"$out" || { echo "external program printed: $out"; exit 1; }
 	echo "external module: built against $prefix and ran: $out"
 )
-unset PKG_CONFIG_PATH
+unset PKG_CONFIG_PATH CGO_CFLAGS
 
 if [ "${CHECK_NATIVE_LIBS:-}" = 1 ]; then
 	# Rebuilds the ffi crate once with --print; off by default.
