@@ -3,7 +3,8 @@
 #
 #   streamkit-ffi/install.sh [PREFIX]      default PREFIX: /usr/local
 #
-# Installs PREFIX/include/streamkit.h, PREFIX/lib/libstreamkit.{so,a} and
+# Installs PREFIX/include/streamkit.h, PREFIX/lib/libstreamkit.so.VERSION (with
+# its soname and libstreamkit.so as symlinks), PREFIX/lib/libstreamkit.a and
 # PREFIX/lib/pkgconfig/streamkit.pc, so that a program builds with
 #   cc app.c $(pkg-config --cflags --libs streamkit)
 # (set PKG_CONFIG_PATH=PREFIX/lib/pkgconfig for a non-standard PREFIX, and
@@ -35,7 +36,13 @@ libs_private="-lgcc_s -lutil -lrt -lpthread -lm -ldl -lc"
 
 install -d "$dest$prefix/include" "$dest$prefix/lib/pkgconfig"
 install -m 644 "$root/include/streamkit.h" "$dest$prefix/include/streamkit.h"
-install -m 755 "$target/libstreamkit.so" "$dest$prefix/lib/libstreamkit.so"
+# libstreamkit.so.X.Y.Z, with the soname (libstreamkit.so.0.1 for 0.1.x) and
+# the development name (libstreamkit.so) as symlinks, as distributions do.
+soname="$(readelf -d "$target/libstreamkit.so" | sed -n 's/.*Library soname: \[\(.*\)\]/\1/p')"
+[ -n "$soname" ] || { echo "install.sh: $target/libstreamkit.so has no soname" >&2; exit 1; }
+install -m 755 "$target/libstreamkit.so" "$dest$prefix/lib/libstreamkit.so.$version"
+ln -sfn "libstreamkit.so.$version" "$dest$prefix/lib/$soname"
+ln -sfn "$soname" "$dest$prefix/lib/libstreamkit.so"
 install -m 644 "$target/libstreamkit.a" "$dest$prefix/lib/libstreamkit.a"
 sed -e "s|@PREFIX@|$prefix|g" -e "s|@VERSION@|$version|g" -e "s|@LIBS_PRIVATE@|$libs_private|g" \
     "$here/streamkit.pc.in" > "$dest$prefix/lib/pkgconfig/streamkit.pc"

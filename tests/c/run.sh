@@ -89,6 +89,17 @@ export PKG_CONFIG_PATH="$prefix/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PAT
 if ! pkg-config --exists streamkit; then fail "pkg-config streamkit"; finish; fi
 pass "pkg-config: $(pkg-config --cflags --libs streamkit)"
 
+step "soname"
+version="$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)"
+want_soname="libstreamkit.so.$(cut -d. -f1 <<<"$version")"
+[ "${version%%.*}" = 0 ] && want_soname="libstreamkit.so.0.$(cut -d. -f2 <<<"$version")"
+soname="$(readelf -d "$prefix/lib/libstreamkit.so" | sed -n 's/.*Library soname: \[\(.*\)\]/\1/p')"
+if [ "$soname" = "$want_soname" ] && [ -f "$prefix/lib/libstreamkit.so.$version" ] && [ -L "$prefix/lib/$soname" ]; then
+    pass "soname $soname; installed as libstreamkit.so.$version with symlinks"
+else
+    fail "soname: got '$soname', want '$want_soname' (and libstreamkit.so.$version)"
+fi
+
 CC="${CC:-cc}"
 CFLAGS=(-std=c11 -Wall -Wextra -Werror -g -O1)
 shared_link=($(pkg-config --libs streamkit) "-Wl,-rpath,$prefix/lib" -lpthread)
@@ -134,7 +145,7 @@ if [ -x "$out/test_api_shared" ] && [ -x "$out/test_api_static" ]; then
     # (capture first: with pipefail, grep -q closing the pipe early would fail ldd)
     ldd_shared="$(ldd "$out/test_api_shared")"
     ldd_static="$(ldd "$out/test_api_static")"
-    if [[ "$ldd_shared" == *"$prefix/lib/libstreamkit.so"* ]] && [[ "$ldd_static" != *libstreamkit* ]]; then
+    if [[ "$ldd_shared" == *"$want_soname => $prefix/lib/$want_soname"* ]] && [[ "$ldd_static" != *libstreamkit* ]]; then
         pass "linkage: shared binary uses libstreamkit.so, static binary does not"
     else
         fail "linkage check (ldd)"
