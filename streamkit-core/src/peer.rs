@@ -857,6 +857,7 @@ async fn connector_loop(
                     return;
                 }
                 if let Err(e) = peer.add_conn(conn.clone()) {
+                    // The name was refused: retried after the backoff below.
                     conn.close("name refused");
                     tracing::warn!("connection to {ep} refused: {e}");
                     *lock(&last_err) = Some(e.clone());
@@ -865,31 +866,22 @@ async fn connector_loop(
                         return;
                     }
                     drop(peer);
-                    if interval < 0 {
-                        return;
+                } else {
+                    attempt = 0;
+                    *lock(&current) = Some(conn.clone());
+                    if let Some(f) = first.take() {
+                        let _ = f.send(Ok(()));
                     }
-                    let d = backoff(interval, max, attempt);
-                    attempt = attempt.saturating_add(1);
+                    drop(peer);
                     tokio::select! {
-                        _ = tokio::time::sleep(d) => {}
+                        _ = conn.wait_closed() => {}
+                        // Whoever cancels (disconnect, drop_peer, shutdown) closes
+                        // the connection itself, gracefully where it can.
                         _ = cancel.cancelled() => return,
                     }
-                    continue;
+                    *lock(&current) = None;
+                    tracing::info!("connection to {ep} lost; reconnecting");
                 }
-                attempt = 0;
-                *lock(&current) = Some(conn.clone());
-                if let Some(f) = first.take() {
-                    let _ = f.send(Ok(()));
-                }
-                drop(peer);
-                tokio::select! {
-                    _ = conn.wait_closed() => {}
-                    // Whoever cancels (disconnect, drop_peer, shutdown) closes
-                    // the connection itself, gracefully where it can.
-                    _ = cancel.cancelled() => return,
-                }
-                *lock(&current) = None;
-                tracing::info!("connection to {ep} lost; reconnecting");
             }
             Err(e) => {
                 tracing::debug!("connect to {ep} failed: {e}");
