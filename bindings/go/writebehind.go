@@ -25,8 +25,14 @@ import (
 const (
 	writeBehindFrame = 1024     // larger frames are written directly
 	writeBehindSize  = 16 << 10 // bytes buffered before WriteFrame waits
-	streamGap        = 20 * time.Microsecond
 )
+
+// streamGap: a small frame written less than this after the previous one
+// is buffered. Atomic so that tests can widen it to force write-behind,
+// instead of depending on how fast the machine runs the loop.
+var streamGap atomic.Int64
+
+func init() { streamGap.Store(int64(20 * time.Microsecond)) }
 
 // Close waits at most this long for buffered frames the other side has no
 // window for (as sk_channel_free bounds its close); a variable for tests.
@@ -58,7 +64,7 @@ type writeBehind struct {
 // streamGap ago, and records this one.
 func (w *writeBehind) streaming() bool {
 	now := int64(time.Since(epoch))
-	s := now-w.last.Load() < int64(streamGap)
+	s := now-w.last.Load() < streamGap.Load()
 	w.last.Store(now)
 	return s
 }

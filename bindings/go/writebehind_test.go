@@ -10,6 +10,14 @@ import (
 	"time"
 )
 
+// forceWriteBehind makes every small WriteFrame of the test go through
+// write-behind, whatever the machine's speed (the 20 µs rule is timing).
+func forceWriteBehind(t *testing.T) {
+	old := streamGap.Load()
+	streamGap.Store(int64(time.Hour))
+	t.Cleanup(func() { streamGap.Store(old) })
+}
+
 // streamFrames writes n 8-byte frames (their index) back to back, so that
 // write-behind buffers them, and fails the test unless it did.
 func streamFrames(t *testing.T, a *Chan, n int) {
@@ -32,6 +40,7 @@ func streamFrames(t *testing.T, a *Chan, n int) {
 // Frames buffered by WriteFrame reach the other side before the bytes,
 // error frame and end of stream written after them, and before Close.
 func TestWriteBehindKeepsOrder(t *testing.T) {
+	forceWriteBehind(t)
 	server, client, _ := pair(t, transports[0])
 	a, b := openPair(t, server, client, "wb-order", nil)
 	defer b.Close()
@@ -77,6 +86,7 @@ func TestWriteBehindKeepsOrder(t *testing.T) {
 
 // Close right after a stream of small frames delivers all of them.
 func TestWriteBehindCloseDelivers(t *testing.T) {
+	forceWriteBehind(t)
 	server, client, _ := pair(t, transports[0])
 	a, b := openPair(t, server, client, "wb-close", nil)
 	defer b.Close()
@@ -111,6 +121,7 @@ func TestWriteBehindCloseDelivers(t *testing.T) {
 // A Close from another goroutine cancels a writer blocked on a full
 // write-behind buffer (the other side never reads) at once.
 func TestWriteBehindCloseCancelsBlockedWriter(t *testing.T) {
+	forceWriteBehind(t)
 	server, client, _ := pair(t, transports[0])
 	a, b := openPair(t, server, client, "wb-cancel", nil)
 	defer b.Close()
@@ -149,6 +160,7 @@ func TestWriteBehindCloseCancelsBlockedWriter(t *testing.T) {
 // When the other side never opens its window, Close gives up on the
 // buffered frames after writeBehindCloseWait and says so.
 func TestWriteBehindCloseTimeout(t *testing.T) {
+	forceWriteBehind(t)
 	old := writeBehindCloseWait
 	writeBehindCloseWait = 300 * time.Millisecond
 	t.Cleanup(func() { writeBehindCloseWait = old })
