@@ -233,8 +233,29 @@ where
 }
 
 /// Whether `STREAMKIT_LOG` asks for a specific filter.
-pub fn log_var_set() -> bool {
+fn log_var_set() -> bool {
     std::env::var(LOG_VAR).is_ok_and(|v| !v.trim().is_empty())
+}
+
+/// [`connect`], with logging started once: after the connect, so that its
+/// failure is reported once (by us, not also by the core's log lines),
+/// unless STREAMKIT_LOG asks to see the core's lines from the start.
+pub async fn connect_logged(
+    peer: &Peer,
+    endpoint: &str,
+    c: &ClientArgs,
+    log: LogArgs,
+    quiet: bool,
+) -> Result<String> {
+    let early = log_var_set();
+    if early {
+        init_logging(log.verbose, quiet)?;
+    }
+    let remote = connect(peer, endpoint, c).await?;
+    if !early {
+        init_logging(log.verbose, quiet)?;
+    }
+    Ok(remote)
 }
 
 /// Print an error and its causes on stderr.

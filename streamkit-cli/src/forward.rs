@@ -112,12 +112,7 @@ async fn run_inner(a: ForwardArgs) -> Result<()> {
         .await
         .map_err(|e| anyhow!("cannot listen on {listen}: {e}"))?;
     let local = listener.local_addr()?;
-    if common::log_var_set() {
-        common::init_logging(a.log.verbose, a.quiet)?;
-    }
-    let first = common::connect(&peer, &a.endpoint, &a.client).await?;
-    // After the first connect, so its failure is reported once, by us.
-    common::init_logging(a.log.verbose, a.quiet)?;
+    let first = common::connect_logged(&peer, &a.endpoint, &a.client, a.log, a.quiet).await?;
     check_service(&peer, &first, &a).await?;
     {
         let mut out = std::io::stdout().lock();

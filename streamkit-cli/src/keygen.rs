@@ -5,7 +5,6 @@ use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use streamkit_core::{Peer, PeerOption};
 
 const EXAMPLES: &str = "\
 Writes FILE (the private key, mode 0600, OpenSSH format) and FILE.pub (its
@@ -125,12 +124,8 @@ pub fn run(a: KeygenArgs) -> Result<()> {
     if key.is_empty() {
         bail!("key generation failed");
     }
-    let peer = Peer::new();
-    peer.set_option_str(PeerOption::PrivateKey, &key)
-        .map_err(|e| anyhow!("the generated key does not load: {e}"))?;
-    let public = peer
-        .public_key()
-        .map_err(|e| anyhow!("cannot derive the public key: {e}"))?;
+    let public = streamkit_core::public_key_of(&key)
+        .map_err(|e| anyhow!("cannot derive the public key of the generated key: {e}"))?;
 
     let mut f = create(&path, 0o600, a.force)?;
     f.write_all(key.as_bytes())

@@ -212,12 +212,7 @@ fn error_line(b: &[u8]) -> String {
 
 async fn run_inner(a: OpenArgs) -> Result<u8> {
     let peer = common::make_client(&a.client)?;
-    if common::log_var_set() {
-        common::init_logging(a.log.verbose, a.quiet)?;
-    }
-    let remote = common::connect(&peer, &a.endpoint, &a.client).await?;
-    // After the connect, so its failure is reported once, by us.
-    common::init_logging(a.log.verbose, a.quiet)?;
+    let remote = common::connect_logged(&peer, &a.endpoint, &a.client, a.log, a.quiet).await?;
     let ch = peer
         .open(&remote, &a.service, &a.client.headers)
         .await

@@ -22,6 +22,13 @@ pub fn generate_key() -> String {
         .unwrap_or_default()
 }
 
+/// The OpenSSH public key line (no comment) of a private key given as a
+/// path or as key text, as PRIVATE_KEY takes it, with the same checks (file
+/// mode, encryption, refused key types).
+pub fn public_key_of(private_key: &str) -> Result<String> {
+    Ok(public_line(load_identity(Some(private_key))?.public_key()))
+}
+
 pub(crate) fn new_key() -> PrivateKey {
     // Ed25519 generation cannot fail with a working OS RNG.
     #[allow(clippy::expect_used)]

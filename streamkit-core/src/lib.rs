@@ -51,7 +51,7 @@ mod startups;
 pub use channel::{Channel, ChannelMeta};
 pub use endpoint::Endpoint;
 pub use error::{Error, ErrorKind, Result};
-pub use keys::generate_key;
+pub use keys::{generate_key, public_key_of};
 pub use options::{PeerOption, DEFAULT_CHANNEL_WINDOW, DEFAULT_MAX_FRAME_SIZE};
 pub use peer::Peer;
 pub use startups::{MAX_STARTUPS, MAX_STARTUPS_PER_SOURCE};

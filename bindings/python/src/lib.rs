@@ -46,16 +46,9 @@ fn generate_key(py: Python<'_>) -> String {
 /// that does not load.
 #[pyfunction]
 fn public_key(py: Python<'_>, private_key: &Bound<'_, PyAny>) -> PyResult<String> {
-    let opts = shared::PeerOptions {
-        private_key: Some(private_key),
-        ..Default::default()
-    };
-    let peer = shared::new_peer(py, opts)?;
-    let line = shared::public_key(py, &peer);
-    // The peer never bound or connected; drop it inside the runtime.
-    let _rt = runtime::enter();
-    drop(peer);
-    line
+    let key = args::string_or_path("public_key", "private_key", private_key)?;
+    py.detach(|| streamkit_core::public_key_of(&key))
+        .map_err(|e| errors::to_py(py, e))
 }
 
 #[pymodule]
