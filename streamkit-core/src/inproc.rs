@@ -1,17 +1,16 @@
 //! `inproc://NAME`: peers in one process linked directly in memory (no
 //! sockets, no SSH, no encryption). Trust checks do not apply.
 
-use crate::channel::lock;
-use crate::conn::{Conn, ConnKind};
+use crate::conn::{Conn, ConnKind, ConnOwner, InprocOwner};
 use crate::error::{Error, Result};
-use crate::peer::PeerInner;
+use crate::sync::lock;
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex, Weak};
 
-static REGISTRY: LazyLock<Mutex<HashMap<String, Weak<PeerInner>>>> =
+static REGISTRY: LazyLock<Mutex<HashMap<String, Weak<dyn InprocOwner>>>> =
     LazyLock::new(Default::default);
 
-pub(crate) fn bind(name: &str, peer: &Arc<PeerInner>) -> Result<()> {
+pub(crate) fn bind(name: &str, peer: &Arc<dyn InprocOwner>) -> Result<()> {
     let mut r = lock(&REGISTRY);
     if let Some(w) = r.get(name) {
         if w.upgrade().is_some_and(|p| !p.is_shut()) {
@@ -24,15 +23,19 @@ pub(crate) fn bind(name: &str, peer: &Arc<PeerInner>) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn unbind(name: &str, peer: &PeerInner) {
+pub(crate) fn unbind(name: &str, peer: &dyn InprocOwner) {
     let mut r = lock(&REGISTRY);
-    if r.get(name).is_some_and(|w| std::ptr::eq(w.as_ptr(), peer)) {
+    // Compare addresses only: the same object may have two vtables.
+    let me = std::ptr::from_ref(peer).cast::<()>();
+    if r.get(name)
+        .is_some_and(|w| std::ptr::eq(w.as_ptr().cast::<()>(), me))
+    {
         r.remove(name);
     }
 }
 
 /// Link `client` to the peer bound at `inproc://name`.
-pub(crate) fn connect(client: &Arc<PeerInner>, name: &str) -> Result<Arc<Conn>> {
+pub(crate) fn connect(client: &Arc<dyn InprocOwner>, name: &str) -> Result<Arc<Conn>> {
     let server = lock(&REGISTRY)
         .get(name)
         .and_then(|w| w.upgrade())
@@ -41,7 +44,7 @@ pub(crate) fn connect(client: &Arc<PeerInner>, name: &str) -> Result<Arc<Conn>> 
     let cs = client.settings_for_inproc()?;
     let ss = server.settings_for_inproc()?;
     let c = Conn::new(
-        client,
+        owner(client),
         cs.0.clone(),
         true,
         format!("inproc://{name}"),
@@ -49,7 +52,7 @@ pub(crate) fn connect(client: &Arc<PeerInner>, name: &str) -> Result<Arc<Conn>> 
         cs.1,
     );
     let s = Conn::new(
-        &server,
+        owner(&server),
         ss.0.clone(),
         false,
         format!("inproc://{name}"),
@@ -64,10 +67,10 @@ pub(crate) fn connect(client: &Arc<PeerInner>, name: &str) -> Result<Arc<Conn>> 
     }
     // Channel metadata shows each side the other's own key, if it has one.
     if let Ok(k) = server.identity() {
-        c.set_identity(crate::conn::Identity::of(k.public_key()));
+        c.set_identity(crate::identity::Identity::of(k.public_key()));
     }
     if let Ok(k) = client.identity() {
-        s.set_identity(crate::conn::Identity::of(k.public_key()));
+        s.set_identity(crate::identity::Identity::of(k.public_key()));
     }
     c.mark_hello(&ss.0, ss.1.window);
     s.mark_hello(&cs.0, cs.1.window);
@@ -75,4 +78,9 @@ pub(crate) fn connect(client: &Arc<PeerInner>, name: &str) -> Result<Arc<Conn>> 
     // Inproc links carry no key, so no name claim can be refused.
     let _ = server.add_conn(s);
     Ok(c)
+}
+
+fn owner(p: &Arc<dyn InprocOwner>) -> Weak<dyn ConnOwner> {
+    let p: Arc<dyn ConnOwner> = p.clone();
+    Arc::downgrade(&p)
 }

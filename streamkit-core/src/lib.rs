@@ -38,6 +38,7 @@ mod channel;
 mod conn;
 mod endpoint;
 mod error;
+mod identity;
 mod inproc;
 mod keys;
 mod options;
@@ -47,6 +48,8 @@ pub mod runtime;
 mod slab;
 mod ssh;
 mod startups;
+mod sync;
+mod writer;
 
 pub use channel::{Channel, ChannelMeta};
 pub use endpoint::Endpoint;

@@ -1,8 +1,8 @@
 //! Peers: bind, connect, accept and open channels.
 
 use crate::authz::Source;
-use crate::channel::{lock, AcceptQueue, Channel};
-use crate::conn::{Conn, Limits};
+use crate::channel::{AcceptQueue, Channel};
+use crate::conn::{Conn, ConnOwner, InprocOwner, Limits};
 use crate::endpoint::Endpoint;
 use crate::error::{Error, Result};
 use crate::keys::{self, TrustSet};
@@ -10,6 +10,7 @@ use crate::options::{Options, PeerOption};
 use crate::slab::SlabPool;
 use crate::ssh::{self, ConnSettings};
 use crate::startups::{Slot, Startups};
+use crate::sync::lock;
 use russh::keys::{PrivateKey, PublicKey};
 use std::collections::HashMap;
 use std::fmt;
@@ -229,8 +230,40 @@ impl PeerInner {
             let _ = std::fs::remove_file(p);
         }
         if let Some(n) = l.inproc {
-            crate::inproc::unbind(&n, self);
+            crate::inproc::unbind(&n, self as &dyn InprocOwner);
         }
+    }
+}
+
+impl ConnOwner for PeerInner {
+    fn add_conn(&self, c: Arc<Conn>) -> Result<()> {
+        PeerInner::add_conn(self, c)
+    }
+
+    fn remove_conn(&self, c: &Conn) {
+        PeerInner::remove_conn(self, c);
+    }
+
+    fn name_claim(&self, name: &str, key: &PublicKey) -> std::result::Result<(), String> {
+        PeerInner::name_claim(self, name, key)
+    }
+
+    fn accept_channel(&self, c: Channel) -> std::result::Result<(), (Channel, &'static str)> {
+        self.accept_q.push(c)
+    }
+}
+
+impl InprocOwner for PeerInner {
+    fn is_shut(&self) -> bool {
+        PeerInner::is_shut(self)
+    }
+
+    fn settings_for_inproc(&self) -> Result<(String, Limits)> {
+        PeerInner::settings_for_inproc(self)
+    }
+
+    fn identity(&self) -> Result<Arc<PrivateKey>> {
+        PeerInner::identity(self)
     }
 }
 
@@ -396,7 +429,7 @@ impl Peer {
         i.check_open()?;
         let ep = Endpoint::parse(endpoint)?;
         if let Endpoint::Inproc(name) = &ep {
-            crate::inproc::bind(name, &i)?;
+            crate::inproc::bind(name, &(i.clone() as Arc<dyn InprocOwner>))?;
             let bound = ep.to_string();
             lock(&i.listeners).insert(
                 bound.clone(),
@@ -753,7 +786,14 @@ where
 {
     match peer.settings() {
         Ok(settings) => {
-            tokio::spawn(ssh::serve(peer, settings, from, src, s, slot));
+            tokio::spawn(ssh::serve(
+                peer as Arc<dyn ConnOwner>,
+                settings,
+                from,
+                src,
+                s,
+                slot,
+            ));
         }
         Err(e) => tracing::warn!("refusing connection from {from}: {e}"),
     }
@@ -792,8 +832,11 @@ impl AcceptBackoff {
 }
 
 async fn establish(peer: &Arc<PeerInner>, ep: &Endpoint) -> Result<Arc<Conn>> {
+    let owner: Arc<dyn ConnOwner> = peer.clone();
     match ep {
-        Endpoint::Inproc(name) => crate::inproc::connect(peer, name),
+        Endpoint::Inproc(name) => {
+            crate::inproc::connect(&(peer.clone() as Arc<dyn InprocOwner>), name)
+        }
         Endpoint::Tcp { host, port } => {
             let settings = peer.settings()?;
             let s = tokio::time::timeout(
@@ -808,7 +851,7 @@ async fn establish(peer: &Arc<PeerInner>, ep: &Endpoint) -> Result<Arc<Conn>> {
                 .peer_addr()
                 .map(|a| Source::ip(a.ip()))
                 .map_err(|e| Error::Io(format!("cannot connect to {ep}: {e}")))?;
-            ssh::connect(peer, &settings, ep, src, s).await
+            ssh::connect(&owner, &settings, ep, src, s).await
         }
         Endpoint::Unix(path) => {
             let settings = peer.settings()?;
@@ -819,7 +862,7 @@ async fn establish(peer: &Arc<PeerInner>, ep: &Endpoint) -> Result<Arc<Conn>> {
             .await
             .map_err(|_| Error::Timeout(format!("connect to {ep} timed out")))?
             .map_err(|e| Error::Io(format!("cannot connect to {ep}: {e}")))?;
-            ssh::connect(peer, &settings, ep, Source::NoAddress("unix://"), s).await
+            ssh::connect(&owner, &settings, ep, Source::NoAddress("unix://"), s).await
         }
     }
 }

@@ -22,7 +22,7 @@
 //! (see [`SMALL`] for the bound), and so is a packet larger than a slab,
 //! which only a misbehaving remote sends.
 
-use crate::channel::lock;
+use crate::sync::lock;
 use bytes::{Bytes, BytesMut};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};

@@ -3,44 +3,30 @@
 //! setup (key exchange, mutual authentication, hello).
 
 use crate::authz::Source;
-use crate::channel::{lock, Tx};
-use crate::conn::{Conn, ConnKind, Limits, RemoteAuth, SshHandle, SshState};
+use crate::channel::BoxFuture;
+use crate::channel::Tx;
+use crate::conn::{Conn, ConnKind, ConnOwner, Limits, SshLink, SshState};
 use crate::endpoint::Endpoint;
 use crate::error::{Error, Result};
+use crate::identity::RemoteAuth;
 use crate::keys::{self, KnownHosts, TrustSet};
-use crate::peer::PeerInner;
 use crate::proto::{Ctl, EXT_CONTROL, EXT_ERRORS, VERSION};
 use crate::slab::{RecvSlabs, SlabPool};
 use crate::startups::Slot;
-use bytes::BytesMut;
+use crate::sync::lock;
+use crate::writer::NbStream;
 use russh::keys::{PrivateKey, PrivateKeyWithHashAlg, PublicKeyOrCertificate};
 use russh::server::{Auth, Msg as ServerMsg, Session as ServerSession};
 use russh::{client, server, Channel, ChannelId, Preferred};
 use std::borrow::Cow;
-use std::future::Future;
-use std::io;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
-use tokio::sync::Notify;
+use tokio::io::{AsyncRead, AsyncWrite};
 
 /// SSH-level window: large, because streamkit's own credit (CHANNEL_WINDOW)
 /// is what bounds memory; russh replenishes this one on arrival anyway.
 const SSH_WINDOW: u32 = 64 * 1024 * 1024;
 const SSH_MAX_PACKET: u32 = 65535;
-/// Writes up to this size go straight to the socket when nothing is queued
-/// (see `NbStream::poll_write`); larger ones always go through the writer task,
-/// so bulk encryption and socket sends overlap on two threads.
-const WRITE_THROUGH_MAX: usize = 4096;
-/// The writer task keeps a drained queue buffer for reuse up to this
-/// capacity (two such buffers per connection stay allocated while it lives).
-const KEEP_BUF: usize = 256 * 1024;
-/// Channel data waits (in its flusher, never in russh's session loop) while
-/// more than this is queued or being written to the socket, so the queue is
-/// bounded by it rather than by every channel's window at once.
-const WRITE_HIGH_WATER: usize = 8 * 1024 * 1024;
 
 /// Whether this CPU has AES and carry-less multiply instructions (what makes
 /// AES-GCM fast); detected once.
@@ -168,216 +154,49 @@ pub(crate) struct ConnSettings {
 }
 
 // ---------------------------------------------------------------------------
-// Socket wrapper: writes never wait.
+// The session under a connection, as the connection layer sees it.
 
-struct WState {
-    buf: BytesMut,
-    /// Bytes the writer task has taken and is writing.
-    writing: usize,
-    err: Option<io::ErrorKind>,
-    shutdown: bool,
-}
+struct ClientLink(Arc<client::Handle<ClientHandler>>);
 
-pub(crate) struct WShared {
-    st: Mutex<WState>,
-    notify: Notify,
-    /// Signalled when the writer task has written a batch.
-    drained: Notify,
-}
-
-impl WShared {
-    /// Wait until less than WRITE_HIGH_WATER is queued or being written (or
-    /// the socket failed or is shutting down: the write then fails on its own).
-    /// Checked first without registering for `drained` (the common case:
-    /// the queue is short), so a send does not touch the Notify's waiter list.
-    pub(crate) async fn writable(&self) {
-        while !self.below_high_water() {
-            let n = self.drained.notified();
-            tokio::pin!(n);
-            n.as_mut().enable();
-            if self.below_high_water() {
-                return;
-            }
-            n.await;
-        }
+impl SshLink for ClientLink {
+    fn open_session(&self) -> BoxFuture<'_, std::result::Result<(ChannelId, Tx), russh::Error>> {
+        Box::pin(async move {
+            let ch = self.0.channel_open_session().await?;
+            let id = ch.id();
+            let (_, w) = ch.split();
+            Ok((id, Tx::SshClient(w)))
+        })
     }
 
-    fn below_high_water(&self) -> bool {
-        let st = lock(&self.st);
-        st.buf.len() + st.writing <= WRITE_HIGH_WATER || st.err.is_some() || st.shutdown
+    fn disconnect(&self, reason: String) -> BoxFuture<'static, ()> {
+        let h = self.0.clone();
+        Box::pin(async move {
+            let _ = h
+                .disconnect(russh::Disconnect::ByApplication, &reason, "en")
+                .await;
+        })
     }
 }
 
-/// A stream whose writes are queued and drained by a separate task, so that
-/// russh's session loop (which does not read while it writes) can always go
-/// back to reading. This is what prevents the both-directions deadlock of
-/// RUSSH-NOTES §1. The queue is bounded by streamkit's flow control: at most
-/// the credit granted by the remote on each channel is ever in flight.
-pub(crate) struct NbStream<R> {
-    rd: R,
-    w: Arc<WShared>,
-    /// The socket's write half, held by the writer task while it writes; a
-    /// small write finding the queue empty and this free goes straight out.
-    wr: Arc<tokio::sync::Mutex<Box<dyn AsyncWrite + Send + Unpin>>>,
-    /// Cancelled when the connection must end even if the remote (or russh's
-    /// session loop) does not cooperate: reads then fail and the session ends.
-    kill: Pin<Box<tokio_util::sync::WaitForCancellationFutureOwned>>,
-}
+struct ServerLink(server::Handle);
 
-impl<R> NbStream<R> {
-    pub(crate) fn new<S>(
-        s: S,
-        kill: tokio_util::sync::CancellationToken,
-        io_done: tokio_util::sync::CancellationToken,
-    ) -> NbStream<tokio::io::ReadHalf<S>>
-    where
-        S: AsyncRead + AsyncWrite + Send + 'static,
-    {
-        let (rd, wr) = tokio::io::split(s);
-        let wr: Arc<tokio::sync::Mutex<Box<dyn AsyncWrite + Send + Unpin>>> =
-            Arc::new(tokio::sync::Mutex::new(Box::new(wr)));
-        let w = Arc::new(WShared {
-            st: Mutex::new(WState {
-                buf: BytesMut::new(),
-                writing: 0,
-                err: None,
-                shutdown: false,
-            }),
-            notify: Notify::new(),
-            drained: Notify::new(),
-        });
-        let w2 = w.clone();
-        let wr2 = wr.clone();
-        tokio::spawn(async move {
-            // Signals `io_done` however this task ends: everything queued has
-            // been written (or the socket failed) and the socket is shut down.
-            let _done = io_done.drop_guard();
-            // The queue is swapped with this buffer, so both keep their
-            // capacity (no regrowth and page faults per burst).
-            let mut chunk = BytesMut::new();
-            loop {
-                let n = w2.notify.notified();
-                tokio::pin!(n);
-                n.as_mut().enable();
-                // Hold the socket before taking the queue, so a write-through
-                // in poll_write can never overtake bytes taken here.
-                let mut g = wr2.lock().await;
-                let shutdown = {
-                    let mut st = lock(&w2.st);
-                    std::mem::swap(&mut st.buf, &mut chunk);
-                    st.writing = chunk.len();
-                    st.shutdown
-                };
-                if chunk.is_empty() {
-                    if shutdown {
-                        let _ = g.shutdown().await;
-                        return;
-                    }
-                    drop(g);
-                    n.await;
-                    continue;
-                }
-                if let Err(e) = g.write_all(&chunk).await {
-                    lock(&w2.st).err = Some(e.kind());
-                    w2.drained.notify_waiters();
-                    return;
-                }
-                drop(g);
-                lock(&w2.st).writing = 0;
-                w2.drained.notify_waiters();
-                chunk.clear();
-                if chunk.capacity() > KEEP_BUF {
-                    chunk = BytesMut::new();
-                }
-            }
-        });
-        NbStream {
-            rd,
-            w,
-            wr,
-            kill: Box::pin(kill.cancelled_owned()),
-        }
+impl SshLink for ServerLink {
+    fn open_session(&self) -> BoxFuture<'_, std::result::Result<(ChannelId, Tx), russh::Error>> {
+        Box::pin(async move {
+            let ch = self.0.channel_open_session().await?;
+            let id = ch.id();
+            let (_, w) = ch.split();
+            Ok((id, Tx::SshServer(w)))
+        })
     }
-}
 
-impl<R> NbStream<R> {
-    /// The write queue's gate, for channel flushers (see [`WShared::writable`]).
-    pub(crate) fn gate(&self) -> Arc<WShared> {
-        self.w.clone()
-    }
-}
-
-impl<R> Drop for NbStream<R> {
-    fn drop(&mut self) {
-        // Let the writer task flush what is queued, shut the write half down
-        // and exit, so the socket is closed when the session is gone.
-        lock(&self.w.st).shutdown = true;
-        self.w.notify.notify_one();
-        self.w.drained.notify_waiters();
-    }
-}
-
-impl<R: AsyncRead + Unpin> AsyncRead for NbStream<R> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        if self.kill.as_mut().poll(cx).is_ready() {
-            return Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::ConnectionAborted,
-                "connection closed locally",
-            )));
-        }
-        Pin::new(&mut self.rd).poll_read(cx, buf)
-    }
-}
-
-impl<R: Unpin> AsyncWrite for NbStream<R> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
-        data: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let mut st = lock(&self.w.st);
-        if let Some(k) = st.err {
-            return Poll::Ready(Err(io::Error::new(k, "socket write failed")));
-        }
-        let mut done = 0;
-        if data.len() <= WRITE_THROUGH_MAX && st.buf.is_empty() && !st.shutdown {
-            // Nothing queued and the writer task is not holding the socket:
-            // send a small packet (a frame, a round trip's reply) now instead
-            // of waking the writer task for it. Whatever the kernel does not
-            // take at once is queued as usual; this never waits.
-            if let Ok(mut g) = self.wr.try_lock() {
-                let mut ncx = Context::from_waker(std::task::Waker::noop());
-                while done < data.len() {
-                    match Pin::new(&mut **g).poll_write(&mut ncx, &data[done..]) {
-                        Poll::Ready(Ok(n)) if n > 0 => done += n,
-                        Poll::Ready(Ok(_)) | Poll::Pending => break,
-                        Poll::Ready(Err(e)) => {
-                            st.err = Some(e.kind());
-                            return Poll::Ready(Err(e));
-                        }
-                    }
-                }
-            }
-        }
-        if done < data.len() {
-            st.buf.extend_from_slice(&data[done..]);
-            drop(st);
-            self.w.notify.notify_one();
-        }
-        Poll::Ready(Ok(data.len()))
-    }
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        lock(&self.w.st).shutdown = true;
-        self.w.notify.notify_one();
-        self.w.drained.notify_waiters();
-        Poll::Ready(Ok(()))
+    fn disconnect(&self, reason: String) -> BoxFuture<'static, ()> {
+        let h = self.0.clone();
+        Box::pin(async move {
+            let _ = h
+                .disconnect(russh::Disconnect::ByApplication, reason, "en".into())
+                .await;
+        })
     }
 }
 
@@ -646,7 +465,7 @@ fn client_config(s: &ConnSettings) -> client::Config {
 /// Run the client side of a connection over `stream`: key exchange, server
 /// key check, public-key auth as `settings.name`, hello.
 pub(crate) async fn connect<S>(
-    peer: &Arc<PeerInner>,
+    peer: &Arc<dyn ConnOwner>,
     settings: &ConnSettings,
     ep: &Endpoint,
     src: Source,
@@ -656,7 +475,7 @@ where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
     let conn = Conn::new(
-        peer,
+        Arc::downgrade(peer),
         settings.name.clone(),
         true,
         ep.to_string(),
@@ -721,7 +540,7 @@ where
         let ConnKind::Ssh(ssh) = &conn.kind else {
             return unreachable_conn();
         };
-        let _ = ssh.handle.set(SshHandle::Client(handle));
+        let _ = ssh.link.set(Box::new(ClientLink(handle)));
         tx.ctl(Ctl::Hello {
             version: VERSION,
             name: settings.name.clone(),
@@ -999,7 +818,7 @@ fn server_config(s: &ConnSettings) -> server::Config {
 /// Banner, key exchange, authentication and hello must all complete within
 /// one HANDSHAKE_TIMEOUT from the accept, or the connection is dropped.
 pub(crate) async fn serve<S>(
-    peer: Arc<PeerInner>,
+    peer: Arc<dyn ConnOwner>,
     settings: ConnSettings,
     from: String,
     src: Source,
@@ -1011,7 +830,7 @@ pub(crate) async fn serve<S>(
     let timeout = settings.handshake_timeout;
     let deadline = tokio::time::Instant::now() + timeout;
     let conn = Conn::new(
-        &peer,
+        Arc::downgrade(&peer),
         settings.name.clone(),
         false,
         from.clone(),
@@ -1047,7 +866,7 @@ pub(crate) async fn serve<S>(
             }
         };
     if let ConnKind::Ssh(ssh) = &conn.kind {
-        let _ = ssh.handle.set(SshHandle::Server(running.handle()));
+        let _ = ssh.link.set(Box::new(ServerLink(running.handle())));
     }
     let c2 = conn.clone();
     let from2 = from.clone();
@@ -1076,61 +895,6 @@ pub(crate) async fn serve<S>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Channel data waits at the socket writer's gate while more than
-    /// WRITE_HIGH_WATER is queued, and goes on once the socket drains; russh's
-    /// own writes (poll_write) never wait.
-    #[tokio::test]
-    async fn write_gate_holds_data_above_the_high_water_mark() {
-        use tokio::io::AsyncReadExt;
-        let (ours, mut theirs) = tokio::io::duplex(64 * 1024);
-        let kill = tokio_util::sync::CancellationToken::new();
-        let done = tokio_util::sync::CancellationToken::new();
-        let mut nb = NbStream::<()>::new(ours, kill.clone(), done.clone());
-        let gate = nb.gate();
-        tokio::time::timeout(Duration::from_secs(5), gate.writable())
-            .await
-            .expect("an empty queue is writable");
-        // What russh writes is queued at once, however much (nobody reads yet).
-        let total = WRITE_HIGH_WATER + 4 * 1024 * 1024;
-        let chunk = vec![7u8; 64 * 1024];
-        let mut queued = 0;
-        while queued < total {
-            nb.write_all(&chunk).await.unwrap();
-            queued += chunk.len();
-        }
-        assert!(
-            tokio::time::timeout(Duration::from_millis(200), gate.writable())
-                .await
-                .is_err(),
-            "the gate must hold data while {total} bytes are queued"
-        );
-        // Drain the other end: the gate opens, and every byte arrives.
-        let reader = tokio::spawn(async move {
-            let mut buf = vec![0u8; 256 * 1024];
-            let mut got = 0;
-            while got < total {
-                let n = theirs.read(&mut buf).await.unwrap();
-                assert!(n > 0 && buf[..n].iter().all(|&b| b == 7));
-                got += n;
-            }
-            got
-        });
-        tokio::time::timeout(Duration::from_secs(10), gate.writable())
-            .await
-            .expect("the gate opens as the socket drains");
-        assert_eq!(
-            tokio::time::timeout(Duration::from_secs(10), reader)
-                .await
-                .unwrap()
-                .unwrap(),
-            total
-        );
-        drop(nb);
-        tokio::time::timeout(Duration::from_secs(5), done.cancelled())
-            .await
-            .expect("writer task ends after drop");
-    }
 
     #[test]
     fn signature_algorithms_allowed_are_exactly_key_algorithms() {

@@ -6,7 +6,7 @@
 //! key-exchange work, so idle or stalling sockets can hold neither CPU nor
 //! more than a bounded number of descriptors and handshake buffers.
 
-use crate::channel::lock;
+use crate::sync::lock;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};

@@ -4,11 +4,18 @@
 //! incoming transport events to channels and implements channel open, accept,
 //! the hello exchange and SSH channel reuse (docs/PROTOCOL.md).
 
-use crate::channel::{lock, ChanInner, ChanParams, Channel, Tx, WindowBudget};
+use crate::channel::{BoxFuture, ChanHost, ChanInner, ChanParams, Channel, Tx, WindowBudget};
+use crate::identity::{Identity, RemoteAuth};
+use crate::sync::lock;
+
+mod link;
+mod owner;
+
 use crate::error::{Error, Result};
-use crate::peer::PeerInner;
 use crate::proto::{close_code, Ctl, CtlReader, VERSION};
 use crate::slab::RecvSlabs;
+pub(crate) use link::SshLink;
+pub(crate) use owner::{ConnOwner, InprocOwner};
 use russh::ChannelId;
 use std::collections::HashMap;
 use std::fmt;
@@ -18,11 +25,6 @@ use tokio::sync::Notify;
 
 /// Most idle SSH channels kept for reuse per connection.
 const MAX_IDLE_SSH_CHANNELS: usize = 1024;
-
-pub(crate) enum SshHandle {
-    Client(Arc<russh::client::Handle<crate::ssh::ClientHandler>>),
-    Server(russh::server::Handle),
-}
 
 struct Slot {
     tx: Arc<Tx>,
@@ -34,9 +36,9 @@ struct Slot {
 
 #[derive(Default)]
 pub(crate) struct SshState {
-    pub(crate) handle: OnceLock<SshHandle>,
+    pub(crate) link: OnceLock<Box<dyn SshLink>>,
     /// The socket writer's queue gate (see `ssh::WShared::writable`).
-    pub(crate) gate: OnceLock<Arc<crate::ssh::WShared>>,
+    pub(crate) gate: OnceLock<Arc<crate::writer::WShared>>,
     slots: Mutex<HashMap<ChannelId, Slot>>,
     idle: Mutex<Vec<ChannelId>>,
 }
@@ -56,34 +58,8 @@ pub(crate) struct Limits {
     pub window_budget: usize,
 }
 
-/// Who the remote of an SSH connection authenticated as.
-#[derive(Debug, Clone)]
-pub(crate) struct RemoteAuth {
-    pub key: russh::keys::PublicKey,
-    pub grant: crate::authz::Grant,
-}
-
-/// A remote's public key as channel metadata shows it: one OpenSSH line
-/// without comment, and its SHA256 fingerprint as `ssh-keygen -l` prints it.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Identity {
-    pub key: String,
-    pub fingerprint: String,
-}
-
-impl Identity {
-    pub(crate) fn of(k: &russh::keys::PublicKey) -> Identity {
-        let mut k = k.clone();
-        k.set_comment("");
-        Identity {
-            key: crate::keys::public_line(&k),
-            fingerprint: k.fingerprint(russh::keys::HashAlg::Sha256).to_string(),
-        }
-    }
-}
-
 pub(crate) struct Conn {
-    pub(crate) peer: Weak<PeerInner>,
+    pub(crate) peer: Weak<dyn ConnOwner>,
     pub(crate) local_name: String,
     remote_name: Mutex<String>,
     /// The remote's authenticated key and what its AUTHORIZED_KEYS line
@@ -124,7 +100,7 @@ impl fmt::Debug for Conn {
 
 impl Conn {
     pub(crate) fn new(
-        peer: &Arc<PeerInner>,
+        peer: Weak<dyn ConnOwner>,
         local_name: String,
         is_client: bool,
         describe: String,
@@ -136,7 +112,7 @@ impl Conn {
             io_done.cancel();
         }
         Arc::new(Conn {
-            peer: Arc::downgrade(peer),
+            peer,
             local_name,
             remote_name: Mutex::new(String::new()),
             remote_auth: Mutex::new(None),
@@ -237,7 +213,7 @@ impl Conn {
         self.events.notify_waiters();
     }
 
-    pub(crate) fn set_write_gate(&self, g: Arc<crate::ssh::WShared>) {
+    pub(crate) fn set_write_gate(&self, g: Arc<crate::writer::WShared>) {
         if let ConnKind::Ssh(ssh) = &self.kind {
             let _ = ssh.gate.set(g);
         }
@@ -259,7 +235,7 @@ impl Conn {
             remote_peer: self.remote_name(),
             remote: lock(&self.identity).clone(),
             tx,
-            conn: Arc::downgrade(self),
+            conn: Arc::downgrade(self) as Weak<dyn ChanHost>,
             max_frame: self.limits.max_frame,
             window: self.limits.window,
             remote_window: self.remote_window.load(Ordering::Acquire),
@@ -362,32 +338,12 @@ impl Conn {
                 }
             }
         }
-        let handle = ssh
-            .handle
+        let link = ssh
+            .link
             .get()
             .ok_or_else(|| Error::closed("connection is not established"))?;
-        let (id, tx) = match handle {
-            SshHandle::Client(h) => {
-                let ch = h
-                    .channel_open_session()
-                    .await
-                    .map_err(|e| self.lost_err(e))?;
-                let id = ch.id();
-                let (r, w) = ch.split();
-                drop(r);
-                (id, Arc::new(Tx::SshClient(w)))
-            }
-            SshHandle::Server(h) => {
-                let ch = h
-                    .channel_open_session()
-                    .await
-                    .map_err(|e| self.lost_err(e))?;
-                let id = ch.id();
-                let (r, w) = ch.split();
-                drop(r);
-                (id, Arc::new(Tx::SshServer(w)))
-            }
-        };
+        let (id, tx) = link.open_session().await.map_err(|e| self.lost_err(e))?;
+        let tx = Arc::new(tx);
         self.add_slot(id, tx.clone(), true, false);
         Ok((id, tx))
     }
@@ -465,7 +421,7 @@ impl Conn {
         let pushed = match &target {
             Some(p) => p.children.push(handle),
             None => match self.peer.upgrade() {
-                Some(peer) => peer.accept_q.push(handle),
+                Some(peer) => peer.accept_channel(handle),
                 None => Err((handle, "peer is gone")),
             },
         };
@@ -844,28 +800,7 @@ impl Conn {
     pub(crate) fn close(&self, reason: &str) {
         if let ConnKind::Ssh(ssh) = &self.kind {
             let kill = self.kill.clone();
-            let reason_s = reason.to_string();
-            let disconnect: Option<
-                std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
-            > = match ssh.handle.get() {
-                Some(SshHandle::Client(h)) => {
-                    let h = h.clone();
-                    Some(Box::pin(async move {
-                        let _ = h
-                            .disconnect(russh::Disconnect::ByApplication, &reason_s, "en")
-                            .await;
-                    }))
-                }
-                Some(SshHandle::Server(h)) => {
-                    let h = h.clone();
-                    Some(Box::pin(async move {
-                        let _ = h
-                            .disconnect(russh::Disconnect::ByApplication, reason_s, "en".into())
-                            .await;
-                    }))
-                }
-                None => None,
-            };
+            let disconnect = ssh.link.get().map(|l| l.disconnect(reason.to_string()));
             self.rt.spawn(async move {
                 if let Some(d) = disconnect {
                     let _ = tokio::time::timeout(std::time::Duration::from_millis(500), d).await;
@@ -885,5 +820,24 @@ impl Conn {
             .get(&c.id)
             .filter(|x| std::ptr::eq(&***x, c))
             .cloned()
+    }
+}
+
+impl ChanHost for Conn {
+    fn chan_arc(&self, c: &ChanInner) -> Option<Arc<ChanInner>> {
+        Conn::chan_arc(self, c)
+    }
+
+    fn channel_finished(&self, c: &ChanInner) {
+        Conn::channel_finished(self, c);
+    }
+
+    fn open_child<'a>(
+        self: Arc<Self>,
+        parent: u64,
+        service: &'a str,
+        headers: &'a [String],
+    ) -> BoxFuture<'a, Result<Channel>> {
+        Box::pin(async move { self.open(parent, service, headers).await })
     }
 }

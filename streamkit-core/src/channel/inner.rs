@@ -1,0 +1,190 @@
+//! The shared state of one channel and the helpers every path uses.
+
+use super::accept::AcceptQueue;
+use super::host::ChanHost;
+use super::state::ChanState;
+use super::tuning::*;
+use super::tx::Tx;
+use super::window::WindowBudget;
+use crate::error::Error;
+use crate::identity::Identity;
+use crate::sync::lock;
+use crate::writer::WShared;
+use std::fmt;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, Weak};
+use tokio::sync::Notify;
+
+/// The shared state of one channel.
+pub(crate) struct ChanInner {
+    pub(crate) id: u64,
+    pub(super) service: String,
+    pub(super) headers: Vec<String>,
+    pub(super) local_peer: String,
+    pub(super) remote_peer: String,
+    pub(super) remote: Identity,
+    pub(crate) tx: Arc<Tx>,
+    pub(super) conn: Weak<dyn ChanHost>,
+    pub(super) max_frame: usize,
+    pub(super) window: usize,
+    pub(super) small_limit: usize,
+    pub(super) st: Mutex<ChanState>,
+    pub(super) rd: Notify,
+    pub(super) wr: Notify,
+    pub(super) wlock: [tokio::sync::Mutex<()>; 2],
+    pub(crate) children: AcceptQueue,
+    pub(crate) slot: Option<russh::ChannelId>,
+    pub(super) rt: tokio::runtime::Handle,
+    pub(super) budget: Arc<WindowBudget>,
+    /// SSH: the socket writer's queue gate (see `ssh::WShared::writable`).
+    pub(super) gate: Option<Arc<WShared>>,
+    /// Bytes ever added to the coalescing buffer, plus FLUSH_WAIT_BELOW for
+    /// everything else queued (a "send now"). Changed only under `st`'s
+    /// lock (a plain load and store, no atomic read-modify-write on the
+    /// writer's path); read without it by a flusher waiting for a writer
+    /// (`let_writer_add`), which then never contends for the lock with the
+    /// writer it waits for.
+    pub(super) queued: AtomicU64,
+}
+
+impl Drop for ChanInner {
+    fn drop(&mut self) {
+        let st = self.st.get_mut().unwrap_or_else(|p| p.into_inner());
+        let extra: usize = st
+            .inb
+            .iter()
+            .map(|ib| ib.window.saturating_sub(self.window))
+            .sum();
+        self.budget.give_back(extra);
+    }
+}
+
+impl fmt::Debug for ChanInner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Channel")
+            .field("id", &self.id)
+            .field("service", &self.service)
+            .field("remote_peer", &self.remote_peer)
+            .finish()
+    }
+}
+
+pub(crate) struct ChanParams {
+    pub id: u64,
+    pub service: String,
+    pub headers: Vec<String>,
+    pub local_peer: String,
+    pub remote_peer: String,
+    pub remote: Identity,
+    pub tx: Arc<Tx>,
+    pub conn: Weak<dyn ChanHost>,
+    pub max_frame: usize,
+    pub window: usize,
+    pub remote_window: usize,
+    pub backlog: usize,
+    pub budget: Arc<WindowBudget>,
+    pub slot: Option<russh::ChannelId>,
+    /// SSH: the socket writer's queue gate that data waits at.
+    pub gate: Option<Arc<WShared>>,
+}
+
+impl ChanInner {
+    pub(crate) fn new(p: ChanParams) -> Arc<ChanInner> {
+        let mut st = ChanState {
+            credit: [p.remote_window as i64; 2],
+            ..ChanState::default()
+        };
+        for ib in &mut st.inb {
+            ib.allowance = p.window as i64;
+            ib.window = p.window;
+        }
+        Arc::new(ChanInner {
+            id: p.id,
+            service: p.service,
+            headers: p.headers,
+            local_peer: p.local_peer,
+            remote_peer: p.remote_peer,
+            remote: p.remote,
+            tx: p.tx,
+            conn: p.conn,
+            max_frame: p.max_frame,
+            window: p.window,
+            small_limit: SMALL_FRAME.min(p.remote_window / 4).max(64),
+            st: Mutex::new(st),
+            rd: Notify::new(),
+            wr: Notify::new(),
+            wlock: [tokio::sync::Mutex::new(()), tokio::sync::Mutex::new(())],
+            children: AcceptQueue::new(p.backlog),
+            slot: p.slot,
+            rt: tokio::runtime::Handle::current(),
+            budget: p.budget,
+            gate: p.gate,
+            queued: AtomicU64::new(0),
+        })
+    }
+
+    pub(super) fn wake_all(&self) {
+        self.rd.notify_waiters();
+        self.wr.notify_waiters();
+    }
+
+    /// Start a flusher if none is running. Called with the state unlocked.
+    pub(super) fn kick(self: &Arc<Self>, start: bool) {
+        if start {
+            // Started by a thread outside the runtime (a binding's caller)?
+            let foreign = tokio::runtime::Handle::try_current().is_err();
+            let me = self.clone();
+            self.rt.spawn(async move { me.flush_loop(foreign).await });
+        }
+    }
+
+    /// An owning `Arc` of this channel (through its connection's table or the
+    /// inproc link); needed to start a flusher from `&self` contexts.
+    pub(super) fn self_arc(&self) -> Option<Arc<ChanInner>> {
+        self.conn.upgrade().and_then(|c| c.chan_arc(self))
+    }
+
+    /// Forget this channel in its connection once both sides have closed.
+    pub(super) fn release(&self) {
+        if let Some(c) = self.conn.upgrade() {
+            c.channel_finished(self);
+        }
+    }
+
+    pub(super) fn closed_error(&self, st: &ChanState) -> Option<Error> {
+        if st.user_closed {
+            return Some(Error::closed(if st.peer_shutdown {
+                "peer is shut down"
+            } else {
+                "channel is closed"
+            }));
+        }
+        if let Some(e) = &st.fatal {
+            return Some(e.clone());
+        }
+        None
+    }
+
+    pub(super) fn write_error(&self, st: &ChanState) -> Option<Error> {
+        if let Some(e) = self.closed_error(st) {
+            return Some(e);
+        }
+        if st.close_recv || st.close_sent {
+            return Some(Error::closed("the remote peer closed the channel"));
+        }
+        if st.fin_sent {
+            return Some(Error::closed("channel is closed for writing"));
+        }
+        None
+    }
+
+    /// Both CLOSEs happened (ours may still be in the output queue).
+    pub(crate) fn closed_both_ways(&self) -> bool {
+        let st = lock(&self.st);
+        st.close_sent && st.close_recv
+    }
+
+    pub(crate) fn is_finished(&self) -> bool {
+        lock(&self.st).finished
+    }
+}
