@@ -289,6 +289,11 @@ pub fn frame_header(len: usize) -> [u8; 4] {
     (len as u32).to_be_bytes()
 }
 
+/// Decode a frame header: the payload length that follows it.
+pub fn frame_len(header: [u8; 4]) -> usize {
+    u32::from_be_bytes(header) as usize
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -66,7 +66,13 @@ impl InBuf {
         n
     }
 
-    pub(super) fn peek4(&self) -> Option<[u8; 4]> {
+    /// The payload length of the frame at the front, once its header is
+    /// here (`proto::frame_len`: the one frame-header decoder).
+    pub(super) fn peek_frame_len(&self) -> Option<usize> {
+        self.peek4().map(crate::proto::frame_len)
+    }
+
+    fn peek4(&self) -> Option<[u8; 4]> {
         if self.len < 4 {
             return None;
         }
@@ -147,10 +153,9 @@ impl InBuf {
         whole: fn(Bytes) -> T,
     ) -> Result<Option<T>> {
         if self.asm.is_none() {
-            let Some(h) = self.peek4() else {
+            let Some(n) = self.peek_frame_len() else {
                 return Ok(None);
             };
-            let n = u32::from_be_bytes(h) as usize;
             if n > max {
                 return Err(Error::protocol(format!(
                     "incoming frame of {n} bytes exceeds MAX_FRAME_SIZE ({max} bytes)"
@@ -482,5 +487,102 @@ mod tests {
         assert_eq!(ib.window, 4096, "an exhausted budget leaves windows fixed");
         budget.give_back(1000);
         assert_eq!(budget.take(5000), 1000);
+    }
+
+    fn frame(payload: &[u8]) -> Vec<u8> {
+        let mut v = crate::proto::frame_header(payload.len()).to_vec();
+        v.extend_from_slice(payload);
+        v
+    }
+
+    fn next(ib: &mut InBuf, max: usize, window: usize) -> Result<Option<Bytes>> {
+        ib.next_frame_as(max, window, InBuf::take, |b| b)
+    }
+
+    #[test]
+    fn frames_split_anywhere_come_out_whole_and_in_order() {
+        let mut wire = frame(b"hello");
+        wire.extend(frame(b""));
+        wire.extend(frame(&[7u8; 300]));
+        // every split point of the byte stream, in one and two pieces
+        for cut in 0..=wire.len() {
+            let mut ib = InBuf::default();
+            let mut got = Vec::new();
+            for piece in [&wire[..cut], &wire[cut..]] {
+                ib.push(Bytes::copy_from_slice(piece));
+                while let Some(f) = next(&mut ib, 1 << 20, 1 << 20).unwrap() {
+                    got.push(f);
+                }
+            }
+            assert_eq!(got.len(), 3, "cut at {cut}");
+            assert_eq!(&got[0][..], b"hello");
+            assert!(got[1].is_empty());
+            assert_eq!(&got[2][..], &[7u8; 300][..]);
+            assert!(!ib.has_partial_frame());
+            assert_eq!(
+                ib.unacked,
+                wire.len(),
+                "every byte consumed is due for credit"
+            );
+        }
+    }
+
+    #[test]
+    fn an_oversized_frame_is_an_error_before_any_payload_arrives() {
+        let mut ib = InBuf::default();
+        ib.push(Bytes::copy_from_slice(&crate::proto::frame_header(1001)));
+        let e = next(&mut ib, 1000, 1 << 20).unwrap_err();
+        assert!(e.to_string().contains("exceeds MAX_FRAME_SIZE"), "{e}");
+    }
+
+    /// A frame larger than half the window cannot wait in the buffer until
+    /// it is whole (the sender would run out of credit first): it is
+    /// assembled piece by piece, and what was consumed is due for credit at
+    /// once, so the sender can go on.
+    #[test]
+    fn a_frame_larger_than_half_the_window_is_assembled_as_it_arrives() {
+        let window = 1000;
+        let mut ib = InBuf::default();
+        let payload: Vec<u8> = (0..800u32).map(|i| i as u8).collect();
+        let wire = frame(&payload);
+        ib.push(Bytes::copy_from_slice(&wire[..300]));
+        assert!(next(&mut ib, 1 << 20, window).unwrap().is_none());
+        assert_eq!(ib.len, 0, "the piece moved into the assembly buffer");
+        assert_eq!(ib.unacked, 300, "and is due for credit");
+        assert!(ib.has_partial_frame());
+        ib.push(Bytes::copy_from_slice(&wire[300..]));
+        let f = next(&mut ib, 1 << 20, window).unwrap().unwrap();
+        assert_eq!(&f[..], &payload[..]);
+        assert!(!ib.has_partial_frame());
+        // a frame that fits in half the window waits until it is whole
+        let mut ib = InBuf::default();
+        let wire = frame(&[1u8; 100]);
+        ib.push(Bytes::copy_from_slice(&wire[..50]));
+        assert!(next(&mut ib, 1 << 20, window).unwrap().is_none());
+        assert_eq!((ib.len, ib.unacked), (50, 0), "nothing consumed yet");
+    }
+
+    #[test]
+    fn reading_and_unreading_account_for_credit() {
+        let mut ib = InBuf {
+            window: 4096,
+            ..InBuf::default()
+        };
+        assert_eq!(ib.grant_threshold(), 1024, "a quarter of the window");
+        ib.push(Bytes::from_static(b"abcdef"));
+        ib.push(Bytes::from_static(b"gh"));
+        let mut out = [0u8; 7];
+        assert_eq!(ib.copy_out(&mut out), 7);
+        assert_eq!(&out, b"abcdefg");
+        assert_eq!((ib.len, ib.unacked), (1, 7));
+        ib.push_front(Bytes::from_static(b"fg"));
+        assert_eq!(
+            (ib.len, ib.unacked),
+            (3, 5),
+            "bytes put back are not granted twice"
+        );
+        assert_eq!(&ib.take(3)[..], b"fgh");
+        assert_eq!(ib.take_vec(0), Vec::<u8>::new());
+        assert_eq!((ib.len, ib.unacked), (0, 8));
     }
 }

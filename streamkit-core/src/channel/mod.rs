@@ -9,7 +9,8 @@
 //!
 //! Layout, bottom to top: `tuning` (constants), `window` (the connection's
 //! auto-tuning budget), `inbuf` (one stream's receive side, sans-IO), `state`
-//! (the state behind the channel's lock), `tx` (the transport a channel
+//! (the state behind the channel's lock), `lifecycle` (PROTOCOL.md 11.4's
+//! table: what a received message does in each phase, sans-IO), `tx` (the transport a channel
 //! writes to), `host` (what a channel needs from its connection), `inner`
 //! (the shared channel object) with its paths in `flush`, `recv`, `read`,
 //! `write` and `close`, `accept` (accept queues), and here the public
@@ -21,6 +22,7 @@ mod flush;
 mod host;
 mod inbuf;
 mod inner;
+mod lifecycle;
 mod read;
 mod recv;
 mod state;

@@ -153,8 +153,9 @@ impl ChanInner {
                 }
                 let (mut n, mut k) = (0, 0);
                 while k < max_frames {
-                    let Some(h) = ib.peek4() else { break };
-                    let len = u32::from_be_bytes(h) as usize;
+                    let Some(len) = ib.peek_frame_len() else {
+                        break;
+                    };
                     if len > max || 4 + len > buf.len() - n || ib.len < 4 + len {
                         break;
                     }
@@ -166,8 +167,7 @@ impl ChanInner {
                     due = Self::grant_due(st, s);
                     return Some(Ok(Some(n)));
                 }
-                if let Some(h) = ib.peek4() {
-                    let len = u32::from_be_bytes(h) as usize;
+                if let Some(len) = ib.peek_frame_len() {
                     // Too long for MAX_FRAME_SIZE (read_frame fails the
                     // channel), for `buf`, or to wait for in one piece.
                     if len > max || 4 + len > buf.len() || 4 + len > window / 2 {

@@ -2,6 +2,7 @@
 //! the credit granted back as the application reads.
 
 use super::inner::ChanInner;
+use super::lifecycle::{verdict, Received, Verdict};
 use super::state::{ChanState, Out};
 use crate::error::Error;
 use crate::proto::{close_code, Ctl};
@@ -32,13 +33,14 @@ impl ChanInner {
             return false;
         }
         let b = make();
-        if st.close_sent || st.finished || st.fatal.is_some() {
-            return true; // we are closing: discard
-        }
-        if st.fin_recv || st.close_recv {
-            drop(st);
-            self.protocol_violation("data received after the sender half-closed the channel");
-            return true;
+        match verdict(st.phase(), Received::Bytes) {
+            Verdict::Handle => {}
+            Verdict::Discard => return true,
+            Verdict::Violation(why) => {
+                drop(st);
+                self.protocol_violation(why);
+                return true;
+            }
         }
         st.inb[s].allowance -= b.len() as i64;
         if st.inb[s].allowance < 0 {
@@ -60,8 +62,21 @@ impl ChanInner {
         let mut start = false;
         {
             let mut st = lock(&self.st);
-            if st.finished {
-                return;
+            let msg = match &c {
+                Ctl::Credit { .. } => Received::Credit,
+                Ctl::Trailers(_) => Received::Trailers,
+                Ctl::Fin => Received::Fin,
+                Ctl::Close { .. } => Received::Close,
+                Ctl::Hello { .. } | Ctl::Open { .. } => Received::Open,
+            };
+            match verdict(st.phase(), msg) {
+                Verdict::Handle => {}
+                Verdict::Discard => return,
+                Verdict::Violation(why) => {
+                    drop(st);
+                    self.protocol_violation(why);
+                    return;
+                }
             }
             match c {
                 Ctl::Credit { stream, bytes } if stream <= 1 => {
@@ -118,11 +133,7 @@ impl ChanInner {
                         finished = true;
                     }
                 }
-                Ctl::Hello { .. } | Ctl::Open { .. } => {
-                    drop(st);
-                    self.protocol_violation("unexpected HELLO/OPEN on an open channel");
-                    return;
-                }
+                Ctl::Hello { .. } | Ctl::Open { .. } => return, // a violation, above
             }
         }
         if start {
