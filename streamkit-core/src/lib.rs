@@ -51,7 +51,8 @@ mod startups;
 mod sync;
 mod writer;
 
-pub use channel::{Channel, ChannelMeta};
+pub use channel::{Channel, ChannelMeta, ChannelStats};
+pub use conn::ConnStats;
 pub use endpoint::Endpoint;
 pub use error::{Error, ErrorKind, Result};
 pub use keys::{generate_key, public_key_of};

@@ -2,7 +2,7 @@
 
 use crate::authz::Source;
 use crate::channel::{AcceptQueue, Channel};
-use crate::conn::{Conn, ConnOwner, InprocOwner, Limits};
+use crate::conn::{Conn, ConnOwner, ConnStats, InprocOwner, Limits};
 use crate::endpoint::Endpoint;
 use crate::error::{Error, Result};
 use crate::keys::{self, TrustSet};
@@ -468,7 +468,7 @@ impl Peer {
                         };
                         backoff.ok();
                         let Some(peer) = weak.upgrade() else { return };
-                        let from_s = from.to_string();
+                        let from_s = format!("tcp://{from}");
                         // Over MAX_STARTUPS the socket is dropped (closed) here,
                         // before the banner or any key-exchange work.
                         let Some(slot) = peer.startups.try_admit(Some(from.ip()), &from_s) else {
@@ -678,6 +678,18 @@ impl Peer {
     /// Names of the connected peers, sorted, without duplicates.
     pub fn peers(&self) -> Vec<String> {
         self.i().peers()
+    }
+
+    /// One entry per established connection (see [`ConnStats`]), in the
+    /// order they were made. A peer reached over several connections has
+    /// an entry for each.
+    pub fn stats(&self) -> Vec<ConnStats> {
+        let conns: Vec<Arc<Conn>> = lock(&self.i().conns)
+            .iter()
+            .filter(|c| c.is_established())
+            .cloned()
+            .collect();
+        conns.iter().map(|c| c.stats()).collect()
     }
 
     /// Close every connection to the peer `name` and stop reconnecting to it.

@@ -541,6 +541,7 @@ where
             return unreachable_conn();
         };
         let _ = ssh.link.set(Box::new(ClientLink(handle)));
+        conn.note_hello_sent();
         tx.ctl(Ctl::Hello {
             version: VERSION,
             name: settings.name.clone(),

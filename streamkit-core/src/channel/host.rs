@@ -17,6 +17,8 @@ pub(crate) trait ChanHost: Send + Sync {
     fn chan_arc(&self, c: &ChanInner) -> Option<Arc<ChanInner>>;
     /// Both sides have closed `c`: forget it.
     fn channel_finished(&self, c: &ChanInner);
+    /// A round trip measured on `c` (flow control's credit probes).
+    fn note_rtt(&self, rtt: std::time::Duration);
     /// Open a child channel of channel `parent`.
     fn open_child<'a>(
         self: Arc<Self>,

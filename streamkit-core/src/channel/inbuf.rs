@@ -233,13 +233,12 @@ impl InBuf {
         starved: bool,
         now: impl FnOnce() -> Instant,
         budget: &WindowBudget,
-    ) {
+    ) -> Option<Duration> {
+        // Returns the probe's round trip when one completed.
         self.received += n as u64;
-        let Some((limit, t0, base)) = self.probe else {
-            return;
-        };
+        let (limit, t0, base) = self.probe?;
         if self.received <= limit {
-            return;
+            return None;
         }
         self.probe = None;
         let dt = now().saturating_duration_since(t0);
@@ -255,6 +254,7 @@ impl InBuf {
             self.window += extra;
             self.unacked += extra;
         }
+        Some(dt)
     }
 }
 #[cfg(test)]

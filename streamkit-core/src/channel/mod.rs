@@ -26,6 +26,7 @@ mod lifecycle;
 mod read;
 mod recv;
 mod state;
+mod stats;
 mod tuning;
 mod tx;
 mod window;
@@ -34,6 +35,7 @@ mod write;
 pub(crate) use accept::AcceptQueue;
 pub(crate) use host::{BoxFuture, ChanHost};
 pub(crate) use inner::{ChanInner, ChanParams};
+pub use stats::ChannelStats;
 pub(crate) use tx::Tx;
 pub(crate) use window::WindowBudget;
 
@@ -252,6 +254,12 @@ impl Channel {
         self.i().read_frames(0, buf, max_frames).await
     }
 
+    /// What this channel has moved and where it stalled (see
+    /// [`ChannelStats`]). Cheap: one lock, no I/O.
+    pub fn stats(&self) -> ChannelStats {
+        self.i().stats()
+    }
+
     /// Put bytes taken from the byte stream back in front of it, so that
     /// the next read (bytes or frame) returns them first: for a binding
     /// that read frames ahead with `read_frames` and must hand the rest to
@@ -269,6 +277,7 @@ impl Channel {
                 return;
             }
             st.inb[0].push_front(Bytes::copy_from_slice(data));
+            st.settle_unread();
         }
         i.rd.notify_waiters();
     }

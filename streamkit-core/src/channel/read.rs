@@ -14,6 +14,7 @@ impl ChanInner {
             {
                 let mut st = lock(&self.st);
                 if let Some(v) = f(&mut st) {
+                    st.settle_unread();
                     return v;
                 }
             }
@@ -23,6 +24,7 @@ impl ChanInner {
             {
                 let mut st = lock(&self.st);
                 if let Some(v) = f(&mut st) {
+                    st.settle_unread();
                     return v;
                 }
             }
@@ -85,6 +87,7 @@ impl ChanInner {
                         Err(e) => return Some(Err(e)),
                         Ok(Some(f)) => {
                             due = Self::grant_due(st, s);
+                            st.counters.frames_received += 1;
                             return Some(Ok(Some(f)));
                         }
                         Ok(None) => {}
@@ -165,6 +168,7 @@ impl ChanInner {
                 }
                 if n > 0 {
                     due = Self::grant_due(st, s);
+                    st.counters.frames_received += k as u64;
                     return Some(Ok(Some(n)));
                 }
                 if let Some(len) = ib.peek_frame_len() {

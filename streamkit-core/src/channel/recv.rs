@@ -49,9 +49,15 @@ impl ChanInner {
             return true;
         }
         let starved = st.inb[s].len == 0;
-        st.inb[s].on_received(b.len(), starved, Instant::now, &self.budget);
+        let rtt = st.inb[s].on_received(b.len(), starved, Instant::now, &self.budget);
         st.inb[s].push(b);
+        st.settle_unread();
         drop(st);
+        if let Some(rtt) = rtt {
+            if let Some(h) = self.conn.upgrade() {
+                h.note_rtt(rtt);
+            }
+        }
         self.rd.notify_waiters();
         true
     }

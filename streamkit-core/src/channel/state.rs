@@ -2,6 +2,7 @@
 //! the close handshake's flags, trailers and the outgoing queue.
 
 use super::inbuf::InBuf;
+use super::stats::Counters;
 use super::tuning::*;
 use crate::error::Error;
 use crate::proto::Ctl;
@@ -18,6 +19,7 @@ pub(super) enum Out {
 #[derive(Debug, Default)]
 pub(super) struct ChanState {
     pub(super) inb: [InBuf; 2],
+    pub(super) counters: Counters,
     pub(super) credit: [i64; 2],
     pub(super) fin_recv: bool,
     pub(super) fin_sent: bool,
@@ -50,6 +52,20 @@ pub(super) struct ChanState {
 }
 
 impl ChanState {
+    /// Start or stop the unread clock when the receive buffers turned
+    /// non-empty or empty; the clock is read only then.
+    pub(super) fn settle_unread(&mut self) {
+        let unread = self.inb[0].len + self.inb[1].len > 0;
+        let c = &mut self.counters.recv_unread;
+        if c.active() != unread {
+            if unread {
+                c.begin(std::time::Instant::now());
+            } else {
+                c.end(std::time::Instant::now());
+            }
+        }
+    }
+
     pub(super) fn seal_tail(&mut self) {
         if !self.tail.is_empty() {
             let b = self.tail.split().freeze();

@@ -1,12 +1,14 @@
 //! The application's write paths: bytes and frames, with credit.
 
 use super::inner::ChanInner;
+use super::state::ChanState;
 use super::state::Out;
 use super::tuning::*;
 use crate::error::{Error, Result};
 use crate::sync::lock;
 use bytes::{Bytes, BytesMut};
 use std::sync::Arc;
+use std::time::Instant;
 
 impl ChanInner {
     /// Wait for credit, then queue up to MAX_CHUNK bytes of `data` from `off`.
@@ -17,6 +19,10 @@ impl ChanInner {
         data: &Bytes,
         off: usize,
     ) -> Result<usize> {
+        let mut blocked = Blocked {
+            ch: self,
+            on: false,
+        };
         loop {
             let n = self.wr.notified();
             tokio::pin!(n);
@@ -27,10 +33,13 @@ impl ChanInner {
                     return Err(e);
                 }
                 if st.credit[s] <= 0 {
+                    blocked.begin(&mut st);
                     None
                 } else {
+                    blocked.end(&mut st);
                     let k = (st.credit[s] as usize).min(data.len() - off).min(MAX_CHUNK);
                     st.credit[s] -= k as i64;
+                    st.counters.bytes_sent += k as u64;
                     if k > COALESCE_PIECE && st.idle() {
                         if let Some(peer) = self.tx.inproc_peer() {
                             // In-process and nothing queued: hand the buffer straight
@@ -85,6 +94,8 @@ impl ChanInner {
             return Ok(None);
         }
         st.credit[s] -= need as i64;
+        st.counters.bytes_sent += need as u64;
+        st.counters.frames_sent += 1;
         let hdr = crate::proto::frame_header(payload.len());
         if st.idle() {
             if let Some(peer) = self.tx.inproc_peer() {
@@ -137,6 +148,10 @@ impl ChanInner {
         if need <= self.small_limit {
             // Fast path: one short critical section, no async lock; the frame
             // is coalesced with its neighbours into large transport sends.
+            let mut blocked = Blocked {
+                ch: self,
+                on: false,
+            };
             loop {
                 if let Some(start) = self.try_small_frame(s, payload, need)? {
                     self.kick(start);
@@ -149,6 +164,12 @@ impl ChanInner {
                     self.kick(start);
                     return Ok(());
                 }
+                {
+                    let mut st = lock(&self.st);
+                    if st.credit[s] < need as i64 {
+                        blocked.begin(&mut st); // not just behind a large write
+                    }
+                }
                 n.await;
             }
         }
@@ -159,7 +180,9 @@ impl ChanInner {
             Bytes::copy_from_slice(&crate::proto::frame_header(payload.len())),
         )
         .await?;
-        self.send_stream(s, Bytes::copy_from_slice(payload)).await
+        self.send_stream(s, Bytes::copy_from_slice(payload)).await?;
+        lock(&self.st).counters.frames_sent += 1;
+        Ok(())
     }
 
     /// Mark a multi-piece write on stream `s` until the guard is dropped
@@ -167,6 +190,37 @@ impl ChanInner {
     pub(super) fn large_write(&self, s: usize) -> LargeWrite<'_> {
         lock(&self.st).large[s] = true;
         LargeWrite { ch: self, s }
+    }
+}
+
+/// A writer waiting for the remote's credit: counted in
+/// `ChannelStats::send_blocked_ms` until it goes on, fails or is cancelled.
+struct Blocked<'a> {
+    ch: &'a ChanInner,
+    on: bool,
+}
+
+impl Blocked<'_> {
+    fn begin(&mut self, st: &mut ChanState) {
+        if !self.on {
+            self.on = true;
+            st.counters.send_blocked.begin(Instant::now());
+        }
+    }
+
+    fn end(&mut self, st: &mut ChanState) {
+        if self.on {
+            self.on = false;
+            st.counters.send_blocked.end(Instant::now());
+        }
+    }
+}
+
+impl Drop for Blocked<'_> {
+    fn drop(&mut self) {
+        if self.on {
+            self.end(&mut lock(&self.ch.st));
+        }
     }
 }
 

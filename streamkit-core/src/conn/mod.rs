@@ -10,6 +10,7 @@ use crate::sync::lock;
 
 mod link;
 mod owner;
+mod stats;
 
 use crate::error::{Error, Result};
 use crate::proto::{close_code, Ctl, CtlReader, VERSION};
@@ -17,6 +18,7 @@ use crate::slab::RecvSlabs;
 pub(crate) use link::SshLink;
 pub(crate) use owner::{ConnOwner, InprocOwner};
 use russh::ChannelId;
+pub use stats::ConnStats;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -81,6 +83,7 @@ pub(crate) struct Conn {
     hello_done: AtomicBool,
     /// The remote's HELLO was received (OPENs are allowed from then on).
     hello_seen: AtomicBool,
+    counters: stats::ConnCounters,
     events: Notify,
     /// Ends the SSH session's socket I/O (see `ssh::NbStream`).
     pub(crate) kill: tokio_util::sync::CancellationToken,
@@ -128,6 +131,7 @@ impl Conn {
             closed: AtomicBool::new(false),
             hello_done: AtomicBool::new(false),
             hello_seen: AtomicBool::new(false),
+            counters: Default::default(),
             events: Notify::new(),
             kill: tokio_util::sync::CancellationToken::new(),
             io_done: io_done.clone(),
@@ -142,6 +146,10 @@ impl Conn {
     pub(crate) fn set_remote_auth(&self, a: RemoteAuth) {
         self.set_identity(Identity::of(&a.key));
         *lock(&self.remote_auth) = Some(a);
+    }
+
+    pub(crate) fn identity_fingerprint(&self) -> String {
+        lock(&self.identity).fingerprint.clone()
     }
 
     pub(crate) fn set_identity(&self, i: Identity) {
@@ -210,6 +218,7 @@ impl Conn {
         self.remote_window.store(window, Ordering::Release);
         self.hello_seen.store(true, Ordering::Release);
         self.hello_done.store(true, Ordering::Release);
+        self.note_connected();
         self.events.notify_waiters();
     }
 
@@ -455,17 +464,21 @@ impl Conn {
 
     /// Called by a channel once both sides have closed it.
     pub(crate) fn channel_finished(&self, chan: &ChanInner) {
-        {
+        let removed = {
             let mut chans = lock(&self.chans);
-            if chans
+            let removed = chans
                 .get(&chan.id)
                 .is_some_and(|c| std::ptr::eq(&**c, chan))
-            {
-                chans.remove(&chan.id);
-            }
+                && chans.remove(&chan.id).is_some();
             if chans.is_empty() {
                 self.events.notify_waiters();
             }
+            removed
+        };
+        if removed {
+            // Outside the table's lock: stats() takes the channel's.
+            let s = chan.stats();
+            self.add_finished(s.bytes_sent, s.bytes_received);
         }
         let ConnKind::Ssh(ssh) = &self.kind else {
             return;
@@ -830,6 +843,10 @@ impl ChanHost for Conn {
 
     fn channel_finished(&self, c: &ChanInner) {
         Conn::channel_finished(self, c);
+    }
+
+    fn note_rtt(&self, rtt: std::time::Duration) {
+        self.set_rtt(rtt);
     }
 
     fn open_child<'a>(
