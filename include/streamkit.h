@@ -13,7 +13,8 @@
  *   Arguments documented as nullable are the exception.
  * - Memory returned through an out-parameter belongs to the caller: free a
  *   char * with sk_string_free, an sk_buf with sk_buf_free, an sk_strlist
- *   with sk_strlist_free, an sk_peer with sk_peer_free and an sk_channel
+ *   with sk_strlist_free, an sk_conn_statistics_list with
+ *   sk_conn_stats_list_free, an sk_peer with sk_peer_free and an sk_channel
  *   with sk_channel_free. Strings passed in are copied; nothing passed in
  *   is retained after the call returns.
  * - Every function is thread-safe. Blocking calls wait on the calling
@@ -260,6 +261,109 @@ typedef struct {
      */
     size_t len;
 } sk_strlist;
+
+/**
+ * What one channel has moved and where it stalled (filled by
+ * `sk_channel_stats`). Durations are milliseconds.
+ *
+ * Which side is slow: `send_blocked_ms` growing here and `recv_unread_ms`
+ * growing on the other side means the remote application does not read
+ * fast enough; `recv_unread_ms` growing here means this side does not.
+ */
+typedef struct {
+    /**
+     * Bytes written by this side (byte stream, frames with their 4-byte
+     * headers, error frames).
+     */
+    uint64_t bytes_sent;
+    /**
+     * Bytes received from the remote, counted as they arrive.
+     */
+    uint64_t bytes_received;
+    /**
+     * Frames and error frames written.
+     */
+    uint64_t frames_sent;
+    /**
+     * Frames and error frames read by this side.
+     */
+    uint64_t frames_received;
+    /**
+     * Bytes received and not yet read (both streams).
+     */
+    uint64_t recv_buffered;
+    /**
+     * This side's current receive window on the data stream.
+     */
+    uint64_t recv_window;
+    /**
+     * Credit this side may still send on the data stream before it waits.
+     */
+    uint64_t send_credit;
+    /**
+     * Time during which at least one writer waited for the remote's credit.
+     */
+    double send_blocked_ms;
+    /**
+     * Time during which received data sat here unread.
+     */
+    double recv_unread_ms;
+} sk_channel_statistics;
+
+/**
+ * One connection of a peer (an item of `sk_conn_statistics_list`).
+ * Strings are owned by the list.
+ */
+typedef struct {
+    /**
+     * The remote peer's name.
+     */
+    char *peer;
+    /**
+     * How the connection was made: the endpoint dialled, or
+     * `tcp://ADDR:PORT` / `unix://PATH` / `inproc://NAME` of an accepted one.
+     */
+    char *endpoint;
+    /**
+     * The remote's key fingerprint (`SHA256:...`), "" if it has none.
+     */
+    char *fingerprint;
+    /**
+     * Bytes sent by this side's channels on the connection.
+     */
+    uint64_t bytes_sent;
+    /**
+     * Bytes received by them.
+     */
+    uint64_t bytes_received;
+    /**
+     * Channels open on the connection now.
+     */
+    uint64_t channels;
+    /**
+     * The last round trip measured, in ms; -1 before the first.
+     */
+    double rtt_ms;
+    /**
+     * Milliseconds since the connection was established.
+     */
+    double connected_ms;
+} sk_conn_statistics;
+
+/**
+ * The connections of a peer (filled by `sk_peer_stats`); free with
+ * `sk_conn_stats_list_free`. An empty list has `items == NULL`.
+ */
+typedef struct {
+    /**
+     * `len` entries (NULL when `len` is 0).
+     */
+    sk_conn_statistics *items;
+    /**
+     * Number of entries.
+     */
+    size_t len;
+} sk_conn_statistics_list;
 
 #ifdef __cplusplus
 extern "C" {
@@ -798,6 +902,29 @@ sk_result sk_peer_open(sk_peer *p,
  * if the peer was already shut down.
  */
 sk_result sk_peer_shutdown(sk_peer *p);
+
+/**
+ * Fill `*out` with the channel's statistics.
+ *
+ * Does not block (one short lock). Returns SK_ERR_INVALID for a bad handle
+ * or NULL `out`. Works on a closed channel (the final figures).
+ */
+sk_result sk_channel_stats(sk_channel *c, sk_channel_statistics *out);
+
+/**
+ * Fill `*out` with one entry per established connection of the peer.
+ *
+ * On success the caller owns the list and frees it with
+ * `sk_conn_stats_list_free`. Does not block. Returns SK_ERR_INVALID for a
+ * bad handle or NULL `out`.
+ */
+sk_result sk_peer_stats(sk_peer *p, sk_conn_statistics_list *out);
+
+/**
+ * Free a list filled by `sk_peer_stats` and reset it to `{NULL, 0}`.
+ * NULL and `{NULL, 0}` do nothing.
+ */
+void sk_conn_stats_list_free(sk_conn_statistics_list *l);
 
 #ifdef __cplusplus
 }  // extern "C"

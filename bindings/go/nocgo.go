@@ -27,6 +27,7 @@ func (p *Peer) Bind(endpoint string) error                    { return ErrNoCgo 
 func (p *Peer) BindAddr(endpoint string) (string, error)      { return "", ErrNoCgo }
 func (p *Peer) Unbind(endpoint string) error                  { return ErrNoCgo }
 func (p *Peer) Peers() []string                               { return []string{} }
+func (p *Peer) Stats() []ConnStats                            { return []ConnStats{} }
 func (p *Peer) Drop(peer string) error                        { return ErrNoCgo }
 func (p *Peer) NextPeer() string                              { return "" }
 func (p *Peer) PublicKey() (string, error)                    { return "", ErrNoCgo }

@@ -248,6 +248,16 @@ static inline int skgo_channel_remote_fingerprint(uintptr_t c, char **out, char 
 	SKGO_RET(sk_channel_remote_fingerprint((sk_channel *)c, out));
 }
 
+// ---- statistics ----
+
+static inline int skgo_channel_stats(uintptr_t c, sk_channel_statistics *out, char **err) {
+	SKGO_RET(sk_channel_stats((sk_channel *)c, out));
+}
+static inline int skgo_peer_stats(uintptr_t p, sk_conn_statistics_list *out, char **err) {
+	SKGO_RET(sk_peer_stats((sk_peer *)p, out));
+}
+static inline void skgo_conn_stats_list_free(sk_conn_statistics_list *l) { sk_conn_stats_list_free(l); }
+
 // ---- owned results ----
 
 static inline void skgo_string_free(char *s) { sk_string_free(s); }

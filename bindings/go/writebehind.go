@@ -51,7 +51,10 @@ type writeBehind struct {
 	busy  bool   // a flusher goroutine is running (buf is empty otherwise)
 	seq   uint64 // frames buffered so far
 	done  uint64 // frames handed over (or dropped) so far
-	err   error  // the failure that ended write-behind, sticky
+	// handed counts frames handed over successfully (as byte writes, which
+	// the library cannot count as frames: Stats adds them).
+	handed uint64
+	err    error // the failure that ended write-behind, sticky
 	// waiting counts writers blocked for room: a Close then cancels them
 	// rather than waiting for a window the other side may never open.
 	waiting int
@@ -130,6 +133,9 @@ func (c *Chan) flushBehind() {
 		_, err := c.writeBytes(b)
 		w.mu.Lock()
 		w.spare = b[:0]
+		if err == nil {
+			w.handed += seq - w.done
+		}
 		w.done = seq
 		if err != nil && w.err == nil {
 			w.err = err

@@ -10,6 +10,7 @@ mod keygen;
 mod open;
 mod progress;
 mod serve;
+mod status;
 
 use clap::{CommandFactory, Parser, Subcommand};
 use std::io::Write;

@@ -179,6 +179,9 @@ async fn download(ch: &Channel, frames: bool, counters: &Counters) -> Result<()>
                 Ok(n) => {
                     counters.add_received(n);
                     out.write_all(&buf[..n]).await.map_err(stdout_error)?;
+                    // Stdout is line-buffered: without this a reply with no
+                    // newline would wait for more output.
+                    out.flush().await.map_err(stdout_error)?;
                 }
                 Err(e) => {
                     return Err(anyhow::Error::new(e).context("receiving from the channel failed"))

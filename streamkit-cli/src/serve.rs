@@ -1,6 +1,7 @@
 //! `streamkit serve`: bind an endpoint and serve channels by service name.
 
 use crate::common::{self, TrustArgs};
+use crate::status;
 use anyhow::{anyhow, Result};
 use clap::Args;
 use std::collections::BTreeMap;
@@ -28,6 +29,11 @@ An unknown service gets an error frame naming it and the trailer error=....
 
 The bound endpoint is printed on stdout (one line), so tcp://127.0.0.1:0 works
 in scripts. Clients must hold a key listed in --authorized-keys.
+
+Status: send SIGUSR1 (`kill -USR1 PID`) and serve writes its connections
+(peer, address, key, uptime, round trip, bytes) and the channels it serves
+(bytes and frames each way, unread bytes, time waiting for credit, time data
+sat unread) to stderr.
 
 Examples:
   streamkit serve tcp://127.0.0.1:7000 -k server.key -a clients.pub --service echo=echo
@@ -182,13 +188,19 @@ async fn run_inner(a: ServeArgs) -> Result<()> {
     );
 
     let mut handlers = tokio::task::JoinSet::new();
+    let served = status::Served::default();
+    let mut dump = status::DumpSignal::new();
     loop {
         tokio::select! {
             r = peer.accept() => match r {
                 Ok(ch) => {
                     let services = services.clone();
                     let pass_env = pass_env.clone();
-                    handlers.spawn(async move { handle(ch, services, &pass_env, verbose).await });
+                    let tracked = served.track(&ch);
+                    handlers.spawn(async move {
+                        handle(ch, services, &pass_env, verbose).await;
+                        drop(tracked);
+                    });
                 }
                 Err(e) => {
                     if peer.is_shutdown() {
@@ -198,6 +210,11 @@ async fn run_inner(a: ServeArgs) -> Result<()> {
                 }
             },
             Some(_) = handlers.join_next(), if !handlers.is_empty() => {}
+            _ = dump.recv() => {
+                let mut err = std::io::stderr().lock();
+                let _ = err.write_all(status::report(&peer, &served).as_bytes());
+                let _ = err.flush();
+            }
             _ = &mut stop => break,
         }
     }
@@ -261,7 +278,12 @@ async fn handle(
     }
     let _ = ch.close().await;
     if verbose {
-        eprintln!("streamkit: {who} {service:?} closed");
+        let s = ch.stats();
+        eprintln!(
+            "streamkit: {who} {service:?} closed: sent {}, received {}",
+            status::bytes(s.bytes_sent),
+            status::bytes(s.bytes_received)
+        );
     }
 }
 

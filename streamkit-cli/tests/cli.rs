@@ -1379,3 +1379,52 @@ fn forward_checks_the_service_once_at_start_without_running_it() {
         "the start-up check ran the exec service"
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn serve_writes_a_status_report_on_sigusr1() {
+    let env = Env::new();
+    env.keys();
+    let (serve, ep) = env.serve(&["echo=echo"]);
+    // A client whose channel stays open: stdin is kept open after "hello".
+    let mut c = env.cmd();
+    c.arg("open")
+        .arg(&ep)
+        .arg("echo")
+        .args(env.client_args())
+        .args(["--name", "watcher"]);
+    c.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = c.spawn().expect("spawn open");
+    let mut si = child.stdin.take().expect("stdin");
+    let mut so = child.stdout.take().expect("stdout");
+    let _open = Proc { child };
+    si.write_all(b"hello").expect("write");
+    si.flush().expect("flush");
+    let mut got = [0u8; 5];
+    so.read_exact(&mut got).expect("echo reply");
+    assert_eq!(&got, b"hello");
+
+    let pid = i32::try_from(serve.child.id()).expect("pid");
+    // SAFETY: plain kill(2) on a child we spawned and have not reaped.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGUSR1) }, 0);
+    let log = wait_for_log(&env, "serve.log", "channel served");
+    assert!(
+        log.contains("streamkit: status: 1 connection, 1 channel served"),
+        "{log}"
+    );
+    assert!(
+        log.contains("connection watcher via tcp://127.0.0.1:"),
+        "{log}"
+    );
+    let line = wait_for_log(&env, "serve.log", "\"echo\": sent 5 B");
+    assert!(line.contains("watcher \"echo\": sent 5 B in"), "{line}");
+    assert!(line.contains("received 5 B in"), "{line}");
+
+    // Still serving afterwards: the signal did not stop it.
+    let out = env.open(&ep, "echo", &[], b"again");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(out.stdout, b"again");
+    drop(si);
+}

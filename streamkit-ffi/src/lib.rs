@@ -8,7 +8,8 @@
 //!   `sk_channel *` (C never holds a pointer to Rust memory);
 //! - `ffi`: C-visible structs and the argument / owned-result helpers;
 //! - `runtime`: the hidden tokio runtime and timeouts;
-//! - `peer`, `channel`, `fdio`: the exports, one file per C type.
+//! - `peer`, `channel`, `fdio`, `stats`: the exports, one file per C type
+//!   or concept.
 //!
 //! Every export is a plain `#[no_mangle] pub unsafe extern "C" fn` whose
 //! body runs inside `error::ffi_call`, so NULLs, bad UTF-8, stale handles
@@ -32,11 +33,13 @@ mod ffi;
 mod handle;
 mod peer;
 mod runtime;
+mod stats;
 
 pub use channel::*;
 pub use error::sk_result;
 pub use ffi::{sk_buf, sk_channel, sk_peer, sk_strlist};
 pub use peer::*;
+pub use stats::*;
 
 use error::{ffi_call, ffi_void};
 use ffi::{into_c_string, out_ptr, write_out};

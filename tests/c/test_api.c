@@ -1291,6 +1291,74 @@ static int test_free_peer_with_live_channels(void) {
     return 0;
 }
 
+/* ---------- statistics ---------- */
+
+static int test_stats(void) {
+    pair pp;
+    sk_channel *cb = NULL, *ca = NULL;
+    sk_channel_statistics st;
+    sk_conn_statistics_list l = {0};
+    sk_buf b = {0};
+    uint8_t buf[16];
+    size_t n = 0;
+
+    if (make_pair(&pp, "tcp://127.0.0.1:0")) return 1;
+    OK(sk_peer_open(pp.b, "a", "stats", NULL, 0, &cb));
+    OK(sk_peer_accept(pp.a, 5000 * slow_factor(), &ca));
+    EXPECT_MSG(sk_channel_stats(cb, NULL), SK_ERR_INVALID, "out is NULL");
+    EXPECT_MSG(sk_channel_stats(NULL, &st), SK_ERR_INVALID, "c is NULL");
+    EXPECT_MSG(sk_peer_stats(pp.a, NULL), SK_ERR_INVALID, "out is NULL");
+
+    /* 2 frames (4 + 5, 4 + 0) and 6 bytes: 19 bytes, 2 frames. */
+    OK(sk_channel_write_frame(cb, (const uint8_t *)"hello", 5));
+    OK(sk_channel_write_frame(cb, NULL, 0));
+    OK(sk_channel_write(cb, (const uint8_t *)"bytes!", 6, &n));
+    OK(sk_channel_read_frame(ca, &b, 5000 * slow_factor()));
+    sk_buf_free(&b);
+    OK(sk_channel_read_frame(ca, &b, 5000 * slow_factor()));
+    sk_buf_free(&b);
+    OK(sk_channel_stats(cb, &st));
+    CHECK(st.bytes_sent == 19 && st.frames_sent == 2 && st.bytes_received == 0);
+    CHECK(st.recv_window > 0 && st.send_credit > 0);
+    CHECK(st.send_blocked_ms == 0.0 && st.recv_unread_ms == 0.0);
+    /* the receiver counts bytes as they arrive: wait for all 19 */
+    for (int i = 0; i < 6000; i++) {
+        OK(sk_channel_stats(ca, &st));
+        if (st.bytes_received == 19) break;
+        usleep(10000);
+    }
+    CHECK(st.bytes_received == 19 && st.frames_received == 2);
+    CHECK(st.recv_buffered == 6); /* the byte-stream tail is unread */
+    if (read_full(ca, buf, 6)) return 1;
+    OK(sk_channel_stats(ca, &st));
+    CHECK(st.recv_buffered == 0);
+
+    /* The connection, from both ends. */
+    OK(sk_peer_stats(pp.b, &l));
+    CHECK(l.len == 1);
+    CHECK(strcmp(l.items[0].peer, "a") == 0);
+    CHECK(strncmp(l.items[0].endpoint, "tcp://127.0.0.1:", 16) == 0);
+    CHECK(strncmp(l.items[0].fingerprint, "SHA256:", 7) == 0);
+    CHECK(l.items[0].bytes_sent == 19 && l.items[0].channels == 1);
+    CHECK(l.items[0].rtt_ms > 0.0); /* the hello exchange */
+    CHECK(l.items[0].connected_ms >= 0.0);
+    sk_conn_stats_list_free(&l);
+    CHECK(l.items == NULL && l.len == 0);
+    sk_conn_stats_list_free(&l); /* harmless after reset */
+    sk_conn_stats_list_free(NULL);
+    OK(sk_peer_stats(pp.a, &l));
+    CHECK(l.len == 1 && strcmp(l.items[0].peer, "b") == 0 && l.items[0].bytes_received == 19);
+    sk_conn_stats_list_free(&l);
+
+    OK(sk_channel_close(cb));
+    OK(sk_channel_stats(cb, &st)); /* the final figures stay readable */
+    CHECK(st.bytes_sent == 19);
+    sk_channel_free(ca);
+    sk_channel_free(cb);
+    free_pair(&pp);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     static const test_case tests[] = {
         {"runtime_threads", test_runtime_threads},
@@ -1330,6 +1398,7 @@ int main(int argc, char **argv) {
         {"thread_concurrent_frame_writers", test_thread_concurrent_frame_writers},
         {"thread_handle_churn", test_thread_handle_churn},
         {"free_peer_with_live_channels", test_free_peer_with_live_channels},
+        {"stats", test_stats},
     };
     int rc = run_tests("test_api", tests, sizeof tests / sizeof tests[0], argc, argv);
     if (rc == 0 && argc <= 1 && sk_live_handles() != 0) {

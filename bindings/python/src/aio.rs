@@ -1284,6 +1284,15 @@ impl AioPeer {
         self.inner.peer.peers()
     }
 
+    /// stats() -> list[ConnStats]
+    ///
+    /// One entry per established connection: remote name, endpoint,
+    /// fingerprint, bytes each way, open channels, last round trip and time
+    /// connected. Does not block.
+    fn stats(&self) -> Vec<crate::stats::ConnStats> {
+        crate::stats::peer_stats(&self.inner.peer)
+    }
+
     /// next_peer() -> str | None
     ///
     /// The next connected peer in round-robin order, or None.
@@ -1633,6 +1642,14 @@ impl AioChannel {
             remote_fingerprint: ch.remote_fingerprint().to_owned(),
             channel: slf.clone().unbind(),
         }
+    }
+
+    /// stats() -> ChannelStats
+    ///
+    /// What this channel has moved and where it stalled (see
+    /// streamkit.ChannelStats). Does not block.
+    fn stats(&self) -> crate::stats::ChannelStats {
+        self.inner.ch.stats().into()
     }
 
     /// True once the channel has fully ended.

@@ -53,6 +53,16 @@ impl PyChannel {
         }
     }
 
+    /// stats() -> ChannelStats
+    ///
+    /// What this channel has moved and where it stalled: bytes and frames
+    /// each way, bytes buffered unread, the receive window, and how long
+    /// writers waited for credit (send_blocked_ms) and data sat unread
+    /// (recv_unread_ms). Does not block.
+    fn stats(&self) -> crate::stats::ChannelStats {
+        self.inner.stats().into()
+    }
+
     /// True once the channel has fully ended: closed (or closed for writing)
     /// by both sides, or its connection or peer is gone.
     #[getter]

@@ -12,6 +12,7 @@
 //! * `shared` — argument parsing and core calls used by both the blocking and
 //!   the asyncio classes (read sizes, open/join arguments, peer options).
 //! * `peer` / `channel` — the `Peer`, `Channel` and `ChannelMeta` classes.
+//! * `stats` — `ChannelStats` and `ConnStats`, shared by both APIs.
 //! * `fdstream` — the tokio stream over a dup'ed fd used by `Channel.join`.
 //! * `aio` — the asyncio classes behind `streamkit.aio` (pyo3-async-runtimes).
 
@@ -28,6 +29,7 @@ mod fdstream;
 mod peer;
 mod runtime;
 mod shared;
+mod stats;
 
 /// generate_key() -> str
 ///
@@ -59,6 +61,8 @@ fn _streamkit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<peer::PyPeer>()?;
     m.add_class::<channel::PyChannel>()?;
     m.add_class::<channel::ChannelMeta>()?;
+    m.add_class::<stats::ChannelStats>()?;
+    m.add_class::<stats::ConnStats>()?;
     exceptions::register(m)?;
     aio::register(m)?;
     for opt in PeerOption::ALL {

@@ -207,6 +207,15 @@ impl PyPeer {
         self.inner.peers()
     }
 
+    /// stats() -> list[ConnStats]
+    ///
+    /// One entry per established connection: remote name, endpoint,
+    /// fingerprint, bytes each way, open channels, last round trip and time
+    /// connected. Does not block.
+    fn stats(&self) -> Vec<crate::stats::ConnStats> {
+        crate::stats::peer_stats(&self.inner)
+    }
+
     /// drop(name) -> None
     ///
     /// Close the connection to the named peer. Raises NoPeerError if there is

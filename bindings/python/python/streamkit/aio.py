@@ -50,6 +50,7 @@ from collections import deque
 from typing import Any, Optional
 
 from ._streamkit import _AioChannel as Channel
+from ._streamkit import ChannelStats, ConnStats
 from ._streamkit import _AioChannelMeta as ChannelMeta
 from ._streamkit import _AioOperation as Operation
 from ._streamkit import _AioPeer as Peer
@@ -63,7 +64,15 @@ atexit.register(_aio_quiesce, 2.0)
 # recognises it; registering makes that explicit (asyncio.create_task accepts it).
 collections.abc.Coroutine.register(Operation)
 
-__all__ = ["Peer", "Channel", "ChannelMeta", "Operation", "open_streams"]
+__all__ = [
+    "Peer",
+    "Channel",
+    "ChannelMeta",
+    "ChannelStats",
+    "ConnStats",
+    "Operation",
+    "open_streams",
+]
 
 
 async def _read(ch: Any, kind: int, n: int) -> Any:

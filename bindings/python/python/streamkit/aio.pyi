@@ -9,6 +9,9 @@ from typing import Any, Literal, Protocol, TypeVar, Union, final, overload
 
 from typing_extensions import Buffer, Self
 
+from ._streamkit import ChannelStats as ChannelStats
+from ._streamkit import ConnStats as ConnStats
+
 _T = TypeVar("_T", covariant=True)
 _StrOption = Literal[0, 1, 2, 7]
 _IntOption = Literal[3, 4, 5, 6, 8, 9, 10, 11, 12, 13, 14]
@@ -18,7 +21,7 @@ _Headers = Union[Iterable[str], dict[str, str], None]
 class _HasFileno(Protocol):
     def fileno(self) -> int: ...
 
-__all__ = ["Peer", "Channel", "ChannelMeta", "Operation", "open_streams"]
+__all__ = ["Peer", "Channel", "ChannelMeta", "ChannelStats", "ConnStats", "Operation", "open_streams"]
 
 @final
 class Operation(Coroutine[Any, Any, _T]):
@@ -90,6 +93,8 @@ class Peer:
         """Close the connection made by connect(endpoint)."""
     def peers(self) -> list[str]:
         """Names of the connected peers, sorted."""
+    def stats(self) -> list[ConnStats]:
+        """One entry per established connection (does not block)."""
     def drop(self, name: str) -> Operation[None]:
         """Close the connection to the named peer."""
     def next_peer(self) -> str | None:
@@ -137,6 +142,8 @@ class Channel:
 
     @property
     def meta(self) -> ChannelMeta: ...
+    def stats(self) -> ChannelStats:
+        """What this channel has moved and where it stalled (does not block)."""
     @property
     def closed(self) -> bool: ...
     def read(self, n: int = 65536) -> Coroutine[Any, Any, bytes]:
