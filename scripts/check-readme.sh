@@ -5,6 +5,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 fail=0
+# 0. No tracked file refers to documents outside the repository (a clone has
+# no ../shared/): the interface reference is docs/API.md, the russh notes are
+# docs/PROTOCOL.md appendix 20. (The word "shared" alone is fine.)
+if git grep -n -I -E '\.\./shared/|shared/API\.md|RUSSH-NOTES' -- . \
+    ':!scripts/check-readme.sh'; then
+    echo "references outside the repository (above): point them at docs/API.md or docs/PROTOCOL.md"
+    fail=1
+else
+    echo "no references outside the repository"
+fi
 # 1. README blocks == files
 python3 - <<'PY' || fail=1
 import re, sys

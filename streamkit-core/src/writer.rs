@@ -69,7 +69,7 @@ impl WShared {
 /// A stream whose writes are queued and drained by a separate task, so that
 /// russh's session loop (which does not read while it writes) can always go
 /// back to reading. This is what prevents the both-directions deadlock of
-/// RUSSH-NOTES §1. The queue is bounded by streamkit's flow control: at most
+/// docs/PROTOCOL.md §20.1. The queue is bounded by streamkit's flow control: at most
 /// the credit granted by the remote on each channel is ever in flight.
 pub(crate) struct NbStream<R> {
     rd: R,

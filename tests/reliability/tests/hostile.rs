@@ -625,7 +625,7 @@ async fn open_with_unknown_parent_refused() {
 
 /// russh queues channel messages for a channel's `Channel` object in a
 /// bounded queue and stops reading the socket while it is full
-/// (RUSSH-NOTES §3). streamkit drops that half and takes data through the
+/// (docs/PROTOCOL.md §20.3). streamkit drops that half and takes data through the
 /// handler callbacks, so hundreds of SSH channel requests streamkit never
 /// uses (exec, env) cannot stall the connection: channels still open and
 /// echo after them. (A design that kept the queue without draining it in
