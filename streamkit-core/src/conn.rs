@@ -91,7 +91,7 @@ pub(crate) struct Conn {
     remote_auth: Mutex<Option<RemoteAuth>>,
     /// The remote's key for channel metadata (SSH: the authenticated key;
     /// inproc: the other peer's own key).
-    identity: Mutex<Identity>,
+    pub(crate) identity: Mutex<Identity>,
     pub(crate) is_client: bool,
     pub(crate) describe: String,
     pub(crate) kind: ConnKind,
@@ -111,6 +111,8 @@ pub(crate) struct Conn {
     /// Cancelled once the socket is flushed and closed (SSH), or at once (inproc).
     pub(crate) io_done: tokio_util::sync::CancellationToken,
     pub(crate) rt: tokio::runtime::Handle,
+    /// The peer's event queue (see `event.rs`).
+    pub(crate) ev: Arc<crate::event::EventQueue>,
 }
 
 impl fmt::Debug for Conn {
@@ -156,6 +158,7 @@ impl Conn {
             kill: tokio_util::sync::CancellationToken::new(),
             io_done: io_done.clone(),
             rt: tokio::runtime::Handle::current(),
+            ev: peer.events.clone(),
         })
     }
 
@@ -227,6 +230,7 @@ impl Conn {
         tracing::info!(
             remote,
             via = %self.describe,
+            fingerprint = %lock(&self.identity).fingerprint,
             "{} {remote}",
             if self.is_client { "connected to" } else { "accepted connection from" }
         );
@@ -235,6 +239,7 @@ impl Conn {
         self.hello_seen.store(true, Ordering::Release);
         self.hello_done.store(true, Ordering::Release);
         self.events.notify_waiters();
+        self.ev.push(self.event(crate::EventKind::Connected));
     }
 
     pub(crate) fn set_write_gate(&self, g: Arc<crate::ssh::WShared>) {
@@ -436,6 +441,7 @@ impl Conn {
     fn accept_incoming(self: &Arc<Self>, chan: Arc<ChanInner>, parent: u64) {
         let refuse = |chan: &Arc<ChanInner>, why: String| {
             tracing::warn!(remote = %self.remote_name(), "refusing channel {}: {why}", chan.id);
+            self.emit(crate::EventKind::Refused, format!("channel refused: {why}"));
             chan.fail_with(Error::closed(why), close_code::REFUSED, true);
         };
         if self.channel_count() >= self.limits.max_channels {
@@ -563,6 +569,13 @@ impl Conn {
         let ok = n < self.limits.max_channels + MAX_IDLE_SSH_CHANNELS + 1;
         if !ok {
             tracing::warn!(remote = %self.remote_name(), "refusing SSH channel: {n} open (MAX_CHANNELS = {})", self.limits.max_channels);
+            self.emit(
+                crate::EventKind::Refused,
+                format!(
+                    "SSH channel refused: {n} open (MAX_CHANNELS = {})",
+                    self.limits.max_channels
+                ),
+            );
         }
         ok
     }
@@ -687,6 +700,7 @@ impl Conn {
                                 a.grant.services.as_deref().unwrap_or_default().join(",")
                             );
                             tracing::warn!(remote = %self.remote_name(), "refusing channel {cid}: {why}");
+                            self.emit(crate::EventKind::Refused, format!("channel refused: {why}"));
                             chan.fail_with(Error::closed(why), close_code::REFUSED, true);
                             continue;
                         }
@@ -814,8 +828,10 @@ impl Conn {
         let remote = self.remote_name();
         if self.hello_done.load(Ordering::Acquire) {
             tracing::info!(%remote, via = %self.describe, "connection closed: {reason}");
+            self.emit(crate::EventKind::Disconnected, reason);
         } else {
             tracing::debug!(via = %self.describe, "connection closed before the hello exchange: {reason}");
+            self.emit(crate::EventKind::HandshakeFailed, reason);
         }
         let chans: Vec<_> = lock(&self.chans).drain().map(|(_, c)| c).collect();
         let e = Error::closed(format!("connection to {remote} lost: {reason}"));
