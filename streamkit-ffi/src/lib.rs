@@ -27,6 +27,7 @@ use std::ffi::c_char;
 // Declaration order is the order of the header: peer, then channel.
 mod channel;
 mod error;
+mod event;
 mod fdio;
 mod ffi;
 mod handle;
@@ -35,6 +36,7 @@ mod runtime;
 
 pub use channel::*;
 pub use error::sk_result;
+pub use event::*;
 pub use ffi::{sk_buf, sk_channel, sk_peer, sk_strlist};
 pub use peer::*;
 
