@@ -23,6 +23,7 @@ mod args;
 mod buffer;
 mod channel;
 mod errors;
+mod event;
 mod exceptions;
 mod fdstream;
 mod peer;
@@ -59,6 +60,7 @@ fn _streamkit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<peer::PyPeer>()?;
     m.add_class::<channel::PyChannel>()?;
     m.add_class::<channel::ChannelMeta>()?;
+    m.add_class::<event::PyEvent>()?;
     exceptions::register(m)?;
     aio::register(m)?;
     for opt in PeerOption::ALL {

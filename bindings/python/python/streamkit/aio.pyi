@@ -9,6 +9,8 @@ from typing import Any, Literal, Protocol, TypeVar, Union, final, overload
 
 from typing_extensions import Buffer, Self
 
+from streamkit._streamkit import Event
+
 _T = TypeVar("_T", covariant=True)
 _StrOption = Literal[0, 1, 2, 7]
 _IntOption = Literal[3, 4, 5, 6, 8, 9, 10, 11, 12, 13, 14]
@@ -96,6 +98,8 @@ class Peer:
         """The next connected peer in round-robin order, or None."""
     def accept(self) -> Operation[Channel]:
         """Wait for a channel opened by a remote peer (cancel-safe)."""
+    def next_event(self) -> Operation[Event | None]:
+        """The next event about this peer's connections; None after shutdown (cancel-safe)."""
     def open(self, peer: str, service: str, headers: _Headers = ()) -> Operation[Channel]:
         """Open a channel to a connected peer for a service."""
     def shutdown(self) -> Operation[None]:
