@@ -14,9 +14,9 @@
  * - Memory returned through an out-parameter belongs to the caller: free a
  *   char * with sk_string_free, an sk_buf with sk_buf_free, an sk_strlist
  *   with sk_strlist_free, an sk_conn_statistics_list with
- *   sk_conn_stats_list_free, an sk_peer with sk_peer_free and an sk_channel
- *   with sk_channel_free. Strings passed in are copied; nothing passed in
- *   is retained after the call returns.
+ *   sk_conn_stats_list_free, an sk_peer with sk_peer_free, an sk_channel
+ *   with sk_channel_free, an sk_event with sk_event_free. Strings passed
+ *   in are copied; nothing passed in is retained after the call returns.
  * - Every function is thread-safe. Blocking calls wait on the calling
  *   thread; timeout_ms is -1 (wait forever), 0 (poll) or > 0 milliseconds.
  *   sk_peer_shutdown / sk_channel_close from another thread make blocked
@@ -104,6 +104,54 @@ typedef enum {
      */
     SK_ERR_INTERNAL = 9,
 } sk_result;
+
+/**
+ * What an `sk_event` reports (returned by `sk_event_kind`; the type has the
+ * `_t` suffix because C gives types and functions one namespace).
+ */
+typedef enum {
+    /**
+     * No event (a NULL `sk_event`), or a kind newer than this header; the
+     * reason says what happened.
+     */
+    SK_EVENT_NONE = 0,
+    /**
+     * A connection completed the hello exchange (peer, endpoint and
+     * fingerprint are set).
+     */
+    SK_EVENT_CONNECTED = 1,
+    /**
+     * A connected connection ended; the reason says why (on the connecting
+     * side it quotes the server's SSH disconnect description when it sent one).
+     */
+    SK_EVENT_DISCONNECTED = 2,
+    /**
+     * The connector for an endpoint retries; the reason gives the attempt
+     * number, the delay and the last error.
+     */
+    SK_EVENT_RECONNECTING = 3,
+    /**
+     * Either side refused a key: the fingerprint is the remote's key; on the
+     * accepting side the endpoint is the client's address and the peer the
+     * name it asked for.
+     */
+    SK_EVENT_AUTH_FAILED = 4,
+    /**
+     * A limit refused a connection or a channel; the reason names it
+     * (MAX_STARTUPS, MAX_STARTUPS_PER_SOURCE, MAX_CHANNELS, ACCEPT_BACKLOG).
+     */
+    SK_EVENT_REFUSED = 5,
+    /**
+     * A connection ended before the hello exchange (failed or timed-out
+     * handshake, refused key, no HELLO).
+     */
+    SK_EVENT_HANDSHAKE_FAILED = 6,
+    /**
+     * Events were dropped because the queue (256 events) was full; the
+     * reason gives the number. Delivered where the gap is.
+     */
+    SK_EVENT_OVERFLOW = 7,
+} sk_event_kind_t;
 
 /**
  * Peer options, for `sk_peer_set_option_*` / `sk_peer_get_option_*`.
@@ -214,6 +262,14 @@ typedef int32_t sk_option;
 typedef struct sk_channel sk_channel;
 
 /**
+ * One event, owned by the caller once returned by `sk_peer_next_event`;
+ * release it with `sk_event_free`. Read it with `sk_event_kind`,
+ * `sk_event_peer`, `sk_event_endpoint`, `sk_event_fingerprint` and
+ * `sk_event_reason`.
+ */
+typedef struct sk_event sk_event;
+
+/**
  * An opaque peer handle.
  *
  * Create with `sk_peer_new`, release with `sk_peer_free`. The value is a
@@ -224,7 +280,7 @@ typedef struct sk_channel sk_channel;
  * sk_peer_get_option_str, sk_peer_get_option_int, sk_peer_public_key,
  * sk_peer_bind, sk_peer_unbind, sk_peer_connect, sk_peer_disconnect,
  * sk_peer_peers, sk_peer_drop, sk_peer_next_peer, sk_peer_accept,
- * sk_peer_open, sk_peer_shutdown, sk_peer_free.
+ * sk_peer_open, sk_peer_next_event, sk_peer_shutdown, sk_peer_free.
  */
 typedef struct sk_peer sk_peer;
 
@@ -697,6 +753,57 @@ sk_result sk_channel_remote_key(sk_channel *c, char **out);
  * Does not block. Returns SK_ERR_INVALID for a bad handle or NULL `out`.
  */
 sk_result sk_channel_remote_fingerprint(sk_channel *c, char **out);
+
+/**
+ * Wait for the next event about the peer's connections (connected,
+ * disconnected, reconnecting, auth_failed, refused, handshake_failed,
+ * overflow).
+ *
+ * Blocks for up to `timeout_ms` (-1 = forever, 0 = only take one already
+ * queued). Events wait in a bounded queue (256) that never slows I/O: when
+ * it is full the newest are dropped and reported as one SK_EVENT_OVERFLOW.
+ * On success `*out` is a new event owned by the caller; free it with
+ * `sk_event_free`. Thread-safe; each event goes to one caller.
+ *
+ * Returns SK_ERR_TIMEOUT when the timeout expires; SK_ERR_CLOSED once the
+ * peer is shut down and the events queued before were taken;
+ * SK_ERR_INVALID for a bad handle, NULL `out` or a timeout below -1.
+ */
+sk_result sk_peer_next_event(sk_peer *p, int64_t timeout_ms, sk_event **out);
+
+/**
+ * Release an event. `sk_event_free(NULL)` does nothing; the strings its
+ * accessors returned are invalid afterwards. Does not block.
+ */
+void sk_event_free(sk_event *e);
+
+/**
+ * The event's kind; SK_EVENT_NONE for NULL. Does not block.
+ */
+sk_event_kind_t sk_event_kind(const sk_event *e);
+
+/**
+ * The remote peer's name, or NULL when unknown (or `e` is NULL). Owned by
+ * the event: valid until `sk_event_free`, do not free it.
+ */
+const char *sk_event_peer(const sk_event *e);
+
+/**
+ * The endpoint dialled (connecting side) or the remote's address (accepting
+ * side: "IP:PORT" or "unix://PATH"), or NULL. Valid until `sk_event_free`.
+ */
+const char *sk_event_endpoint(const sk_event *e);
+
+/**
+ * The remote key's fingerprint ("SHA256:...", as ssh-keygen -l prints it),
+ * or NULL when unknown. Valid until `sk_event_free`.
+ */
+const char *sk_event_fingerprint(const sk_event *e);
+
+/**
+ * Human-readable detail, or NULL. Valid until `sk_event_free`.
+ */
+const char *sk_event_reason(const sk_event *e);
 
 /**
  * Create a new peer with default options (random name, default keys).

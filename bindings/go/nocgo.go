@@ -32,6 +32,13 @@ func (p *Peer) Drop(peer string) error                        { return ErrNoCgo 
 func (p *Peer) NextPeer() string                              { return "" }
 func (p *Peer) PublicKey() (string, error)                    { return "", ErrNoCgo }
 func (p *Peer) Accept() (ChannelMeta, Channel)                { return nil, nil }
+
+// Events returns a closed channel.
+func (p *Peer) Events() <-chan Event {
+	ch := make(chan Event)
+	close(ch)
+	return ch
+}
 func (p *Peer) AcceptTimeout(d time.Duration) (ChannelMeta, Channel, error) {
 	return nil, nil, ErrNoCgo
 }

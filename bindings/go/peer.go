@@ -25,6 +25,7 @@ type Peer struct {
 
 	mu       sync.Mutex
 	snapshot map[int]interface{} // option values at Shutdown, for GetOption afterwards
+	ev       *evPump             // the Events goroutine, once started
 }
 
 // NewPeer returns a new peer with default options: a random UUID name, the
@@ -347,6 +348,7 @@ func (p *Peer) Shutdown() error {
 	p.mu.Unlock()
 	var msg *C.char
 	r := C.skgo_peer_shutdown(C.uintptr_t(h), &msg)
+	p.stopEvents()
 	runtime.KeepAlive(p)
 	return cError(r, msg)
 }

@@ -96,6 +96,25 @@ static inline int skgo_peer_open(uintptr_t p, const char *peer, const char *serv
 	*err = skgo_errdup(r);
 	return r;
 }
+static inline int skgo_peer_next_event(uintptr_t p, int64_t timeout_ms, uintptr_t *out, char **err) {
+	sk_event *e = NULL;
+	int r = (int)sk_peer_next_event((sk_peer *)p, timeout_ms, &e);
+	if (r == SK_OK) *out = (uintptr_t)e;
+	*err = skgo_errdup(r);
+	return r;
+}
+static inline int skgo_event_kind(uintptr_t e) { return (int)sk_event_kind((const sk_event *)e); }
+// which: 0 peer, 1 endpoint, 2 fingerprint, 3 reason.
+static inline const char *skgo_event_str(uintptr_t e, int which) {
+	const sk_event *ev = (const sk_event *)e;
+	switch (which) {
+	case 0: return sk_event_peer(ev);
+	case 1: return sk_event_endpoint(ev);
+	case 2: return sk_event_fingerprint(ev);
+	default: return sk_event_reason(ev);
+	}
+}
+static inline void skgo_event_free(uintptr_t e) { sk_event_free((sk_event *)e); }
 static inline int skgo_peer_shutdown(uintptr_t p, char **err) {
 	SKGO_RET(sk_peer_shutdown((sk_peer *)p));
 }

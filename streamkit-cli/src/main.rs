@@ -1,6 +1,6 @@
 //! `streamkit`: secure multiplexed pipes over SSH, from the command line.
 //!
-//! Subcommands: `keygen`, `serve`, `open`, `forward`, `bench`, `completions`, `man`. See `streamkit --help`
+//! Subcommands: `keygen`, `serve`, `open`, `forward`, `ping`, `bench`, `completions`, `man`. See `streamkit --help`
 //! and streamkit-cli/README.md.
 
 mod bench;
@@ -8,6 +8,7 @@ mod common;
 mod forward;
 mod keygen;
 mod open;
+mod ping;
 mod progress;
 mod serve;
 mod status;
@@ -48,6 +49,7 @@ enum Cmd {
     Serve(serve::ServeArgs),
     Open(open::OpenArgs),
     Forward(forward::ForwardArgs),
+    Ping(ping::PingArgs),
     Bench(bench::BenchArgs),
     Completions(CompletionsArgs),
     Man(ManArgs),
@@ -135,6 +137,7 @@ fn main() -> ExitCode {
         Cmd::Serve(a) => common::block_on(serve::run(a)),
         Cmd::Open(a) => common::block_on(open::run(a)),
         Cmd::Forward(a) => common::block_on(forward::run(a)),
+        Cmd::Ping(a) => common::block_on(ping::run(a)),
         Cmd::Bench(a) => bench::run(a),
         Cmd::Completions(a) => match completions(a) {
             Ok(()) => 0,

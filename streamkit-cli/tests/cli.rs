@@ -1428,3 +1428,83 @@ fn serve_writes_a_status_report_on_sigusr1() {
     assert_eq!(out.stdout, b"again");
     drop(si);
 }
+
+// ---------------------------------------------------------------------------
+// ping
+
+fn ping(env: &Env, ep: &str, extra: &[&str]) -> Output {
+    let mut c = env.cmd();
+    c.arg("ping").arg(ep).args(env.client_args()).args(extra);
+    run(&mut c, b"")
+}
+
+#[test]
+fn ping_reports_the_server_handshake_and_round_trips() {
+    let env = Env::new();
+    env.keys();
+    let (_s, ep) = env.serve_custom("tcp://127.0.0.1:0", "client.pub", &["echo=echo"], |c| {
+        c.arg("-v");
+    });
+    let out = ping(&env, &ep, &["-c", "3", "-i", "0"]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{}\n{text}", stderr(&out));
+    let fp = Command::new("ssh-keygen")
+        .arg("-lf")
+        .arg(env.path("server.pub"))
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).to_string());
+    if let Some(fp) = fp.and_then(|l| l.split_whitespace().nth(1).map(str::to_string)) {
+        assert!(
+            text.contains(&fp),
+            "server fingerprint {fp} missing: {text}"
+        );
+    }
+    assert!(text.contains(&format!("PING {ep}")), "{text}");
+    assert!(text.contains("connected in"), "{text}");
+    for seq in 1..=3 {
+        assert!(text.contains(&format!("seq={seq} time=")), "{text}");
+    }
+    assert!(!text.contains("seq=4"), "{text}");
+    assert!(text.contains("3 round trips"), "{text}");
+    // serve -v logged the connection with the client's key fingerprint.
+    common_wait_log(&env, "fingerprint");
+}
+
+/// Wait until serve.log contains `what` (liveness bound only).
+fn common_wait_log(env: &Env, what: &str) {
+    for _ in 0..3000 {
+        if env.log("serve.log").contains(what) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("serve.log lacks {what:?}: {}", env.log("serve.log"));
+}
+
+#[test]
+fn ping_exit_codes_follow_the_cli() {
+    let env = Env::new();
+    env.keys();
+    let (_s, ep) = env.serve(&["sink=discard"]);
+    // A service that does not echo: refused (252), with a hint.
+    let out = ping(&env, &ep, &["-c", "1", "-W", "300", "--service", "sink"]);
+    assert_eq!(out.status.code(), Some(252), "{}", stderr(&out));
+    assert!(stderr(&out).contains("does it echo"), "{}", stderr(&out));
+    // An unknown service: refused too.
+    let out = ping(&env, &ep, &["-c", "1", "--service", "nope"]);
+    assert_eq!(out.status.code(), Some(252), "{}", stderr(&out));
+    // Untrusted client key: 253.
+    env.keygen("stranger");
+    let mut c = env.cmd();
+    c.arg("ping")
+        .arg(&ep)
+        .arg("--key")
+        .arg(env.path("stranger.key"));
+    c.arg("--authorized-keys").arg(env.path("server.pub"));
+    let out = run(&mut c, b"");
+    assert_eq!(out.status.code(), Some(253), "{}", stderr(&out));
+    // -c 0 is a usage error.
+    let out = ping(&env, &ep, &["-c", "0"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}

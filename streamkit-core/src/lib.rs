@@ -12,6 +12,7 @@
 //! ## Organization
 //! - [`Peer`] (`peer.rs`): options, bind/connect, accept/open, shutdown.
 //! - [`Channel`] (`channel.rs`): I/O, frames, flow control, close.
+//! - [`Event`] (`event.rs`): what happened to connections, bounded queue.
 //! - `conn.rs`: one connection, channel routing and SSH channel reuse.
 //! - `ssh.rs`: the russh transport; `inproc.rs`: the in-memory transport.
 //! - `proto.rs`: the wire messages of docs/PROTOCOL.md (sans I/O).
@@ -38,6 +39,7 @@ mod channel;
 mod conn;
 mod endpoint;
 mod error;
+mod event;
 mod identity;
 mod inproc;
 mod keys;
@@ -55,6 +57,7 @@ pub use channel::{Channel, ChannelMeta, ChannelStats};
 pub use conn::ConnStats;
 pub use endpoint::Endpoint;
 pub use error::{Error, ErrorKind, Result};
+pub use event::{Event, EventKind, EVENT_QUEUE};
 pub use keys::{generate_key, public_key_of};
 pub use options::{PeerOption, DEFAULT_CHANNEL_WINDOW, DEFAULT_MAX_FRAME_SIZE};
 pub use peer::Peer;

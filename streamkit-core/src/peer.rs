@@ -5,6 +5,7 @@ use crate::channel::{AcceptQueue, Channel};
 use crate::conn::{Conn, ConnOwner, ConnStats, InprocOwner, Limits};
 use crate::endpoint::Endpoint;
 use crate::error::{Error, Result};
+use crate::event::{Event, EventKind, EventQueue};
 use crate::keys::{self, TrustSet};
 use crate::options::{Options, PeerOption};
 use crate::slab::SlabPool;
@@ -49,6 +50,8 @@ pub(crate) struct PeerInner {
     slabs: Arc<SlabPool>,
     /// Connections accepted but not yet authenticated (MAX_STARTUPS).
     startups: Arc<Startups>,
+    /// What happened to connections, for `next_event` (bounded, never waits).
+    pub(crate) events: Arc<EventQueue>,
 }
 
 impl PeerInner {
@@ -220,6 +223,7 @@ impl PeerInner {
                 c.close("peer shut down");
             }
         }
+        self.events.close();
     }
 
     fn stop_listener(&self, l: Listener) {
@@ -250,6 +254,10 @@ impl ConnOwner for PeerInner {
 
     fn accept_channel(&self, c: Channel) -> std::result::Result<(), (Channel, &'static str)> {
         self.accept_q.push(c)
+    }
+
+    fn event_queue(&self) -> Arc<EventQueue> {
+        self.events.clone()
     }
 }
 
@@ -348,6 +356,7 @@ impl Peer {
                     shut: AtomicBool::new(false),
                     slabs: Arc::default(),
                     startups: Arc::default(),
+                    events: Arc::default(),
                 }),
             }),
         }
@@ -471,8 +480,12 @@ impl Peer {
                         let from_s = format!("tcp://{from}");
                         // Over MAX_STARTUPS the socket is dropped (closed) here,
                         // before the banner or any key-exchange work.
-                        let Some(slot) = peer.startups.try_admit(Some(from.ip()), &from_s) else {
-                            continue;
+                        let slot = match peer.startups.try_admit(Some(from.ip()), &from_s) {
+                            Ok(slot) => slot,
+                            Err(why) => {
+                                peer.events.push(refused_startup(&from_s, why));
+                                continue;
+                            }
                         };
                         let _ = s.set_nodelay(true);
                         spawn_serve(peer, from_s, Source::ip(from.ip()), s, slot);
@@ -520,8 +533,12 @@ impl Peer {
                         };
                         backoff.ok();
                         let Some(peer) = weak.upgrade() else { return };
-                        let Some(slot) = peer.startups.try_admit(None, &from) else {
-                            continue;
+                        let slot = match peer.startups.try_admit(None, &from) {
+                            Ok(slot) => slot,
+                            Err(why) => {
+                                peer.events.push(refused_startup(&from, why));
+                                continue;
+                            }
                         };
                         spawn_serve(peer, from.clone(), Source::NoAddress("unix://"), s, slot);
                     }
@@ -782,8 +799,28 @@ impl Peer {
             }
         })
         .await;
+        self.i().events.close();
         Ok(())
     }
+
+    /// The next event about this peer's connections (see [`Event`]), waiting
+    /// for one. Events are kept in a bounded queue ([`crate::EVENT_QUEUE`]);
+    /// adding one never waits, so I/O is never slowed by a slow reader: when
+    /// the queue is full the newest are dropped and counted, and the count
+    /// arrives, in order, as one [`EventKind::Overflow`] event.
+    ///
+    /// After [`Peer::shutdown`] (or once the last handle is gone) the events
+    /// still queued are returned (including the shutdown's own
+    /// `Disconnected` events), then `None`. Cancel-safe.
+    pub async fn next_event(&self) -> Option<Event> {
+        self.i().events.pop().await
+    }
+}
+
+fn refused_startup(from: &str, why: String) -> Event {
+    Event::new(EventKind::Refused)
+        .endpoint(from)
+        .reason(format!("connection refused: {why}"))
 }
 
 fn unreachable_inproc() -> Result<(String, JoinHandle<()>, Option<PathBuf>)> {
@@ -879,6 +916,19 @@ async fn establish(peer: &Arc<PeerInner>, ep: &Endpoint) -> Result<Arc<Conn>> {
     }
 }
 
+fn reconnecting(ep: &Endpoint, attempt: u32, d: Duration, last: Option<&Error>) -> Event {
+    let mut why = format!("attempt {attempt} in {} ms", d.as_millis());
+    if let Some(e) = last {
+        why.push_str(&format!(" (last error: {e})"));
+    }
+    let mut ev = Event::new(EventKind::Reconnecting)
+        .endpoint(ep.to_string())
+        .reason(why);
+    ev.attempt = Some(attempt);
+    ev.delay = Some(d);
+    ev
+}
+
 async fn connector_loop(
     weak: std::sync::Weak<PeerInner>,
     ep: Endpoint,
@@ -889,6 +939,9 @@ async fn connector_loop(
 ) {
     let mut first = Some(first);
     let mut attempt: u32 = 0;
+    let Some(events) = weak.upgrade().map(|p| p.events.clone()) else {
+        return;
+    };
     loop {
         if cancel.is_cancelled() {
             return;
@@ -957,6 +1010,7 @@ async fn connector_loop(
         }
         let d = backoff(interval, max, attempt);
         attempt = attempt.saturating_add(1);
+        events.push(reconnecting(&ep, attempt, d, lock(&last_err).as_ref()));
         tokio::select! {
             _ = tokio::time::sleep(d) => {}
             _ = cancel.cancelled() => return,

@@ -272,9 +272,37 @@ impl client::Handler for ClientHandler {
             Ok(()) => Ok(true),
             Err(e) => {
                 tracing::warn!("{e}");
+                self.conn.ev.push(
+                    self.conn
+                        .event(crate::EventKind::AuthFailed)
+                        .fingerprint_of(key)
+                        .reason(format!("we refused the server's host key: {e}")),
+                );
                 *lock(&self.rejected) = Some(e);
                 Ok(false)
             }
+        }
+    }
+
+    async fn disconnected(
+        &mut self,
+        reason: client::DisconnectReason<Self::Error>,
+    ) -> Result<(), Self::Error> {
+        // The server's SSH_MSG_DISCONNECT description becomes the reason of
+        // the `Disconnected` event (then as russh's default handler does).
+        match reason {
+            client::DisconnectReason::ReceivedDisconnect(info) => {
+                self.conn.on_lost(&format!(
+                    "the remote disconnected: {}",
+                    if info.message.is_empty() {
+                        "no description"
+                    } else {
+                        &info.message
+                    }
+                ));
+                Ok(())
+            }
+            client::DisconnectReason::Error(e) => Err(e),
         }
     }
 
@@ -521,6 +549,17 @@ where
             .await
             .map_err(|e| Error::Io(format!("authentication exchange with {ep} failed: {e}")))?;
         if !auth.success() {
+            conn.emit(
+                crate::EventKind::AuthFailed,
+                format!(
+                    "the server refused our key {} or our name {:?}",
+                    settings
+                        .key
+                        .public_key()
+                        .fingerprint(russh::keys::HashAlg::Sha256),
+                    settings.name
+                ),
+            );
             return Err(Error::Auth(format!(
                 "{ep} refused our key or our name {:?}: add `{}` to its AUTHORIZED_KEYS; if it is listed there, the server's log says why (from=, expiry-time=, streamkit-names=, an option streamkit cannot honour, or the name is taken)",
                 settings.name,
@@ -570,7 +609,7 @@ where
     match tokio::time::timeout(settings.handshake_timeout, setup).await {
         Ok(Ok(())) => Ok(conn),
         Ok(Err(e)) => {
-            conn.close("setup failed");
+            conn.close(&format!("setup failed: {e}"));
             Err(e)
         }
         Err(_) => {
@@ -603,6 +642,21 @@ impl ServerHandler {
     /// Whether the client may authenticate as `user` with `key`; a refusal
     /// is logged with every reason (file, line and option).
     fn admit(
+        &self,
+        user: &str,
+        key: &russh::keys::PublicKey,
+        algorithm: &russh::keys::Algorithm,
+    ) -> bool {
+        let ok = self.admit_inner(user, key, algorithm);
+        if !ok {
+            self.conn
+                .ev
+                .push(crate::event::client_refused(user, &self.from, key));
+        }
+        ok
+    }
+
+    fn admit_inner(
         &self,
         user: &str,
         key: &russh::keys::PublicKey,
@@ -854,7 +908,7 @@ pub(crate) async fn serve<S>(
             Ok(Ok(r)) => r,
             Ok(Err(e)) => {
                 tracing::warn!("dropping connection from {from}: SSH handshake failed: {e}");
-                conn.on_lost("handshake failed");
+                conn.on_lost(&format!("SSH handshake failed: {e}"));
                 return;
             }
             Err(_) => {

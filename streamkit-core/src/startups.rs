@@ -38,8 +38,13 @@ pub(crate) struct Startups {
 
 impl Startups {
     /// A slot for a new connection from `source` (None for unix sockets), or
-    /// None when a limit is reached (the refusal is logged, rate-limited).
-    pub(crate) fn try_admit(self: &Arc<Self>, source: Option<IpAddr>, from: &str) -> Option<Slot> {
+    /// the reason, naming the limit, when one is reached (the refusal is
+    /// logged, rate-limited).
+    pub(crate) fn try_admit(
+        self: &Arc<Self>,
+        source: Option<IpAddr>,
+        from: &str,
+    ) -> Result<Slot, String> {
         let mut st = lock(&self.st);
         let per_source = source.map_or(0, |ip| st.by_source.get(&ip).copied().unwrap_or(0));
         let why = if st.total >= MAX_STARTUPS {
@@ -67,13 +72,13 @@ impl Startups {
                 st.refused_unlogged = 0;
                 st.last_log = Some(now);
             }
-            return None;
+            return Err(why);
         }
         st.total += 1;
         if let Some(ip) = source {
             *st.by_source.entry(ip).or_insert(0) += 1;
         }
-        Some(Slot {
+        Ok(Slot {
             owner: self.clone(),
             source,
         })
@@ -119,15 +124,15 @@ mod tests {
         let mut held: Vec<Slot> = (0..MAX_STARTUPS_PER_SOURCE)
             .map(|_| s.try_admit(Some(a), "a").unwrap())
             .collect();
-        assert!(s.try_admit(Some(a), "a").is_none(), "per-source share");
+        assert!(s.try_admit(Some(a), "a").is_err(), "per-source share");
         held.extend(
             (0..MAX_STARTUPS - MAX_STARTUPS_PER_SOURCE).map(|_| s.try_admit(Some(b), "b").unwrap()),
         );
         assert_eq!(s.total(), MAX_STARTUPS);
-        assert!(s.try_admit(None, "unix").is_none(), "global limit");
+        assert!(s.try_admit(None, "unix").is_err(), "global limit");
         held.pop();
         assert!(
-            s.try_admit(None, "unix").is_some(),
+            s.try_admit(None, "unix").is_ok(),
             "a released slot is reused"
         );
         drop(held);

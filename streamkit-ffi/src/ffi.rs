@@ -18,7 +18,7 @@ use crate::error::invalid;
 /// sk_peer_get_option_str, sk_peer_get_option_int, sk_peer_public_key,
 /// sk_peer_bind, sk_peer_unbind, sk_peer_connect, sk_peer_disconnect,
 /// sk_peer_peers, sk_peer_drop, sk_peer_next_peer, sk_peer_accept,
-/// sk_peer_open, sk_peer_shutdown, sk_peer_free.
+/// sk_peer_open, sk_peer_next_event, sk_peer_shutdown, sk_peer_free.
 #[allow(non_camel_case_types)]
 pub struct sk_peer {
     _private: [u8; 0],

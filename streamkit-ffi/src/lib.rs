@@ -28,6 +28,7 @@ use std::ffi::c_char;
 // Declaration order is the order of the header: peer, then channel.
 mod channel;
 mod error;
+mod event;
 mod fdio;
 mod ffi;
 mod handle;
@@ -37,6 +38,7 @@ mod stats;
 
 pub use channel::*;
 pub use error::sk_result;
+pub use event::*;
 pub use ffi::{sk_buf, sk_channel, sk_peer, sk_strlist};
 pub use peer::*;
 pub use stats::*;

@@ -1359,6 +1359,88 @@ static int test_stats(void) {
     return 0;
 }
 
+/* The next event of `kind` (others skipped); a liveness bound only. */
+static int next_event_of(sk_peer *p, sk_event_kind_t kind, sk_event **out) {
+    for (;;) {
+        sk_event *e = NULL;
+        OK(sk_peer_next_event(p, 30000 * slow_factor(), &e));
+        if (sk_event_kind(e) == kind) {
+            *out = e;
+            return 0;
+        }
+        sk_event_free(e);
+    }
+}
+
+static int test_events(void) {
+    pair pp;
+    sk_event *e = NULL;
+    sk_channel *chans[4] = {NULL};
+    /* Bad input. */
+    CHECK(sk_event_kind(NULL) == SK_EVENT_NONE);
+    CHECK(sk_event_peer(NULL) == NULL && sk_event_reason(NULL) == NULL);
+    CHECK(sk_event_endpoint(NULL) == NULL && sk_event_fingerprint(NULL) == NULL);
+    sk_event_free(NULL);
+    EXPECT(sk_peer_next_event(NULL, 0, &e), SK_ERR_INVALID);
+    if (make_pair(&pp, "tcp://127.0.0.1:0")) return 1;
+    EXPECT(sk_peer_next_event(pp.a, 0, NULL), SK_ERR_INVALID);
+    EXPECT_MSG(sk_peer_next_event(pp.a, -2, &e), SK_ERR_INVALID, "timeout_ms");
+    /* connected, both sides */
+    if (next_event_of(pp.a, SK_EVENT_CONNECTED, &e)) return 1;
+    CHECK(strcmp(sk_event_peer(e), "b") == 0);
+    CHECK(strncmp(sk_event_fingerprint(e), "SHA256:", 7) == 0);
+    CHECK(strncmp(sk_event_endpoint(e), "127.0.0.1:", 10) == 0);
+    sk_event_free(e);
+    if (next_event_of(pp.b, SK_EVENT_CONNECTED, &e)) return 1;
+    CHECK(strcmp(sk_event_peer(e), "a") == 0);
+    CHECK(strcmp(sk_event_endpoint(e), pp.endpoint) == 0);
+    sk_event_free(e);
+    EXPECT(sk_peer_next_event(pp.a, 0, &e), SK_ERR_TIMEOUT);
+    /* refused: a backlog of 1 that nobody accepts from */
+    OK(sk_peer_set_option_int(pp.a, SK_OPT_ACCEPT_BACKLOG, 1));
+    for (int i = 0; i < 4; i++) OK(sk_peer_open(pp.b, "a", "x", NULL, 0, &chans[i]));
+    if (next_event_of(pp.a, SK_EVENT_REFUSED, &e)) return 1;
+    CHECK(strstr(sk_event_reason(e), "ACCEPT_BACKLOG") != NULL);
+    CHECK(strcmp(sk_event_peer(e), "b") == 0);
+    sk_event_free(e);
+    for (int i = 0; i < 4; i++) sk_channel_free(chans[i]);
+    /* auth_failed: c is not trusted by a */
+    sk_peer *c = NULL;
+    char *ka = NULL;
+    if (new_peer(&c, "c")) return 1;
+    OK(sk_peer_public_key(pp.a, &ka));
+    OK(sk_peer_set_option_str(c, SK_OPT_AUTHORIZED_KEYS, ka));
+    EXPECT(sk_peer_connect(c, pp.endpoint), SK_ERR_AUTH);
+    if (next_event_of(pp.a, SK_EVENT_AUTH_FAILED, &e)) return 1;
+    CHECK(strcmp(sk_event_peer(e), "c") == 0);
+    CHECK(strncmp(sk_event_fingerprint(e), "SHA256:", 7) == 0);
+    sk_event_free(e);
+    if (next_event_of(c, SK_EVENT_AUTH_FAILED, &e)) return 1;
+    CHECK(strstr(sk_event_reason(e), "refused our key") != NULL);
+    sk_event_free(e);
+    sk_string_free(ka);
+    sk_peer_free(c);
+    /* disconnected (with the server's description), then reconnecting */
+    OK(sk_peer_set_option_int(pp.b, SK_OPT_RECONNECT_INTERVAL, 20));
+    OK(sk_peer_shutdown(pp.a));
+    if (next_event_of(pp.b, SK_EVENT_DISCONNECTED, &e)) return 1;
+    CHECK(strstr(sk_event_reason(e), "peer shut down") != NULL);
+    sk_event_free(e);
+    if (next_event_of(pp.b, SK_EVENT_RECONNECTING, &e)) return 1;
+    CHECK(strstr(sk_event_reason(e), "attempt 1") != NULL);
+    CHECK(strcmp(sk_event_endpoint(e), pp.endpoint) == 0);
+    sk_event_free(e);
+    /* after shutdown: the rest, then SK_ERR_CLOSED */
+    for (;;) {
+        sk_result r = sk_peer_next_event(pp.a, 30000 * slow_factor(), &e);
+        if (r == SK_ERR_CLOSED) break;
+        OK(r);
+        sk_event_free(e);
+    }
+    free_pair(&pp);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     static const test_case tests[] = {
         {"runtime_threads", test_runtime_threads},
@@ -1399,6 +1481,7 @@ int main(int argc, char **argv) {
         {"thread_handle_churn", test_thread_handle_churn},
         {"free_peer_with_live_channels", test_free_peer_with_live_channels},
         {"stats", test_stats},
+        {"events", test_events},
     };
     int rc = run_tests("test_api", tests, sizeof tests / sizeof tests[0], argc, argv);
     if (rc == 0 && argc <= 1 && sk_live_handles() != 0) {

@@ -302,6 +302,7 @@ pub(crate) trait Item: Send + Sized + 'static {
 }
 impl Item for Option<Bytes> {}
 impl Item for Channel {}
+impl Item for Option<streamkit_core::Event> {}
 impl Item for Vec<u8> {
     fn take_part(mut self, n: usize) -> (Self, Option<Self>) {
         if self.len() > n {
@@ -653,6 +654,16 @@ fn quick_bytes(s: &Src) -> Poll<CoreResult<Vec<u8>>> {
     };
     quick_bytes_ch(c, *n)
 }
+fn start_event(s: &Src) -> BoxFut<CoreResult<Option<streamkit_core::Event>>> {
+    match s {
+        Src::Peer(p) => {
+            let p = p.clone();
+            Box::pin(async move { Ok(p.next_event().await) })
+        }
+        Src::Chan(_) | Src::Bytes(..) => Box::pin(async { Ok(None) }),
+    }
+}
+
 fn start_accept(s: &Src) -> BoxFut<CoreResult<Channel>> {
     match s {
         Src::Peer(p) => {
@@ -1103,6 +1114,7 @@ fn conv_chunk(py: Python<'_>, v: Vec<u8>) -> PyResult<Py<PyAny>> {
 struct PeerShared {
     peer: Peer,
     accepts: Arc<Stash<Channel>>,
+    events: Arc<Stash<Option<streamkit_core::Event>>>,
 }
 
 /// An asyncio streamkit peer (streamkit.aio.Peer): the same peer as
@@ -1195,6 +1207,7 @@ impl AioPeer {
             inner: InRt::new(Arc::new(PeerShared {
                 peer,
                 accepts: Stash::new(),
+                events: Stash::new(),
             })),
         })
     }
@@ -1326,6 +1339,26 @@ impl AioPeer {
             start_accept,
             None,
             conv_channel,
+        )
+    }
+
+    /// next_event() -> Awaitable[Event | None]
+    ///
+    /// The next event about this peer's connections (see streamkit.Event);
+    /// None once the peer is shut down and the queued events were taken.
+    /// Cancel-safe: a cancelled wait loses no event. (For a timeout use
+    /// asyncio.wait_for.)
+    fn next_event(&self, py: Python<'_>) -> PyResult<Py<AioOp>> {
+        let p = self.live(py, "Peer.next_event")?;
+        stashed(
+            py,
+            "Peer.next_event",
+            &self.inner.events,
+            usize::MAX,
+            Src::Peer(p),
+            start_event,
+            None,
+            crate::event::to_py,
         )
     }
 

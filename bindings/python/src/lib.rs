@@ -24,6 +24,7 @@ mod args;
 mod buffer;
 mod channel;
 mod errors;
+mod event;
 mod exceptions;
 mod fdstream;
 mod peer;
@@ -63,6 +64,7 @@ fn _streamkit(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<channel::ChannelMeta>()?;
     m.add_class::<stats::ChannelStats>()?;
     m.add_class::<stats::ConnStats>()?;
+    m.add_class::<event::PyEvent>()?;
     exceptions::register(m)?;
     aio::register(m)?;
     for opt in PeerOption::ALL {

@@ -253,6 +253,33 @@ impl PyPeer {
         Ok(PyChannel::new(ch))
     }
 
+    /// next_event(timeout=None) -> Event | None
+    ///
+    /// The next event about this peer's connections (see Event). timeout is
+    /// in seconds (float); None waits forever. Returns None when the timeout
+    /// passes, and once the peer is shut down and the events queued before
+    /// were taken. Releases the GIL while waiting; interruptible by signals.
+    /// Events wait in a bounded queue (256) that never slows I/O; when it is
+    /// full the newest are dropped and reported as one "overflow" event.
+    #[pyo3(signature = (timeout=None))]
+    fn next_event(
+        &self,
+        py: Python<'_>,
+        timeout: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let t = args::timeout("Peer.next_event", timeout)?;
+        let p = self.inner.live(py, "Peer.next_event")?.clone();
+        // The timeout runs inside the future: when it passes the result is
+        // None, not TimeoutError.
+        let e = block(py, Op::fast("Peer.next_event", None), async move {
+            Ok(match t {
+                Some(d) => tokio::time::timeout(d, p.next_event()).await.ok().flatten(),
+                None => p.next_event().await,
+            })
+        })?;
+        crate::event::to_py(py, e)
+    }
+
     /// open(peer, service, headers=()) -> Channel
     ///
     /// Open a channel to the connected peer named `peer` for `service`, with

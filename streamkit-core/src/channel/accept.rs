@@ -32,7 +32,7 @@ impl AcceptQueue {
             return Err((c, "not accepting channels (closed)"));
         }
         if q.0.len() >= self.cap.load(std::sync::atomic::Ordering::Relaxed) {
-            return Err((c, "accept backlog full"));
+            return Err((c, "accept backlog full (ACCEPT_BACKLOG)"));
         }
         q.0.push_back(c);
         drop(q);

@@ -69,7 +69,7 @@ pub(crate) struct Conn {
     remote_auth: Mutex<Option<RemoteAuth>>,
     /// The remote's key for channel metadata (SSH: the authenticated key;
     /// inproc: the other peer's own key).
-    identity: Mutex<Identity>,
+    pub(crate) identity: Mutex<Identity>,
     pub(crate) is_client: bool,
     pub(crate) describe: String,
     pub(crate) kind: ConnKind,
@@ -90,6 +90,8 @@ pub(crate) struct Conn {
     /// Cancelled once the socket is flushed and closed (SSH), or at once (inproc).
     pub(crate) io_done: tokio_util::sync::CancellationToken,
     pub(crate) rt: tokio::runtime::Handle,
+    /// The peer's event queue (see `event.rs`).
+    pub(crate) ev: Arc<crate::event::EventQueue>,
 }
 
 impl fmt::Debug for Conn {
@@ -114,6 +116,7 @@ impl Conn {
         if matches!(kind, ConnKind::Inproc(_)) {
             io_done.cancel();
         }
+        let ev = peer.upgrade().map(|p| p.event_queue()).unwrap_or_default();
         Arc::new(Conn {
             peer,
             local_name,
@@ -136,6 +139,7 @@ impl Conn {
             kill: tokio_util::sync::CancellationToken::new(),
             io_done: io_done.clone(),
             rt: tokio::runtime::Handle::current(),
+            ev,
         })
     }
 
@@ -211,6 +215,7 @@ impl Conn {
         tracing::info!(
             remote,
             via = %self.describe,
+            fingerprint = %lock(&self.identity).fingerprint,
             "{} {remote}",
             if self.is_client { "connected to" } else { "accepted connection from" }
         );
@@ -220,6 +225,7 @@ impl Conn {
         self.hello_done.store(true, Ordering::Release);
         self.note_connected();
         self.events.notify_waiters();
+        self.ev.push(self.event(crate::EventKind::Connected));
     }
 
     pub(crate) fn set_write_gate(&self, g: Arc<crate::writer::WShared>) {
@@ -401,6 +407,7 @@ impl Conn {
     fn accept_incoming(self: &Arc<Self>, chan: Arc<ChanInner>, parent: u64) {
         let refuse = |chan: &Arc<ChanInner>, why: String| {
             tracing::warn!(remote = %self.remote_name(), "refusing channel {}: {why}", chan.id);
+            self.emit(crate::EventKind::Refused, format!("channel refused: {why}"));
             chan.fail_with(Error::closed(why), close_code::REFUSED, true);
         };
         if self.channel_count() >= self.limits.max_channels {
@@ -532,6 +539,13 @@ impl Conn {
         let ok = n < self.limits.max_channels + MAX_IDLE_SSH_CHANNELS + 1;
         if !ok {
             tracing::warn!(remote = %self.remote_name(), "refusing SSH channel: {n} open (MAX_CHANNELS = {})", self.limits.max_channels);
+            self.emit(
+                crate::EventKind::Refused,
+                format!(
+                    "SSH channel refused: {n} open (MAX_CHANNELS = {})",
+                    self.limits.max_channels
+                ),
+            );
         }
         ok
     }
@@ -656,6 +670,7 @@ impl Conn {
                                 a.grant.services.as_deref().unwrap_or_default().join(",")
                             );
                             tracing::warn!(remote = %self.remote_name(), "refusing channel {cid}: {why}");
+                            self.emit(crate::EventKind::Refused, format!("channel refused: {why}"));
                             chan.fail_with(Error::closed(why), close_code::REFUSED, true);
                             continue;
                         }
@@ -783,8 +798,10 @@ impl Conn {
         let remote = self.remote_name();
         if self.hello_done.load(Ordering::Acquire) {
             tracing::info!(%remote, via = %self.describe, "connection closed: {reason}");
+            self.emit(crate::EventKind::Disconnected, reason);
         } else {
             tracing::debug!(via = %self.describe, "connection closed before the hello exchange: {reason}");
+            self.emit(crate::EventKind::HandshakeFailed, reason);
         }
         let chans: Vec<_> = lock(&self.chans).drain().map(|(_, c)| c).collect();
         let e = Error::closed(format!("connection to {remote} lost: {reason}"));
@@ -856,5 +873,22 @@ impl ChanHost for Conn {
         headers: &'a [String],
     ) -> BoxFuture<'a, Result<Channel>> {
         Box::pin(async move { self.open(parent, service, headers).await })
+    }
+}
+
+impl Conn {
+    /// An event about this connection: its remote name, endpoint and the
+    /// remote key's fingerprint, as far as they are known.
+    pub(crate) fn event(&self, kind: crate::event::EventKind) -> crate::event::Event {
+        let fp = lock(&self.identity).fingerprint.clone();
+        crate::event::Event::new(kind)
+            .peer(self.remote_name())
+            .endpoint(self.describe.clone())
+            .fingerprint(fp)
+    }
+
+    /// Queue an event about this connection with `reason`.
+    pub(crate) fn emit(&self, kind: crate::event::EventKind, reason: impl Into<String>) {
+        self.ev.push(self.event(kind).reason(reason));
     }
 }

@@ -21,6 +21,8 @@ pub(crate) trait ConnOwner: Send + Sync {
     /// A channel the remote opened on the connection (not as a child of
     /// another channel): queue it for `accept`, or give it back with why not.
     fn accept_channel(&self, c: Channel) -> std::result::Result<(), (Channel, &'static str)>;
+    /// Where the connection reports events (`event.rs`).
+    fn event_queue(&self) -> Arc<crate::event::EventQueue>;
 }
 
 /// What `inproc://` needs from a bound or connecting peer.

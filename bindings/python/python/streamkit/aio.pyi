@@ -11,6 +11,7 @@ from typing_extensions import Buffer, Self
 
 from ._streamkit import ChannelStats as ChannelStats
 from ._streamkit import ConnStats as ConnStats
+from streamkit._streamkit import Event
 
 _T = TypeVar("_T", covariant=True)
 _StrOption = Literal[0, 1, 2, 7]
@@ -101,6 +102,8 @@ class Peer:
         """The next connected peer in round-robin order, or None."""
     def accept(self) -> Operation[Channel]:
         """Wait for a channel opened by a remote peer (cancel-safe)."""
+    def next_event(self) -> Operation[Event | None]:
+        """The next event about this peer's connections; None after shutdown (cancel-safe)."""
     def open(self, peer: str, service: str, headers: _Headers = ()) -> Operation[Channel]:
         """Open a channel to a connected peer for a service."""
     def shutdown(self) -> Operation[None]:
