@@ -790,7 +790,7 @@ const char *sk_event_peer(const sk_event *e);
 
 /**
  * The endpoint dialled (connecting side) or the remote's address (accepting
- * side: "IP:PORT" or "unix://PATH"), or NULL. Valid until `sk_event_free`.
+ * side: "tcp://IP:PORT", "unix://PATH" or "stream"), or NULL. Valid until `sk_event_free`.
  */
 const char *sk_event_endpoint(const sk_event *e);
 

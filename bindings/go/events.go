@@ -6,7 +6,7 @@ package streamkit
 // Kind is one of the EventConnected ... EventOverflow constants (a kind
 // added by a newer library arrives with its name). Peer is the remote
 // peer's name, Endpoint the endpoint dialled (connecting side) or the
-// remote's address (accepting side: "IP:PORT" or "unix://PATH"),
+// remote's address (accepting side: "tcp://IP:PORT", "unix://PATH" or "stream"),
 // Fingerprint the remote key's "SHA256:..." fingerprint, Reason human
 // text; each is "" when not known. For EventDisconnected on the connecting
 // side, Reason quotes the server's SSH disconnect description when it sent

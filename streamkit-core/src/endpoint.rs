@@ -87,6 +87,51 @@ impl fmt::Display for Endpoint {
     }
 }
 
+/// What a client connection reaches: an endpoint, or a byte stream given by
+/// the application (`Peer::connect_stream`), optionally naming the endpoint
+/// it leads to (a proxy command's target) for KNOWN_HOSTS and messages.
+#[derive(Debug, Clone)]
+pub(crate) struct Target {
+    pub(crate) ep: Option<Endpoint>,
+    describe: String,
+}
+
+impl Target {
+    pub(crate) fn endpoint(ep: &Endpoint) -> Target {
+        Target {
+            ep: Some(ep.clone()),
+            describe: ep.to_string(),
+        }
+    }
+
+    /// A stream given by the application; `ep` is where it leads, if known.
+    pub(crate) fn stream(ep: Option<Endpoint>) -> Target {
+        let describe = match &ep {
+            Some(e) => format!("{e} (through a stream)"),
+            None => "stream".to_string(),
+        };
+        Target { ep, describe }
+    }
+
+    /// The host name a known_hosts line must match (`HOST`, or
+    /// `[HOST]:PORT` off port 22, as OpenSSH writes them); `None` when
+    /// there is none (unix://, a bare stream): then any plain line with the
+    /// key matches.
+    pub(crate) fn known_hosts_name(&self) -> Option<String> {
+        match &self.ep {
+            Some(Endpoint::Tcp { host, port }) if *port == 22 => Some(host.clone()),
+            Some(Endpoint::Tcp { host, port }) => Some(format!("[{host}]:{port}")),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.describe)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

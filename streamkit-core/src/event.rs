@@ -86,7 +86,7 @@ pub struct Event {
     /// the client asked for).
     pub peer: Option<String>,
     /// The endpoint dialled (connecting side) or the remote's address
-    /// (accepting side: `IP:PORT`, or `unix://PATH`).
+    /// (accepting side: `tcp://IP:PORT`, `unix://PATH` or `stream`).
     pub endpoint: Option<String>,
     /// The remote's key fingerprint (`SHA256:...`, as `ssh-keygen -l`
     /// prints it).

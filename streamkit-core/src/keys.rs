@@ -4,7 +4,7 @@
 //! in OpenSSH or PEM format, `authorized_keys` and `known_hosts` files.
 
 use crate::authz::{self, AuthorizedKeys, Grant, Source};
-use crate::endpoint::Endpoint;
+use crate::endpoint::Target;
 use crate::error::{Error, Result};
 use russh::keys::ssh_key::{self, LineEnding};
 use russh::keys::{Algorithm, PrivateKey, PublicKey};
@@ -238,7 +238,7 @@ fn host_matches(pats: &ssh_key::known_hosts::HostPatterns, host: &str) -> bool {
 /// lines never vouch for a plain host key. For TCP a plain line must match
 /// `HOST` (port 22) or `[HOST]:PORT`; a Unix socket has no host name, so any
 /// plain line listing the key matches.
-pub(crate) fn known_host_ok(kh: &KnownHosts, ep: &Endpoint, key: &PublicKey) -> Result<bool> {
+pub(crate) fn known_host_ok(kh: &KnownHosts, ep: &Target, key: &PublicKey) -> Result<bool> {
     use ssh_key::known_hosts::Marker;
     let (text, what) = match kh {
         KnownHosts::Path(p) => (
@@ -259,11 +259,7 @@ pub(crate) fn known_host_ok(kh: &KnownHosts, ep: &Endpoint, key: &PublicKey) -> 
             )));
         }
     }
-    let host = match ep {
-        Endpoint::Tcp { host, port } if *port == 22 => Some(host.clone()),
-        Endpoint::Tcp { host, port } => Some(format!("[{host}]:{port}")),
-        _ => None,
-    };
+    let host = ep.known_hosts_name();
     let mut changed = None;
     for (line, e) in &entries {
         if e.marker().is_some() {

@@ -3,7 +3,7 @@
 use crate::authz::Source;
 use crate::channel::{AcceptQueue, Channel};
 use crate::conn::{Conn, ConnOwner, ConnStats, InprocOwner, Limits};
-use crate::endpoint::Endpoint;
+use crate::endpoint::{Endpoint, Target};
 use crate::error::{Error, Result};
 use crate::event::{Event, EventKind, EventQueue};
 use crate::keys::{self, TrustSet};
@@ -488,7 +488,7 @@ impl Peer {
                             }
                         };
                         let _ = s.set_nodelay(true);
-                        spawn_serve(peer, from_s, Source::ip(from.ip()), s, slot);
+                        spawn_serve(peer, from_s, Source::ip(from.ip()), s, slot, None);
                     }
                 });
                 (bound, task, None)
@@ -540,7 +540,14 @@ impl Peer {
                                 continue;
                             }
                         };
-                        spawn_serve(peer, from.clone(), Source::NoAddress("unix://"), s, slot);
+                        spawn_serve(
+                            peer,
+                            from.clone(),
+                            Source::NoAddress("unix://"),
+                            s,
+                            slot,
+                            None,
+                        );
                     }
                 });
                 (ep.to_string(), task, Some(path.clone()))
@@ -803,6 +810,110 @@ impl Peer {
         Ok(())
     }
 
+    /// Run the SSH client side of a connection over `io`, any byte stream
+    /// (a socket made elsewhere, a socketpair to a child process, a command's
+    /// stdin/stdout), and return the remote peer's name once the names are
+    /// exchanged. Trust, keepalive and channel semantics are those of
+    /// `tcp://`: the server's key must be trusted (AUTHORIZED_KEYS, or
+    /// KNOWN_HOSTS, where a bare stream has no host name, so any plain line
+    /// with the key matches; see [`Peer::connect_stream_to`]).
+    ///
+    /// A stream cannot be reopened, so a lost connection is not
+    /// re-established: its channels fail and the remote leaves `peers()`.
+    pub async fn connect_stream<S>(&self, io: S) -> Result<String>
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
+    {
+        self.connect_stream_target(io, Target::stream(None)).await
+    }
+
+    /// [`Peer::connect_stream`] for a stream that leads to `endpoint` (a
+    /// proxy command's target, say): KNOWN_HOSTS is checked for that
+    /// endpoint's host, and messages name it.
+    pub async fn connect_stream_to<S>(&self, io: S, endpoint: &str) -> Result<String>
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
+    {
+        let ep = Endpoint::parse(endpoint)?;
+        if matches!(ep, Endpoint::Inproc(_)) {
+            return Err(Error::invalid(format!(
+                "bad endpoint {endpoint:?}: a stream cannot lead to an inproc:// endpoint"
+            )));
+        }
+        self.connect_stream_target(io, Target::stream(Some(ep)))
+            .await
+    }
+
+    async fn connect_stream_target<S>(&self, io: S, target: Target) -> Result<String>
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
+    {
+        let i = self.i().clone();
+        i.check_open()?;
+        let settings = i.settings()?;
+        let owner: Arc<dyn ConnOwner> = i.clone();
+        let conn = ssh::connect(
+            &owner,
+            &settings,
+            &target,
+            Source::NoAddress("stream"),
+            Box::pin(io),
+        )
+        .await?;
+        if let Err(e) = i.add_conn(conn.clone()) {
+            conn.close("name refused");
+            return Err(e);
+        }
+        Ok(conn.remote_name())
+    }
+
+    /// Run the SSH server side of a connection over `io` (see
+    /// [`Peer::connect_stream`]), like one accepted by [`Peer::bind`], and
+    /// return the client's name once the names are exchanged. The client
+    /// must be trusted (AUTHORIZED_KEYS); a stream has no source address,
+    /// so `from=` lines never admit it. Fails after HANDSHAKE_TIMEOUT if
+    /// the client does not complete the handshake.
+    pub async fn serve_stream<S>(&self, io: S) -> Result<String>
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
+    {
+        let i = self.i().clone();
+        i.check_open()?;
+        let settings = i.settings()?;
+        let timeout = settings.handshake_timeout;
+        let slot = i
+            .startups
+            .try_admit(None, "stream")
+            .map_err(|why| Error::closed(format!("refused: {why}")))?;
+        let (tx, rx) = oneshot::channel();
+        spawn_serve(
+            i.clone(),
+            "stream".into(),
+            Source::NoAddress("stream"),
+            Box::pin(io),
+            slot,
+            Some(tx),
+        );
+        let conn = rx
+            .await
+            .map_err(|_| Error::closed("the stream's connection ended at once"))?;
+        match tokio::time::timeout(timeout + Duration::from_millis(500), conn.wait_hello()).await {
+            Ok(true) => Ok(conn.remote_name()),
+            Ok(false) => Err(Error::closed(format!(
+                "the client on the stream did not complete the handshake: {}",
+                conn.lost_reason()
+                    .unwrap_or_else(|| "connection closed".into())
+            ))),
+            Err(_) => {
+                conn.close("handshake timeout");
+                Err(Error::Timeout(format!(
+                    "the client on the stream did not complete the handshake within {} ms (HANDSHAKE_TIMEOUT)",
+                    timeout.as_millis()
+                )))
+            }
+        }
+    }
+
     /// The next event about this peer's connections (see [`Event`]), waiting
     /// for one. Events are kept in a bounded queue ([`crate::EVENT_QUEUE`]);
     /// adding one never waits, so I/O is never slowed by a slow reader: when
@@ -829,8 +940,14 @@ fn unreachable_inproc() -> Result<(String, JoinHandle<()>, Option<PathBuf>)> {
     ))
 }
 
-fn spawn_serve<S>(peer: Arc<PeerInner>, from: String, src: Source, s: S, slot: Slot)
-where
+fn spawn_serve<S>(
+    peer: Arc<PeerInner>,
+    from: String,
+    src: Source,
+    s: S,
+    slot: Slot,
+    on_conn: Option<oneshot::Sender<Arc<Conn>>>,
+) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
 {
     match peer.settings() {
@@ -842,6 +959,7 @@ where
                 src,
                 s,
                 slot,
+                on_conn,
             ));
         }
         Err(e) => tracing::warn!("refusing connection from {from}: {e}"),
@@ -900,7 +1018,7 @@ async fn establish(peer: &Arc<PeerInner>, ep: &Endpoint) -> Result<Arc<Conn>> {
                 .peer_addr()
                 .map(|a| Source::ip(a.ip()))
                 .map_err(|e| Error::Io(format!("cannot connect to {ep}: {e}")))?;
-            ssh::connect(&owner, &settings, ep, src, s).await
+            ssh::connect(&owner, &settings, &Target::endpoint(ep), src, s).await
         }
         Endpoint::Unix(path) => {
             let settings = peer.settings()?;
@@ -911,7 +1029,14 @@ async fn establish(peer: &Arc<PeerInner>, ep: &Endpoint) -> Result<Arc<Conn>> {
             .await
             .map_err(|_| Error::Timeout(format!("connect to {ep} timed out")))?
             .map_err(|e| Error::Io(format!("cannot connect to {ep}: {e}")))?;
-            ssh::connect(&owner, &settings, ep, Source::NoAddress("unix://"), s).await
+            ssh::connect(
+                &owner,
+                &settings,
+                &Target::endpoint(ep),
+                Source::NoAddress("unix://"),
+                s,
+            )
+            .await
         }
     }
 }

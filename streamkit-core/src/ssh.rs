@@ -6,7 +6,7 @@ use crate::authz::Source;
 use crate::channel::BoxFuture;
 use crate::channel::Tx;
 use crate::conn::{Conn, ConnKind, ConnOwner, Limits, SshLink, SshState};
-use crate::endpoint::Endpoint;
+use crate::endpoint::Target;
 use crate::error::{Error, Result};
 use crate::identity::RemoteAuth;
 use crate::keys::{self, KnownHosts, TrustSet};
@@ -207,7 +207,7 @@ pub(crate) struct ClientHandler {
     conn: Arc<Conn>,
     trust: Arc<TrustSet>,
     known_hosts: Option<KnownHosts>,
-    ep: Endpoint,
+    ep: Target,
     /// The server's address, for `from=` on its AUTHORIZED_KEYS line.
     src: Source,
     rejected: Arc<Mutex<Option<Error>>>,
@@ -495,7 +495,7 @@ fn client_config(s: &ConnSettings) -> client::Config {
 pub(crate) async fn connect<S>(
     peer: &Arc<dyn ConnOwner>,
     settings: &ConnSettings,
-    ep: &Endpoint,
+    ep: &Target,
     src: Source,
     stream: S,
 ) -> Result<Arc<Conn>>
@@ -879,6 +879,7 @@ pub(crate) async fn serve<S>(
     src: Source,
     stream: S,
     slot: Slot,
+    on_conn: Option<tokio::sync::oneshot::Sender<Arc<Conn>>>,
 ) where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
@@ -893,6 +894,9 @@ pub(crate) async fn serve<S>(
         settings.limits,
     );
     drop(peer);
+    if let Some(tx) = on_conn {
+        let _ = tx.send(conn.clone());
+    }
     let handler = ServerHandler {
         conn: conn.clone(),
         trust: settings.trust.clone(),

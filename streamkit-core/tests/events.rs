@@ -31,7 +31,10 @@ async fn connected_and_disconnected_on_both_sides() {
     let es = next_of(&s, EventKind::Connected).await;
     assert_eq!(es.peer.as_deref(), Some("client"));
     assert!(
-        es.endpoint.as_deref().unwrap().starts_with("127.0.0.1:"),
+        es.endpoint
+            .as_deref()
+            .unwrap()
+            .starts_with("tcp://127.0.0.1:"),
         "{es}"
     );
     assert_eq!(es.fingerprint, Some(b.meta().remote_fingerprint()));
@@ -68,7 +71,10 @@ async fn server_refuses_a_client_key() {
     let e = next_of(&s, EventKind::AuthFailed).await;
     assert_eq!(e.peer.as_deref(), Some("client"));
     assert!(
-        e.endpoint.as_deref().unwrap().starts_with("127.0.0.1:"),
+        e.endpoint
+            .as_deref()
+            .unwrap()
+            .starts_with("tcp://127.0.0.1:"),
         "{e}"
     );
     let refused_fp = e.fingerprint.clone().unwrap();

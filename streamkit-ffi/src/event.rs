@@ -164,7 +164,7 @@ pub unsafe extern "C" fn sk_event_peer(e: *const sk_event) -> *const c_char {
 }
 
 /// The endpoint dialled (connecting side) or the remote's address (accepting
-/// side: "IP:PORT" or "unix://PATH"), or NULL. Valid until `sk_event_free`.
+/// side: "tcp://IP:PORT", "unix://PATH" or "stream"), or NULL. Valid until `sk_event_free`.
 #[no_mangle]
 pub unsafe extern "C" fn sk_event_endpoint(e: *const sk_event) -> *const c_char {
     // SAFETY: e is NULL or a live event.

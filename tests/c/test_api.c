@@ -1389,7 +1389,7 @@ static int test_events(void) {
     if (next_event_of(pp.a, SK_EVENT_CONNECTED, &e)) return 1;
     CHECK(strcmp(sk_event_peer(e), "b") == 0);
     CHECK(strncmp(sk_event_fingerprint(e), "SHA256:", 7) == 0);
-    CHECK(strncmp(sk_event_endpoint(e), "127.0.0.1:", 10) == 0);
+    CHECK(strncmp(sk_event_endpoint(e), "tcp://127.0.0.1:", 16) == 0);
     sk_event_free(e);
     if (next_event_of(pp.b, SK_EVENT_CONNECTED, &e)) return 1;
     CHECK(strcmp(sk_event_peer(e), "a") == 0);

@@ -25,7 +25,7 @@ def test_connected_disconnected_reconnecting(tcp_pair: Pair) -> None:
     a, b = tcp_pair.a, tcp_pair.b
     e = next_of(a, "connected")
     assert e.peer == "bob" and e.fingerprint is not None and e.fingerprint.startswith("SHA256:")
-    assert e.endpoint is not None and e.endpoint.startswith("127.0.0.1:")
+    assert e.endpoint is not None and e.endpoint.startswith("tcp://127.0.0.1:")
     assert "connected" in repr(e) and "bob" in repr(e)
     e = next_of(b, "connected")
     assert e.peer == "alice" and e.endpoint == tcp_pair.endpoint

@@ -92,6 +92,8 @@ pub(crate) struct Conn {
     pub(crate) rt: tokio::runtime::Handle,
     /// The peer's event queue (see `event.rs`).
     pub(crate) ev: Arc<crate::event::EventQueue>,
+    /// Why the connection ended (set once, by `on_lost`).
+    lost: Mutex<Option<String>>,
 }
 
 impl fmt::Debug for Conn {
@@ -140,6 +142,7 @@ impl Conn {
             io_done: io_done.clone(),
             rt: tokio::runtime::Handle::current(),
             ev,
+            lost: Mutex::new(None),
         })
     }
 
@@ -795,6 +798,7 @@ impl Conn {
         if self.closed.swap(true, Ordering::AcqRel) {
             return;
         }
+        *lock(&self.lost) = Some(reason.to_string());
         let remote = self.remote_name();
         if self.hello_done.load(Ordering::Acquire) {
             tracing::info!(%remote, via = %self.describe, "connection closed: {reason}");
@@ -827,6 +831,11 @@ impl Conn {
     /// Close the connection: send SSH_MSG_DISCONNECT, and end the socket I/O
     /// shortly after even if the remote or the session does not cooperate
     /// (a stalled handshake, a dead link).
+    /// Why the connection ended, once it has.
+    pub(crate) fn lost_reason(&self) -> Option<String> {
+        lock(&self.lost).clone()
+    }
+
     pub(crate) fn close(&self, reason: &str) {
         if let ConnKind::Ssh(ssh) = &self.kind {
             let kill = self.kill.clone();
