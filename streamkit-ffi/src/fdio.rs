@@ -115,35 +115,92 @@ fn set_nonblocking(fd: &OwnedFd) -> Result<()> {
     Ok(())
 }
 
-/// Splice `ch` with `fd` until both directions end (must run inside the runtime).
-pub(crate) async fn join(ch: &Channel, fd: OwnedFd) -> Result<()> {
-    match family(&fd)? {
+/// A descriptor as a tokio stream, by kind.
+pub(crate) enum FdIo {
+    Tcp(tokio::net::TcpStream),
+    Unix(tokio::net::UnixStream),
+    Raw(RawIo),
+    File(tokio::fs::File),
+}
+
+/// Wrap `fd` for async I/O (must run inside the runtime). Regular files are
+/// accepted only when `files` is set (a connection needs a two-way stream).
+pub(crate) fn stream(fd: OwnedFd, files: bool) -> Result<FdIo> {
+    Ok(match family(&fd)? {
         Family::Tcp => {
             let s = std::net::TcpStream::from(fd);
             s.set_nonblocking(true).map_err(Error::from)?;
-            splice(ch, tokio::net::TcpStream::from_std(s).map_err(Error::from)?).await
+            let _ = s.set_nodelay(true);
+            FdIo::Tcp(tokio::net::TcpStream::from_std(s).map_err(Error::from)?)
         }
         Family::Unix => {
             let s = std::os::unix::net::UnixStream::from(fd);
             s.set_nonblocking(true).map_err(Error::from)?;
-            splice(
-                ch,
-                tokio::net::UnixStream::from_std(s).map_err(Error::from)?,
-            )
-            .await
+            FdIo::Unix(tokio::net::UnixStream::from_std(s).map_err(Error::from)?)
         }
         Family::OtherStreamSocket | Family::NotSocket => {
             set_nonblocking(&fd)?;
             // SAFETY: the OwnedFd is moved into the AsyncFd, so the
             // descriptor stays open and unchanged for its whole lifetime.
             match unsafe { AsyncFd::register(fd) } {
-                Ok(afd) => splice(ch, RawIo(afd)).await,
-                Err(e) => Err(Error::Io(format!("fd cannot be polled: {e}"))),
+                Ok(afd) => FdIo::Raw(RawIo(afd)),
+                Err(e) => return Err(Error::Io(format!("fd cannot be polled: {e}"))),
             }
         }
         // epoll refuses regular files: use tokio's (thread-pool) file I/O.
-        Family::RegularFile => splice(ch, tokio::fs::File::from_std(std::fs::File::from(fd))).await,
+        Family::RegularFile if files => {
+            FdIo::File(tokio::fs::File::from_std(std::fs::File::from(fd)))
+        }
+        Family::RegularFile => {
+            return Err(invalid(
+                "fd is a regular file; a connection needs a socket or a pipe-like stream",
+            ))
+        }
+    })
+}
+
+macro_rules! each {
+    ($self:ident, $s:ident => $e:expr) => {
+        match $self.get_mut() {
+            FdIo::Tcp($s) => $e,
+            FdIo::Unix($s) => $e,
+            FdIo::Raw($s) => $e,
+            FdIo::File($s) => $e,
+        }
+    };
+}
+
+impl AsyncRead for FdIo {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        each!(self, s => Pin::new(s).poll_read(cx, buf))
     }
+}
+
+impl AsyncWrite for FdIo {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        each!(self, s => Pin::new(s).poll_write(cx, data))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        each!(self, s => Pin::new(s).poll_flush(cx))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        each!(self, s => Pin::new(s).poll_shutdown(cx))
+    }
+}
+
+/// Splice `ch` with `fd` until both directions end (must run inside the runtime).
+pub(crate) async fn join(ch: &Channel, fd: OwnedFd) -> Result<()> {
+    splice(ch, stream(fd, true)?).await
 }
 
 /// Copy fd -> channel and channel -> fd until both directions end, then
@@ -202,7 +259,7 @@ async fn closed(ch: &Channel) {
 }
 
 /// A non-blocking descriptor driven by the reactor.
-struct RawIo(AsyncFd<OwnedFd>);
+pub(crate) struct RawIo(AsyncFd<OwnedFd>);
 
 impl AsyncRead for RawIo {
     fn poll_read(

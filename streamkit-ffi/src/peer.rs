@@ -328,6 +328,61 @@ pub unsafe extern "C" fn sk_peer_connect(p: *mut sk_peer, endpoint: *const c_cha
     })
 }
 
+/// Run the SSH client side of a connection over `fd`: a connected socket
+/// (TCP or Unix), one end of a socketpair, or a pipe-like descriptor that
+/// reads and writes (a pty, a character device). Trust, keepalive and
+/// channels work as over tcp://; the server's key must be trusted as for
+/// `sk_peer_connect` (with KNOWN_HOSTS, any plain line with the key matches,
+/// since a descriptor has no host name).
+///
+/// Ownership of `fd` passes to streamkit when this is called: it is closed
+/// when the connection ends, or before the call returns if it fails
+/// (except when `fd` is negative or not an open descriptor). A lost
+/// connection is not re-established (a descriptor cannot be reopened): its
+/// channels fail with SK_ERR_CLOSED and the remote leaves `sk_peer_peers`.
+///
+/// Blocks until both sides know each other's name, or HANDSHAKE_TIMEOUT.
+/// Returns SK_ERR_INVALID for a bad handle, a negative or closed fd, a
+/// regular file or a datagram socket; SK_ERR_AUTH when either side does not
+/// trust the other's key; SK_ERR_TIMEOUT when the handshake does not
+/// complete in time; SK_ERR_IO / SK_ERR_CLOSED when the stream fails or ends.
+#[no_mangle]
+pub unsafe extern "C" fn sk_peer_connect_fd(p: *mut sk_peer, fd: std::ffi::c_int) -> sk_result {
+    ffi_call("sk_peer_connect_fd", || {
+        // SAFETY: the caller hands over ownership of fd.
+        let owned = unsafe { crate::fdio::take_fd(fd) }?;
+        let peer = peer(p)?;
+        block_on(async move {
+            let io = crate::fdio::stream(owned, false)?;
+            peer.connect_stream(io).await.map(|_| ())
+        })?
+    })
+}
+
+/// Run the SSH server side of a connection over `fd` (see
+/// `sk_peer_connect_fd`), as if it had been accepted by `sk_peer_bind`: the
+/// client's key must be in AUTHORIZED_KEYS (a descriptor has no source
+/// address, so a `from=` line never admits it). For a program started by
+/// inetd or systemd socket activation, or spawned with a socketpair.
+///
+/// Ownership of `fd` passes to streamkit as for `sk_peer_connect_fd`.
+/// Blocks until both sides know each other's name, or HANDSHAKE_TIMEOUT.
+/// Returns SK_ERR_INVALID for a bad handle or fd; SK_ERR_TIMEOUT when the
+/// client does not complete the handshake in time; SK_ERR_CLOSED when it
+/// fails (an untrusted key, for example: the log says why).
+#[no_mangle]
+pub unsafe extern "C" fn sk_peer_serve_fd(p: *mut sk_peer, fd: std::ffi::c_int) -> sk_result {
+    ffi_call("sk_peer_serve_fd", || {
+        // SAFETY: the caller hands over ownership of fd.
+        let owned = unsafe { crate::fdio::take_fd(fd) }?;
+        let peer = peer(p)?;
+        block_on(async move {
+            let io = crate::fdio::stream(owned, false)?;
+            peer.serve_stream(io).await.map(|_| ())
+        })?
+    })
+}
+
 /// Close the connection made by `sk_peer_connect(endpoint)` and stop
 /// reconnecting to it. Its channels fail with SK_ERR_CLOSED.
 ///

@@ -1441,6 +1441,92 @@ static int test_events(void) {
     return 0;
 }
 
+/* ---------- a connection over a file descriptor ---------- */
+
+typedef struct {
+    sk_peer *p;
+    int fd;
+    sk_result rc;
+} serve_fd_arg;
+
+static void *serve_fd_thread(void *arg) {
+    serve_fd_arg *a = arg;
+    a->rc = sk_peer_serve_fd(a->p, a->fd);
+    return NULL;
+}
+
+static int test_connect_fd(void) {
+    sk_peer *a = NULL, *b = NULL;
+    sk_channel *cb = NULL, *ca = NULL;
+    sk_buf buf = {0};
+    char *remote = NULL;
+    int sv[2];
+    size_t base = sk_live_handles();
+
+    if (new_peer(&a, "a") || new_peer(&b, "b")) return 1;
+    /* bad input: the descriptor is checked first, then the handle */
+    EXPECT_MSG(sk_peer_connect_fd(b, -1), SK_ERR_INVALID, "fd = -1");
+    EXPECT_MSG(sk_peer_serve_fd(a, 1000), SK_ERR_INVALID, "not an open file descriptor");
+    {
+        char path[] = "/tmp/sk-test-fd-XXXXXX";
+        int f = mkstemp(path);
+        CHECK(f >= 0);
+        unlink(path);
+        EXPECT_MSG(sk_peer_connect_fd(b, f), SK_ERR_INVALID, "regular file");
+        CHECK(fcntl(f, F_GETFD) < 0); /* it was closed anyway */
+    }
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    EXPECT_MSG(sk_peer_connect_fd(NULL, sv[0]), SK_ERR_INVALID, "p is NULL");
+    CHECK(fcntl(sv[0], F_GETFD) < 0); /* closed although the handle was bad */
+    close(sv[1]);
+
+    /* untrusted: the server refuses the client's key */
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    {
+        char *ka = NULL;
+        OK(sk_peer_public_key(a, &ka));
+        OK(sk_peer_set_option_str(b, SK_OPT_AUTHORIZED_KEYS, ka));
+        OK(sk_peer_set_option_str(a, SK_OPT_AUTHORIZED_KEYS, ""));
+        sk_string_free(ka);
+    }
+    serve_fd_arg s = {a, sv[0], SK_OK};
+    pthread_t t;
+    CHECK(pthread_create(&t, NULL, serve_fd_thread, &s) == 0);
+    EXPECT_MSG(sk_peer_connect_fd(b, sv[1]), SK_ERR_AUTH, "AUTHORIZED_KEYS");
+    CHECK(pthread_join(t, NULL) == 0);
+    CHECK(s.rc == SK_ERR_CLOSED);
+
+    /* trusted: a full connection over a socketpair */
+    if (trust_each_other(a, b)) return 1;
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    s = (serve_fd_arg){a, sv[0], SK_OK};
+    CHECK(pthread_create(&t, NULL, serve_fd_thread, &s) == 0);
+    OK(sk_peer_connect_fd(b, sv[1]));
+    CHECK(pthread_join(t, NULL) == 0);
+    OK(s.rc);
+    if (wait_peer_count(a, 1) || wait_peer_count(b, 1)) return 1;
+    OK(sk_peer_open(b, "a", "fd-echo", NULL, 0, &cb));
+    OK(sk_peer_accept(a, 5000 * slow_factor(), &ca));
+    OK(sk_channel_remote_peer(ca, &remote));
+    CHECK(strcmp(remote, "b") == 0);
+    sk_string_free(remote);
+    OK(sk_channel_write_frame(cb, (const uint8_t *)"via fd", 6));
+    OK(sk_channel_read_frame(ca, &buf, 5000 * slow_factor()));
+    CHECK(buf.len == 6 && memcmp(buf.data, "via fd", 6) == 0);
+    sk_buf_free(&buf);
+    sk_channel_free(ca);
+    sk_channel_free(cb);
+    /* no reconnect after the stream is gone */
+    OK(sk_peer_drop(a, "b"));
+    if (wait_peer_count(b, 0)) return 1;
+    usleep(300000);
+    if (wait_peer_count(b, 0)) return 1;
+    sk_peer_free(a);
+    sk_peer_free(b);
+    CHECK(sk_live_handles() == base);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     static const test_case tests[] = {
         {"runtime_threads", test_runtime_threads},
@@ -1482,6 +1568,7 @@ int main(int argc, char **argv) {
         {"free_peer_with_live_channels", test_free_peer_with_live_channels},
         {"stats", test_stats},
         {"events", test_events},
+        {"connect_fd", test_connect_fd},
     };
     int rc = run_tests("test_api", tests, sizeof tests / sizeof tests[0], argc, argv);
     if (rc == 0 && argc <= 1 && sk_live_handles() != 0) {
