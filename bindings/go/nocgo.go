@@ -4,6 +4,7 @@ package streamkit
 
 import (
 	"context"
+	"net"
 	"time"
 )
 
@@ -23,6 +24,8 @@ func (p *Peer) SetOption(option int, value interface{}) error { return ErrNoCgo 
 func (p *Peer) GetOption(option int) interface{}              { return nil }
 func (p *Peer) Connect(endpoint string) error                 { return ErrNoCgo }
 func (p *Peer) Disconnect(endpoint string) error              { return ErrNoCgo }
+func (p *Peer) ConnectConn(conn net.Conn) error               { return ErrNoCgo }
+func (p *Peer) ServeConn(conn net.Conn) error                 { return ErrNoCgo }
 func (p *Peer) Bind(endpoint string) error                    { return ErrNoCgo }
 func (p *Peer) BindAddr(endpoint string) (string, error)      { return "", ErrNoCgo }
 func (p *Peer) Unbind(endpoint string) error                  { return ErrNoCgo }

@@ -69,6 +69,12 @@ static inline int skgo_peer_unbind(uintptr_t p, const char *ep, char **err) {
 static inline int skgo_peer_connect(uintptr_t p, const char *ep, char **err) {
 	SKGO_RET(sk_peer_connect((sk_peer *)p, ep));
 }
+static inline int skgo_peer_connect_fd(uintptr_t p, int fd, char **err) {
+	SKGO_RET(sk_peer_connect_fd((sk_peer *)p, fd));
+}
+static inline int skgo_peer_serve_fd(uintptr_t p, int fd, char **err) {
+	SKGO_RET(sk_peer_serve_fd((sk_peer *)p, fd));
+}
 static inline int skgo_peer_disconnect(uintptr_t p, const char *ep, char **err) {
 	SKGO_RET(sk_peer_disconnect((sk_peer *)p, ep));
 }

@@ -1281,6 +1281,38 @@ impl AioPeer {
         })
     }
 
+    /// connect_fd(sock_or_fd) -> Awaitable[str]
+    ///
+    /// The SSH client side of a connection over a connected socket or fd;
+    /// the remote's name once the names are exchanged (see
+    /// streamkit.Peer.connect_fd).
+    fn connect_fd(&self, py: Python<'_>, sock_or_fd: &Bound<'_, PyAny>) -> PyResult<Py<AioOp>> {
+        let io = shared::fd_stream(py, "Peer.connect_fd", sock_or_fd)?;
+        let p = self.live(py, "Peer.connect_fd")?;
+        simple(py, "Peer.connect_fd", false, async move {
+            match p.connect_stream(io).await {
+                Ok(s) => Out::Str(s),
+                Err(e) => Out::Err(e),
+            }
+        })
+    }
+
+    /// serve_fd(sock_or_fd) -> Awaitable[str]
+    ///
+    /// The SSH server side of a connection over a connected socket or fd;
+    /// the client's name once the names are exchanged (see
+    /// streamkit.Peer.serve_fd).
+    fn serve_fd(&self, py: Python<'_>, sock_or_fd: &Bound<'_, PyAny>) -> PyResult<Py<AioOp>> {
+        let io = shared::fd_stream(py, "Peer.serve_fd", sock_or_fd)?;
+        let p = self.live(py, "Peer.serve_fd")?;
+        simple(py, "Peer.serve_fd", false, async move {
+            match p.serve_stream(io).await {
+                Ok(s) => Out::Str(s),
+                Err(e) => Out::Err(e),
+            }
+        })
+    }
+
     /// disconnect(endpoint) -> Awaitable[None]
     ///
     /// Close the connection made by connect(endpoint) and stop reconnecting.

@@ -188,6 +188,42 @@ impl PyPeer {
         )
     }
 
+    /// connect_fd(sock_or_fd) -> str
+    ///
+    /// Run the SSH client side of a connection over an already-connected
+    /// socket (or anything with fileno(), or an fd number: a socketpair end,
+    /// a pipe-like descriptor) and return the remote peer's name once both
+    /// sides know each other. Trust, keepalive and channels work as over
+    /// tcp://. The descriptor is duplicated: your object stays yours to
+    /// close. A lost connection is not re-established (a descriptor cannot
+    /// be reopened). Raises AuthError for an untrusted key, TimeoutError
+    /// after HANDSHAKE_TIMEOUT.
+    fn connect_fd(&self, py: Python<'_>, sock_or_fd: &Bound<'_, PyAny>) -> PyResult<String> {
+        let io = shared::fd_stream(py, "Peer.connect_fd", sock_or_fd)?;
+        block(
+            py,
+            Op::new("Peer.connect_fd"),
+            self.inner.live(py, "Peer.connect_fd")?.connect_stream(io),
+        )
+    }
+
+    /// serve_fd(sock_or_fd) -> str
+    ///
+    /// Run the SSH server side of a connection over a connected socket or
+    /// fd, as if bind() had accepted it (for inetd, systemd socket
+    /// activation, or a child spawned with a socketpair), and return the
+    /// client's name once the names are exchanged. The client's key must be
+    /// in AUTHORIZED_KEYS; a descriptor has no source address, so a from=
+    /// line never admits it. The descriptor is duplicated as for connect_fd.
+    fn serve_fd(&self, py: Python<'_>, sock_or_fd: &Bound<'_, PyAny>) -> PyResult<String> {
+        let io = shared::fd_stream(py, "Peer.serve_fd", sock_or_fd)?;
+        block(
+            py,
+            Op::new("Peer.serve_fd"),
+            self.inner.live(py, "Peer.serve_fd")?.serve_stream(io),
+        )
+    }
+
     /// disconnect(endpoint) -> None
     ///
     /// Close the connection made by connect(endpoint) and stop reconnecting.

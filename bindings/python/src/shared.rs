@@ -100,6 +100,18 @@ pub(crate) fn join_stream(
     FdStream::dup(fd).map_err(|e| errors::to_py(py, e.into()))
 }
 
+/// The `sock_or_fd` argument of connect_fd()/serve_fd(), duplicated into a
+/// tokio stream.
+pub(crate) fn fd_stream(
+    py: Python<'_>,
+    func: &str,
+    sock: &Bound<'_, PyAny>,
+) -> PyResult<FdStream> {
+    let fd = args::fileno(func, "sock_or_fd", sock)?;
+    let _rt = runtime::enter();
+    FdStream::dup(fd).map_err(|e| errors::to_py(py, e.into()))
+}
+
 // ------------------------------------------------------------------ peer options
 
 /// The `option` argument of set_option/get_option.

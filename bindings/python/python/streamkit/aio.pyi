@@ -92,6 +92,10 @@ class Peer:
         """Connect to a bound peer and authenticate both ways."""
     def disconnect(self, endpoint: str) -> Operation[None]:
         """Close the connection made by connect(endpoint)."""
+    def connect_fd(self, sock_or_fd: socket.socket | _HasFileno | int) -> Operation[str]:
+        """SSH client side over a connected socket or fd; resolves to the remote's name."""
+    def serve_fd(self, sock_or_fd: socket.socket | _HasFileno | int) -> Operation[str]:
+        """SSH server side over a connected socket or fd; resolves to the client's name."""
     def peers(self) -> list[str]:
         """Names of the connected peers, sorted."""
     def stats(self) -> list[ConnStats]:
