@@ -611,6 +611,38 @@ impl Peer {
     /// CONNECT_TIMEOUT; returns once both sides know each other's name.
     /// If the connection later drops it is re-established in the background.
     pub async fn connect(&self, endpoint: &str) -> Result<()> {
+        self.connect_dial(endpoint, None).await
+    }
+
+    /// [`Peer::connect`] to `endpoint` through streams made by `dial`: each
+    /// attempt, and each reconnect after the connection drops, calls `dial`
+    /// again (a proxy command is run again, say). Trust is checked as for
+    /// a direct connection to `endpoint` (KNOWN_HOSTS for its host);
+    /// [`Peer::disconnect`]`(endpoint)` ends it. A `dial` error counts as a
+    /// failed attempt (retried per RECONNECT_INTERVAL until CONNECT_TIMEOUT).
+    pub async fn connect_via<F, Fut, S>(&self, endpoint: &str, dial: F) -> Result<()>
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = std::io::Result<S>> + Send + 'static,
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
+    {
+        let ep = Endpoint::parse(endpoint)?;
+        if matches!(ep, Endpoint::Inproc(_)) {
+            return Err(Error::invalid(format!(
+                "bad endpoint {endpoint:?}: inproc:// cannot be reached through a stream"
+            )));
+        }
+        let dial: Dialer = Arc::new(move || {
+            let f = dial();
+            Box::pin(async move {
+                let s = f.await?;
+                Ok(Box::pin(s) as BoxStream)
+            })
+        });
+        self.connect_dial(endpoint, Some(dial)).await
+    }
+
+    async fn connect_dial(&self, endpoint: &str, dial: Option<Dialer>) -> Result<()> {
         let i = self.i().clone();
         i.check_open()?;
         let ep = Endpoint::parse(endpoint)?;
@@ -646,6 +678,7 @@ impl Peer {
         tokio::spawn(connector_loop(
             weak,
             ep.clone(),
+            dial,
             cancel.clone(),
             current,
             last_err.clone(),
@@ -998,8 +1031,38 @@ impl AcceptBackoff {
     }
 }
 
-async fn establish(peer: &Arc<PeerInner>, ep: &Endpoint) -> Result<Arc<Conn>> {
+/// Something both readable and writable, boxed (a dialled stream).
+trait AsyncStream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send> AsyncStream for T {}
+type BoxStream = std::pin::Pin<Box<dyn AsyncStream>>;
+type Dialer = Arc<
+    dyn Fn() -> std::pin::Pin<
+            Box<dyn std::future::Future<Output = std::io::Result<BoxStream>> + Send>,
+        > + Send
+        + Sync,
+>;
+
+async fn establish(
+    peer: &Arc<PeerInner>,
+    ep: &Endpoint,
+    dial: Option<&Dialer>,
+) -> Result<Arc<Conn>> {
     let owner: Arc<dyn ConnOwner> = peer.clone();
+    if let Some(dial) = dial {
+        let settings = peer.settings()?;
+        let s = tokio::time::timeout(settings.handshake_timeout, dial())
+            .await
+            .map_err(|_| Error::Timeout(format!("the stream to {ep} did not open in time")))?
+            .map_err(|e| Error::Io(format!("cannot open the stream to {ep}: {e}")))?;
+        return ssh::connect(
+            &owner,
+            &settings,
+            &Target::stream(Some(ep.clone())),
+            Source::NoAddress("stream"),
+            s,
+        )
+        .await;
+    }
     match ep {
         Endpoint::Inproc(name) => {
             crate::inproc::connect(&(peer.clone() as Arc<dyn InprocOwner>), name)
@@ -1057,6 +1120,7 @@ fn reconnecting(ep: &Endpoint, attempt: u32, d: Duration, last: Option<&Error>) 
 async fn connector_loop(
     weak: std::sync::Weak<PeerInner>,
     ep: Endpoint,
+    dial: Option<Dialer>,
     cancel: CancellationToken,
     current: Arc<Mutex<Option<Arc<Conn>>>>,
     last_err: Arc<Mutex<Option<Error>>>,
@@ -1076,7 +1140,7 @@ async fn connector_loop(
             return;
         }
         let r = tokio::select! {
-            r = establish(&peer, &ep) => r,
+            r = establish(&peer, &ep, dial.as_ref()) => r,
             _ = cancel.cancelled() => return,
         };
         let (interval, max) = {

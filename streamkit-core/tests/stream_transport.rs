@@ -184,3 +184,53 @@ async fn a_silent_stream_times_out_on_both_sides() {
     let e = within(30, c.connect_stream(y)).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_via_dials_again_to_reconnect() {
+    let s = peer("server");
+    let c = peer("client");
+    trust_all(&[&s, &c]);
+    c.set_option_int(PeerOption::ReconnectInterval, 20).unwrap();
+    let ep = s.bind("tcp://127.0.0.1:0").await.unwrap();
+    let addr = ep.strip_prefix("tcp://").unwrap().to_string();
+    let dials = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let d2 = dials.clone();
+    // The "proxy" dials the real address; the endpoint named is another.
+    c.connect_via("tcp://behind.proxy:7000", move || {
+        d2.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let a = addr.clone();
+        async move { tokio::net::TcpStream::connect(a).await }
+    })
+    .await
+    .unwrap();
+    assert_knows(&c, "server");
+    assert_eq!(dials.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(
+        c.stats()[0].endpoint,
+        "tcp://behind.proxy:7000 (through a stream)"
+    );
+    echo_once(&c, &s, "server").await;
+    // Dropped by the server: the client dials again and is back.
+    s.drop_peer("client").await.unwrap();
+    eventually("a second dial", || {
+        dials.load(std::sync::atomic::Ordering::SeqCst) >= 2
+    })
+    .await;
+    wait_for_peer(&c, "server").await;
+    echo_once(&c, &s, "server").await;
+    // disconnect(endpoint) ends it for good.
+    c.disconnect("tcp://behind.proxy:7000").await.unwrap();
+    eventually("disconnected", || c.peers().is_empty()).await;
+
+    // A dial that fails is retried until CONNECT_TIMEOUT, and the error says why.
+    let c2 = peer("client2");
+    c2.set_option_int(PeerOption::ConnectTimeout, 300).unwrap();
+    let e = c2
+        .connect_via("tcp://nowhere:1", || async {
+            Err::<tokio::net::TcpStream, _>(std::io::Error::other("proxy exited"))
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+    assert!(e.to_string().contains("proxy exited"), "{e}");
+}

@@ -102,11 +102,7 @@ pub(crate) fn join_stream(
 
 /// The `sock_or_fd` argument of connect_fd()/serve_fd(), duplicated into a
 /// tokio stream.
-pub(crate) fn fd_stream(
-    py: Python<'_>,
-    func: &str,
-    sock: &Bound<'_, PyAny>,
-) -> PyResult<FdStream> {
+pub(crate) fn fd_stream(py: Python<'_>, func: &str, sock: &Bound<'_, PyAny>) -> PyResult<FdStream> {
     let fd = args::fileno(func, "sock_or_fd", sock)?;
     let _rt = runtime::enter();
     FdStream::dup(fd).map_err(|e| errors::to_py(py, e.into()))
