@@ -133,6 +133,13 @@ pub struct ClientArgs {
     #[arg(long, value_name = "MS", default_value_t = 10_000)]
     pub connect_timeout: i64,
 
+    /// Connect through COMMAND's stdin and stdout instead of a socket, like
+    /// OpenSSH's ProxyCommand: it runs with `sh -c`, with %h and %p
+    /// replaced by the endpoint's host and port and %% by %. Run again for
+    /// each reconnect. Example: --proxy-command 'ssh -W %h:%p bastion'.
+    #[arg(long, value_name = "COMMAND")]
+    pub proxy_command: Option<String>,
+
     /// A header sent when opening the channel (repeatable).
     #[arg(short = 'H', long = "header", value_name = "KEY=VALUE", value_parser = parse_header)]
     pub headers: Vec<String>,
@@ -456,7 +463,20 @@ pub fn explain_connect_error(
 /// Connect `peer` to `endpoint` and return the name of the remote peer.
 pub async fn connect(peer: &Peer, endpoint: &str, c: &ClientArgs) -> Result<String> {
     let before = peer.peers();
-    let connecting = peer.connect(endpoint);
+    let connecting: std::pin::Pin<Box<dyn Future<Output = streamkit_core::Result<()>> + Send>> =
+        match &c.proxy_command {
+            None => {
+                let p = peer.clone();
+                let ep = endpoint.to_string();
+                Box::pin(async move { p.connect(&ep).await })
+            }
+            Some(cmd) => {
+                let cmd = proxy_command(cmd, endpoint)?;
+                let p = peer.clone();
+                let ep = endpoint.to_string();
+                Box::pin(async move { p.connect_via(&ep, move || spawn_proxy(cmd.clone())).await })
+            }
+        };
     tokio::pin!(connecting);
     // Say what we are waiting for when it takes a while (the core retries
     // a refused connect until --connect-timeout).
@@ -483,6 +503,66 @@ pub async fn connect(peer: &Peer, endpoint: &str, c: &ClientArgs) -> Result<Stri
         .or_else(|| peer.next_peer())
         .ok_or_else(|| anyhow!("connected to {endpoint} but the server's name is unknown"))?;
     Ok(remote)
+}
+
+/// `--proxy-command` with OpenSSH's tokens replaced: %h host, %p port, %%.
+pub fn proxy_command(cmd: &str, endpoint: &str) -> Result<String> {
+    let Ok(streamkit_core::Endpoint::Tcp { host, port }) =
+        streamkit_core::Endpoint::parse(endpoint)
+    else {
+        return Err(usage(format!(
+            "--proxy-command needs a tcp://HOST:PORT endpoint (its %h and %p), not {endpoint:?}"
+        )));
+    };
+    let mut out = String::new();
+    let mut it = cmd.chars();
+    while let Some(ch) = it.next() {
+        if ch != '%' {
+            out.push(ch);
+            continue;
+        }
+        match it.next() {
+            Some('h') => out.push_str(&host),
+            Some('p') => out.push_str(&port.to_string()),
+            Some('%') => out.push('%'),
+            Some(t) => return Err(usage(format!(
+                "--proxy-command: unknown token %{t} (known: %h host, %p port, %% a percent sign)"
+            ))),
+            None => {
+                return Err(usage(
+                    "--proxy-command ends with a lone % (write %% for a percent sign)",
+                ))
+            }
+        }
+    }
+    if out.trim().is_empty() {
+        return Err(usage("--proxy-command is empty"));
+    }
+    Ok(out)
+}
+
+/// Start the proxy command; its stdout and stdin are the connection.
+async fn spawn_proxy(
+    cmd: String,
+) -> std::io::Result<tokio::io::Join<tokio::process::ChildStdout, tokio::process::ChildStdin>> {
+    let mut child = tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg(&cmd)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot run --proxy-command: {e}")))?;
+    let (Some(out), Some(inp)) = (child.stdout.take(), child.stdin.take()) else {
+        return Err(std::io::Error::other("--proxy-command has no stdin/stdout"));
+    };
+    // Reap it when it exits (it does once the connection closes its stdin).
+    tokio::spawn(async move {
+        if let Ok(st) = child.wait().await {
+            tracing::debug!("--proxy-command exited: {st}");
+        }
+    });
+    Ok(tokio::io::join(out, inp))
 }
 
 /// Check that a plain `HOST:PORT` (or `tcp://HOST:PORT`) names a TCP address.

@@ -28,7 +28,8 @@ Actions:
 An unknown service gets an error frame naming it and the trailer error=....
 
 The bound endpoint is printed on stdout (one line), so tcp://127.0.0.1:0 works
-in scripts. Clients must hold a key listed in --authorized-keys.
+in scripts. Clients must hold a key listed in --authorized-keys. With --stdio
+nothing is printed on stdout: it is the connection.
 
 Status: send SIGUSR1 (`kill -USR1 PID`) and serve writes its connections
 (peer, address, key, uptime, round trip, bytes) and the channels it serves
@@ -38,14 +39,22 @@ sat unread) to stderr.
 Examples:
   streamkit serve tcp://127.0.0.1:7000 -k server.key -a clients.pub --service echo=echo
   streamkit serve tcp://0.0.0.0:7000 --service sh=exec:sh --service web=forward:tcp://127.0.0.1:8080
-  streamkit serve unix:///tmp/sk.sock --service logs='exec:tail -f /var/log/syslog'";
+  streamkit serve unix:///tmp/sk.sock --service logs='exec:tail -f /var/log/syslog'
+  streamkit serve --stdio -k server.key -a clients.pub -s echo=echo   # inetd-style";
 
 /// Bind an endpoint and serve channels by service name.
 #[derive(Args, Debug)]
 #[command(after_help = EXAMPLES)]
 pub struct ServeArgs {
     /// Where to listen: tcp://HOST:PORT (port 0 picks a free port), unix:///path.
-    pub endpoint: String,
+    #[arg(required_unless_present = "stdio", conflicts_with = "stdio")]
+    pub endpoint: Option<String>,
+
+    /// Serve one connection on stdin/stdout instead of listening (like
+    /// `sshd -i`: for inetd, systemd socket activation with Accept=yes, or
+    /// as another client's --proxy-command), and exit when it ends.
+    #[arg(long)]
+    pub stdio: bool,
 
     /// A service: NAME=ACTION, ACTION one of echo, discard,
     /// forward:tcp://HOST:PORT, exec:COMMAND (repeatable).
@@ -168,24 +177,68 @@ async fn run_inner(a: ServeArgs) -> Result<()> {
     }
     let stop = common::terminated();
     tokio::pin!(stop);
-    let bound = peer.bind(&a.endpoint).await.map_err(|e| match e.kind() {
-        ErrorKind::Invalid => common::usage(common::without_option_name(e.message()).to_string()),
-        _ => common::coded(
-            common::exit::FAILURE,
-            format!("cannot listen on {}: {}", a.endpoint, e.message()),
-        ),
-    })?;
-    {
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{bound}");
-        let _ = out.flush();
+    let names = services.keys().cloned().collect::<Vec<_>>().join(", ");
+    let mut single: Option<String> = None;
+    if a.stdio {
+        eprintln!(
+            "streamkit: serving {names} on stdin/stdout as {} (host key: {})",
+            peer.name(),
+            common::our_public_key(&peer)
+        );
+        let io = tokio::io::join(tokio::io::stdin(), tokio::io::stdout());
+        let client = tokio::select! {
+            r = peer.serve_stream(io) => r.map_err(|e| {
+                common::coded(
+                    common::exit::FAILURE,
+                    format!("the connection on stdin/stdout failed: {}", e.message()),
+                )
+            })?,
+            _ = &mut stop => return Ok(()),
+        };
+        if verbose {
+            eprintln!("streamkit: {client} connected on stdin/stdout");
+        }
+        single = Some(client);
+    } else {
+        let endpoint = a.endpoint.as_deref().unwrap_or_default();
+        let bound = peer.bind(endpoint).await.map_err(|e| match e.kind() {
+            ErrorKind::Invalid => {
+                common::usage(common::without_option_name(e.message()).to_string())
+            }
+            _ => common::coded(
+                common::exit::FAILURE,
+                format!("cannot listen on {endpoint}: {}", e.message()),
+            ),
+        })?;
+        {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{bound}");
+            let _ = out.flush();
+        }
+        eprintln!(
+            "streamkit: serving {names} on {bound} as {} (host key: {})",
+            peer.name(),
+            common::our_public_key(&peer)
+        );
     }
-    eprintln!(
-        "streamkit: serving {} on {bound} as {} (host key: {})",
-        services.keys().cloned().collect::<Vec<_>>().join(", "),
-        peer.name(),
-        common::our_public_key(&peer)
-    );
+    // With --stdio, the one connection ending ends serve.
+    let ended = {
+        let peer = peer.clone();
+        let single = single.clone();
+        async move {
+            let Some(name) = single else {
+                return std::future::pending::<()>().await;
+            };
+            while let Some(ev) = peer.next_event().await {
+                if ev.kind == streamkit_core::EventKind::Disconnected
+                    && ev.peer.as_deref() == Some(name.as_str())
+                {
+                    return;
+                }
+            }
+        }
+    };
+    tokio::pin!(ended);
 
     let mut handlers = tokio::task::JoinSet::new();
     let served = status::Served::default();
@@ -216,6 +269,15 @@ async fn run_inner(a: ServeArgs) -> Result<()> {
                 let _ = err.flush();
             }
             _ = &mut stop => break,
+            _ = &mut ended => {
+                // Let the channels still running finish (the connection is
+                // gone, so they end promptly).
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+                    while handlers.join_next().await.is_some() {}
+                })
+                .await;
+                break;
+            }
         }
     }
     let _ = Peer::shutdown(&peer).await;

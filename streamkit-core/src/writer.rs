@@ -34,6 +34,9 @@ struct WState {
     writing: usize,
     err: Option<io::ErrorKind>,
     shutdown: bool,
+    /// A write-through went to a stream that buffers (its flush was not
+    /// done at once): the writer task flushes it.
+    need_flush: bool,
 }
 
 pub(crate) struct WShared {
@@ -100,6 +103,7 @@ impl<R> NbStream<R> {
                 writing: 0,
                 err: None,
                 shutdown: false,
+                need_flush: false,
             }),
             notify: Notify::new(),
             drained: Notify::new(),
@@ -120,12 +124,21 @@ impl<R> NbStream<R> {
                 // Hold the socket before taking the queue, so a write-through
                 // in poll_write can never overtake bytes taken here.
                 let mut g = wr2.lock().await;
-                let shutdown = {
+                let (shutdown, need_flush) = {
                     let mut st = lock(&w2.st);
                     std::mem::swap(&mut st.buf, &mut chunk);
                     st.writing = chunk.len();
-                    st.shutdown
+                    (st.shutdown, std::mem::take(&mut st.need_flush))
                 };
+                if chunk.is_empty() && need_flush {
+                    // Streams that buffer (stdout, a BufWriter) must not hold
+                    // a packet back; for sockets flush does nothing.
+                    if let Err(e) = g.flush().await {
+                        lock(&w2.st).err = Some(e.kind());
+                        w2.drained.notify_waiters();
+                        return;
+                    }
+                }
                 if chunk.is_empty() {
                     if shutdown {
                         let _ = g.shutdown().await;
@@ -136,6 +149,11 @@ impl<R> NbStream<R> {
                     continue;
                 }
                 if let Err(e) = g.write_all(&chunk).await {
+                    lock(&w2.st).err = Some(e.kind());
+                    w2.drained.notify_waiters();
+                    return;
+                }
+                if let Err(e) = g.flush().await {
                     lock(&w2.st).err = Some(e.kind());
                     w2.drained.notify_waiters();
                     return;
@@ -217,6 +235,17 @@ impl<R: Unpin> AsyncWrite for NbStream<R> {
                             st.err = Some(e.kind());
                             return Poll::Ready(Err(e));
                         }
+                    }
+                }
+                if done > 0
+                    && !matches!(Pin::new(&mut **g).poll_flush(&mut ncx), Poll::Ready(Ok(())))
+                {
+                    st.need_flush = true;
+                    if done == data.len() {
+                        drop(g);
+                        drop(st);
+                        self.w.notify.notify_one();
+                        return Poll::Ready(Ok(data.len()));
                     }
                 }
             }

@@ -234,3 +234,25 @@ async fn connect_via_dials_again_to_reconnect() {
     assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
     assert!(e.to_string().contains("proxy exited"), "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_that_buffer_writes_are_flushed() {
+    // A BufWriter holds small writes until flushed (as stdout does): the
+    // handshake and every small frame must still go out at once.
+    let s = peer("server");
+    let c = peer("client");
+    trust_all(&[&s, &c]);
+    let (x, y) = tokio::io::duplex(64 * 1024);
+    let (x, y) = (tokio::io::BufWriter::new(x), tokio::io::BufWriter::new(y));
+    let (served, connected) = within(30, async {
+        tokio::join!(s.serve_stream(x), c.connect_stream(y))
+    })
+    .await;
+    assert_eq!(
+        (served.unwrap(), connected.unwrap()),
+        ("client".into(), "server".into())
+    );
+    for _ in 0..3 {
+        echo_once(&c, &s, "server").await;
+    }
+}
