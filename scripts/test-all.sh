@@ -48,6 +48,7 @@ run_suite python    bash bindings/python/run-tests.sh
 run_suite go        bash bindings/go/run-tests.sh
 run_suite readme    bash scripts/check-readme.sh
 run_suite interop   bash tests/interop/run.sh
+run_suite bastion   bash tests/bastion/run.sh
 run_suite demo      bash scripts/demo.sh
 run_suite dist      bash scripts/test-dist.sh
 if [ -f bench/Cargo.toml ]; then

@@ -525,9 +525,11 @@ pub fn proxy_command(cmd: &str, endpoint: &str) -> Result<String> {
             Some('h') => out.push_str(&host),
             Some('p') => out.push_str(&port.to_string()),
             Some('%') => out.push('%'),
-            Some(t) => return Err(usage(format!(
+            Some(t) => {
+                return Err(usage(format!(
                 "--proxy-command: unknown token %{t} (known: %h host, %p port, %% a percent sign)"
-            ))),
+            )))
+            }
             None => {
                 return Err(usage(
                     "--proxy-command ends with a lone % (write %% for a percent sign)",

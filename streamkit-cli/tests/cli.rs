@@ -1508,3 +1508,118 @@ fn ping_exit_codes_follow_the_cli() {
     let out = ping(&env, &ep, &["-c", "0"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 }
+
+// ---------------------------------------------------------------------------
+// --stdio and --proxy-command
+
+/// `serve --stdio ...` as a shell command line, for --proxy-command.
+fn stdio_server(env: &Env, services: &[&str]) -> String {
+    let mut cmd = format!(
+        "{BIN} serve --stdio --key {} --authorized-keys {}",
+        env.path("server.key").display(),
+        env.path("client.pub").display()
+    );
+    for s in services {
+        cmd += &format!(" --service '{s}'");
+    }
+    cmd + &format!(" 2>>{}", env.path("stdio.log").display())
+}
+
+#[test]
+fn open_through_a_proxy_command_reaches_serve_stdio() {
+    let env = Env::new();
+    env.keys();
+    let proxy = stdio_server(&env, &["echo=echo", "sh=exec:cat; exit 3"]);
+    let data = data(300_000, 9);
+    let out = env.open(
+        "tcp://unused.example:1",
+        "echo",
+        &["--proxy-command", &proxy],
+        &data,
+    );
+    assert!(
+        out.status.success(),
+        "{} / {}",
+        stderr(&out),
+        env.log("stdio.log")
+    );
+    assert!(
+        out.stdout == data,
+        "{} of {} bytes",
+        out.stdout.len(),
+        data.len()
+    );
+    // An exec service: exit status and data through the same pipe.
+    let out = env.open(
+        "tcp://unused.example:1",
+        "sh",
+        &["--proxy-command", &proxy],
+        b"xyz",
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert_eq!(out.stdout, b"xyz");
+    // serve --stdio exits when its connection ends: nothing is left running.
+    let log = env.log("stdio.log");
+    assert!(log.contains("serving echo, sh on stdin/stdout"), "{log}");
+}
+
+#[test]
+fn proxy_command_tokens_and_errors() {
+    let env = Env::new();
+    env.keys();
+    // %h and %p are substituted (the command echoes them to a file first).
+    let seen = env.path("seen.txt");
+    let proxy = format!(
+        "echo %h:%p%% > {}; {}",
+        seen.display(),
+        stdio_server(&env, &["echo=echo"])
+    );
+    let out = env.open(
+        "tcp://bastion.example:2222",
+        "echo",
+        &["--proxy-command", &proxy],
+        b"hi",
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read_to_string(&seen).unwrap().trim(),
+        "bastion.example:2222%"
+    );
+    // An unknown token is a usage error naming the flag.
+    let out = env.open("tcp://h:1", "echo", &["--proxy-command", "nc %x"], b"");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--proxy-command: unknown token %x"),
+        "{}",
+        stderr(&out)
+    );
+    // A unix:// endpoint has no %h/%p.
+    let out = env.open(
+        "unix:///tmp/x.sock",
+        "echo",
+        &["--proxy-command", "true"],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("needs a tcp://HOST:PORT"),
+        "{}",
+        stderr(&out)
+    );
+    // A command that exits at once fails the connect with a clear cause.
+    let out = env.open(
+        "tcp://h:1",
+        "echo",
+        &["--proxy-command", "exit 0", "--connect-timeout", "500"],
+        b"",
+    );
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("tcp://h:1"), "{}", stderr(&out));
+    // --stdio and an endpoint together are a usage error.
+    let out = run(
+        env.cmd()
+            .args(["serve", "--stdio", "tcp://127.0.0.1:0", "-s", "e=echo"]),
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
