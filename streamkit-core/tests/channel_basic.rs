@@ -93,3 +93,46 @@ async fn server_opens_to_client() {
         c.shutdown().await.unwrap();
     }
 }
+
+/// PROTOCOL.md 14.2: after the remote's FIN, losing the connection does not
+/// turn the clean end into an error: the reader gets the data, then end of
+/// stream, and the trailers; writes fail with a closed error. Without a FIN
+/// the same loss is an error after the data.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fin_then_connection_loss_is_a_clean_end() {
+    for t in [Transport::Tcp, Transport::Unix] {
+        let (s, c, _) = pair(t).await;
+        let (a, b) = open_pair(&c, &s, "server", "fin-loss", &[]).await;
+        a.write(b"all of it").await.unwrap();
+        a.write_trailers(&["done=1".to_string()]).await.unwrap();
+        a.close_write().await.unwrap();
+        b.write(b"half").await.unwrap(); // b has not half-closed
+                                         // Everything (and the FIN) has arrived at b before the loss.
+        eventually("b received the data and the FIN", || {
+            b.stats().bytes_received == 9 && b.meta().trailers == ["done=1"]
+        })
+        .await;
+        round_trip(&c, &s, "server").await;
+        s.drop_peer("client").await.unwrap();
+        eventually("the client saw the loss", || c.peers().is_empty()).await;
+        // b (its remote half-closed): data, then a clean end.
+        let mut buf = [0u8; 64];
+        let n = within(30, b.read(&mut buf)).await.unwrap();
+        assert_eq!(&buf[..n], b"all of it", "{t:?}");
+        assert_eq!(
+            within(30, b.read(&mut buf)).await.unwrap(),
+            0,
+            "{t:?}: clean end"
+        );
+        assert!(within(30, b.read_frame()).await.unwrap().is_none(), "{t:?}");
+        assert!(within(30, b.read_error()).await.unwrap().is_none(), "{t:?}");
+        assert_eq!(b.meta().trailers, ["done=1"]);
+        let e = b.write(b"more").await.unwrap_err();
+        assert_eq!(e.kind(), streamkit_core::ErrorKind::Closed, "{t:?}: {e}");
+        // a (its remote never half-closed): the data, then an error.
+        let n = within(30, a.read(&mut buf)).await.unwrap();
+        assert_eq!(&buf[..n], b"half", "{t:?}");
+        let e = within(30, a.read(&mut buf)).await.unwrap_err();
+        assert_eq!(e.kind(), streamkit_core::ErrorKind::Closed, "{t:?}: {e}");
+    }
+}

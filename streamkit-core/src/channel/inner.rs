@@ -169,6 +169,9 @@ impl ChanInner {
         if let Some(e) = self.closed_error(st) {
             return Some(e);
         }
+        if let Some(e) = &st.lost {
+            return Some(e.clone());
+        }
         if st.close_recv || st.close_sent {
             return Some(Error::closed("the remote peer closed the channel"));
         }

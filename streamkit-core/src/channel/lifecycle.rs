@@ -68,11 +68,13 @@ pub(super) fn verdict(phase: Phase, msg: Received) -> Verdict {
             Verdict::Violation("data received after the sender half-closed the channel")
         }
         (Closing, R::Bytes) => Verdict::Discard,
-        // "ignore (may add)" and "ignore (reference appends)" while closing:
-        // this implementation adds and appends, which no one can observe
-        // once the channel is closing, and keeps trailers already sent
-        // before the remote's CLOSE.
-        (_, R::Credit | R::Trailers) => Verdict::Handle,
+        // "ignore (may add)": credit added while closing changes nothing.
+        (_, R::Credit) => Verdict::Handle,
+        (Open, R::Trailers) => Verdict::Handle,
+        (FinReceived, R::Trailers) => {
+            Verdict::Violation("TRAILERS received after the sender half-closed the channel")
+        }
+        (Closing, R::Trailers) => Verdict::Discard,
         (Open, R::Fin) => Verdict::Handle,
         (FinReceived | Closing, R::Fin) => Verdict::Discard,
         (_, R::Close) => Verdict::Handle,
@@ -123,7 +125,7 @@ mod tests {
         let table: [(Received, [&str; 3]); 6] = [
             (R::Bytes, ["handle", "error", "discard"]),
             (R::Credit, ["handle", "handle", "handle"]),
-            (R::Trailers, ["handle", "handle", "handle"]),
+            (R::Trailers, ["handle", "error", "discard"]),
             (R::Fin, ["handle", "discard", "discard"]),
             (R::Close, ["handle", "handle", "handle"]),
             (R::Open, ["error", "error", "error"]),

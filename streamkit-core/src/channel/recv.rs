@@ -169,9 +169,12 @@ impl ChanInner {
         {
             let mut st = lock(&self.st);
             // A connection lost after the remote closed the channel cleanly
-            // does not turn that clean end into an error.
-            if st.fatal.is_none() && (notify_remote || !st.close_recv) {
+            // (its CLOSE, or its FIN: the data is complete) does not turn
+            // that clean end into an error for readers (PROTOCOL.md 14.2).
+            if st.fatal.is_none() && (notify_remote || !(st.close_recv || st.fin_recv)) {
                 st.fatal = Some(e.clone());
+            } else if !notify_remote && st.lost.is_none() {
+                st.lost = Some(e.clone());
             }
             if notify_remote {
                 // A protocol violation: what is buffered cannot be trusted.

@@ -35,6 +35,9 @@ pub(super) struct ChanState {
     pub(super) finished: bool,
     /// A fatal error (protocol violation, connection lost, peer shut down).
     pub(super) fatal: Option<Error>,
+    /// The connection was lost after the remote's FIN: reads still end
+    /// cleanly (its data is complete), writes fail with this.
+    pub(super) lost: Option<Error>,
     pub(super) trailers: Vec<String>,
     /// Bytes of `trailers` (4 + length each), bounded by MAX_TRAILER_BYTES.
     pub(super) trailer_bytes: usize,
