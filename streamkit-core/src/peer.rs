@@ -1182,8 +1182,12 @@ async fn connector_loop(
             }
             Err(e) => {
                 tracing::debug!("connect to {ep} failed: {e}");
-                let permanent =
-                    matches!(e.kind(), crate::ErrorKind::Auth | crate::ErrorKind::Invalid);
+                // Refused keys, bad settings and a refused hello exchange
+                // (PROTOCOL.md 5.2) fail the same way on every attempt.
+                let permanent = matches!(
+                    e.kind(),
+                    crate::ErrorKind::Auth | crate::ErrorKind::Invalid | crate::ErrorKind::Protocol
+                );
                 *lock(&last_err) = Some(e.clone());
                 if first.is_some() && (permanent || interval < 0) {
                     if let Some(f) = first.take() {

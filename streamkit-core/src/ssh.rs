@@ -292,6 +292,27 @@ impl client::Handler for ClientHandler {
         // the `Disconnected` event (then as russh's default handler does).
         match reason {
             client::DisconnectReason::ReceivedDisconnect(info) => {
+                // Refused during the hello exchange (PROTOCOL.md 5.2): the
+                // server checked our HELLO and will check it the same way
+                // next time, so this is permanent. "peer shut down" is the
+                // server going away, not a refusal.
+                if !self.conn.is_established()
+                    && matches!(info.reason_code, russh::Disconnect::ByApplication)
+                    && info.message != "peer shut down"
+                {
+                    let mut r = lock(&self.rejected);
+                    if r.is_none() {
+                        *r = Some(Error::Protocol(format!(
+                            "{} refused the hello exchange: {}",
+                            self.ep,
+                            if info.message.is_empty() {
+                                "no description"
+                            } else {
+                                &info.message
+                            }
+                        )));
+                    }
+                }
                 self.conn.on_lost(&format!(
                     "the remote disconnected: {}",
                     if info.message.is_empty() {
@@ -588,8 +609,13 @@ where
         })
         .await?;
         if !conn.wait_hello().await {
+            if let Some(r) = lock(&rejected).take() {
+                return Err(r);
+            }
             return Err(Error::closed(format!(
-                "{ep} closed the connection during the hello exchange"
+                "{ep} closed the connection during the hello exchange ({})",
+                conn.lost_reason()
+                    .unwrap_or_else(|| "no reason given".into())
             )));
         }
         // The server's name must be one its key may use.
