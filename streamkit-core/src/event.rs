@@ -186,6 +186,8 @@ struct QState {
 pub(crate) struct EventQueue {
     st: Mutex<QState>,
     notify: Notify,
+    /// A readiness descriptor (and its source bit) fed by this queue.
+    poll: std::sync::OnceLock<(std::sync::Arc<crate::readiness::Readiness>, u8)>,
 }
 
 impl fmt::Debug for EventQueue {
@@ -195,6 +197,20 @@ impl fmt::Debug for EventQueue {
 }
 
 impl EventQueue {
+    /// Feed `r`'s source `bit`: ready while an event (or the end) is waiting.
+    pub(crate) fn attach(&self, r: std::sync::Arc<crate::readiness::Readiness>, bit: u8) {
+        let st = lock(&self.st);
+        if self.poll.set((r, bit)).is_ok() {
+            self.refresh(&st);
+        }
+    }
+
+    fn refresh(&self, st: &QState) {
+        if let Some((r, bit)) = self.poll.get() {
+            r.set(*bit, !st.q.is_empty() || st.dropped > 0 || st.closed);
+        }
+    }
+
     /// Queue an event, or count it as dropped if the queue is full. Events
     /// pushed after [`EventQueue::close`] are discarded.
     pub(crate) fn push(&self, ev: Event) {
@@ -212,20 +228,23 @@ impl EventQueue {
             return;
         }
         st.q.push_back(ev);
+        self.refresh(&st);
         drop(st);
         self.notify.notify_one();
     }
 
     fn try_pop(&self) -> std::result::Result<Event, bool> {
         let mut st = lock(&self.st);
-        if let Some(e) = st.q.pop_front() {
-            return Ok(e);
-        }
-        if st.dropped > 0 {
+        let r = if let Some(e) = st.q.pop_front() {
+            Ok(e)
+        } else if st.dropped > 0 {
             let n = std::mem::take(&mut st.dropped);
-            return Ok(Event::overflow(n));
-        }
-        Err(st.closed)
+            Ok(Event::overflow(n))
+        } else {
+            Err(st.closed)
+        };
+        self.refresh(&st);
+        r
     }
 
     /// The next event; `None` once closed and drained.
@@ -253,7 +272,11 @@ impl EventQueue {
 
     /// No more events are accepted; readers get what is queued, then `None`.
     pub(crate) fn close(&self) {
-        lock(&self.st).closed = true;
+        {
+            let mut st = lock(&self.st);
+            st.closed = true;
+            self.refresh(&st);
+        }
         self.notify.notify_waiters();
         self.notify.notify_one();
     }

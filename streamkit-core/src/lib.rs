@@ -46,6 +46,7 @@ mod keys;
 mod options;
 mod peer;
 pub mod proto;
+mod readiness;
 pub mod runtime;
 mod slab;
 mod ssh;

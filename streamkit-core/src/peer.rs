@@ -52,6 +52,8 @@ pub(crate) struct PeerInner {
     startups: Arc<Startups>,
     /// What happened to connections, for `next_event` (bounded, never waits).
     pub(crate) events: Arc<EventQueue>,
+    /// The readiness descriptor for accept and events, made on first use.
+    poll: std::sync::OnceLock<Arc<crate::readiness::Readiness>>,
 }
 
 impl PeerInner {
@@ -357,6 +359,7 @@ impl Peer {
                     slabs: Arc::default(),
                     startups: Arc::default(),
                     events: Arc::default(),
+                    poll: std::sync::OnceLock::new(),
                 }),
             }),
         }
@@ -958,6 +961,31 @@ impl Peer {
     /// `Disconnected` events), then `None`. Cancel-safe.
     pub async fn next_event(&self) -> Option<Event> {
         self.i().events.pop().await
+    }
+
+    /// A descriptor for an event loop (poll, epoll, kqueue, selectors),
+    /// level-triggered: readable exactly while [`Peer::accept`] or
+    /// [`Peer::next_event`] would return without waiting (a channel or an
+    /// event is queued, or the peer is shut down). A wake-up may find the
+    /// other one ready instead: try both without waiting. Another thread
+    /// taking the channel or event first is the only way a wake-up can find
+    /// nothing.
+    ///
+    /// The descriptor belongs to the peer: do not read, write or close it;
+    /// it stays valid while any handle to the peer exists.
+    pub fn poll_fd(&self) -> Result<std::os::unix::io::RawFd> {
+        let i = self.i();
+        if i.poll.get().is_none() {
+            let r = crate::readiness::Readiness::new()
+                .map_err(|e| Error::Io(format!("cannot create a readiness descriptor: {e}")))?;
+            if i.poll.set(Arc::new(r)).is_ok() {
+                if let Some(r) = i.poll.get() {
+                    i.accept_q.attach(r.clone(), 0);
+                    i.events.attach(r.clone(), 1);
+                }
+            }
+        }
+        Ok(i.poll.get().map_or(-1, |r| r.fd()))
     }
 }
 

@@ -2,9 +2,10 @@
 
 use super::Channel;
 use crate::error::{Error, Result};
+use crate::readiness::Readiness;
 use crate::sync::lock;
 use std::collections::VecDeque;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 use tokio::sync::Notify;
 
 /// A queue of accepted-but-not-yet-taken channels (the peer's or a parent
@@ -14,6 +15,8 @@ pub(crate) struct AcceptQueue {
     q: Mutex<(VecDeque<Channel>, Option<Error>)>,
     notify: Notify,
     cap: std::sync::atomic::AtomicUsize,
+    /// A readiness descriptor (and its source bit) fed by this queue.
+    poll: OnceLock<(Arc<Readiness>, u8)>,
 }
 
 impl AcceptQueue {
@@ -22,6 +25,22 @@ impl AcceptQueue {
             q: Mutex::new((VecDeque::new(), None)),
             notify: Notify::new(),
             cap: cap.into(),
+            poll: OnceLock::new(),
+        }
+    }
+
+    /// Feed `r`'s source `bit`: ready while a channel (or the queue's
+    /// closing error) is waiting to be taken.
+    pub(crate) fn attach(&self, r: Arc<Readiness>, bit: u8) {
+        let q = lock(&self.q);
+        if self.poll.set((r, bit)).is_ok() {
+            self.refresh(&q);
+        }
+    }
+
+    fn refresh(&self, q: &(VecDeque<Channel>, Option<Error>)) {
+        if let Some((r, bit)) = self.poll.get() {
+            r.set(*bit, !q.0.is_empty() || q.1.is_some());
         }
     }
 
@@ -35,6 +54,7 @@ impl AcceptQueue {
             return Err((c, "accept backlog full (ACCEPT_BACKLOG)"));
         }
         q.0.push_back(c);
+        self.refresh(&q);
         drop(q);
         self.notify.notify_one();
         Ok(())
@@ -52,6 +72,7 @@ impl AcceptQueue {
             {
                 let mut q = lock(&self.q);
                 if let Some(c) = q.0.pop_front() {
+                    self.refresh(&q);
                     if !q.0.is_empty() {
                         self.notify.notify_one();
                     }
@@ -71,7 +92,9 @@ impl AcceptQueue {
             if q.1.is_none() {
                 q.1 = Some(e);
             }
-            q.0.drain(..).collect()
+            let d = q.0.drain(..).collect();
+            self.refresh(&q);
+            d
         };
         drop(drained);
         self.notify.notify_waiters();

@@ -187,6 +187,21 @@ impl InBuf {
         Ok(None)
     }
 
+    /// Would a frame read return or make progress now: a whole frame (or
+    /// the rest of one being assembled) is here, the next frame is too long
+    /// (the read fails), a frame too large to wait for whole has begun, or
+    /// enough of one being assembled has arrived for its credit to be due.
+    pub(super) fn frame_ready(&self, max: usize, window: usize) -> bool {
+        if let Some((n, b)) = &self.asm {
+            let k = (n - b.len()).min(self.len);
+            return k == n - b.len() || self.unacked + k >= self.grant_threshold();
+        }
+        match self.peek_frame_len() {
+            None => false,
+            Some(n) => n > max || self.len >= 4 + n || 4 + n > window / 2,
+        }
+    }
+
     pub(super) fn has_partial_frame(&self) -> bool {
         self.asm.is_some() || self.len > 0
     }
@@ -262,6 +277,42 @@ mod tests {
     use super::*;
     use std::sync::atomic::Ordering;
     use std::sync::LazyLock;
+
+    #[test]
+    fn frame_ready_follows_what_a_frame_read_would_do() {
+        let (max, window) = (1 << 20, 1024);
+        let mut ib = InBuf {
+            window,
+            ..InBuf::default()
+        };
+        assert!(!ib.frame_ready(max, window), "empty");
+        ib.push(Bytes::from_static(&[0, 0, 0, 5, b'a']));
+        assert!(!ib.frame_ready(max, window), "half a small frame");
+        ib.push(Bytes::from_static(b"bcde"));
+        assert!(ib.frame_ready(max, window), "a whole frame");
+        ib.clear();
+        ib.push(Bytes::copy_from_slice(&(max as u32 + 1).to_be_bytes()));
+        assert!(
+            ib.frame_ready(max, window),
+            "too long: the read fails at once"
+        );
+        ib.clear();
+        // A frame larger than half the window is assembled piece by piece:
+        // ready once a read can return credit (a quarter window) or finish it.
+        ib.push(Bytes::copy_from_slice(&2000u32.to_be_bytes()));
+        assert!(
+            ib.frame_ready(max, window),
+            "a large frame starts assembling"
+        );
+        ib.next_frame_as(max, window, InBuf::take, |b| b).unwrap();
+        ib.unacked = 0;
+        assert!(ib.asm.is_some());
+        assert!(!ib.frame_ready(max, window), "nothing more arrived");
+        ib.push(Bytes::from(vec![0u8; 100]));
+        assert!(!ib.frame_ready(max, window), "less than a quarter window");
+        ib.push(Bytes::from(vec![0u8; 200]));
+        assert!(ib.frame_ready(max, window), "credit is due");
+    }
 
     /// The "now" every probe below ends at: time is an input, not a clock read.
     fn at() -> Instant {

@@ -8,11 +8,12 @@ use super::tx::Tx;
 use super::window::WindowBudget;
 use crate::error::Error;
 use crate::identity::Identity;
+use crate::readiness::Readiness;
 use crate::sync::lock;
 use crate::writer::WShared;
 use std::fmt;
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use tokio::sync::Notify;
 
 /// The shared state of one channel.
@@ -45,6 +46,8 @@ pub(crate) struct ChanInner {
     /// (`let_writer_add`), which then never contends for the lock with the
     /// writer it waits for.
     pub(super) queued: AtomicU64,
+    /// The readiness descriptor, made on the application's first request.
+    pub(super) poll: OnceLock<Readiness>,
 }
 
 impl Drop for ChanInner {
@@ -120,12 +123,58 @@ impl ChanInner {
             budget: p.budget,
             gate: p.gate,
             queued: AtomicU64::new(0),
+            poll: OnceLock::new(),
         })
     }
 
     pub(super) fn wake_all(&self) {
-        self.rd.notify_waiters();
+        self.wake_readers();
         self.wr.notify_waiters();
+    }
+
+    /// Wake blocked readers and bring the readiness descriptor up to date.
+    /// Called with the state unlocked, after any change a reader can see.
+    pub(super) fn wake_readers(&self) {
+        self.rd.notify_waiters();
+        if self.poll.get().is_some() {
+            let st = lock(&self.st);
+            self.refresh_poll(&st);
+        }
+    }
+
+    /// Update the readiness descriptor from `st` (called under its lock).
+    pub(super) fn refresh_poll(&self, st: &ChanState) {
+        if let Some(p) = self.poll.get() {
+            p.set(0, self.read_ready(st));
+        }
+    }
+
+    /// A read, frame read or error read would return without waiting: data
+    /// (whole frames, when the last read on stream 0 was a frame read; any
+    /// byte otherwise), an error frame, or the end of the channel.
+    fn read_ready(&self, st: &ChanState) -> bool {
+        if st.fin_recv || st.close_recv || st.lost.is_some() || self.closed_error(st).is_some() {
+            return true;
+        }
+        if st.inb[1].frame_ready(self.max_frame, self.window) {
+            return true;
+        }
+        if st.poll_frames {
+            st.inb[0].frame_ready(self.max_frame, self.window)
+        } else {
+            st.inb[0].len > 0
+        }
+    }
+
+    /// The channel's readiness descriptor (see `Channel::poll_fd`).
+    pub(super) fn poll_fd(&self) -> std::io::Result<std::os::unix::io::RawFd> {
+        if self.poll.get().is_none() {
+            let r = Readiness::new()?;
+            let _ = self.poll.set(r);
+        }
+        let st = lock(&self.st);
+        self.refresh_poll(&st);
+        Ok(self.poll.get().map_or(-1, Readiness::fd))
     }
 
     /// Start a flusher if none is running. Called with the state unlocked.

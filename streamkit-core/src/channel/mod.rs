@@ -260,6 +260,26 @@ impl Channel {
         self.i().stats()
     }
 
+    /// A descriptor for an event loop (poll, epoll, kqueue, selectors),
+    /// level-triggered: readable exactly while a read, frame read or error
+    /// read would return without waiting: data is here, an error frame is
+    /// here, or the channel has ended (end of stream, closed, failed).
+    /// Whether data counts as "here" follows the last read on the byte
+    /// stream: after a frame read it means a whole frame (or, for a frame
+    /// too large for the window, enough of it to return credit), otherwise
+    /// any byte. So a non-blocking read after a wake-up returns something,
+    /// except when another thread read first, or on the first poll of a
+    /// frame reader that has not read yet (which may see half a frame).
+    ///
+    /// The descriptor belongs to the channel: do not read, write or close
+    /// it; it stays valid while any handle to the channel exists. Made on
+    /// first use; channels never asked for one cost nothing.
+    pub fn poll_fd(&self) -> Result<std::os::unix::io::RawFd> {
+        self.i()
+            .poll_fd()
+            .map_err(|e| Error::Io(format!("cannot create a readiness descriptor: {e}")))
+    }
+
     /// Put bytes taken from the byte stream back in front of it, so that
     /// the next read (bytes or frame) returns them first: for a binding
     /// that read frames ahead with `read_frames` and must hand the rest to
@@ -279,7 +299,7 @@ impl Channel {
             st.inb[0].push_front(Bytes::copy_from_slice(data));
             st.settle_unread();
         }
-        i.rd.notify_waiters();
+        i.wake_readers();
     }
 
     /// Send an error frame (SSH extended data, type 1).

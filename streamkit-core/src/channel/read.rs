@@ -13,7 +13,9 @@ impl ChanInner {
         loop {
             {
                 let mut st = lock(&self.st);
-                if let Some(v) = f(&mut st) {
+                let r = f(&mut st);
+                self.refresh_poll(&st);
+                if let Some(v) = r {
                     st.settle_unread();
                     return v;
                 }
@@ -23,7 +25,9 @@ impl ChanInner {
             n.as_mut().enable();
             {
                 let mut st = lock(&self.st);
-                if let Some(v) = f(&mut st) {
+                let r = f(&mut st);
+                self.refresh_poll(&st);
+                if let Some(v) = r {
                     st.settle_unread();
                     return v;
                 }
@@ -39,6 +43,7 @@ impl ChanInner {
         let mut due = false;
         let r = self
             .wait_rd(|st| {
+                st.poll_frames = false;
                 if let Some(e) = self.closed_error(st) {
                     if st.user_closed || st.inb[0].len == 0 {
                         return Some(Err(e));
@@ -80,6 +85,7 @@ impl ChanInner {
             let mut due = false;
             let r = self
                 .wait_rd(|st| {
+                    st.poll_frames |= s == 0;
                     if st.user_closed {
                         return Some(Err(Error::closed("channel is closed")));
                     }
@@ -147,6 +153,7 @@ impl ChanInner {
         let mut due = false;
         let r = self
             .wait_rd(|st| {
+                st.poll_frames |= s == 0;
                 if st.user_closed {
                     return Some(Err(Error::closed("channel is closed")));
                 }

@@ -58,7 +58,7 @@ impl ChanInner {
                 h.note_rtt(rtt);
             }
         }
-        self.rd.notify_waiters();
+        self.wake_readers();
         true
     }
 
@@ -236,6 +236,8 @@ impl ChanInner {
             let now = Instant::now();
             ib.on_credit(now, &self.budget);
             let n = std::mem::take(&mut ib.unacked);
+            self.refresh_poll(&st);
+            let ib = &mut st.inb[s];
             if ib.probe.is_none() {
                 ib.probe = Some((ib.received + ib.allowance as u64, now, ib.received));
             }

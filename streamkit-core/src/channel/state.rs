@@ -52,6 +52,9 @@ pub(super) struct ChanState {
     /// A multi-piece write (bytes or a large frame) is in progress on the
     /// stream: small frames wait for it so they cannot land in its middle.
     pub(super) large: [bool; 2],
+    /// The last read on stream 0 was a frame read: its readiness
+    /// descriptor then waits for whole frames rather than any byte.
+    pub(super) poll_frames: bool,
 }
 
 impl ChanState {

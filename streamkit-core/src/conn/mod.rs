@@ -837,9 +837,16 @@ impl Conn {
     }
 
     pub(crate) fn close(&self, reason: &str) {
-        if let ConnKind::Ssh(ssh) = &self.kind {
+        // Record our reason first: the disconnect below may end the session
+        // on another worker before this thread runs on, and the first reason
+        // recorded is the one events and errors report.
+        let disconnect = match &self.kind {
+            ConnKind::Ssh(ssh) => ssh.link.get().map(|l| l.disconnect(reason.to_string())),
+            ConnKind::Inproc(_) => None,
+        };
+        self.on_lost(reason);
+        if let ConnKind::Ssh(_) = &self.kind {
             let kill = self.kill.clone();
-            let disconnect = ssh.link.get().map(|l| l.disconnect(reason.to_string()));
             self.rt.spawn(async move {
                 if let Some(d) = disconnect {
                     let _ = tokio::time::timeout(std::time::Duration::from_millis(500), d).await;
@@ -848,7 +855,6 @@ impl Conn {
                 kill.cancel();
             });
         }
-        self.on_lost(reason);
     }
 }
 
