@@ -33,6 +33,7 @@ mod fdio;
 mod ffi;
 mod handle;
 mod peer;
+mod poll;
 mod runtime;
 mod stats;
 

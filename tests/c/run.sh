@@ -11,7 +11,8 @@
 # 3. stage an install (streamkit-ffi/install.sh) and build every C program
 #    with -Wall -Wextra -Werror against include/streamkit.h, once linked to
 #    libstreamkit.so (via pkg-config) and once to libstreamkit.a
-# 4. run test_api and test_fork (both linkages) and examples/echo.c
+# 4. run test_api and test_fork (both linkages), examples/echo.c and
+#    examples/poll_echo.c
 # 5. run test_api and test_fork under valgrind (definite leaks and invalid
 #    accesses fail the run)
 #
@@ -121,6 +122,7 @@ build test_fork_shared tests/c/test_fork.c "${shared_link[@]}"
 build test_fork_static tests/c/test_fork.c "${static_link[@]}"
 build echo_shared streamkit-ffi/examples/echo.c "${shared_link[@]}"
 build echo_static streamkit-ffi/examples/echo.c "${static_link[@]}"
+build poll_echo_shared streamkit-ffi/examples/poll_echo.c "${shared_link[@]}"
 
 # The header on its own: strict C99, and C++ (extern "C", typed enum) linked to the .so.
 printf '#include <streamkit.h>\nint main(void) { return sk_version()[0] == 0; }\n' >"$out/header_only.c"
@@ -191,6 +193,16 @@ for bin in echo_shared echo_static; do
         fail "examples/echo.c ($bin)"
     fi
 done
+if [ -x "$out/poll_echo_shared" ]; then
+    if timeout 120 "$out/poll_echo_shared" 16 >"$out/poll_echo.log" 2>&1 &&
+        grep -q 'client: 48 of 48 replies correct' "$out/poll_echo.log" &&
+        grep -q 'server: served 16 channels from one thread' "$out/poll_echo.log"; then
+        pass "examples/poll_echo.c (16 channels, one poll loop)"
+    else
+        cat "$out/poll_echo.log"
+        fail "examples/poll_echo.c"
+    fi
+fi
 
 if [ "${SK_SKIP_VALGRIND:-0}" = 1 ]; then
     echo "valgrind pass skipped (SK_SKIP_VALGRIND=1)"

@@ -6,6 +6,7 @@
 #include "common.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -1527,6 +1528,100 @@ static int test_connect_fd(void) {
     return 0;
 }
 
+/* ---------- readiness descriptors for poll(2) ---------- */
+
+/* poll(2) one descriptor for POLLIN; ms = -1 waits forever. */
+static int fd_readable(int fd, int ms) {
+    struct pollfd p = {fd, POLLIN, 0};
+    int n = poll(&p, 1, ms);
+    return n == 1 && (p.revents & POLLIN);
+}
+
+static int test_poll_fd(void) {
+    pair pp;
+    sk_channel *cb = NULL, *ca = NULL;
+    sk_event *ev = NULL;
+    sk_buf b = {0};
+    uint8_t buf[8];
+    size_t n = 0;
+    int pfd = -1, cfd = -1, again = -1;
+    int live = 30000 * slow_factor(); /* a liveness bound only */
+
+    if (make_pair(&pp, "tcp://127.0.0.1:0")) return 1;
+    EXPECT_MSG(sk_peer_fd(pp.a, NULL), SK_ERR_INVALID, "fd is NULL");
+    EXPECT_MSG(sk_peer_fd(NULL, &pfd), SK_ERR_INVALID, "p is NULL");
+    OK(sk_peer_fd(pp.a, &pfd));
+    OK(sk_peer_fd(pp.a, &again));
+    CHECK(pfd >= 0 && again == pfd);
+    /* the peer's events from connecting are queued: readable until taken */
+    CHECK(fd_readable(pfd, live));
+    while (sk_peer_next_event(pp.a, 0, &ev) == SK_OK) sk_event_free(ev);
+    CHECK(!fd_readable(pfd, 0));
+
+    /* a channel to accept */
+    OK(sk_peer_open(pp.b, "a", "poll", NULL, 0, &cb));
+    CHECK(fd_readable(pfd, live));
+    EXPECT(sk_peer_next_event(pp.a, 0, &ev), SK_ERR_TIMEOUT);
+    OK(sk_peer_accept(pp.a, 0, &ca));
+    CHECK(!fd_readable(pfd, 0));
+
+    /* channel: bytes, then a frame reader that waits for whole frames */
+    EXPECT_MSG(sk_channel_fd(ca, NULL), SK_ERR_INVALID, "fd is NULL");
+    OK(sk_channel_fd(ca, &cfd));
+    CHECK(cfd >= 0 && cfd != pfd);
+    CHECK(!fd_readable(cfd, 0));
+    OK(sk_channel_write(cb, (const uint8_t *)"hi", 2, &n));
+    CHECK(fd_readable(cfd, live));
+    OK(sk_channel_read(ca, buf, 1, &n, 0));
+    CHECK(n == 1 && buf[0] == 'h');
+    CHECK(fd_readable(cfd, 0)); /* one byte left: level-triggered */
+    OK(sk_channel_read(ca, buf, sizeof buf, &n, 0));
+    CHECK(n == 1 && buf[0] == 'i');
+    CHECK(!fd_readable(cfd, 0));
+    EXPECT(sk_channel_read(ca, buf, sizeof buf, &n, 0), SK_ERR_TIMEOUT);
+
+    EXPECT(sk_channel_read_frame(ca, &b, 0), SK_ERR_TIMEOUT); /* now a frame reader */
+    OK(sk_channel_write(cb, (const uint8_t *)"\0\0\0\3ab", 6, &n));
+    /* poll until the half frame has surely arrived: a second channel's
+       frame, sent after it on the same connection, has been read */
+    {
+        sk_channel *p1 = NULL, *p2 = NULL;
+        OK(sk_peer_open(pp.b, "a", "probe", NULL, 0, &p1));
+        OK(sk_peer_accept(pp.a, live, &p2));
+        OK(sk_channel_write_frame(p1, (const uint8_t *)"p", 1));
+        OK(sk_channel_read_frame(p2, &b, live));
+        sk_buf_free(&b);
+        sk_channel_free(p1);
+        sk_channel_free(p2);
+    }
+    CHECK(!fd_readable(cfd, 0)); /* 3 of 7 bytes of the first frame */
+    OK(sk_channel_write(cb, (const uint8_t *)"c", 1, &n));
+    CHECK(fd_readable(cfd, live));
+    OK(sk_channel_read_frame(ca, &b, 0));
+    CHECK(b.len == 3 && memcmp(b.data, "abc", 3) == 0);
+    sk_buf_free(&b);
+    CHECK(!fd_readable(cfd, 0));
+
+    /* an error frame, then the end of stream (stays readable) */
+    OK(sk_channel_write_error(cb, (const uint8_t *)"e", 1));
+    CHECK(fd_readable(cfd, live));
+    OK(sk_channel_read_error(ca, &b, 0));
+    sk_buf_free(&b);
+    CHECK(!fd_readable(cfd, 0));
+    OK(sk_channel_close_write(cb));
+    CHECK(fd_readable(cfd, live));
+    EXPECT(sk_channel_read_frame(ca, &b, 0), SK_ERR_EOF);
+    CHECK(fd_readable(cfd, 0));
+
+    sk_channel_free(ca);
+    sk_channel_free(cb);
+    /* shut down: accept fails at once, so the peer's descriptor is readable */
+    OK(sk_peer_shutdown(pp.a));
+    CHECK(fd_readable(pfd, live));
+    free_pair(&pp);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     static const test_case tests[] = {
         {"runtime_threads", test_runtime_threads},
@@ -1569,6 +1664,7 @@ int main(int argc, char **argv) {
         {"stats", test_stats},
         {"events", test_events},
         {"connect_fd", test_connect_fd},
+        {"poll_fd", test_poll_fd},
     };
     int rc = run_tests("test_api", tests, sizeof tests / sizeof tests[0], argc, argv);
     if (rc == 0 && argc <= 1 && sk_live_handles() != 0) {
