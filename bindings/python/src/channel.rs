@@ -6,6 +6,7 @@ use streamkit_core::Channel;
 
 use crate::args;
 use crate::buffer::ByteView;
+use crate::errors;
 use crate::runtime::{block, InRt, Op};
 use crate::shared::{self, eof_as_none, eof_as_zero};
 
@@ -61,6 +62,20 @@ impl PyChannel {
     /// (recv_unread_ms). Does not block.
     fn stats(&self) -> crate::stats::ChannelStats {
         self.inner.stats().into()
+    }
+
+    /// fileno() -> int
+    ///
+    /// A descriptor for selectors / select / poll, level-triggered:
+    /// readable exactly while read(), read_frame() or read_error() with
+    /// timeout=0 would return instead of raising TimeoutError (data or an
+    /// error frame is waiting, or the channel has ended; an ended channel
+    /// stays readable). What counts as data follows the last read: after
+    /// read_frame(), a whole frame; otherwise any byte. The descriptor
+    /// belongs to the channel: never read, write or close it.
+    fn fileno(&self, py: Python<'_>) -> PyResult<i32> {
+        let ch = self.inner.live(py, "Channel.fileno")?;
+        ch.poll_fd().map_err(|e| errors::to_py(py, e))
     }
 
     /// True once the channel has fully ended: closed (or closed for writing)

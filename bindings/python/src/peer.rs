@@ -252,6 +252,18 @@ impl PyPeer {
         crate::stats::peer_stats(&self.inner)
     }
 
+    /// fileno() -> int
+    ///
+    /// A descriptor for selectors / select / poll, level-triggered:
+    /// readable exactly while accept(timeout=0) or next_event(timeout=0)
+    /// would return a channel or an event (or the peer is shut down). After
+    /// a wake-up try both. The descriptor belongs to the peer: never read,
+    /// write or close it.
+    fn fileno(&self, py: Python<'_>) -> PyResult<i32> {
+        let p = self.inner.live(py, "Peer.fileno")?;
+        p.poll_fd().map_err(|e| errors::to_py(py, e))
+    }
+
     /// drop(name) -> None
     ///
     /// Close the connection to the named peer. Raises NoPeerError if there is
