@@ -136,7 +136,9 @@ async fn stalls_are_attributed_to_the_side_that_does_not_read() {
         })
         .await;
         let (a1, b1) = (a.stats(), b.stats());
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        // 150 ms asleep reads as at least 100 on the stall clock, which
+        // ticks every few ms (CLOCK_MONOTONIC_COARSE).
+        tokio::time::sleep(Duration::from_millis(150)).await;
         let (a2, b2) = (a.stats(), b.stats());
         assert!(
             a2.send_blocked_ms - a1.send_blocked_ms >= 100.0,

@@ -61,13 +61,16 @@ impl ChanState {
     /// Start or stop the unread clock when the receive buffers turned
     /// non-empty or empty; the clock is read only then.
     pub(super) fn settle_unread(&mut self) {
+        if !super::stats::STALL_CLOCKS {
+            return;
+        }
         let unread = self.inb[0].len + self.inb[1].len > 0;
         let c = &mut self.counters.recv_unread;
         if c.active() != unread {
             if unread {
-                c.begin(std::time::Instant::now());
+                c.begin(super::stats::tick());
             } else {
-                c.end(std::time::Instant::now());
+                c.end(super::stats::tick());
             }
         }
     }

@@ -3,9 +3,19 @@
 //! Counters live in the channel's state and are updated where its lock is
 //! already held, so they cost an addition each. Stall clocks ([`Stall`]) are
 //! read only when a stall starts or ends (a writer starts waiting for
-//! credit, the receive buffer turns non-empty or empty), never per byte.
+//! credit, the receive buffer turns non-empty or empty), never per byte,
+//! and from the kernel's coarse monotonic clock: a ping-pong exchange turns
+//! a buffer non-empty and empty twice per message, and a precise clock read
+//! each time cost a quarter of an in-process round trip
+//! (bench/stats-cost.sh). The coarse clock ticks every few ms, so one short
+//! stall may read as 0 or one tick, but totals are unbiased and the stalls
+//! that matter last longer than a tick.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+/// Stall clocks are on. Only `bench/stats-cost.sh` builds with them off
+/// (`--cfg streamkit_no_stall_clocks`), to measure what they cost.
+pub(super) const STALL_CLOCKS: bool = !cfg!(streamkit_no_stall_clocks);
 
 /// What one channel has moved, and which side has been slow.
 ///
@@ -40,28 +50,48 @@ pub struct ChannelStats {
     pub recv_unread_ms: f64,
 }
 
+/// A reading of the stall clock: time since an arbitrary origin.
+pub(super) type Tick = Duration;
+
+/// The stall clock now (CLOCK_MONOTONIC_COARSE on Linux).
+pub(super) fn tick() -> Tick {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    const CLOCK: libc::clockid_t = libc::CLOCK_MONOTONIC_COARSE;
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    const CLOCK: libc::clockid_t = libc::CLOCK_MONOTONIC;
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; the clock id is a
+    // constant every supported kernel has (it cannot fail then, and a
+    // failure would leave zero: a stall measured as zero, nothing worse).
+    unsafe { libc::clock_gettime(CLOCK, &mut ts) };
+    Duration::new(ts.tv_sec.max(0) as u64, ts.tv_nsec.clamp(0, 999_999_999) as u32)
+}
+
 /// A stall clock: the total time during which at least one stall was in
 /// progress. Time is passed in (sans-IO).
 #[derive(Debug, Default)]
 pub(super) struct Stall {
     total: Duration,
-    since: Option<Instant>,
+    since: Option<Tick>,
     depth: u32,
 }
 
 impl Stall {
-    pub(super) fn begin(&mut self, now: Instant) {
+    pub(super) fn begin(&mut self, now: Tick) {
         if self.depth == 0 {
             self.since = Some(now);
         }
         self.depth += 1;
     }
 
-    pub(super) fn end(&mut self, now: Instant) {
+    pub(super) fn end(&mut self, now: Tick) {
         self.depth = self.depth.saturating_sub(1);
         if self.depth == 0 {
             if let Some(t) = self.since.take() {
-                self.total += now.saturating_duration_since(t);
+                self.total += now.saturating_sub(t);
             }
         }
     }
@@ -71,11 +101,11 @@ impl Stall {
     }
 
     /// Total stalled time up to `now`, including a stall in progress.
-    pub(super) fn total_at(&self, now: Instant) -> Duration {
+    pub(super) fn total_at(&self, now: Tick) -> Duration {
         self.total
             + self
                 .since
-                .map_or(Duration::ZERO, |t| now.saturating_duration_since(t))
+                .map_or(Duration::ZERO, |t| now.saturating_sub(t))
     }
 }
 
@@ -97,7 +127,7 @@ pub(super) struct Counters {
 
 impl super::inner::ChanInner {
     pub(crate) fn stats(&self) -> ChannelStats {
-        let now = Instant::now();
+        let now = tick();
         let st = crate::sync::lock(&self.st);
         ChannelStats {
             bytes_sent: st.counters.bytes_sent,
@@ -119,7 +149,7 @@ mod tests {
 
     #[test]
     fn overlapping_stalls_count_once_and_a_running_one_counts_so_far() {
-        let t0 = Instant::now();
+        let t0 = tick();
         let at = |ms: u64| t0 + Duration::from_millis(ms);
         let mut s = Stall::default();
         assert_eq!(s.total_at(at(5)), Duration::ZERO);
@@ -135,5 +165,14 @@ mod tests {
         s.begin(at(200));
         s.end(at(230));
         assert_eq!(s.total_at(at(300)), Duration::from_millis(40));
+    }
+
+    #[test]
+    fn the_clock_moves_forward() {
+        let a = tick();
+        std::thread::sleep(Duration::from_millis(60));
+        let b = tick();
+        assert!(b > a, "{a:?} then {b:?}");
+        assert!(b - a >= Duration::from_millis(40), "{:?}", b - a);
     }
 }

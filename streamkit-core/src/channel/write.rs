@@ -8,7 +8,6 @@ use crate::error::{Error, Result};
 use crate::sync::lock;
 use bytes::{Bytes, BytesMut};
 use std::sync::Arc;
-use std::time::Instant;
 
 impl ChanInner {
     /// Wait for credit, then queue up to MAX_CHUNK bytes of `data` from `off`.
@@ -202,16 +201,16 @@ struct Blocked<'a> {
 
 impl Blocked<'_> {
     fn begin(&mut self, st: &mut ChanState) {
-        if !self.on {
+        if !self.on && super::stats::STALL_CLOCKS {
             self.on = true;
-            st.counters.send_blocked.begin(Instant::now());
+            st.counters.send_blocked.begin(super::stats::tick());
         }
     }
 
     fn end(&mut self, st: &mut ChanState) {
         if self.on {
             self.on = false;
-            st.counters.send_blocked.end(Instant::now());
+            st.counters.send_blocked.end(super::stats::tick());
         }
     }
 }
