@@ -43,7 +43,8 @@ pub struct ChannelStats {
     pub send_credit: u64,
     /// Milliseconds during which at least one writer here waited for the
     /// remote's credit (the remote did not read fast enough, or the link is
-    /// the bottleneck).
+    /// the bottleneck). Measured with a clock that ticks every few ms: one
+    /// stall shorter than a tick adds 0 or one tick.
     pub send_blocked_ms: f64,
     /// Milliseconds during which received data sat here unread (this side's
     /// application did not read).
