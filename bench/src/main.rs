@@ -52,13 +52,18 @@ struct Cfg {
     lfl_secs: f64,
     lfl_warm: f64,
     no_netem: bool,
+    /// Scenario 10: connection counts, one variant each.
+    conns: Vec<usize>,
 }
+
+/// Scenario 10: client handshakes in flight at once.
+const SCALE_CONCURRENCY: usize = 16;
 
 const USAGE: &str =
     "usage: streamkit-bench [--quick] [--markdown FILE] [--reps N] [--bulk-mib N] [--secs S]
        [--rtt N] [--churn-conc N] [--setup N] [--channels N] [--channel-kib N]
-       [--only 1,2,3,4,5,6,7,8,9] [--variant SUBSTRING] [--no-openssh] [--timeout S]
-       [--netem-secs S] [--no-netem] [--main-thread]";
+       [--only 1,2,3,4,5,6,7,8,9,10] [--variant SUBSTRING] [--no-openssh] [--timeout S]
+       [--netem-secs S] [--no-netem] [--main-thread] [--connections N,N]";
 
 fn parse_args() -> Result<Cfg, String> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -85,6 +90,7 @@ fn parse_args() -> Result<Cfg, String> {
             lfl_secs: 2.0,
             lfl_warm: 0.5,
             no_netem: false,
+            conns: vec![200],
         }
     } else {
         Cfg {
@@ -108,6 +114,7 @@ fn parse_args() -> Result<Cfg, String> {
             lfl_secs: 10.0,
             lfl_warm: 2.0,
             no_netem: false,
+            conns: vec![1000, 10_000],
         }
     };
     let mut it = args.into_iter();
@@ -133,6 +140,12 @@ fn parse_args() -> Result<Cfg, String> {
             "--churn-conc" => c.churn_conc = num(val("--churn-conc")?)? as usize,
             "--setup" => c.setup_n = num(val("--setup")?)? as usize,
             "--channels" => c.many_ch = num(val("--channels")?)? as usize,
+            "--connections" => {
+                c.conns = val("--connections")?
+                    .split(',')
+                    .map(|x| num(x.to_string()).map(|n| n.max(1.0) as usize))
+                    .collect::<Result<_, _>>()?
+            }
             "--channel-kib" => c.many_per = (num(val("--channel-kib")?)? * 1024.0) as u64,
             "--timeout" => c.timeout = Duration::from_secs_f64(num(val("--timeout")?)?),
             "--only" => {
@@ -402,6 +415,28 @@ fn loadavg() -> String {
 }
 
 fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some(sk::SCALE_CLIENTS_ARG) {
+        // scenario 10's client process
+        let code = match tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => match rt.block_on(sk::scale_clients(&args[1..])) {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("scale clients: {e}");
+                    1
+                }
+            },
+            Err(e) => {
+                eprintln!("tokio runtime: {e}");
+                1
+            }
+        };
+        std::process::exit(code);
+    }
     let cfg = match parse_args() {
         Ok(c) => c,
         Err(e) => {
@@ -659,6 +694,41 @@ async fn run(cfg: Cfg) -> i32 {
                 ));
             } // the namespaces are deleted here (and on unwinding)
         }
+    }
+
+    if wants(&cfg, "10") {
+        let mut fit = Vec::new();
+        for &n in &c.conns {
+            let limit = sk::raise_nofile(sk::scale_fds(n));
+            if limit >= sk::scale_fds(n) {
+                fit.push(n);
+            } else {
+                rep.notes.push(format!(
+                    "scenario 10 with {n} connections skipped: it needs {} descriptors and the limit is {limit} (raise it with ulimit -Hn, or run as root)",
+                    sk::scale_fds(n)
+                ));
+            }
+        }
+        let v: Vec<(String, Job)> = fit
+            .iter()
+            .map(|&n| {
+                (
+                    format!("streamkit {n} connections"),
+                    job(move || sk::scale(n, SCALE_CONCURRENCY)),
+                )
+            })
+            .collect();
+        scenario(
+            &mut rep,
+            &cfg,
+            "10",
+            "many clients to one bound peer: handshakes, memory, p99 under a flood",
+            v,
+        )
+        .await;
+        rep.notes.push(format!(
+            "scenario 10: {SCALE_CONCURRENCY} connects in flight (under MAX_STARTUPS_PER_SOURCE) from a client process on the same 2 cores, so handshakes/s includes the clients' CPU; memory is the server's alone"
+        ));
     }
 
     let elapsed = started.elapsed().as_secs_f64();

@@ -398,3 +398,268 @@ pub async fn many(nch: usize, per: u64) -> Out {
         ("idle heap KiB/channel (both ends)", idle_heap),
     ])
 }
+
+/// Raise the descriptor limit to `want` (the hard limit too, where this
+/// process may: root); returns the soft limit now in force.
+pub fn raise_nofile(want: u64) -> u64 {
+    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
+    unsafe {
+        let mut r: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) != 0 {
+            return 0;
+        }
+        if r.rlim_cur < want {
+            let mut up = r;
+            up.rlim_cur = want;
+            up.rlim_max = r.rlim_max.max(want);
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &up) != 0 {
+                r.rlim_cur = want.min(r.rlim_max);
+                libc::setrlimit(libc::RLIMIT_NOFILE, &r);
+            }
+            libc::getrlimit(libc::RLIMIT_NOFILE, &mut r);
+        }
+        r.rlim_cur
+    }
+}
+
+/// Descriptors scenario 10's server side needs for `n` connections.
+pub fn scale_fds(n: usize) -> u64 {
+    n as u64 + 256
+}
+
+/// Echo round trips on `ch` (its other end echoes frames) until `stop` is
+/// set (at least `min` of them); each round trip's µs.
+async fn probe_rtts(
+    ch: &Channel,
+    min: usize,
+    stop: &std::sync::atomic::AtomicBool,
+) -> Result<Vec<f64>, String> {
+    let mut v = Vec::new();
+    let mut seq = 0u64;
+    while v.len() < min || !stop.load(Ordering::Relaxed) {
+        let f = frame(seq);
+        let t = Instant::now();
+        ch.write_frame(&f).await.map_err(e("probe write"))?;
+        let got = ch
+            .read_frame()
+            .await
+            .map_err(e("probe read"))?
+            .ok_or("streamkit scale: probe channel ended")?;
+        v.push(t.elapsed().as_secs_f64() * 1e6);
+        check_frame(&got, seq).map_err(|m| format!("streamkit scale probe: {m}"))?;
+        seq += 1;
+        // a round trip every 200 µs: a steady client, not a flood of its own
+        tokio::time::sleep(Duration::from_micros(200)).await;
+    }
+    Ok(v)
+}
+
+/// Scenario 10: one bound peer, `n` client connections (each a real SSH
+/// connection: key exchange, mutual public-key auth, hello), `conc` being
+/// set up at a time. Reports handshakes/s, memory per idle connection
+/// (heap and RSS of the server alone: the clients run in a child process) and
+/// an established channel's round-trip p99 before and during the flood.
+pub async fn scale(n: usize, conc: usize) -> Out {
+    let limit = raise_nofile(scale_fds(n));
+    if limit < scale_fds(n) {
+        return Err(format!(
+            "streamkit scale: {n} connections need {} descriptors, the limit is {limit} (raise the hard limit: ulimit -Hn)",
+            scale_fds(n)
+        ));
+    }
+    let skey = streamkit_core::generate_key();
+    let ckey = streamkit_core::generate_key();
+    let s = keyed_peer("server", &skey)?;
+    let probe = keyed_peer("probe", &ckey)?;
+    let keys = format!(
+        "{}\n{}\n",
+        s.public_key().map_err(e("key"))?,
+        probe.public_key().map_err(e("key"))?
+    );
+    s.set_option_str(PeerOption::AuthorizedKeys, &keys)
+        .map_err(e("trust"))?;
+    probe
+        .set_option_str(PeerOption::AuthorizedKeys, &keys)
+        .map_err(e("trust"))?;
+    let ep = s.bind("tcp://127.0.0.1:0").await.map_err(e("bind"))?;
+    probe.connect(&ep).await.map_err(e("connect"))?;
+    // the server echoes frames on every channel it accepts
+    let echo = {
+        let s = s.clone();
+        tokio::spawn(async move {
+            while let Ok(ch) = s.accept().await {
+                tokio::spawn(async move {
+                    while let Ok(Some(f)) = ch.read_frame().await {
+                        if ch.write_frame(&f).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        })
+    };
+    let pch = probe
+        .open("server", "probe", &[])
+        .await
+        .map_err(e("open"))?;
+    let never = std::sync::atomic::AtomicBool::new(true);
+    let mut idle = probe_rtts(&pch, 2000, &never).await?;
+    // The clients run in a child process (this binary again, see
+    // `scale_clients`): the server's memory is then measured alone, and
+    // each process needs only one descriptor per connection.
+    let exe = std::env::current_exe().map_err(|x| format!("streamkit scale: {x}"))?;
+    let mut child = tokio::process::Command::new(exe)
+        .arg(SCALE_CLIENTS_ARG)
+        .args([ep.as_str(), &n.to_string(), &conc.to_string()])
+        .env("SKB_CLIENT_KEY", &ckey)
+        .env("SKB_KEYS", &keys)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|x| format!("streamkit scale: starting the client process: {x}"))?;
+    let mut to_child = child.stdin.take().ok_or("streamkit scale: no stdin")?;
+    let mut from_child =
+        tokio::io::BufReader::new(child.stdout.take().ok_or("streamkit scale: no stdout")?);
+    let expect = |line: String, want: &str| -> Result<(), String> {
+        if line.trim() == want {
+            Ok(())
+        } else {
+            Err(format!(
+                "streamkit scale: the client process said {:?}, not {want:?}",
+                line.trim()
+            ))
+        }
+    };
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let mut line = String::new();
+    from_child
+        .read_line(&mut line)
+        .await
+        .map_err(|x| x.to_string())?;
+    expect(std::mem::take(&mut line), "ready")?;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let rss0 = rss_bytes();
+    LIVE.store(0, Ordering::Relaxed);
+    COUNTING.store(true, Ordering::Relaxed);
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let t0 = Instant::now();
+    to_child
+        .write_all(b"go\n")
+        .await
+        .map_err(|x| x.to_string())?;
+    let (during, done) = tokio::join!(probe_rtts(&pch, 1, &stop), async {
+        let r = from_child.read_line(&mut line).await;
+        stop.store(true, Ordering::Relaxed);
+        r.map_err(|x| x.to_string())
+            .and_then(|_| expect(std::mem::take(&mut line), "connected"))
+    });
+    let dt = t0.elapsed().as_secs_f64();
+    let mut during = during?;
+    done?;
+    // every client is connected: wait for the server to list them all
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while s.peers().len() < n + 1 {
+        if Instant::now() > deadline {
+            return Err(format!(
+                "streamkit scale: the server lists {} of {} peers",
+                s.peers().len(),
+                n + 1
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    COUNTING.store(false, Ordering::Relaxed);
+    let heap = LIVE.load(Ordering::Relaxed).max(0) as f64 / n as f64 / 1024.0;
+    let rss = rss_bytes().saturating_sub(rss0) as f64 / n as f64 / 1024.0;
+    idle.sort_by(f64::total_cmp);
+    during.sort_by(f64::total_cmp);
+    let (p99_idle, p99_flood) = (quantile(&idle, 0.99), quantile(&during, 0.99));
+    drop(pch);
+    drop(to_child); // the client process shuts its peers down and exits
+    let st = tokio::time::timeout(Duration::from_secs(120), child.wait())
+        .await
+        .map_err(|_| "streamkit scale: the client process did not exit".to_string())?
+        .map_err(|x| x.to_string())?;
+    if !st.success() {
+        return Err(format!(
+            "streamkit scale: the client process exited with {st}"
+        ));
+    }
+    let _ = probe.shutdown().await;
+    let _ = s.shutdown().await;
+    echo.abort();
+    Ok(vec![
+        ("handshakes/s", n as f64 / dt),
+        ("server heap KiB/connection", heap),
+        ("server RSS KiB/connection", rss),
+        ("probe RTT p99 µs, idle", p99_idle),
+        ("probe RTT p99 µs, during the flood", p99_flood),
+        ("p99 during ÷ idle", p99_flood / p99_idle),
+    ])
+}
+
+/// The argument that makes this binary scenario 10's client process.
+pub const SCALE_CLIENTS_ARG: &str = "--scale-clients";
+
+/// Scenario 10's client process: `--scale-clients ENDPOINT N CONC`, the
+/// client key and authorized keys in SKB_CLIENT_KEY and SKB_KEYS. Makes N
+/// client peers and says "ready"; on "go" connects them, CONC at a time,
+/// and says "connected"; at the end of stdin shuts them down. Exit 1 on
+/// any failure (with the reason on stderr).
+pub async fn scale_clients(args: &[String]) -> Result<(), String> {
+    use tokio::io::AsyncBufReadExt;
+    let [ep, n, conc] = args else {
+        return Err(format!("usage: {SCALE_CLIENTS_ARG} ENDPOINT N CONC"));
+    };
+    let n: usize = n.parse().map_err(|_| format!("not a count: {n}"))?;
+    let conc: usize = conc.parse().map_err(|_| format!("not a count: {conc}"))?;
+    let ckey = std::env::var("SKB_CLIENT_KEY").map_err(|_| "SKB_CLIENT_KEY is not set")?;
+    let keys = std::env::var("SKB_KEYS").map_err(|_| "SKB_KEYS is not set")?;
+    let limit = raise_nofile(n as u64 + 256);
+    if limit < n as u64 + 256 {
+        return Err(format!(
+            "{n} connections need {} descriptors, the limit is {limit}",
+            n + 256
+        ));
+    }
+    let mut clients = Vec::with_capacity(n);
+    for i in 0..n {
+        let c = keyed_peer(&format!("c{i}"), &ckey)?;
+        c.set_option_str(PeerOption::AuthorizedKeys, &keys)
+            .map_err(e("trust"))?;
+        c.public_key().map_err(e("key"))?; // parse the key outside the timing
+        clients.push(c);
+    }
+    let clients = std::sync::Arc::new(clients);
+    let mut stdin = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    println!("ready");
+    match stdin.next_line().await {
+        Ok(Some(l)) if l == "go" => {}
+        _ => return Ok(()), // the measuring side gave up
+    }
+    let next = std::sync::Arc::new(AtomicUsize::new(0));
+    let mut js = tokio::task::JoinSet::new();
+    for _ in 0..conc {
+        let (clients, ep, next) = (clients.clone(), ep.clone(), next.clone());
+        js.spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(c) = clients.get(i) else {
+                    return Ok::<_, String>(());
+                };
+                c.connect(&ep).await.map_err(e("connect"))?;
+            }
+        });
+    }
+    while let Some(x) = js.join_next().await {
+        x.map_err(|j| j.to_string())??;
+    }
+    println!("connected");
+    while let Ok(Some(_)) = stdin.next_line().await {}
+    for c in clients.iter() {
+        let _ = c.shutdown().await;
+    }
+    Ok(())
+}

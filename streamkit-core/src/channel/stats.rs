@@ -68,7 +68,10 @@ pub(super) fn tick() -> Tick {
     // constant every supported kernel has (it cannot fail then, and a
     // failure would leave zero: a stall measured as zero, nothing worse).
     unsafe { libc::clock_gettime(CLOCK, &mut ts) };
-    Duration::new(ts.tv_sec.max(0) as u64, ts.tv_nsec.clamp(0, 999_999_999) as u32)
+    Duration::new(
+        ts.tv_sec.max(0) as u64,
+        ts.tv_nsec.clamp(0, 999_999_999) as u32,
+    )
 }
 
 /// A stall clock: the total time during which at least one stall was in
@@ -103,10 +106,7 @@ impl Stall {
 
     /// Total stalled time up to `now`, including a stall in progress.
     pub(super) fn total_at(&self, now: Tick) -> Duration {
-        self.total
-            + self
-                .since
-                .map_or(Duration::ZERO, |t| now.saturating_sub(t))
+        self.total + self.since.map_or(Duration::ZERO, |t| now.saturating_sub(t))
     }
 }
 
