@@ -157,7 +157,7 @@ impl PeerInner {
         }
         for other in conns
             .iter()
-            .filter(|c| !c.is_closed() && c.remote_name() == name)
+            .filter(|c| !c.is_closed() && c.remote_name_is(name))
         {
             if let Some(a) = other.remote_auth() {
                 if a.key.key_data() != key.key_data() {
@@ -191,7 +191,7 @@ impl PeerInner {
         let mut best: Option<&Arc<Conn>> = None;
         for c in conns
             .iter()
-            .filter(|c| c.is_established() && c.remote_name() == name)
+            .filter(|c| c.is_established() && c.remote_name_is(name))
         {
             if best.is_none_or(|b| c.channel_count() < b.channel_count()) {
                 best = Some(c);
@@ -758,7 +758,7 @@ impl Peer {
         i.check_open()?;
         let victims: Vec<Arc<Conn>> = lock(&i.conns)
             .iter()
-            .filter(|c| c.remote_name() == name)
+            .filter(|c| c.remote_name_is(name))
             .cloned()
             .collect();
         if victims.is_empty() {
@@ -769,7 +769,7 @@ impl Peer {
             cs.retain(|_, c| {
                 let hit = lock(&c.current)
                     .as_ref()
-                    .is_some_and(|x| x.remote_name() == name);
+                    .is_some_and(|x| x.remote_name_is(name));
                 if hit {
                     c.cancel.cancel();
                 }

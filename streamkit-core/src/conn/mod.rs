@@ -150,6 +150,12 @@ impl Conn {
         lock(&self.remote_name).clone()
     }
 
+    /// Whether the remote's name is `name`, without copying it (peers scan
+    /// every connection with this: one lock and a compare each).
+    pub(crate) fn remote_name_is(&self, name: &str) -> bool {
+        *lock(&self.remote_name) == name
+    }
+
     pub(crate) fn set_remote_auth(&self, a: RemoteAuth) {
         self.set_identity(Identity::of(&a.key));
         *lock(&self.remote_auth) = Some(a);
