@@ -135,6 +135,68 @@ fn looks_like_key_text(v: &str) -> bool {
     }) && !Path::new(v).exists()
 }
 
+/// What AUTHORIZED_KEYS's content is loaded from, as of now: the option's
+/// text, or the file's identity and modification stamp. Equal stamps mean
+/// equal content (a file is re-read once it changes), so a bound peer does
+/// not parse it again for every socket a stranger opens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum AuthorizedStamp {
+    Text(String),
+    File {
+        path: PathBuf,
+        dev: u64,
+        ino: u64,
+        len: u64,
+        mtime: (i64, i64),
+        ctime: (i64, i64),
+    },
+    /// The default file does not exist (or HOME is unset).
+    NoDefault(Option<PathBuf>),
+}
+
+impl AuthorizedStamp {
+    /// Whether content read now can be remembered under this stamp. A file
+    /// changed in the last two seconds cannot: the kernel's timestamps tick
+    /// every few ms, so another write of the same length within that tick
+    /// would leave the stamp unchanged (git's "racily clean" problem).
+    pub(crate) fn settled(&self) -> bool {
+        match self {
+            AuthorizedStamp::File { mtime, ctime, .. } => {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs() as i64);
+                now - mtime.0.max(ctime.0) > 2
+            }
+            _ => true,
+        }
+    }
+}
+
+/// The stamp of AUTHORIZED_KEYS now; `None` when it cannot be taken (the
+/// load then reports why).
+pub(crate) fn authorized_stamp(opt: Option<&str>) -> Option<AuthorizedStamp> {
+    use std::os::unix::fs::MetadataExt;
+    let file = |p: PathBuf| -> Option<AuthorizedStamp> {
+        let m = std::fs::metadata(&p).ok()?;
+        Some(AuthorizedStamp::File {
+            dev: m.dev(),
+            ino: m.ino(),
+            len: m.len(),
+            mtime: (m.mtime(), m.mtime_nsec()),
+            ctime: (m.ctime(), m.ctime_nsec()),
+            path: p,
+        })
+    };
+    match opt {
+        Some(v) if looks_like_key_text(v) => Some(AuthorizedStamp::Text(v.to_string())),
+        Some(path) => file(PathBuf::from(path)),
+        None => match home_ssh("authorized_keys") {
+            Some(p) if p.exists() => file(p),
+            p => Some(AuthorizedStamp::NoDefault(p)),
+        },
+    }
+}
+
 /// Load AUTHORIZED_KEYS: a path or the text; `None` uses ~/.ssh/authorized_keys if present.
 pub(crate) fn load_authorized(opt: Option<&str>) -> Result<AuthorizedKeys> {
     let (text, what) = match opt {
@@ -348,6 +410,32 @@ impl TrustSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn authorized_stamps_follow_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("ak");
+        std::fs::write(&p, "ssh-ed25519 AAAA one\n").unwrap();
+        let path = p.to_str().unwrap();
+        let a = authorized_stamp(Some(path)).unwrap();
+        assert_eq!(
+            authorized_stamp(Some(path)).unwrap(),
+            a,
+            "unchanged file, same stamp"
+        );
+        assert!(!a.settled(), "a file written just now is not remembered");
+        std::fs::write(&p, "ssh-ed25519 AAAA one two\n").unwrap();
+        assert_ne!(authorized_stamp(Some(path)).unwrap(), a);
+        std::fs::remove_file(&p).unwrap();
+        assert_eq!(
+            authorized_stamp(Some(path)),
+            None,
+            "a missing file: load reports it"
+        );
+        let t = authorized_stamp(Some("ssh-ed25519 AAAA x")).unwrap();
+        assert!(t.settled());
+        assert_eq!(t, AuthorizedStamp::Text("ssh-ed25519 AAAA x".into()));
+    }
 
     #[test]
     fn generated_key_roundtrips() {

@@ -37,6 +37,8 @@ struct Connector {
 pub(crate) struct PeerInner {
     opts: Mutex<Options>,
     key: Mutex<Option<Arc<PrivateKey>>>,
+    /// The last trust set built, with what it was built from.
+    trust: Mutex<Option<(keys::AuthorizedStamp, PublicKey, Arc<TrustSet>)>>,
     conns: Mutex<Vec<Arc<Conn>>>,
     listeners: Mutex<HashMap<String, Listener>>,
     /// Requested spellings of bound endpoints (`tcp://127.0.0.1:0`) to the
@@ -93,11 +95,11 @@ impl PeerInner {
     pub(crate) fn settings(&self) -> Result<ConnSettings> {
         let key = self.identity()?;
         let o = lock(&self.opts).clone();
-        let trusted = keys::load_authorized(o.authorized_keys.as_deref())?;
+        let trust = self.trust_set(o.authorized_keys.as_deref(), key.public_key())?;
         let known_hosts = keys::load_known_hosts(o.known_hosts.as_deref())?;
         Ok(ConnSettings {
             name: o.name.clone(),
-            trust: Arc::new(TrustSet::new(trusted, key.public_key().clone())),
+            trust,
             key,
             known_hosts,
             limits: Self::limits(&o),
@@ -110,6 +112,23 @@ impl PeerInner {
             }),
             slabs: self.slabs.clone(),
         })
+    }
+
+    /// AUTHORIZED_KEYS plus the own key, parsed again only when the option
+    /// or the file changed (each accepted socket asks, before any
+    /// authentication: a large file must not be parsed per stranger).
+    fn trust_set(&self, opt: Option<&str>, own: &PublicKey) -> Result<Arc<TrustSet>> {
+        let stamp = keys::authorized_stamp(opt);
+        if let (Some(st), Some((s, k, t))) = (&stamp, &*lock(&self.trust)) {
+            if s == st && k == own {
+                return Ok(t.clone());
+            }
+        }
+        let t = Arc::new(TrustSet::new(keys::load_authorized(opt)?, own.clone()));
+        if let Some(st) = stamp.filter(keys::AuthorizedStamp::settled) {
+            *lock(&self.trust) = Some((st, own.clone(), t.clone()));
+        }
+        Ok(t)
     }
 
     pub(crate) fn settings_for_inproc(&self) -> Result<(String, Limits)> {
@@ -349,6 +368,7 @@ impl Peer {
                 inner: Arc::new(PeerInner {
                     opts: Mutex::new(Options::default()),
                     key: Mutex::new(None),
+                    trust: Mutex::new(None),
                     conns: Mutex::new(Vec::new()),
                     listeners: Mutex::new(HashMap::new()),
                     aliases: Mutex::new(HashMap::new()),

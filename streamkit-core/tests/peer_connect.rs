@@ -500,3 +500,40 @@ async fn shutdown_after_close_write_is_a_clean_end_of_stream() {
         }
     }
 }
+
+/// A bound peer keeps its parsed AUTHORIZED_KEYS file between sockets, but
+/// every change to the file (another key, the same length rewritten in
+/// place, removal) counts for the next connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authorized_keys_file_changes_count_for_the_next_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let ak = dir.path().join("authorized_keys");
+    let s = peer("server");
+    let good = peer("good");
+    let other = peer("other");
+    for c in [&good, &other] {
+        c.set_option_str(PeerOption::AuthorizedKeys, &s.public_key().unwrap())
+            .unwrap();
+        c.set_option_int(PeerOption::ReconnectInterval, -1).unwrap();
+    }
+    // Two keys of one type have equally long lines: swapping them keeps
+    // the file's length.
+    let line = |p: &Peer| format!("{}\n", p.public_key().unwrap());
+    assert_eq!(line(&good).len(), line(&other).len());
+    std::fs::write(&ak, line(&other)).unwrap();
+    s.set_option_str(PeerOption::AuthorizedKeys, ak.to_str().unwrap())
+        .unwrap();
+    let ep = s.bind(&endpoint(Transport::Tcp)).await.unwrap();
+    let e = good.connect(&ep).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Auth, "{e}");
+    // the same length, rewritten in place: now `good` is trusted
+    std::fs::write(&ak, line(&good)).unwrap();
+    good.connect(&ep).await.unwrap();
+    good.disconnect(&ep).await.unwrap();
+    let e = other.connect(&ep).await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Auth, "{e}");
+    // the file removed: new connections fail (closed), nobody is admitted
+    std::fs::remove_file(&ak).unwrap();
+    good.connect(&ep).await.unwrap_err();
+    s.shutdown().await.unwrap();
+}
