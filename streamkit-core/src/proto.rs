@@ -264,6 +264,11 @@ impl CtlReader {
         self.buf.extend_from_slice(data);
     }
 
+    /// Bytes received and not yet part of a returned message.
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
     /// The next complete message, `Ok(None)` if more bytes are needed.
     pub fn next_msg(&mut self) -> Result<Option<Ctl>, DecodeError> {
         if self.buf.len() < 4 {

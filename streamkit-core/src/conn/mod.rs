@@ -28,12 +28,53 @@ use tokio::sync::Notify;
 /// Most idle SSH channels kept for reuse per connection.
 const MAX_IDLE_SSH_CHANNELS: usize = 1024;
 
+/// Most bytes of unfinished control messages a connection holds over all
+/// its SSH channels (16 of the largest): a remote that starts messages on
+/// many channels and never finishes them is disconnected rather than
+/// holding up to MAX_CONTROL_LEN on every one.
+pub const MAX_PARTIAL_CONTROL: usize = 16 * crate::proto::MAX_CONTROL_LEN;
+
 struct Slot {
     tx: Arc<Tx>,
     owner: bool,
     control: bool,
-    ctl: CtlReader,
+    ctl: CountedCtl,
     cur: Option<Arc<ChanInner>>,
+}
+
+/// A control-stream reader whose buffered bytes count against the
+/// connection's MAX_PARTIAL_CONTROL budget until it is dropped.
+struct CountedCtl {
+    r: CtlReader,
+    total: Arc<AtomicUsize>,
+    held: usize,
+}
+
+impl CountedCtl {
+    fn new(total: Arc<AtomicUsize>) -> Self {
+        CountedCtl {
+            r: CtlReader::default(),
+            total,
+            held: 0,
+        }
+    }
+
+    /// Count what is buffered now; the connection's total after.
+    fn settle(&mut self) -> usize {
+        let now = self.r.buffered();
+        let before = std::mem::replace(&mut self.held, now);
+        if now >= before {
+            self.total.fetch_add(now - before, Ordering::Relaxed) + (now - before)
+        } else {
+            self.total.fetch_sub(before - now, Ordering::Relaxed) - (before - now)
+        }
+    }
+}
+
+impl Drop for CountedCtl {
+    fn drop(&mut self) {
+        self.total.fetch_sub(self.held, Ordering::Relaxed);
+    }
 }
 
 #[derive(Default)]
@@ -43,6 +84,8 @@ pub(crate) struct SshState {
     pub(crate) gate: OnceLock<Arc<crate::writer::WShared>>,
     slots: Mutex<HashMap<ChannelId, Slot>>,
     idle: Mutex<Vec<ChannelId>>,
+    /// Bytes of unfinished control messages over all slots.
+    partial_ctl: Arc<AtomicUsize>,
 }
 
 pub(crate) enum ConnKind {
@@ -530,7 +573,7 @@ impl Conn {
                     tx,
                     owner,
                     control,
-                    ctl: CtlReader::default(),
+                    ctl: CountedCtl::new(ssh.partial_ctl.clone()),
                     cur: None,
                 },
             );
@@ -583,14 +626,14 @@ impl Conn {
         let ConnKind::Ssh(ssh) = &self.kind else {
             return;
         };
-        let (msgs, err, tx, control) = {
+        let (msgs, err, tx, control, partial) = {
             let mut slots = lock(&ssh.slots);
             let Some(s) = slots.get_mut(&id) else { return };
-            s.ctl.push(data);
+            s.ctl.r.push(data);
             let mut msgs = Vec::new();
             let mut err = None;
             loop {
-                match s.ctl.next_msg() {
+                match s.ctl.r.next_msg() {
                     Ok(Some(m)) => msgs.push(m),
                     Ok(None) => break,
                     Err(e) => {
@@ -599,8 +642,18 @@ impl Conn {
                     }
                 }
             }
-            (msgs, err, s.tx.clone(), s.control)
+            let partial = s.ctl.settle();
+            (msgs, err, s.tx.clone(), s.control, partial)
         };
+        if partial > MAX_PARTIAL_CONTROL {
+            let why = format!(
+                "protocol violation: {partial} bytes of unfinished control messages over its SSH channels (the limit is {} MiB)",
+                MAX_PARTIAL_CONTROL >> 20
+            );
+            tracing::warn!(remote = %self.remote_name(), via = %self.describe, "disconnecting: {why}");
+            self.close(&why);
+            return;
+        }
         for m in msgs {
             match m {
                 Ctl::Hello {

@@ -740,6 +740,59 @@ async fn trailer_flood_is_refused_and_not_kept() {
     echo_roundtrip(&h.honest, "server").await.unwrap();
 }
 
+/// Unfinished control messages on many SSH channels: each alone is under
+/// MAX_CONTROL_LEN, together they pass the connection's 16 MiB budget, and
+/// the server disconnects that connection instead of holding ~1 MiB on each
+/// of thousands of channels. The honest client is not affected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unfinished_control_messages_are_budgeted_per_connection() {
+    let _g = serial();
+    let mut h = hostile_setup(&[]).await;
+    let (rss0, _, _) = h.server.stats();
+    let mut raw = mallory(&h).await;
+    // a 1 MiB message declared, 960 KiB of it sent, on 40 SSH channels
+    let mut start = (1u32 << 20).to_be_bytes().to_vec();
+    start.push(ty::OPEN);
+    let chunk = Bytes::from(vec![0u8; 64 * 1024]);
+    let mut opened = Vec::new();
+    let mut sent = 0usize;
+    'flood: for _ in 0..40 {
+        let Ok(w) = raw.open_ssh().await else { break };
+        if w.extended_data_bytes(2, Bytes::from(start.clone()))
+            .await
+            .is_err()
+        {
+            break;
+        }
+        for _ in 0..15 {
+            if w.extended_data_bytes(2, chunk.clone()).await.is_err() {
+                break 'flood;
+            }
+            sent += chunk.len();
+        }
+        opened.push(w);
+        raw.pump_now();
+        if raw.gone {
+            break;
+        }
+    }
+    let dropped = raw.wait_for(Duration::from_secs(30), |r| r.gone).await;
+    assert!(
+        dropped,
+        "{} KiB of unfinished control messages on {} SSH channels, and the connection is still up",
+        sent >> 10,
+        opened.len()
+    );
+    assert!(sent > 16 << 20, "dropped after only {} KiB", sent >> 10);
+    let (rss1, _, _) = h.server.stats();
+    eprintln!("{} KiB sent; server RSS {rss0} -> {rss1} KiB", sent >> 10);
+    assert!(
+        rss1 < rss0 + 64 * 1024,
+        "server RSS grew from {rss0} to {rss1} KiB"
+    );
+    echo_roundtrip(&h.honest, "server").await.unwrap();
+}
+
 /// An authenticated peer opens 100,000 channels (20,000 in fast mode) and
 /// never reads anything: the server holds at most MAX_CHANNELS of them and
 /// refuses the rest, its memory stays bounded (growth between the first
