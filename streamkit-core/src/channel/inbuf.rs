@@ -16,6 +16,11 @@ pub(super) struct InBuf {
     pub(super) len: usize,
     /// A frame being assembled: (declared length, bytes so far).
     pub(super) asm: Option<(usize, BytesMut)>,
+    /// Bytes of the connection's assembly budget held for `asm`.
+    pub(super) reserved: usize,
+    /// The next frame needs assembly and the budget could not hold it: no
+    /// read can progress until another frame's assembly gives bytes back.
+    pub(super) asm_blocked: bool,
     /// Bytes consumed but not yet granted back.
     pub(super) unacked: usize,
     /// Credit the sender still has, as we see it.
@@ -151,6 +156,7 @@ impl InBuf {
         window: usize,
         take: fn(&mut InBuf, usize) -> T,
         whole: fn(Bytes) -> T,
+        reserve: &mut dyn FnMut(usize) -> bool,
     ) -> Result<Option<T>> {
         if self.asm.is_none() {
             let Some(n) = self.peek_frame_len() else {
@@ -168,6 +174,12 @@ impl InBuf {
             if 4 + n <= window / 2 {
                 return Ok(None); // it will fit in the window: wait for all of it
             }
+            if !reserve(n) {
+                self.asm_blocked = true;
+                return Ok(None); // wait for the connection's assembly budget
+            }
+            self.asm_blocked = false;
+            self.reserved = n;
             self.take(4);
             self.asm = Some((n, BytesMut::with_capacity(n.min(window))));
         }
@@ -198,7 +210,7 @@ impl InBuf {
         }
         match self.peek_frame_len() {
             None => false,
-            Some(n) => n > max || self.len >= 4 + n || 4 + n > window / 2,
+            Some(n) => n > max || self.len >= 4 + n || (4 + n > window / 2 && !self.asm_blocked),
         }
     }
 
@@ -304,7 +316,8 @@ mod tests {
             ib.frame_ready(max, window),
             "a large frame starts assembling"
         );
-        ib.next_frame_as(max, window, InBuf::take, |b| b).unwrap();
+        ib.next_frame_as(max, window, InBuf::take, |b| b, &mut |_| true)
+            .unwrap();
         ib.unacked = 0;
         assert!(ib.asm.is_some());
         assert!(!ib.frame_ready(max, window), "nothing more arrived");
@@ -547,7 +560,7 @@ mod tests {
     }
 
     fn next(ib: &mut InBuf, max: usize, window: usize) -> Result<Option<Bytes>> {
-        ib.next_frame_as(max, window, InBuf::take, |b| b)
+        ib.next_frame_as(max, window, InBuf::take, |b| b, &mut |_| true)
     }
 
     #[test]

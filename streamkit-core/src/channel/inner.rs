@@ -5,7 +5,7 @@ use super::host::ChanHost;
 use super::state::ChanState;
 use super::tuning::*;
 use super::tx::Tx;
-use super::window::WindowBudget;
+use super::window::{AsmBudget, WindowBudget};
 use crate::error::Error;
 use crate::identity::Identity;
 use crate::readiness::Readiness;
@@ -37,6 +37,8 @@ pub(crate) struct ChanInner {
     pub(crate) slot: Option<russh::ChannelId>,
     pub(super) rt: tokio::runtime::Handle,
     pub(super) budget: Arc<WindowBudget>,
+    /// The connection's budget for assembling large frames.
+    pub(super) asm_budget: Arc<AsmBudget>,
     /// SSH: the socket writer's queue gate (see `ssh::WShared::writable`).
     pub(super) gate: Option<Arc<WShared>>,
     /// Bytes ever added to the coalescing buffer, plus FLUSH_WAIT_BELOW for
@@ -59,6 +61,12 @@ impl Drop for ChanInner {
             .map(|ib| ib.window.saturating_sub(self.window))
             .sum();
         self.budget.give_back(extra);
+        let reserved: usize = st
+            .inb
+            .iter_mut()
+            .map(|ib| std::mem::take(&mut ib.reserved))
+            .sum();
+        self.asm_budget.release(reserved);
     }
 }
 
@@ -86,6 +94,7 @@ pub(crate) struct ChanParams {
     pub remote_window: usize,
     pub backlog: usize,
     pub budget: Arc<WindowBudget>,
+    pub asm_budget: Arc<AsmBudget>,
     pub slot: Option<russh::ChannelId>,
     /// SSH: the socket writer's queue gate that data waits at.
     pub gate: Option<Arc<WShared>>,
@@ -121,6 +130,7 @@ impl ChanInner {
             slot: p.slot,
             rt: tokio::runtime::Handle::current(),
             budget: p.budget,
+            asm_budget: p.asm_budget,
             gate: p.gate,
             queued: AtomicU64::new(0),
             poll: OnceLock::new(),
@@ -128,8 +138,35 @@ impl ChanInner {
     }
 
     pub(super) fn wake_all(&self) {
+        self.settle_asm_budget();
         self.wake_readers();
         self.wr.notify_waiters();
+    }
+
+    /// Give back the assembly budget held for frames no longer being
+    /// assembled (completed, or dropped when the channel closed or failed).
+    /// Called with the state unlocked.
+    pub(super) fn settle_asm_budget(&self) {
+        let n: usize = {
+            let mut st = lock(&self.st);
+            st.inb
+                .iter_mut()
+                .filter(|ib| ib.asm.is_none())
+                .map(|ib| std::mem::take(&mut ib.reserved))
+                .sum()
+        };
+        self.asm_budget.release(n);
+    }
+
+    /// Another frame's assembly gave budget back: let this channel's frame
+    /// readers try again.
+    pub(super) fn asm_budget_freed(&self) {
+        {
+            let mut st = lock(&self.st);
+            st.inb[0].asm_blocked = false;
+            st.inb[1].asm_blocked = false;
+        }
+        self.wake_readers();
     }
 
     /// Wake blocked readers and bring the readiness descriptor up to date.

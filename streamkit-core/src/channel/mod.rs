@@ -37,7 +37,7 @@ pub(crate) use host::{BoxFuture, ChanHost};
 pub(crate) use inner::{ChanInner, ChanParams};
 pub use stats::ChannelStats;
 pub(crate) use tx::Tx;
-pub(crate) use window::WindowBudget;
+pub(crate) use window::{AsmBudget, WindowBudget};
 
 use crate::error::{Error, Result};
 use crate::proto::Ctl;

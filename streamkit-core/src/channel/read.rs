@@ -83,17 +83,24 @@ impl ChanInner {
         let window = self.window;
         loop {
             let mut due = false;
+            let mut freed = 0;
             let r = self
                 .wait_rd(|st| {
                     st.poll_frames |= s == 0;
                     if st.user_closed {
                         return Some(Err(Error::closed("channel is closed")));
                     }
-                    match st.inb[s].next_frame_as(max, window, take, whole) {
+                    let me = Arc::downgrade(self);
+                    let budget = &self.asm_budget;
+                    let mut reserve = |n: usize| budget.try_reserve(n, me.clone());
+                    match st.inb[s].next_frame_as(max, window, take, whole, &mut reserve) {
                         Err(e) => return Some(Err(e)),
                         Ok(Some(f)) => {
                             due = Self::grant_due(st, s);
                             st.counters.frames_received += 1;
+                            if st.inb[s].asm.is_none() {
+                                freed = std::mem::take(&mut st.inb[s].reserved);
+                            }
                             return Some(Ok(Some(f)));
                         }
                         Ok(None) => {}
@@ -116,6 +123,7 @@ impl ChanInner {
                     None
                 })
                 .await;
+            self.asm_budget.release(freed);
             match r {
                 Ok(None) => {
                     self.grant(s);

@@ -122,6 +122,7 @@ pub(crate) struct Conn {
     pub(crate) limits: Limits,
     /// What receive-window auto-tuning may still add (WINDOW_BUDGET).
     budget: Arc<WindowBudget>,
+    asm_budget: Arc<crate::channel::AsmBudget>,
     closed: AtomicBool,
     hello_done: AtomicBool,
     /// The remote's HELLO was received (OPENs are allowed from then on).
@@ -175,6 +176,7 @@ impl Conn {
             next_id: AtomicU64::new(if is_client { 1 } else { 2 }),
             remote_window: AtomicUsize::new(0),
             budget: Arc::new(WindowBudget::new(limits.window_budget)),
+            asm_budget: Arc::new(crate::channel::AsmBudget::new(limits.max_frame)),
             limits,
             closed: AtomicBool::new(false),
             hello_done: AtomicBool::new(false),
@@ -308,6 +310,7 @@ impl Conn {
             remote_window: self.remote_window.load(Ordering::Acquire),
             backlog: self.limits.backlog,
             budget: self.budget.clone(),
+            asm_budget: self.asm_budget.clone(),
             slot,
             gate: match &self.kind {
                 ConnKind::Ssh(ssh) => ssh.gate.get().cloned(),
