@@ -53,6 +53,16 @@
 // ReadError return io.EOF at a clean end of stream, and Read follows the
 // io.Reader contract (0, io.EOF at the end).
 //
+// # Events, statistics and event loops
+//
+// (*Peer).Events delivers what happens to a peer's connections (connected,
+// disconnected, reconnecting, auth_failed, refused, ...); Stats on a peer
+// and on a channel report bytes, frames, round trips and stall times. There
+// is no readiness descriptor (the C library's sk_channel_fd) in Go: a
+// goroutine blocked in ReadFrame or Accept is Go's event loop, and
+// ReadFrame reads frames ahead into Go memory, where a descriptor could not
+// see them.
+//
 // # Frames written back to back
 //
 // WriteFrame buffers small frames (up to 1 KiB) that a goroutine writes
