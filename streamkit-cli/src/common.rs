@@ -623,3 +623,22 @@ pub fn terminated() -> impl std::future::Future<Output = ()> {
         }
     }
 }
+
+/// Raise the soft limit on open descriptors to the hard limit, as servers
+/// do: every connection holds a descriptor, and the common soft limit of
+/// 1,024 would lock clients out long before memory or CPU runs short. The
+/// library itself never changes process limits.
+pub(crate) fn raise_nofile_limit() {
+    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
+    unsafe {
+        let mut r: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) == 0 && r.rlim_cur < r.rlim_max {
+            let was = r.rlim_cur;
+            r.rlim_cur = r.rlim_max;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &r) != 0 {
+                return;
+            }
+            tracing::debug!("descriptor limit raised from {was} to {}", r.rlim_max);
+        }
+    }
+}

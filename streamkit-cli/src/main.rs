@@ -129,6 +129,7 @@ fn man(a: ManArgs) -> anyhow::Result<()> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    common::raise_nofile_limit();
     let code: u8 = match cli.cmd {
         Cmd::Keygen(a) => match keygen::run(a) {
             Ok(()) => 0,

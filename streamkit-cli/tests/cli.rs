@@ -1623,3 +1623,38 @@ fn proxy_command_tokens_and_errors() {
     );
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 }
+
+/// `serve` raises its soft descriptor limit to the hard limit (each
+/// connection holds a descriptor; a soft limit of 1,024 locks clients out).
+#[test]
+fn serve_raises_the_soft_descriptor_limit() {
+    use std::os::unix::process::CommandExt;
+    let env = Env::new();
+    env.keys();
+    let (serve, _ep) = env.serve_custom("tcp://127.0.0.1:0", "client.pub", &["echo=echo"], |c| {
+        // SAFETY: setrlimit is async-signal-safe; it runs in the child
+        // between fork and exec.
+        unsafe {
+            c.pre_exec(|| {
+                let mut r: libc::rlimit = std::mem::zeroed();
+                libc::getrlimit(libc::RLIMIT_NOFILE, &mut r);
+                r.rlim_cur = 256.min(r.rlim_max);
+                libc::setrlimit(libc::RLIMIT_NOFILE, &r);
+                Ok(())
+            });
+        }
+    });
+    let limits =
+        std::fs::read_to_string(format!("/proc/{}/limits", serve.child.id())).expect("limits");
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .expect("Max open files line");
+    let nums: Vec<&str> = line.split_whitespace().skip(3).take(2).collect();
+    assert_eq!(nums.len(), 2, "{line}");
+    assert_eq!(
+        nums[0], nums[1],
+        "soft limit not raised to the hard limit: {line}"
+    );
+    assert_ne!(nums[0], "256", "{line}");
+}
