@@ -214,3 +214,80 @@ async fn startup_flood_is_bounded_and_honest_clients_are_served() {
     assert_eq!(&ch.read_frame().await.unwrap().unwrap()[..], b"after");
     drop(b);
 }
+
+const EXE: &str = env!("CARGO_BIN_EXE_sk-rel-peer");
+
+/// CPU seconds (user + system) the process `pid` has used.
+fn cpu_secs(pid: i32) -> f64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // fields after the parenthesised command name; utime, stime are 14, 15
+    let rest = &s[s.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap();
+    // SAFETY: sysconf has no preconditions.
+    ticks / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64
+}
+
+/// A server out of descriptors (a soft limit of 40, held by admitted
+/// sockets that never authenticate): accept fails with EMFILE, and the
+/// listener backs off instead of spinning on the connections still queued;
+/// once the flood is gone it serves an honest client again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn out_of_descriptors_backs_off_and_recovers() {
+    let _g = serial();
+    raise_nofile(4096);
+    let ids = Identities::new(&["server", "honest"]);
+    // AUTHORIZED_KEYS as text: serving a socket then needs no descriptor
+    // beyond the socket, so the accept itself is what runs out.
+    let auth = std::fs::read_to_string(ids.auth_path()).unwrap();
+    let extra: Vec<String> = [
+        "--nofile",
+        "40",
+        "--opt",
+        "HANDSHAKE_TIMEOUT=120000",
+        "--auth",
+        &auth,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let (server, ep) = spawn_bound(EXE, &ids, "server", "tcp://127.0.0.1:0", &extra);
+    let addr: SocketAddr = ep.trim_start_matches("tcp://").parse().unwrap();
+    // Two source addresses, 32 each: more than the descriptors left.
+    let mut held = Vec::new();
+    for src in [[127, 0, 0, 5], [127, 0, 0, 6]] {
+        for _ in 0..MAX_STARTUPS_PER_SOURCE {
+            held.push(connect_from(src, addr).await);
+        }
+    }
+    // Wait until the server holds every descriptor it may (counted from
+    // here: the server itself can open nothing now).
+    let pid = server.pid();
+    let fds = || std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count());
+    let t0 = std::time::Instant::now();
+    while fds() < 40 {
+        assert!(
+            t0.elapsed() < LIVENESS,
+            "the server holds only {} of 40 descriptors",
+            fds()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Connections still queued, accept failing: no busy loop.
+    let c0 = cpu_secs(pid);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let used = cpu_secs(pid) - c0;
+    assert!(
+        used < 0.5,
+        "the server used {used:.2} s of CPU in 2 s out of descriptors"
+    );
+    // The flood leaves: the server serves again.
+    drop(held);
+    let honest = ids.peer("honest");
+    tokio::time::timeout(Duration::from_secs(30), honest.connect(&ep))
+        .await
+        .expect("no connection within 30 s after the flood left")
+        .unwrap();
+    echo_roundtrip(&honest, "server").await.unwrap();
+    honest.shutdown().await.unwrap();
+}

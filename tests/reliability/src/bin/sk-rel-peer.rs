@@ -236,6 +236,17 @@ async fn main() {
                 p.set_option_int(opt_by_name(k), x.parse().expect("int"))
                     .unwrap();
             }
+            "--nofile" => {
+                // a soft descriptor limit for this process (tests of EMFILE)
+                let n: u64 = v.parse().expect("--nofile N");
+                // SAFETY: getrlimit/setrlimit only read and write the struct.
+                unsafe {
+                    let mut r: libc::rlimit = std::mem::zeroed();
+                    libc::getrlimit(libc::RLIMIT_NOFILE, &mut r);
+                    r.rlim_cur = n.min(r.rlim_max);
+                    assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &r), 0, "setrlimit");
+                }
+            }
             "--bind" => bind = Some(v),
             "--connect" => connect = Some(v),
             other => panic!("unknown argument {other}"),
