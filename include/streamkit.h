@@ -238,6 +238,13 @@ enum sk_option
      * round trips on busy channels).
      */
     SK_OPT_WINDOW_BUDGET = 14,
+    /**
+     * Integer: most connections one remote key may hold at once to this
+     * peer as a server (default 0 = no limit); more are refused after
+     * authentication (the client's connect fails naming the limit, and an
+     * SK_EVENT_REFUSED event says so here).
+     */
+    SK_OPT_MAX_CONNECTIONS_PER_KEY = 15,
 };
 #ifndef __cplusplus
 typedef int32_t sk_option;

@@ -23,6 +23,7 @@ const (
 	OptChannelWindow        = 12 // int, bytes: per-channel starting receive window (auto-tuning grows it within OptWindowBudget)
 	OptAcceptBacklog        = 13 // int: incoming channels queued for Accept
 	OptWindowBudget         = 14 // int, bytes: per connection, how much receive-window auto-tuning may add on top of OptChannelWindow (default 32 MiB; 0 = fixed windows)
+	OptMaxConnectionsPerKey = 15 // int: most connections one remote key may hold at once to this peer as a server (default 0 = no limit)
 )
 
 type optionInfo struct {
@@ -48,6 +49,7 @@ var optionTable = []optionInfo{
 	OptChannelWindow:        {"CHANNEL_WINDOW", "OptChannelWindow", false, false},
 	OptAcceptBacklog:        {"ACCEPT_BACKLOG", "OptAcceptBacklog", false, false},
 	OptWindowBudget:         {"WINDOW_BUDGET", "OptWindowBudget", false, false},
+	OptMaxConnectionsPerKey: {"MAX_CONNECTIONS_PER_KEY", "OptMaxConnectionsPerKey", false, false},
 }
 
 func lookupOption(option int) (optionInfo, bool) {

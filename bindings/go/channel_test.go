@@ -28,7 +28,8 @@ func openPair(t testing.TB, server, client *Peer, service string, headers []stri
 func TestOptionConstants(t *testing.T) {
 	want := []int{OptPrivateKey, OptAuthorizedKeys, OptName, OptReconnectInterval, OptReconnectIntervalMax,
 		OptConnectTimeout, OptMaxFrameSize, OptKnownHosts, OptKeepaliveInterval, OptKeepaliveCount,
-		OptHandshakeTimeout, OptMaxChannels, OptChannelWindow, OptAcceptBacklog, OptWindowBudget}
+		OptHandshakeTimeout, OptMaxChannels, OptChannelWindow, OptAcceptBacklog, OptWindowBudget,
+		OptMaxConnectionsPerKey}
 	for i, v := range want {
 		if v != i {
 			t.Fatalf("option %d has value %d", i, v)

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::Stdio;
 use std::sync::Arc;
-use streamkit_core::{Channel, ErrorKind, Peer};
+use streamkit_core::{Channel, ErrorKind, Peer, PeerOption};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
 const EXAMPLES: &str = "\
@@ -65,6 +65,12 @@ pub struct ServeArgs {
     /// (repeatable; they otherwise get a clean environment).
     #[arg(long = "pass-env", value_name = "NAME", value_parser = parse_env_name)]
     pub pass_env: Vec<String>,
+
+    /// Refuse a client key's connection while that key already holds N
+    /// (0, the default, is no limit).
+    #[arg(long = "max-connections-per-key", value_name = "N", default_value_t = 0,
+          value_parser = clap::value_parser!(u32).range(0..=16_777_216))]
+    pub max_connections_per_key: u32,
 
     #[command(flatten)]
     pub log: common::LogArgs,
@@ -169,6 +175,11 @@ async fn run_inner(a: ServeArgs) -> Result<()> {
     common::init_logging(a.log.verbose, a.quiet)?;
     let verbose = a.log.verbose > 0;
     let peer = common::make_peer(&a.trust)?;
+    peer.set_option_int(
+        PeerOption::MaxConnectionsPerKey,
+        i64::from(a.max_connections_per_key),
+    )
+    .map_err(|e| common::usage(format!("--max-connections-per-key: {}", e.message())))?;
     if a.trust.key.is_none() && !common::default_key_exists() {
         eprintln!(
             "streamkit: warning: no --key and no ~/.ssh/id_ed25519 or ~/.ssh/id_rsa: using a temporary host key \

@@ -1658,3 +1658,55 @@ fn serve_raises_the_soft_descriptor_limit() {
     );
     assert_ne!(nums[0], "256", "{line}");
 }
+
+/// `serve --max-connections-per-key 1`: a second connection with the same
+/// client key is refused, and the client says why.
+#[test]
+fn serve_limits_connections_per_key() {
+    let env = Env::new();
+    env.keys();
+    let (_serve, ep) = env.serve_custom("tcp://127.0.0.1:0", "client.pub", &["echo=echo"], |c| {
+        c.args(["--max-connections-per-key", "1"]);
+    });
+    // The first client keeps its connection (stdin stays open).
+    let mut c = env.cmd();
+    c.arg("open")
+        .arg(&ep)
+        .arg("echo")
+        .args(env.client_args())
+        .args(["--name", "first"]);
+    c.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = c.spawn().expect("spawn open");
+    let mut si = child.stdin.take().expect("stdin");
+    let mut so = child.stdout.take().expect("stdout");
+    let _first = Proc { child };
+    si.write_all(b"hi").expect("write");
+    si.flush().expect("flush");
+    let mut got = [0u8; 2];
+    so.read_exact(&mut got).expect("echo reply");
+    assert_eq!(&got, b"hi");
+    let out = env.open(&ep, "echo", &["--name", "second"], b"x");
+    assert!(
+        !out.status.success(),
+        "a second connection with the key was served"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("already holds 1 connections"), "{err}");
+    // A bad value is a usage error in the flag's words.
+    let out = env
+        .cmd()
+        .args([
+            "serve",
+            "tcp://127.0.0.1:0",
+            "--service",
+            "e=echo",
+            "--max-connections-per-key",
+            "lots",
+        ])
+        .output()
+        .expect("serve");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--max-connections-per-key"));
+}

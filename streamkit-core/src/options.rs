@@ -45,11 +45,15 @@ pub enum PeerOption {
     /// quarter window in under 1 ms (fewer credit round trips on busy
     /// channels).
     WindowBudget = 14,
+    /// Integer: most connections one remote key may hold at once to this
+    /// peer as a server (default 0 = no limit); more are refused after
+    /// authentication, with a `refused` event naming the limit.
+    MaxConnectionsPerKey = 15,
 }
 
 impl PeerOption {
     /// All options, in numeric order.
-    pub const ALL: [PeerOption; 15] = [
+    pub const ALL: [PeerOption; 16] = [
         PeerOption::PrivateKey,
         PeerOption::AuthorizedKeys,
         PeerOption::Name,
@@ -65,6 +69,7 @@ impl PeerOption {
         PeerOption::ChannelWindow,
         PeerOption::AcceptBacklog,
         PeerOption::WindowBudget,
+        PeerOption::MaxConnectionsPerKey,
     ];
 
     /// The option for a numeric value, or an invalid-argument error.
@@ -93,6 +98,7 @@ impl PeerOption {
             PeerOption::ChannelWindow => "CHANNEL_WINDOW",
             PeerOption::AcceptBacklog => "ACCEPT_BACKLOG",
             PeerOption::WindowBudget => "WINDOW_BUDGET",
+            PeerOption::MaxConnectionsPerKey => "MAX_CONNECTIONS_PER_KEY",
         }
     }
 
@@ -126,6 +132,7 @@ pub(crate) struct Options {
     pub channel_window: i64,
     pub accept_backlog: i64,
     pub window_budget: i64,
+    pub max_connections_per_key: i64,
 }
 
 /// Default MAX_FRAME_SIZE: 16 MiB.
@@ -153,6 +160,7 @@ impl Default for Options {
             channel_window: DEFAULT_CHANNEL_WINDOW,
             accept_backlog: 1024,
             window_budget: DEFAULT_WINDOW_BUDGET,
+            max_connections_per_key: 0,
         }
     }
 }
@@ -222,6 +230,7 @@ impl Options {
             PeerOption::ChannelWindow => self.channel_window = range(4096, 1 << 30)?,
             PeerOption::AcceptBacklog => self.accept_backlog = range(1, 1 << 20)?,
             PeerOption::WindowBudget => self.window_budget = range(0, 1 << 30)?,
+            PeerOption::MaxConnectionsPerKey => self.max_connections_per_key = range(0, 1 << 24)?,
             _ => {
                 return Err(Error::invalid(format!(
                     "option {} takes a string, not an integer",
@@ -245,6 +254,7 @@ impl Options {
             PeerOption::ChannelWindow => self.channel_window,
             PeerOption::AcceptBacklog => self.accept_backlog,
             PeerOption::WindowBudget => self.window_budget,
+            PeerOption::MaxConnectionsPerKey => self.max_connections_per_key,
             _ => {
                 return Err(Error::invalid(format!(
                     "option {} is a string, not an integer",

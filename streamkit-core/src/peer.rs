@@ -145,10 +145,36 @@ impl PeerInner {
             c.close("peer is shut down");
             return Ok(());
         }
+        let per_key = lock(&self.opts).max_connections_per_key as usize;
         let mut conns = lock(&self.conns);
         if let Some(a) = c.remote_auth() {
             self.check_claim(&conns, &c.remote_name(), &a.key)
                 .map_err(Error::Auth)?;
+            if per_key > 0 && !c.is_client {
+                let held = conns
+                    .iter()
+                    .filter(|x| !x.is_closed() && !x.is_client)
+                    .filter(|x| {
+                        x.remote_auth()
+                            .is_some_and(|b| b.key.key_data() == a.key.key_data())
+                    })
+                    .count();
+                if held >= per_key {
+                    let why = format!(
+                        "connection refused: key {} already holds {held} connections (MAX_CONNECTIONS_PER_KEY = {per_key})",
+                        a.key.fingerprint(russh::keys::HashAlg::Sha256)
+                    );
+                    drop(conns);
+                    self.events.push(
+                        crate::Event::new(crate::EventKind::Refused)
+                            .peer(c.remote_name())
+                            .endpoint(c.describe.clone())
+                            .fingerprint_of(&a.key)
+                            .reason(why.clone()),
+                    );
+                    return Err(Error::closed(why));
+                }
+            }
         }
         conns.push(c);
         Ok(())

@@ -63,6 +63,11 @@ pub enum sk_option {
     /// its reader consumes a quarter window in under 1 ms (fewer credit
     /// round trips on busy channels).
     SK_OPT_WINDOW_BUDGET = 14,
+    /// Integer: most connections one remote key may hold at once to this
+    /// peer as a server (default 0 = no limit); more are refused after
+    /// authentication (the client's connect fails naming the limit, and an
+    /// SK_EVENT_REFUSED event says so here).
+    SK_OPT_MAX_CONNECTIONS_PER_KEY = 15,
 }
 
 /// The ABI type of an `sk_option` argument: a plain 32-bit integer, so an

@@ -291,7 +291,7 @@ static int test_options(void) {
         {SK_OPT_KEEPALIVE_INTERVAL, 0},   {SK_OPT_KEEPALIVE_COUNT, 5},
         {SK_OPT_HANDSHAKE_TIMEOUT, 7000}, {SK_OPT_MAX_CHANNELS, 100},
         {SK_OPT_CHANNEL_WINDOW, 65536},   {SK_OPT_ACCEPT_BACKLOG, 10},
-        {SK_OPT_WINDOW_BUDGET, 0},
+        {SK_OPT_WINDOW_BUDGET, 0},        {SK_OPT_MAX_CONNECTIONS_PER_KEY, 4},
     };
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
         OK(sk_peer_set_option_int(p, ints[i].o, ints[i].v));

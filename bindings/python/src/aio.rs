@@ -1163,7 +1163,7 @@ impl AioPeer {
                         connect_timeout=None, max_frame_size=None, *,
                         keepalive_interval=None, keepalive_count=None, handshake_timeout=None,
                         max_channels=None, channel_window=None, accept_backlog=None,
-                        window_budget=None))]
+                        window_budget=None, max_connections_per_key=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -1182,6 +1182,7 @@ impl AioPeer {
         channel_window: Option<&Bound<'_, PyAny>>,
         accept_backlog: Option<&Bound<'_, PyAny>>,
         window_budget: Option<&Bound<'_, PyAny>>,
+        max_connections_per_key: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let peer = shared::new_peer(
             py,
@@ -1201,6 +1202,7 @@ impl AioPeer {
                 channel_window,
                 accept_backlog,
                 window_budget,
+                max_connections_per_key,
             },
         )?;
         Ok(AioPeer {

@@ -18,7 +18,8 @@ use crate::shared;
 ///      reconnect_interval=None, reconnect_interval_max=None,
 ///      connect_timeout=None, max_frame_size=None, *, keepalive_interval=None,
 ///      keepalive_count=None, handshake_timeout=None, max_channels=None,
-///      channel_window=None, accept_backlog=None, window_budget=None)
+///      channel_window=None, accept_backlog=None, window_budget=None,
+///      max_connections_per_key=None)
 ///
 /// One keyword per option (OPT_* in lower case); every argument left as None
 /// keeps the core default. Durations are seconds (float or int), like every
@@ -44,6 +45,8 @@ use crate::shared;
 /// * handshake_timeout (seconds): SSH handshake + authentication + hello (default 10).
 /// * max_channels, channel_window, accept_backlog, window_budget (int): see
 ///   the OPT_* constants of the same names.
+/// * max_connections_per_key (int): most connections one remote key may hold
+///   at once to this peer as a server (default 0 = no limit).
 ///
 /// set_option()/get_option() keep the C units (integers in milliseconds or
 /// bytes).
@@ -65,7 +68,7 @@ impl PyPeer {
                         connect_timeout=None, max_frame_size=None, *,
                         keepalive_interval=None, keepalive_count=None, handshake_timeout=None,
                         max_channels=None, channel_window=None, accept_backlog=None,
-                        window_budget=None))]
+                        window_budget=None, max_connections_per_key=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -84,6 +87,7 @@ impl PyPeer {
         channel_window: Option<&Bound<'_, PyAny>>,
         accept_backlog: Option<&Bound<'_, PyAny>>,
         window_budget: Option<&Bound<'_, PyAny>>,
+        max_connections_per_key: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let peer = shared::new_peer(
             py,
@@ -103,6 +107,7 @@ impl PyPeer {
                 channel_window,
                 accept_backlog,
                 window_budget,
+                max_connections_per_key,
             },
         )?;
         Ok(PyPeer {

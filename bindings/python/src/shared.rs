@@ -192,6 +192,7 @@ pub(crate) struct PeerOptions<'a, 'py> {
     pub channel_window: Option<&'a Bound<'py, PyAny>>,
     pub accept_backlog: Option<&'a Bound<'py, PyAny>>,
     pub window_budget: Option<&'a Bound<'py, PyAny>>,
+    pub max_connections_per_key: Option<&'a Bound<'py, PyAny>>,
 }
 
 /// Whether a constructor keyword is a duration (seconds, stored as ms).
@@ -270,6 +271,11 @@ impl PeerOptions<'_, '_> {
             ("channel_window", O::ChannelWindow, self.channel_window),
             ("accept_backlog", O::AcceptBacklog, self.accept_backlog),
             ("window_budget", O::WindowBudget, self.window_budget),
+            (
+                "max_connections_per_key",
+                O::MaxConnectionsPerKey,
+                self.max_connections_per_key,
+            ),
         ];
         for (param, opt, value) in opts {
             let Some(v) = value.filter(|v| !v.is_none()) else {

@@ -129,6 +129,7 @@ def test_constructor_options_and_set_get_option(ids: tuple[Identity, Identity]) 
             streamkit.OPT_CHANNEL_WINDOW: 1 << 18,
             streamkit.OPT_ACCEPT_BACKLOG: 64,
             streamkit.OPT_WINDOW_BUDGET: 0,
+            streamkit.OPT_MAX_CONNECTIONS_PER_KEY: 3,
         }
         for opt, value in ints.items():
             p.set_option(opt, value)

@@ -45,6 +45,7 @@ from ._streamkit import (
     OPT_RECONNECT_INTERVAL,
     OPT_RECONNECT_INTERVAL_MAX,
     OPT_WINDOW_BUDGET,
+    OPT_MAX_CONNECTIONS_PER_KEY,
     AuthError,
     Channel,
     ChannelMeta,
@@ -95,4 +96,5 @@ __all__ = [
     "OPT_CHANNEL_WINDOW",
     "OPT_ACCEPT_BACKLOG",
     "OPT_WINDOW_BUDGET",
+    "OPT_MAX_CONNECTIONS_PER_KEY",
 ]

@@ -26,6 +26,7 @@ OPT_MAX_CHANNELS: Final = 11
 OPT_CHANNEL_WINDOW: Final = 12
 OPT_ACCEPT_BACKLOG: Final = 13
 OPT_WINDOW_BUDGET: Final = 14
+OPT_MAX_CONNECTIONS_PER_KEY: Final = 15
 
 _StrOption = Literal[0, 1, 2, 7]
 _IntOption = Literal[3, 4, 5, 6, 8, 9, 10, 11, 12, 13, 14]
@@ -83,6 +84,7 @@ class Peer:
         channel_window: int | None = None,
         accept_backlog: int | None = None,
         window_budget: int | None = None,
+        max_connections_per_key: int | None = None,
     ) -> Self: ...
     @overload
     def set_option(self, option: _StrOption, value: _StrOrPath) -> None: ...

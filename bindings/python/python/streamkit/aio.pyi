@@ -62,6 +62,7 @@ class Peer:
         channel_window: int | None = None,
         accept_backlog: int | None = None,
         window_budget: int | None = None,
+        max_connections_per_key: int | None = None,
     ) -> Self: ...
     @overload
     def set_option(self, option: _StrOption, value: _StrOrPath) -> None: ...
