@@ -320,7 +320,7 @@ static int test_options(void) {
     }
     sk_string_free(key);
     /* Out-of-range option numbers are errors, not undefined behaviour. */
-    EXPECT_MSG(sk_peer_set_option_int(p, (sk_option)15, 1), SK_ERR_INVALID, "o = 15 is not an sk_option");
+    EXPECT_MSG(sk_peer_set_option_int(p, (sk_option)16, 1), SK_ERR_INVALID, "o = 16 is not an sk_option");
     EXPECT_MSG(sk_peer_set_option_int(p, (sk_option)-1, 1), SK_ERR_INVALID, "o = -1");
     EXPECT(sk_peer_set_option_str(p, (sk_option)1000, "x"), SK_ERR_INVALID);
     EXPECT(sk_peer_get_option_int(p, (sk_option)99, &v), SK_ERR_INVALID);

@@ -37,6 +37,7 @@ def test_version_constants_and_all() -> None:
         "CHANNEL_WINDOW": 12,
         "ACCEPT_BACKLOG": 13,
         "WINDOW_BUDGET": 14,
+        "MAX_CONNECTIONS_PER_KEY": 15,
     }
     found = {n[4:]: getattr(streamkit, n) for n in dir(streamkit) if n.startswith("OPT_")}
     assert found == expected

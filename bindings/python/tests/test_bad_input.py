@@ -86,7 +86,7 @@ def test_set_get_option_bad_input() -> None:
                 p.set_option(opt, "x")
             with pytest.raises(TypeError, match="'option' must be int"):
                 p.get_option(opt)
-        for opt in (-1, 15, 1000, 1 << 40):
+        for opt in (-1, 16, 1000, 1 << 40):
             with pytest.raises(streamkit.InvalidArgument, match="option"):
                 p.set_option(opt, 1)
             with pytest.raises(streamkit.InvalidArgument, match="option"):

@@ -32,7 +32,7 @@ def test_durations_are_seconds_float_or_int(cls: Any, kw: str) -> None:
 
 def test_every_option_has_a_keyword() -> None:
     names = [n for n in dir(streamkit) if n.startswith("OPT_")]
-    assert len(names) == 15
+    assert len(names) == 16
     for n in names:
         kw = n[len("OPT_"):].lower()
         # a valid value for each: strings for the string options, else 1 (s or count)
