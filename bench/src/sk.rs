@@ -289,26 +289,57 @@ pub async fn churn(kind: &str, secs: f64, conc: usize) -> Out {
     Ok(vec![r])
 }
 
-/// Scenario 5: connect + key exchange + mutual auth + hello, `n` times; median ms.
-pub async fn setup(n: usize) -> Out {
-    let skey = streamkit_core::generate_key();
+/// A bound "server" and a "probe" client that trust each other; further
+/// clients share the probe's key (`ckey`) and the trust text (`keys`).
+struct SharedKeyServer {
+    s: Peer,
+    probe: Peer,
+    ckey: String,
+    keys: String,
+    ep: String,
+}
+
+async fn shared_key_server() -> Result<SharedKeyServer, String> {
     let ckey = streamkit_core::generate_key();
-    let s = keyed_peer("server", &skey)?;
+    let s = keyed_peer("server", &streamkit_core::generate_key())?;
     let probe = keyed_peer("probe", &ckey)?;
     let keys = format!(
         "{}\n{}\n",
         s.public_key().map_err(e("key"))?,
         probe.public_key().map_err(e("key"))?
     );
-    s.set_option_str(PeerOption::AuthorizedKeys, &keys)
-        .map_err(e("trust"))?;
+    for p in [&s, &probe] {
+        p.set_option_str(PeerOption::AuthorizedKeys, &keys)
+            .map_err(e("trust"))?;
+    }
     let ep = s.bind("tcp://127.0.0.1:0").await.map_err(e("bind"))?;
+    Ok(SharedKeyServer {
+        s,
+        probe,
+        ckey,
+        keys,
+        ep,
+    })
+}
+
+/// A client peer with key `ckey` trusting `keys`, its key parsed (so that
+/// is outside any timing).
+fn shared_key_client(name: &str, ckey: &str, keys: &str) -> Result<Peer, String> {
+    let c = keyed_peer(name, ckey)?;
+    c.set_option_str(PeerOption::AuthorizedKeys, keys)
+        .map_err(e("trust"))?;
+    c.public_key().map_err(e("key"))?;
+    Ok(c)
+}
+
+/// Scenario 5: connect + key exchange + mutual auth + hello, `n` times; median ms.
+pub async fn setup(n: usize) -> Out {
+    let SharedKeyServer {
+        s, ckey, keys, ep, ..
+    } = shared_key_server().await?;
     let mut ms = Vec::new();
     for i in 0..=n {
-        let c = keyed_peer(&format!("client{i}"), &ckey)?;
-        c.set_option_str(PeerOption::AuthorizedKeys, &keys)
-            .map_err(e("trust"))?;
-        c.public_key().map_err(e("key"))?; // parse the key outside the timing
+        let c = shared_key_client(&format!("client{i}"), &ckey, &keys)?;
         let t = Instant::now();
         c.connect(&ep).await.map_err(e("connect"))?;
         let dt = t.elapsed().as_secs_f64() * 1e3;
@@ -467,21 +498,13 @@ pub async fn scale(n: usize, conc: usize) -> Out {
             scale_fds(n)
         ));
     }
-    let skey = streamkit_core::generate_key();
-    let ckey = streamkit_core::generate_key();
-    let s = keyed_peer("server", &skey)?;
-    let probe = keyed_peer("probe", &ckey)?;
-    let keys = format!(
-        "{}\n{}\n",
-        s.public_key().map_err(e("key"))?,
-        probe.public_key().map_err(e("key"))?
-    );
-    s.set_option_str(PeerOption::AuthorizedKeys, &keys)
-        .map_err(e("trust"))?;
-    probe
-        .set_option_str(PeerOption::AuthorizedKeys, &keys)
-        .map_err(e("trust"))?;
-    let ep = s.bind("tcp://127.0.0.1:0").await.map_err(e("bind"))?;
+    let SharedKeyServer {
+        s,
+        probe,
+        ckey,
+        keys,
+        ep,
+    } = shared_key_server().await?;
     probe.connect(&ep).await.map_err(e("connect"))?;
     // the server echoes frames on every channel it accepts
     let echo = {
@@ -626,11 +649,7 @@ pub async fn scale_clients(args: &[String]) -> Result<(), String> {
     }
     let mut clients = Vec::with_capacity(n);
     for i in 0..n {
-        let c = keyed_peer(&format!("c{i}"), &ckey)?;
-        c.set_option_str(PeerOption::AuthorizedKeys, &keys)
-            .map_err(e("trust"))?;
-        c.public_key().map_err(e("key"))?; // parse the key outside the timing
-        clients.push(c);
+        clients.push(shared_key_client(&format!("c{i}"), &ckey, &keys)?);
     }
     let clients = std::sync::Arc::new(clients);
     let mut stdin = tokio::io::BufReader::new(tokio::io::stdin()).lines();

@@ -8,7 +8,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -131,6 +131,36 @@ impl Env {
             "--authorized-keys".into(),
             self.path("server.pub").display().to_string(),
         ]
+    }
+
+    /// `streamkit open ENDPOINT echo --name NAME` that sends `hello`, reads
+    /// its echo, and keeps its connection (stdin stays open) until the
+    /// returned process, stdin and stdout are dropped.
+    fn open_held(
+        &self,
+        endpoint: &str,
+        name: &str,
+        hello: &[u8],
+    ) -> (Proc, ChildStdin, ChildStdout) {
+        let mut c = self.cmd();
+        c.arg("open")
+            .arg(endpoint)
+            .arg("echo")
+            .args(self.client_args())
+            .args(["--name", name]);
+        c.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        let mut child = c.spawn().expect("spawn open");
+        let mut si = child.stdin.take().expect("stdin");
+        let mut so = child.stdout.take().expect("stdout");
+        let p = Proc { child };
+        si.write_all(hello).expect("write");
+        si.flush().expect("flush");
+        let mut got = vec![0u8; hello.len()];
+        so.read_exact(&mut got).expect("echo reply");
+        assert_eq!(got, hello);
+        (p, si, so)
     }
 
     /// `streamkit open ENDPOINT SERVICE [extra...]` with `input` on stdin.
@@ -1387,24 +1417,7 @@ fn serve_writes_a_status_report_on_sigusr1() {
     env.keys();
     let (serve, ep) = env.serve(&["echo=echo"]);
     // A client whose channel stays open: stdin is kept open after "hello".
-    let mut c = env.cmd();
-    c.arg("open")
-        .arg(&ep)
-        .arg("echo")
-        .args(env.client_args())
-        .args(["--name", "watcher"]);
-    c.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    let mut child = c.spawn().expect("spawn open");
-    let mut si = child.stdin.take().expect("stdin");
-    let mut so = child.stdout.take().expect("stdout");
-    let _open = Proc { child };
-    si.write_all(b"hello").expect("write");
-    si.flush().expect("flush");
-    let mut got = [0u8; 5];
-    so.read_exact(&mut got).expect("echo reply");
-    assert_eq!(&got, b"hello");
+    let open = env.open_held(&ep, "watcher", b"hello");
 
     let pid = i32::try_from(serve.child.id()).expect("pid");
     // SAFETY: plain kill(2) on a child we spawned and have not reaped.
@@ -1426,7 +1439,7 @@ fn serve_writes_a_status_report_on_sigusr1() {
     let out = env.open(&ep, "echo", &[], b"again");
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(out.stdout, b"again");
-    drop(si);
+    drop(open);
 }
 
 // ---------------------------------------------------------------------------
@@ -1669,24 +1682,7 @@ fn serve_limits_connections_per_key() {
         c.args(["--max-connections-per-key", "1"]);
     });
     // The first client keeps its connection (stdin stays open).
-    let mut c = env.cmd();
-    c.arg("open")
-        .arg(&ep)
-        .arg("echo")
-        .args(env.client_args())
-        .args(["--name", "first"]);
-    c.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    let mut child = c.spawn().expect("spawn open");
-    let mut si = child.stdin.take().expect("stdin");
-    let mut so = child.stdout.take().expect("stdout");
-    let _first = Proc { child };
-    si.write_all(b"hi").expect("write");
-    si.flush().expect("flush");
-    let mut got = [0u8; 2];
-    so.read_exact(&mut got).expect("echo reply");
-    assert_eq!(&got, b"hi");
+    let _first = env.open_held(&ep, "first", b"hi");
     let out = env.open(&ep, "echo", &["--name", "second"], b"x");
     assert!(
         !out.status.success(),

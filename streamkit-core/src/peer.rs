@@ -153,11 +153,7 @@ impl PeerInner {
             if per_key > 0 && !c.is_client {
                 let held = conns
                     .iter()
-                    .filter(|x| !x.is_closed() && !x.is_client)
-                    .filter(|x| {
-                        x.remote_auth()
-                            .is_some_and(|b| b.key.key_data() == a.key.key_data())
-                    })
+                    .filter(|x| !x.is_closed() && !x.is_client && x.remote_key_is(&a.key))
                     .count();
                 if held >= per_key {
                     let why = format!(

@@ -90,9 +90,10 @@ impl ChanInner {
                     if st.user_closed {
                         return Some(Err(Error::closed("channel is closed")));
                     }
-                    let me = Arc::downgrade(self);
-                    let budget = &self.asm_budget;
-                    let mut reserve = |n: usize| budget.try_reserve(n, me.clone());
+                    // Called only when a large frame starts: no weak
+                    // reference is taken for every frame read.
+                    let mut reserve =
+                        |n: usize| self.asm_budget.try_reserve(n, Arc::downgrade(self));
                     match st.inb[s].next_frame_as(max, window, take, whole, &mut reserve) {
                         Err(e) => return Some(Err(e)),
                         Ok(Some(f)) => {

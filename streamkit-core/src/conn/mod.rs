@@ -201,6 +201,14 @@ impl Conn {
         *lock(&self.remote_name) == name
     }
 
+    /// Whether the remote authenticated with `key`, without copying its
+    /// authorization (for the same scans).
+    pub(crate) fn remote_key_is(&self, key: &russh::keys::PublicKey) -> bool {
+        lock(&self.remote_auth)
+            .as_ref()
+            .is_some_and(|a| a.key.key_data() == key.key_data())
+    }
+
     pub(crate) fn set_remote_auth(&self, a: RemoteAuth) {
         self.set_identity(Identity::of(&a.key));
         *lock(&self.remote_auth) = Some(a);
